@@ -1,0 +1,246 @@
+//! `carepath bench steps`: the engine's own cost, against a PostgreSQL with
+//! durable commits, with workers as separate processes as in production.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use carepath_workflows::{Actor, Engine, EngineConfig, builtin};
+use clap::Args;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db;
+use crate::private_pg::{Durability, PrivatePostgres};
+
+#[derive(Debug, Args)]
+pub struct StepsArgs {
+    /// Journeys in the throughput run.
+    #[arg(long, default_value_t = 2000)]
+    journeys: usize,
+    /// No-op steps per journey in the throughput run.
+    #[arg(long, default_value_t = 10)]
+    steps: u64,
+    /// Worker processes.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Journeys each worker runs at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Sequential 5-step journeys timed one at a time for the latency figures.
+    #[arg(long, default_value_t = 200)]
+    latency_samples: usize,
+}
+
+pub async fn steps(args: StepsArgs) -> Result<()> {
+    let (_cluster, url) = database()?;
+    let pool = db::connect(&url, 32).await?;
+    db::migrate(&pool).await?;
+    describe_machine(&pool).await?;
+    let engine = Engine::new(pool.clone(), builtin::registry(&pool), EngineConfig::default());
+
+    let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
+    let result = measure(&engine, &pool, &args).await;
+    let rss = workers.iter().map(|w| peak_rss_kib(w.id())).collect::<Vec<_>>();
+    stop_workers(&mut workers);
+    result?;
+    let rss_text = rss
+        .iter()
+        .map(|r| r.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("worker peak RSS (VmHWM): {rss_text}");
+    Ok(())
+}
+
+async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()> {
+    let run = Uuid::new_v4().simple().to_string();
+    wait_for_workers(engine, pool, &run).await?;
+
+    let mut latencies = Vec::with_capacity(args.latency_samples);
+    for i in 0..args.latency_samples {
+        let id = start(engine, &format!("{run}-lat-{i}"), 5).await?;
+        latencies.push(wait_done(pool, id, Duration::from_secs(30)).await?);
+    }
+    latencies.sort_by(f64::total_cmp);
+    if !latencies.is_empty() {
+        println!(
+            "single 5-step journey, start to completed: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+            latencies.len()
+        );
+    }
+
+    println!(
+        "throughput: {} journeys x {} steps, {} worker process(es) x concurrency {}",
+        args.journeys, args.steps, args.workers, args.concurrency
+    );
+    let began = Instant::now();
+    let engine = Arc::new(engine.clone());
+    let starters = 8;
+    let mut handles = Vec::new();
+    for s in 0..starters {
+        let engine = engine.clone();
+        let run = run.clone();
+        let (n, k) = (args.journeys, args.steps);
+        handles.push(tokio::spawn(async move {
+            for i in (s..n).step_by(starters) {
+                start(&engine, &format!("{run}-tp-{i}"), k).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    let started_in = began.elapsed();
+    let mut peak_in_flight = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let (done, in_flight): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'completed'),
+                    count(*) FILTER (WHERE status IN ('running', 'waiting'))
+               FROM carepath.journeys WHERE idempotency_key LIKE $1",
+        )
+        .bind(format!("{run}-tp-%"))
+        .fetch_one(pool)
+        .await?;
+        peak_in_flight = peak_in_flight.max(in_flight);
+        if done as usize == args.journeys {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("throughput run did not finish: {done}/{} completed", args.journeys);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (secs,): (f64,) = sqlx::query_as(
+        "SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8
+           FROM carepath.journeys WHERE idempotency_key LIKE $1",
+    )
+    .bind(format!("{run}-tp-%"))
+    .fetch_one(pool)
+    .await?;
+    let total_steps = args.journeys as f64 * args.steps as f64;
+    println!(
+        "  {:.0} steps/s, {:.0} journeys/s ({:.1} s from first start to last completion; \
+         starting took {:.1} s; peak in flight {peak_in_flight})",
+        total_steps / secs,
+        args.journeys as f64 / secs,
+        secs,
+        started_in.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
+    let s = engine
+        .start("noop", key, json!({ "steps": steps }), &Actor::new("bench"))
+        .await?;
+    Ok(s.journey.id)
+}
+
+/// Time from start to completion as PostgreSQL recorded it.
+async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Result<f64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let row: (String, Option<f64>) = sqlx::query_as(
+            "SELECT status, extract(epoch FROM finished_at - created_at)::float8 * 1000
+               FROM carepath.journeys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+        match row {
+            (s, Some(ms)) if s == "completed" => return Ok(ms),
+            (s, _) if s == "failed" => bail!("journey {id} failed"),
+            _ if Instant::now() > deadline => bail!("journey {id} did not complete"),
+            _ => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    }
+}
+
+async fn wait_for_workers(engine: &Engine, pool: &PgPool, run: &str) -> Result<()> {
+    let id = start(engine, &format!("{run}-warmup"), 1).await?;
+    wait_done(pool, id, Duration::from_secs(60))
+        .await
+        .context("workers did not start")?;
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn spawn_workers(url: &str, n: usize, concurrency: usize) -> Result<Vec<Child>> {
+    let exe = std::env::current_exe().context("locating the carepath binary")?;
+    (0..n)
+        .map(|i| {
+            Command::new(&exe)
+                .arg("worker")
+                .arg("--concurrency")
+                .arg(concurrency.to_string())
+                .env("DATABASE_URL", url)
+                .env("HOSTNAME", format!("bench-{i}"))
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .spawn()
+                .context("starting a worker process")
+        })
+        .collect()
+}
+
+fn stop_workers(workers: &mut [Child]) {
+    for w in workers.iter() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(w.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    for w in workers.iter_mut() {
+        let _ = w.wait();
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn database() -> Result<(Option<PrivatePostgres>, String)> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Ok((None, url));
+    }
+    let pg = PrivatePostgres::start(Durability::Durable)?;
+    let url = pg.url("postgres");
+    Ok((Some(pg), url))
+}
+
+async fn describe_machine(pool: &PgPool) -> Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(pool).await?;
+    let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
+    let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(pool)
+        .await?;
+    println!(
+        "machine: {cpus} CPU(s), {model}; PostgreSQL {version} on the same machine \
+         (fsync={fsync}, synchronous_commit={sync})"
+    );
+    Ok(())
+}

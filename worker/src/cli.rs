@@ -1,0 +1,168 @@
+//! `carepath <command>`: environment first, flags override (ARCHITECTURE §7).
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use carepath_workflows::{Engine, EngineConfig, RetryPolicy, builtin};
+
+use crate::runtime::WorkerConfig;
+use crate::{bench, db, demo, logging, runtime};
+
+#[derive(Debug, Parser)]
+#[command(name = "carepath", version, about = "Durable telehealth patient journeys")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the database migrations (apalis-postgres's queue, then carepath's).
+    Migrate {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+    /// Run journeys from the queue until SIGTERM or Ctrl-C.
+    Worker(WorkerArgs),
+    /// Run a small demo journey end to end on a private PostgreSQL and show what happened.
+    Demo,
+    /// Benchmarks (durable commits; numbers are machine-dependent).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// N journeys of K no-op steps across W worker processes.
+    Steps(bench::StepsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Journeys run at once by this process.
+    #[arg(long, env = "CAREPATH_WORKER_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+    #[command(flatten)]
+    tuning: EngineTuning,
+}
+
+/// Timings that production leaves at their defaults and tests shorten.
+#[derive(Debug, Clone, Args)]
+pub struct EngineTuning {
+    /// How often an idle worker looks for tasks that came due.
+    #[arg(long, env = "CAREPATH_POLL_INTERVAL_MS", default_value_t = 500)]
+    poll_interval_ms: u64,
+    #[arg(long, env = "CAREPATH_HEARTBEAT_MS", default_value_t = 2000)]
+    heartbeat_ms: u64,
+    #[arg(long, env = "CAREPATH_RECONCILE_MS", default_value_t = 5000)]
+    reconcile_ms: u64,
+    /// First durable retry delay of a failing step; doubles per attempt.
+    #[arg(long, env = "CAREPATH_RETRY_INITIAL_MS", default_value_t = 2000)]
+    retry_initial_ms: u64,
+    #[arg(long, env = "CAREPATH_RETRY_MAX_MS", default_value_t = 900_000)]
+    retry_max_ms: u64,
+    /// Attempts of a step after which its journey fails (visible and retryable).
+    #[arg(long, env = "CAREPATH_RETRY_MAX_ATTEMPTS", default_value_t = 12)]
+    retry_max_attempts: u32,
+    /// How long shutdown waits for in-flight journeys to reach a step boundary.
+    #[arg(long, env = "CAREPATH_SHUTDOWN_GRACE_MS", default_value_t = 30_000)]
+    shutdown_grace_ms: u64,
+}
+
+impl EngineTuning {
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            retry: RetryPolicy {
+                initial: Duration::from_millis(self.retry_initial_ms),
+                max: Duration::from_millis(self.retry_max_ms),
+                max_attempts: self.retry_max_attempts,
+            },
+            ..EngineConfig::default()
+        }
+    }
+
+    pub fn worker_config(&self, concurrency: usize) -> WorkerConfig {
+        let defaults = WorkerConfig::default();
+        let mut reconciler = defaults.reconciler.clone();
+        // Lost means overdue by more than the queue's own latency.
+        reconciler.grace = Duration::from_millis(self.poll_interval_ms * 2 + 2000);
+        WorkerConfig {
+            concurrency,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            reconcile_every: Duration::from_millis(self.reconcile_ms),
+            reconciler,
+            ..defaults
+        }
+    }
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<()> {
+        match self.command {
+            Command::Migrate { database_url } => {
+                logging::init("info");
+                let pool = db::connect(&database_url, 2).await?;
+                db::migrate(&pool).await?;
+                eprintln!("migrations applied");
+                Ok(())
+            }
+            Command::Worker(args) => {
+                logging::init("info,apalis=warn,sqlx=warn");
+                run_worker(args).await
+            }
+            Command::Demo => {
+                logging::init("warn");
+                demo::run().await
+            }
+            Command::Bench {
+                which: BenchCommand::Steps(args),
+            } => {
+                logging::init("warn");
+                bench::steps(args).await
+            }
+        }
+    }
+}
+
+async fn run_worker(args: WorkerArgs) -> Result<()> {
+    // Each in-flight journey holds one connection (its lock) and its steps may
+    // use another; the queue needs a few of its own.
+    let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
+    db::ensure_migrated(&pool).await?;
+    let engine = Engine::new(
+        pool.clone(),
+        builtin::registry(&pool),
+        args.tuning.engine_config(),
+    );
+    let stop = CancellationToken::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    let cfg = args.tuning.worker_config(args.concurrency);
+    tracing::info!(concurrency = cfg.concurrency, name = %cfg.name, "worker starting");
+    runtime::run(engine, cfg, stop).await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (Ctrl-C) starts a graceful shutdown.
+async fn stop_on_signal(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        tracing::error!("cannot listen for SIGTERM");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested: finishing or handing back in-flight journeys");
+    stop.cancel();
+}

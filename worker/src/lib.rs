@@ -1,0 +1,10 @@
+//! The `carepath` binary's library: its subcommands, the worker runtime, and
+//! the private PostgreSQL used when no `DATABASE_URL` is given.
+
+pub mod bench;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod logging;
+pub mod private_pg;
+pub mod runtime;

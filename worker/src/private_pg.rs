@@ -1,0 +1,253 @@
+//! A throwaway PostgreSQL cluster of our own, for the demo, the benchmarks and
+//! the tests when no `DATABASE_URL` is given. Built from the system's server
+//! binaries; when run as root (which initdb refuses) the cluster runs as the
+//! `postgres` user. A watchdog process removes the cluster if we die without
+//! cleaning up, so a killed test run leaves nothing behind.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Durability {
+    /// PostgreSQL's defaults: every commit is flushed to disk. For benchmarks.
+    Durable,
+    /// fsync and synchronous commit off: faster, and fine for a cluster that is
+    /// deleted afterwards. For tests and the demo.
+    Fast,
+}
+
+pub struct PrivatePostgres {
+    root: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    run_as: Option<nix::unistd::User>,
+    options: String,
+    watchdog: Option<Child>,
+}
+
+impl PrivatePostgres {
+    pub fn start(durability: Durability) -> Result<Self> {
+        let bin = find_server_binaries()?;
+        let run_as = if nix::unistd::geteuid().is_root() {
+            let user = nix::unistd::User::from_name("postgres")
+                .ok()
+                .flatten()
+                .or_else(|| nix::unistd::User::from_name("nobody").ok().flatten())
+                .context("running as root, and neither a `postgres` nor a `nobody` user exists to run PostgreSQL as")?;
+            Some(user)
+        } else {
+            None
+        };
+        let root = std::env::temp_dir().join(format!(
+            "carepath-pg-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(root.join("sock"))
+            .with_context(|| format!("creating {}", root.display()))?;
+        if let Some(user) = &run_as {
+            for dir in [root.clone(), root.join("sock")] {
+                nix::unistd::chown(&dir, Some(user.uid), Some(user.gid))
+                    .with_context(|| format!("chown {}", dir.display()))?;
+            }
+        }
+        let port = free_port()?;
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=400 -c shared_buffers=128MB",
+            root.join("sock").display()
+        );
+        if let Durability::Fast = durability {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        let mut pg = Self {
+            root,
+            bin,
+            port,
+            run_as,
+            options,
+            watchdog: None,
+        };
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &pg.data_dir(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+        )?;
+        pg.watchdog = Some(pg.spawn_watchdog()?);
+        pg.pg_ctl("start")?;
+        Ok(pg)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL for `database` on this cluster (the `postgres` database always exists).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Stops the server with a fast shutdown (connections are cut) and starts it again.
+    pub fn restart(&self) -> Result<()> {
+        self.pg_ctl("restart")
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        )
+    }
+
+    pub fn start_again(&self) -> Result<()> {
+        self.pg_ctl("start")
+    }
+
+    fn data_dir(&self) -> String {
+        self.root.join("data").display().to_string()
+    }
+
+    fn pg_ctl(&self, action: &str) -> Result<()> {
+        let log = self.root.join("postgres.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir(),
+                "-l",
+                &log,
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &self.options,
+                action,
+            ],
+        )
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(program));
+        cmd.current_dir(&self.root)
+            .env_remove("PGDATA")
+            .stdin(Stdio::null())
+            // Its own process group: a Ctrl-C meant for us must not reach the
+            // server before we have stopped it properly.
+            .process_group(0);
+        if let Some(user) = &self.run_as {
+            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        cmd
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<()> {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program}"))?;
+        if !out.status.success() {
+            let log = std::fs::read_to_string(self.root.join("postgres.log")).unwrap_or_default();
+            bail!(
+                "{program} {} failed: {}\n{}\n{}\n{log}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits for this process to disappear, then stops the server and deletes the cluster.
+    fn spawn_watchdog(&self) -> Result<Child> {
+        let script = format!(
+            "while [ -d /proc/{pid} ]; do sleep 1; done; \
+             '{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{root}'",
+            pid = std::process::id(),
+            pg_ctl = self.bin.join("pg_ctl").display(),
+            data = self.data_dir(),
+            root = self.root.display(),
+        );
+        let mut sh = Command::new("/bin/sh");
+        sh.arg("-c")
+            .arg(script)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        if let Some(user) = &self.run_as {
+            sh.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        sh.spawn().context("starting the cluster's watchdog")
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.run(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "immediate", "-w", "stop"],
+        );
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// initdb and pg_ctl from PATH, or the newest /usr/lib/postgresql/*/bin.
+fn find_server_binaries() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                return Ok(dir);
+            }
+        }
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            has_server(&bin).then_some((version, bin))
+        })
+        .collect();
+    candidates.sort();
+    match candidates.pop() {
+        Some((_, bin)) => Ok(bin),
+        None => bail!(
+            "no PostgreSQL server binaries found (initdb and pg_ctl, on PATH or under \
+             /usr/lib/postgresql/*/bin). Install them — on Debian or Ubuntu: \
+             `apt-get install postgresql` — or set DATABASE_URL to a server you run."
+        ),
+    }
+}
+
+fn has_server(bin: &Path) -> bool {
+    bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()
+}

@@ -1,0 +1,142 @@
+//! The worker: apalis workers fetching journey tasks, the reconciler, and a
+//! graceful shutdown that hands in-flight journeys back instead of abandoning them.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use carepath_workflows::engine::reconciler::ReconcilerConfig;
+use carepath_workflows::{Engine, JOURNEY_QUEUE, JourneyTask};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Prefix of the apalis worker names; a random suffix keeps names unique
+    /// across restarts, which apalis's orphan recovery depends on.
+    pub name: String,
+    pub concurrency: usize,
+    /// How often an idle worker looks for due tasks (LISTEN/NOTIFY only reports
+    /// tasks due at insert time, not timers coming due).
+    pub poll_interval: Duration,
+    pub heartbeat: Duration,
+    /// Heartbeats a worker may miss before its tasks are taken over.
+    pub missed_heartbeats: usize,
+    /// How long a shutdown waits for in-flight journeys to reach a step boundary.
+    pub shutdown_grace: Duration,
+    pub reconcile_every: Duration,
+    pub reconciler: ReconcilerConfig,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            name: default_name(),
+            concurrency: 16,
+            poll_interval: Duration::from_millis(500),
+            heartbeat: Duration::from_secs(2),
+            missed_heartbeats: 5,
+            shutdown_grace: Duration::from_secs(30),
+            reconcile_every: Duration::from_secs(5),
+            reconciler: ReconcilerConfig::default(),
+        }
+    }
+}
+
+/// The pod's name in Kubernetes (HOSTNAME), else this machine's.
+fn default_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+        })
+        .unwrap_or_else(|| "carepath".into())
+}
+
+/// Runs until `stop` is cancelled, then shuts down gracefully.
+pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> Result<()> {
+    let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
+    let pool = engine.pool().clone();
+    let factory_cfg = cfg.clone();
+    let release = stop.clone();
+    let monitor = Monitor::new()
+        .register(move |restarts| {
+            let queue = Config::default()
+                .queue(JOURNEY_QUEUE)
+                .batch_size(factory_cfg.concurrency)
+                .heartbeat_interval(factory_cfg.heartbeat)
+                .missed_heartbeats(factory_cfg.missed_heartbeats);
+            let wake = Strategy::new()
+                .stream(Pubsub::new(pool.clone(), JOURNEY_QUEUE.to_owned()))
+                .interval(factory_cfg.poll_interval);
+            // A restart follows a database error: give the database a moment
+            // rather than hammering it, longer the more often it happens.
+            let pause = Duration::from_millis(250 * (restarts.min(20) as u64));
+            let backend = PostgresStorage::<JourneyTask>::new(&pool)
+                .with_config(queue)
+                .poll_with_strategy(wake)
+                .before_start(move |_| async move {
+                    tokio::time::sleep(pause).await;
+                    Ok(())
+                });
+            let name = format!("{}-{}", factory_cfg.name, uuid::Uuid::new_v4().simple());
+            WorkerBuilder::new(name)
+                .backend(backend)
+                .data(engine.clone())
+                .data(release.clone())
+                .concurrency(factory_cfg.concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+        })
+        .should_restart(|ctx, error| {
+            tracing::warn!(worker = ctx.name(), %error, "queue worker stopped; restarting");
+            true
+        })
+        .shutdown_timeout(cfg.shutdown_grace);
+    let stopped = stop.clone();
+    let result = monitor
+        .run_with_signal(async move {
+            stopped.cancelled().await;
+            Ok(())
+        })
+        .await;
+    let _ = reconciler.await;
+    result.map_err(Into::into)
+}
+
+async fn handle(
+    task: JourneyTask,
+    engine: Data<carepath_workflows::Engine>,
+    release: Data<CancellationToken>,
+) -> Result<(), BoxDynError> {
+    match engine.run_task(task, &release).await {
+        Ok(outcome) => {
+            tracing::debug!(journey_id = %task.journey_id, ?outcome, "journey run ended");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(journey_id = %task.journey_id, %error,
+                "journey run interrupted; it stays due and will be picked up again");
+            Err(error.into())
+        }
+    }
+}
+
+async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(cfg.reconcile_every) => {}
+        }
+        match engine.reconcile_once(&cfg.reconciler).await {
+            Ok(r) if r.requeued > 0 => {
+                tracing::info!(requeued = r.requeued, pruned = r.pruned, "reconciler requeued journeys")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reconciler pass failed"),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Workflows that ship with every worker: the demo, the step benchmark, and
+//! the probe that crash tests and deployment smoke tests use.
+
+mod demo;
+mod noop;
+mod probe;
+
+pub use demo::Demo;
+pub use noop::Noop;
+pub use probe::Probe;
+
+use sqlx::PgPool;
+
+use crate::Registry;
+
+/// The built-in workflows, registered under their names at version 1.
+pub fn registry(pool: &PgPool) -> Registry {
+    Registry::new()
+        .with("demo", 1, Demo)
+        .with("noop", 1, Noop)
+        .with("probe", 1, Probe::new(pool.clone()))
+}

@@ -1,0 +1,81 @@
+//! Engine settings. Every duration is configuration so that tests and the demo
+//! can run months of journey time in seconds.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// Durable retry of a failing step: the delay before attempt `n + 1` is computed
+/// from the stored attempt count `n`, so it survives crashes and restarts.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    /// Attempts after which the journey fails (visibly, and retryable by an operator).
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(15 * 60),
+            max_attempts: 12,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with "equal jitter": half of the exponential delay is
+    /// kept, the other half is random, so retries of many journeys spread out but
+    /// never come sooner than half the nominal delay.
+    pub fn delay_after(&self, attempts: u32) -> Duration {
+        let exp = attempts.saturating_sub(1).min(30);
+        let nominal = self
+            .initial
+            .saturating_mul(1u32 << exp)
+            .min(self.max)
+            .max(Duration::from_millis(1));
+        let half = nominal / 2;
+        let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
+        half + Duration::from_millis(jitter)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub retry: RetryPolicy,
+    /// When a task finds its journey being run by another worker, it looks again after this.
+    pub busy_recheck: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            busy_recheck: Duration::from_secs(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_grows_exponentially_within_jitter_and_is_capped() {
+        let p = RetryPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 10,
+        };
+        for _ in 0..100 {
+            let d1 = p.delay_after(1);
+            assert!(d1 >= Duration::from_millis(500) && d1 <= Duration::from_secs(1));
+            let d4 = p.delay_after(4);
+            assert!(d4 >= Duration::from_secs(4) && d4 <= Duration::from_secs(8));
+            let d20 = p.delay_after(20);
+            assert!(d20 >= Duration::from_secs(30) && d20 <= Duration::from_secs(60));
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Engine-level operations: start a journey, signal it, and the operator's
+//! controls. Each one locks the journey row, changes it, appends to its history
+//! and, when the journey must run, pushes its wake-up — all in one transaction.
+
+use serde_json::{Value, json};
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::Engine;
+use super::error::EngineError;
+use super::queue::push_wakeup;
+use crate::journey_columns;
+use crate::store::journeys::{self, Journey, JourneyStatus};
+use crate::store::{history, signals};
+
+/// Who did something, as recorded in history: `engine`, `cli`, a token's name.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+}
+
+#[derive(Debug)]
+pub struct StartOutcome {
+    pub journey: Journey,
+    /// `false` when the idempotency key had already started this journey.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalOutcome {
+    Accepted,
+    /// This (source, event id) was already stored; nothing changed.
+    Duplicate,
+}
+
+impl Engine {
+    /// Starts a journey on the latest registered version of `workflow`, or
+    /// returns the journey this idempotency key already started.
+    pub async fn start(
+        &self,
+        workflow: &str,
+        idempotency_key: &str,
+        input: Value,
+        actor: &Actor,
+    ) -> Result<StartOutcome, EngineError> {
+        let (version, _) = self
+            .registry
+            .latest(workflow)
+            .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<Journey> = sqlx::query_as(concat!(
+            "INSERT INTO carepath.journeys (id, workflow, version, idempotency_key, input, wake_at)
+             VALUES ($1, $2, $3, $4, $5, now())
+             ON CONFLICT ON CONSTRAINT journeys_idempotency_key DO NOTHING
+             RETURNING ",
+            journey_columns!()
+        ))
+        .bind(Uuid::now_v7())
+        .bind(workflow)
+        .bind(version)
+        .bind(idempotency_key)
+        .bind(&input)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(journey) = inserted else {
+            tx.commit().await?;
+            let existing: Journey = sqlx::query_as(concat!(
+                "SELECT ",
+                journey_columns!(),
+                " FROM carepath.journeys WHERE idempotency_key = $1"
+            ))
+            .bind(idempotency_key)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(StartOutcome {
+                journey: existing,
+                created: false,
+            });
+        };
+        history::append(
+            &mut *tx,
+            journey.id,
+            &actor.0,
+            "started",
+            json!({ "workflow": workflow, "version": version }),
+        )
+        .await?;
+        push_wakeup(&mut tx, journey.id, None).await?;
+        tx.commit().await?;
+        Ok(StartOutcome {
+            journey,
+            created: true,
+        })
+    }
+
+    /// Stores a signal for the journey (once per source and event id) and wakes
+    /// the journey if it is waiting for it; otherwise it is kept until it waits.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn signal(
+        &self,
+        journey_id: Uuid,
+        name: &str,
+        source: &str,
+        event_id: &str,
+        payload: &Value,
+        actor: &Actor,
+    ) -> Result<SignalOutcome, EngineError> {
+        let mut tx = self.pool.begin().await?;
+        let journey = lock(&mut tx, journey_id).await?;
+        if journey.status.is_terminal() {
+            return Err(EngineError::NotApplicable {
+                action: "signal",
+                status: journey.status,
+            });
+        }
+        if !signals::insert(&mut *tx, journey_id, name, source, event_id, payload).await? {
+            return Ok(SignalOutcome::Duplicate);
+        }
+        history::append(
+            &mut *tx,
+            journey_id,
+            &actor.0,
+            "signal_received",
+            json!({ "name": name, "source": source, "event_id": event_id }),
+        )
+        .await?;
+        let awaited = journey.status == JourneyStatus::Waiting
+            && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
+        if awaited {
+            make_due(&mut tx, journey_id).await?;
+        }
+        tx.commit().await?;
+        Ok(SignalOutcome::Accepted)
+    }
+
+    /// Stops a running or waiting journey where it is. A step already under
+    /// way finishes and is recorded; nothing after it starts.
+    pub async fn pause(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+        self.act(id, "pause", actor, reason, |j| {
+            matches!(j.status, JourneyStatus::Running | JourneyStatus::Waiting)
+                .then_some(Effect::SetStatus("paused"))
+        })
+        .await
+    }
+
+    /// Lets a paused journey go on: it replays, so a timer that has not fired
+    /// or a signal not yet received puts it back to waiting.
+    pub async fn resume(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+        self.act(id, "resume", actor, reason, |j| {
+            (j.status == JourneyStatus::Paused).then_some(Effect::RunNow(None))
+        })
+        .await
+    }
+
+    pub async fn cancel(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+        self.act(id, "cancel", actor, reason, |j| {
+            (!j.status.is_terminal()).then_some(Effect::SetStatus("cancelled"))
+        })
+        .await
+    }
+
+    /// A failed journey gets a fresh attempt budget for the step that failed;
+    /// a journey waiting to retry a step retries it now.
+    pub async fn retry(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+        self.act(id, "retry", actor, reason, |j| {
+            let retrying = j.status == JourneyStatus::Waiting
+                && j.waiting_for.as_deref().is_some_and(|w| w.starts_with("retry:"));
+            (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
+                "UPDATE carepath.journey_steps
+                    SET status = 'retrying', attempts = 0, due_at = now(), finished_at = NULL
+                  WHERE journey_id = $1 AND status IN ('retrying', 'failed')",
+            )))
+        })
+        .await
+    }
+
+    /// Fires the timer a journey is sleeping on now.
+    pub async fn wake(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+        self.act(id, "wake", actor, reason, |j| {
+            let sleeping = j.status == JourneyStatus::Waiting
+                && j.waiting_for.as_deref().is_some_and(|w| w.starts_with("timer:"));
+            sleeping.then_some(Effect::RunNow(Some(
+                "UPDATE carepath.journey_steps SET due_at = now()
+                  WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
+            )))
+        })
+        .await
+    }
+
+    async fn act(
+        &self,
+        id: Uuid,
+        action: &'static str,
+        actor: &Actor,
+        reason: &str,
+        decide: impl FnOnce(&Journey) -> Option<Effect>,
+    ) -> Result<Journey, EngineError> {
+        let mut tx = self.pool.begin().await?;
+        let journey = lock(&mut tx, id).await?;
+        let effect = decide(&journey).ok_or(EngineError::NotApplicable {
+            action,
+            status: journey.status,
+        })?;
+        match effect {
+            Effect::SetStatus(status) => {
+                let finished = status == "cancelled";
+                sqlx::query(
+                    "UPDATE carepath.journeys
+                        SET status = $2,
+                            wake_at = CASE WHEN $3 THEN NULL ELSE wake_at END,
+                            finished_at = CASE WHEN $3 THEN now() ELSE finished_at END
+                      WHERE id = $1",
+                )
+                .bind(id)
+                .bind(status)
+                .bind(finished)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Effect::RunNow(steps_sql) => {
+                if let Some(sql) = steps_sql {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE carepath.journeys SET attempts = 0 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                make_due(&mut tx, id).await?;
+            }
+        }
+        history::append(
+            &mut *tx,
+            id,
+            &actor.0,
+            action,
+            json!({ "reason": reason, "from": journey.status, "waiting_for": journey.waiting_for }),
+        )
+        .await?;
+        let journey = journeys::get(&mut *tx, id)
+            .await?
+            .ok_or(EngineError::JourneyNotFound(id))?;
+        tx.commit().await?;
+        Ok(journey)
+    }
+}
+
+enum Effect {
+    SetStatus(&'static str),
+    /// Make the journey due now, after running this statement over its steps.
+    RunNow(Option<&'static str>),
+}
+
+async fn lock(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<Journey, EngineError> {
+    journeys::get_for_update(&mut **tx, id)
+        .await?
+        .ok_or(EngineError::JourneyNotFound(id))
+}
+
+async fn make_due(conn: &mut PgConnection, id: Uuid) -> Result<(), EngineError> {
+    sqlx::query(
+        "UPDATE carepath.journeys SET status = 'running', waiting_for = NULL, wake_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    push_wakeup(conn, id, None).await
+}

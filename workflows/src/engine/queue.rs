@@ -1,0 +1,95 @@
+//! The apalis-postgres side: the task that wakes a journey, and pushing it in
+//! the caller's transaction so that a state change and its wake-up commit together.
+
+use apalis::prelude::TaskBuilder;
+use apalis_postgres::PgTask;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::error::EngineError;
+
+/// Set explicitly: apalis would otherwise name the queue after a Rust type path,
+/// which changes when code moves.
+pub const JOURNEY_QUEUE: &str = "carepath.journeys";
+
+/// "Look at journey X." Everything else is read from the journey's row, so a
+/// duplicate or stale task finds nothing to do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct JourneyTask {
+    pub journey_id: Uuid,
+    pub fence: i64,
+}
+
+impl JourneyTask {
+    /// The task's idempotency key in apalis.jobs: how the reconciler asks whether
+    /// a journey's latest wake-up is still live.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.journey_id, self.fence)
+    }
+}
+
+/// Bumps the journey's fence and pushes its wake-up task, due at `run_at`
+/// (now when `None`), inside `conn`'s transaction.
+pub async fn push_wakeup(
+    conn: &mut PgConnection,
+    journey_id: Uuid,
+    run_at: Option<DateTime<Utc>>,
+) -> Result<(), EngineError> {
+    let fence: i64 = sqlx::query_scalar(
+        "UPDATE carepath.journeys SET fence = fence + 1 WHERE id = $1 RETURNING fence",
+    )
+    .bind(journey_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    push_task(conn, JourneyTask { journey_id, fence }, run_at).await
+}
+
+/// Pushes `task` (whose fence the caller has just stored) in `conn`'s transaction.
+pub async fn push_task(
+    conn: &mut PgConnection,
+    task: JourneyTask,
+    run_at: Option<DateTime<Utc>>,
+) -> Result<(), EngineError> {
+    let args = serde_json::to_vec(&task).map_err(|e| EngineError::Conflict {
+        action: "enqueue",
+        detail: e.to_string(),
+    })?;
+    let mut builder = TaskBuilder::new(args)
+        .idempotency_key(task.key())
+        // Failures are the engine's business (durable backoff); apalis must not
+        // re-run a failed task immediately.
+        .max_attempts(1);
+    if let Some(at) = run_at {
+        builder = builder.run_at_timestamp(ceil_seconds(at));
+    }
+    let tasks: Vec<PgTask> = vec![builder.build()];
+    apalis_postgres::queries::push_tasks(&mut *conn, JOURNEY_QUEUE, tasks).await?;
+    Ok(())
+}
+
+/// apalis stores `run_at` in whole seconds and fetches tasks with `run_at < now()`;
+/// rounding up guarantees the task never runs before the journey is due.
+fn ceil_seconds(at: DateTime<Utc>) -> u64 {
+    let secs = at.timestamp();
+    let rounded = if at.timestamp_subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs
+    };
+    rounded.max(0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_at_rounds_up_to_the_next_second() {
+        let at = DateTime::from_timestamp(100, 1).unwrap_or_default();
+        assert_eq!(ceil_seconds(at), 101);
+        let exact = DateTime::from_timestamp(100, 0).unwrap_or_default();
+        assert_eq!(ceil_seconds(exact), 100);
+    }
+}

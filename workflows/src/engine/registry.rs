@@ -1,0 +1,66 @@
+//! Which workflow code runs which journeys. A journey is pinned to the
+//! (name, version) that started it, so old versions stay registered beside new
+//! ones until their journeys finish.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::context::JourneyCtx;
+use super::error::WorkflowError;
+
+/// A journey definition: an async function of its input, written against a
+/// [`JourneyCtx`]. It is re-run from the top on every resume, so everything that
+/// is not deterministic must happen inside `ctx.step`.
+#[async_trait]
+pub trait Workflow: Send + Sync + 'static {
+    async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError>;
+
+    /// Checks a start request's input before any row is written. The default accepts anything.
+    fn validate(&self, _input: &Value) -> Result<(), Vec<(String, String)>> {
+        Ok(())
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct Registry {
+    workflows: BTreeMap<String, BTreeMap<i32, Arc<dyn Workflow>>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[must_use]
+    pub fn with(mut self, name: &str, version: i32, workflow: impl Workflow) -> Self {
+        self.register(name, version, workflow);
+        self
+    }
+
+    pub fn register(&mut self, name: &str, version: i32, workflow: impl Workflow) {
+        self.workflows
+            .entry(name.to_owned())
+            .or_default()
+            .insert(version, Arc::new(workflow));
+    }
+
+    /// The version new journeys of `name` start on: the highest registered.
+    pub fn latest(&self, name: &str) -> Option<(i32, Arc<dyn Workflow>)> {
+        let versions = self.workflows.get(name)?;
+        let (v, w) = versions.iter().next_back()?;
+        Some((*v, w.clone()))
+    }
+
+    pub fn get(&self, name: &str, version: i32) -> Option<Arc<dyn Workflow>> {
+        self.workflows.get(name)?.get(&version).cloned()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = (&str, Vec<i32>)> {
+        self.workflows
+            .iter()
+            .map(|(n, vs)| (n.as_str(), vs.keys().copied().collect()))
+    }
+}

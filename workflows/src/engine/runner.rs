@@ -1,0 +1,270 @@
+//! Runs one wake-up of one journey: take the journey's lock, replay its
+//! workflow from history, and do new work until it waits, ends or fails.
+
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use serde_json::{Value, json};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Engine;
+use super::context::JourneyCtx;
+use super::error::{EngineError, WorkflowError};
+use super::queue::{JourneyTask, push_wakeup};
+use crate::store::{history, steps};
+
+/// Exclusive ownership of a journey while it runs: a session advisory lock held
+/// on the connection every checkpoint commits through. If the worker dies, its
+/// connection dies with it and PostgreSQL releases the lock at once.
+pub struct JourneyLock {
+    conn: PoolConnection<Postgres>,
+    journey_id: Uuid,
+    released: bool,
+}
+
+impl JourneyLock {
+    async fn try_acquire(pool: &PgPool, journey_id: Uuid) -> Result<Option<Self>, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))")
+                .bind(journey_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(locked.then_some(Self {
+            conn,
+            journey_id,
+            released: false,
+        }))
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    async fn release(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1::text, 0))")
+            .bind(self.journey_id)
+            .execute(&mut *self.conn)
+            .await?;
+        self.released = true;
+        Ok(())
+    }
+}
+
+impl Drop for JourneyLock {
+    fn drop(&mut self) {
+        // A connection that still holds the lock must not go back to the pool:
+        // closing it is what releases the lock.
+        if !self.released {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// What one wake-up did, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Nothing to do: the journey is not due, or already finished.
+    NotDue,
+    /// Another worker is running the journey; a re-check was queued.
+    Busy,
+    Suspended,
+    Completed,
+    Failed,
+    /// An operator paused or cancelled it while it ran.
+    Stopped,
+    /// Handed back to the queue because this worker is shutting down.
+    Released,
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    workflow: String,
+    version: i32,
+    input: Value,
+    phase: String,
+    attempts: i32,
+}
+
+/// Marks a due journey running; `None` when it is not due (a stale or
+/// duplicate task, or a journey an operator paused, cancelled or finished).
+async fn claim(conn: &mut PgConnection, journey_id: Uuid) -> Result<Option<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE carepath.journeys SET status = 'running', waiting_for = NULL, wake_at = now()
+          WHERE id = $1
+            AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
+          RETURNING workflow, version, input, phase, attempts",
+    )
+    .bind(journey_id)
+    .fetch_optional(conn)
+    .await
+}
+
+impl Engine {
+    /// Handles one queue task. Errors are database errors: the journey stays
+    /// due and the reconciler queues it again once this task is no longer live.
+    pub async fn run_task(
+        &self,
+        task: JourneyTask,
+        shutdown: &CancellationToken,
+    ) -> Result<RunOutcome, EngineError> {
+        let Some(mut lock) = JourneyLock::try_acquire(&self.pool, task.journey_id).await? else {
+            self.recheck_later(task.journey_id).await?;
+            return Ok(RunOutcome::Busy);
+        };
+        let journey_id = task.journey_id;
+        let Some(claimed) = claim(lock.conn(), journey_id).await? else {
+            lock.release().await?;
+            return Ok(RunOutcome::NotDue);
+        };
+        let Some(code) = self.registry.get(&claimed.workflow, claimed.version) else {
+            let message = format!(
+                "workflow {} version {} is not registered on this worker",
+                claimed.workflow, claimed.version
+            );
+            fail(lock.conn(), journey_id, &message).await?;
+            lock.release().await?;
+            return Ok(RunOutcome::Failed);
+        };
+        let recorded = steps::load(lock.conn(), journey_id).await?;
+        let mut ctx = JourneyCtx::new(
+            journey_id,
+            lock,
+            recorded,
+            self.config.retry.clone(),
+            shutdown.clone(),
+            claimed.phase,
+            claimed.attempts,
+        );
+        let result = AssertUnwindSafe(code.run(&mut ctx, claimed.input))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(WorkflowError::Failed(format!("workflow panicked: {message}")))
+            });
+        let result = match result {
+            Ok(_) if !ctx.unreached().is_empty() => {
+                let next = &ctx.unreached()[0];
+                Err(WorkflowError::NonDeterminism(format!(
+                    "the code finished but history recorded more: {} {:?} at position {}",
+                    next.kind, next.key, next.seq
+                )))
+            }
+            other => other,
+        };
+        let phase = ctx.phase().to_owned();
+        let conn = ctx.conn();
+        let outcome = match result {
+            Ok(output) => {
+                complete(conn, journey_id, &phase, &output).await?;
+                RunOutcome::Completed
+            }
+            Err(WorkflowError::Suspended) => RunOutcome::Suspended,
+            Err(WorkflowError::Stopped) => RunOutcome::Stopped,
+            Err(WorkflowError::Released) => {
+                release_for_shutdown(conn, journey_id).await?;
+                RunOutcome::Released
+            }
+            Err(e @ (WorkflowError::Failed(_) | WorkflowError::NonDeterminism(_))) => {
+                fail(conn, journey_id, &e.to_string()).await?;
+                RunOutcome::Failed
+            }
+            Err(WorkflowError::Database(e)) => return Err(e.into()),
+        };
+        ctx.into_lock().release().await?;
+        Ok(outcome)
+    }
+
+    async fn recheck_later(&self, journey_id: Uuid) -> Result<(), EngineError> {
+        let mut tx = self.pool.begin().await?;
+        let due: Option<bool> = sqlx::query_scalar(
+            "SELECT status = 'running' OR (status = 'waiting' AND wake_at <= now())
+               FROM carepath.journeys WHERE id = $1 FOR UPDATE",
+        )
+        .bind(journey_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if due == Some(true) {
+            let at = chrono::Utc::now()
+                + chrono::Duration::from_std(self.config.busy_recheck).unwrap_or_default();
+            push_wakeup(&mut tx, journey_id, Some(at)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn complete(
+    conn: &mut PgConnection,
+    journey_id: Uuid,
+    phase: &str,
+    output: &Value,
+) -> Result<(), sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let done = sqlx::query(
+        "UPDATE carepath.journeys
+            SET status = 'completed', phase = $2, output = $3, waiting_for = NULL, wake_at = NULL,
+                attempts = 0, last_error = NULL, finished_at = now()
+          WHERE id = $1 AND status = 'running'",
+    )
+    .bind(journey_id)
+    .bind(phase)
+    .bind(output)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 1 {
+        history::append(&mut *tx, journey_id, "engine", "completed", json!({})).await?;
+    }
+    tx.commit().await
+}
+
+async fn fail(conn: &mut PgConnection, journey_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let done = sqlx::query(
+        "UPDATE carepath.journeys
+            SET status = 'failed', last_error = $2, waiting_for = NULL, wake_at = NULL
+          WHERE id = $1 AND status = 'running'",
+    )
+    .bind(journey_id)
+    .bind(message)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 1 {
+        history::append(
+            &mut *tx,
+            journey_id,
+            "engine",
+            "failed",
+            json!({ "error": message }),
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Leaves the journey running and due now, with a fresh task, so another
+/// worker picks it up at once instead of after orphan recovery.
+async fn release_for_shutdown(conn: &mut PgConnection, journey_id: Uuid) -> Result<(), EngineError> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let running: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE carepath.journeys SET wake_at = now() WHERE id = $1 AND status = 'running' RETURNING id",
+    )
+    .bind(journey_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if running.is_some() {
+        push_wakeup(&mut tx, journey_id, None).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

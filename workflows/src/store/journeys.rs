@@ -1,0 +1,138 @@
+//! The journey row.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JourneyStatus {
+    Running,
+    Waiting,
+    Paused,
+    Failed,
+    Completed,
+    Cancelled,
+}
+
+impl JourneyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Paused => "paused",
+            Self::Failed => "failed",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled)
+    }
+}
+
+impl fmt::Display for JourneyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JourneyStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "running" => Self::Running,
+            "waiting" => Self::Waiting,
+            "paused" => Self::Paused,
+            "failed" => Self::Failed,
+            "completed" => Self::Completed,
+            "cancelled" => Self::Cancelled,
+            other => return Err(format!("unknown journey status {other:?}")),
+        })
+    }
+}
+
+impl TryFrom<String> for JourneyStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Journey {
+    pub id: Uuid,
+    pub workflow: String,
+    pub version: i32,
+    pub idempotency_key: String,
+    #[sqlx(try_from = "String")]
+    pub status: JourneyStatus,
+    pub phase: String,
+    pub waiting_for: Option<String>,
+    pub wake_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub input: Value,
+    pub output: Option<Value>,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`Journey`], for `concat!` into static SQL.
+#[macro_export]
+macro_rules! journey_columns {
+    () => {
+        "id, workflow, version, idempotency_key, status, phase, waiting_for, wake_at, input, \
+         output, last_error, attempts, created_at, updated_at, finished_at"
+    };
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        journey_columns!(),
+        " FROM carepath.journeys WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Reads the journey and locks its row for the rest of the transaction.
+pub async fn get_for_update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<Journey>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        journey_columns!(),
+        " FROM carepath.journeys WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn count_by_status(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(JourneyStatus, i64)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM carepath.journeys GROUP BY status ORDER BY status",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, n)| s.parse().ok().map(|s| (s, n)))
+        .collect())
+}

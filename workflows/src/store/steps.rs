@@ -1,0 +1,54 @@
+//! A journey's recorded positions: steps, timers and signal waits.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    Step,
+    Sleep,
+    Signal,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Step => "step",
+            Self::Sleep => "sleep",
+            Self::Signal => "signal",
+        }
+    }
+}
+
+/// A recorded position, as loaded when a journey run starts.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct StepRecord {
+    pub seq: i32,
+    pub key: String,
+    pub kind: String,
+    pub status: String,
+    pub output: Option<Value>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether `due_at` had passed when the run loaded its history (database time).
+    #[serde(skip)]
+    pub due: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub async fn load(db: impl PgExecutor<'_>, journey_id: Uuid) -> Result<Vec<StepRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, key, kind, status, output, attempts, last_error, due_at,
+                coalesce(due_at <= now(), true) AS due, started_at, finished_at
+           FROM carepath.journey_steps WHERE journey_id = $1 ORDER BY seq",
+    )
+    .bind(journey_id)
+    .fetch_all(db)
+    .await
+}

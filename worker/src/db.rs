@@ -19,19 +19,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
 }
 
 /// apalis-postgres's bundled migrations (the queue's `apalis` schema, at the
-/// version of the crate we are built with), then ours. Both share sqlx's
-/// migrations table, so each ignores the other's rows.
-fn migrators() -> [Migrator; 2] {
-    let mut apalis = PostgresStorage::migrations();
-    apalis.set_ignore_missing(true);
-    // carepath's own, from the workspace's `migrations/` folder.
-    let mut ours = sqlx::migrate!("../migrations");
-    ours.set_ignore_missing(true);
-    [apalis, ours]
+/// version of the crate we are built with, recorded in its own
+/// `apalis._sqlx_migrations` as its sqlx.toml says), then carepath's own from
+/// the workspace's `migrations/` folder (recorded in `_sqlx_migrations`).
+/// Each with the query that lists what it has applied.
+fn migrators() -> [(&'static str, Migrator); 2] {
+    [
+        (
+            "SELECT version FROM apalis._sqlx_migrations WHERE success",
+            PostgresStorage::migrations(),
+        ),
+        (
+            "SELECT version FROM _sqlx_migrations WHERE success",
+            sqlx::migrate!("../migrations"),
+        ),
+    ]
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    for migrator in migrators() {
+    for (_, migrator) in migrators() {
         migrator.run(pool).await.context("applying migrations")?;
     }
     Ok(())
@@ -39,28 +45,33 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
 
 /// Fails with a message saying what to do when any migration is missing.
 pub async fn ensure_migrated(pool: &PgPool) -> Result<()> {
-    let applied: HashSet<i64> = match sqlx::query_scalar::<_, i64>(
-        "SELECT version FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_all(pool)
-    .await
-    {
-        Ok(v) => v.into_iter().collect(),
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => HashSet::new(),
-        Err(e) => return Err(e).context("reading the migrations table"),
-    };
-    let missing: Vec<String> = migrators()
-        .iter()
-        .flat_map(|m| m.iter())
-        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
-        .map(|m| format!("{} {}", m.version, m.description))
-        .collect();
-    if !missing.is_empty() {
+    let mut missing = Vec::new();
+    for (applied_sql, migrator) in migrators() {
+        let applied = applied_versions(pool, applied_sql).await?;
+        missing.extend(
+            migrator
+                .iter()
+                .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+                .map(|m| format!("{} {}", m.version, m.description)),
+        );
+    }
+    if let Some(first) = missing.first() {
         bail!(
-            "the database is not migrated ({} migration(s) missing, first: {}); run `carepath migrate` first",
-            missing.len(),
-            missing[0]
+            "the database is not migrated ({} migration(s) missing, first: {first}); \
+             run `carepath migrate` first",
+            missing.len()
         );
     }
     Ok(())
+}
+
+async fn applied_versions(pool: &PgPool, sql: &'static str) -> Result<HashSet<i64>> {
+    match sqlx::query_scalar::<_, i64>(sql).fetch_all(pool).await {
+        Ok(v) => Ok(v.into_iter().collect()),
+        // No table (or schema) yet: nothing applied.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "3F000")) => {
+            Ok(HashSet::new())
+        }
+        Err(e) => Err(e).context("reading the migrations table"),
+    }
 }

@@ -170,8 +170,10 @@ impl Engine {
             let retrying = j.status == JourneyStatus::Waiting
                 && j.waiting_for.as_deref().is_some_and(|w| w.starts_with("retry:"));
             (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
+                // A failed step starts a fresh attempt budget; a waiting one keeps its count.
                 "UPDATE carepath.journey_steps
-                    SET status = 'retrying', attempts = 0, due_at = now(), finished_at = NULL
+                    SET status = 'retrying', due_at = now(), finished_at = NULL,
+                        attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END
                   WHERE journey_id = $1 AND status IN ('retrying', 'failed')",
             )))
         })
@@ -225,7 +227,9 @@ impl Engine {
                 if let Some(sql) = steps_sql {
                     sqlx::query(sql).bind(id).execute(&mut *tx).await?;
                 }
-                sqlx::query("UPDATE carepath.journeys SET attempts = 0 WHERE id = $1")
+                sqlx::query(
+                    "UPDATE carepath.journeys SET attempts = 0 WHERE id = $1 AND status = 'failed'",
+                )
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;

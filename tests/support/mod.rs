@@ -1,0 +1,299 @@
+//! Shared by the end-to-end tests: a real PostgreSQL (DATABASE_URL, or one
+//! private cluster per test binary), a fresh migrated database per test,
+//! worker processes, and waiting on conditions with deadlines.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use carepath::db;
+use carepath::private_pg::{Durability, PrivatePostgres};
+use carepath::runtime::{self, WorkerConfig};
+use carepath_workflows::{Engine, EngineConfig, Registry, RetryPolicy};
+use sqlx::ConnectOptions;
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+static SHARED: OnceLock<Result<PrivatePostgres, String>> = OnceLock::new();
+
+/// The server tests run against: DATABASE_URL's, or this binary's private cluster.
+fn server_url() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url;
+    }
+    match SHARED.get_or_init(|| PrivatePostgres::start(Durability::Fast).map_err(|e| format!("{e:#}"))) {
+        Ok(pg) => pg.url("postgres"),
+        Err(e) => panic!("cannot start a PostgreSQL for the tests: {e}"),
+    }
+}
+
+pub fn url_with_database(server: &str, database: &str) -> String {
+    let opts = PgConnectOptions::from_str(server)
+        .unwrap_or_else(|e| panic!("bad DATABASE_URL: {e}"))
+        .database(database);
+    opts.to_url_lossy().to_string()
+}
+
+pub struct TestDb {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+/// A new, migrated database on `server`.
+pub async fn fresh_db_on(server: &str) -> TestDb {
+    let name = format!("carepath_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = db::connect(server, 2).await.expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create the test database");
+    admin.close().await;
+    let url = url_with_database(server, &name);
+    let pool = db::connect(&url, 40).await.expect("connect to the test database");
+    db::migrate(&pool).await.expect("migrate the test database");
+    TestDb { url, pool }
+}
+
+pub async fn fresh_db() -> TestDb {
+    fresh_db_on(&server_url()).await
+}
+
+/// Engine timings for tests: retries in tens of milliseconds.
+pub fn test_engine_config() -> EngineConfig {
+    EngineConfig {
+        retry: RetryPolicy {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+            max_attempts: 5,
+        },
+        busy_recheck: Duration::from_millis(200),
+    }
+}
+
+pub fn test_worker_config(name: &str) -> WorkerConfig {
+    let mut cfg = WorkerConfig {
+        name: name.to_owned(),
+        concurrency: 8,
+        poll_interval: Duration::from_millis(100),
+        heartbeat: Duration::from_millis(500),
+        missed_heartbeats: 4,
+        shutdown_grace: Duration::from_secs(10),
+        reconcile_every: Duration::from_millis(300),
+        ..WorkerConfig::default()
+    };
+    cfg.reconciler.grace = Duration::from_millis(1500);
+    cfg
+}
+
+/// A worker running inside the test process.
+pub struct InProcessWorker {
+    stop: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessWorker {
+    pub fn start(engine: Engine, name: &str) -> Self {
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(runtime::run(engine, test_worker_config(name), stop.clone()));
+        Self { stop, handle }
+    }
+
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.handle
+            .await
+            .expect("worker task panicked")
+            .expect("worker returned an error");
+    }
+}
+
+pub fn engine(pool: &PgPool, registry: Registry) -> Engine {
+    Engine::new(pool.clone(), registry, test_engine_config())
+}
+
+/// `carepath worker` as a real process, with test timings.
+pub struct WorkerProcess {
+    pub child: Child,
+}
+
+impl WorkerProcess {
+    pub fn spawn(database_url: &str, name: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .arg("worker")
+            .arg("--concurrency")
+            .arg("8")
+            .env("DATABASE_URL", database_url)
+            .env("HOSTNAME", name)
+            .env("CAREPATH_POLL_INTERVAL_MS", "100")
+            .env("CAREPATH_HEARTBEAT_MS", "500")
+            .env("CAREPATH_RECONCILE_MS", "300")
+            .env("CAREPATH_RETRY_INITIAL_MS", "100")
+            .env("CAREPATH_RETRY_MAX_MS", "1000")
+            .env("CAREPATH_RETRY_MAX_ATTEMPTS", "50")
+            .env("CAREPATH_SHUTDOWN_GRACE_MS", "10000")
+            .env("RUST_LOG", std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn carepath worker");
+        Self { child }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Fails the test if the process has exited on its own.
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("wait on worker") {
+            panic!("worker exited by itself: {status}");
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&self) {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+    }
+
+    /// Waits for the process to exit; its exit status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait on worker") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "worker did not exit within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test with `what` at the deadline.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn status_of(pool: &PgPool, id: uuid::Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM carepath.journeys WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("read journey status")
+}
+
+/// Waits until the journey has `status`.
+pub async fn wait_status(pool: &PgPool, id: uuid::Uuid, status: &str, timeout: Duration) {
+    wait_for(&format!("journey {id} to be {status}"), timeout, || async {
+        (status_of(pool, id).await == status).then_some(())
+    })
+    .await
+}
+
+pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect("count query")
+}
+
+/// Starts `n` built-in `probe` journeys of `steps` steps that each hold for `step_ms`.
+pub async fn start_probes(pool: &PgPool, n: usize, steps: u64, step_ms: u64) -> Vec<uuid::Uuid> {
+    let engine = Engine::new(
+        pool.clone(),
+        carepath_workflows::builtin::registry(pool),
+        test_engine_config(),
+    );
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = engine
+            .start(
+                "probe",
+                &format!("probe-{i}"),
+                serde_json::json!({ "steps": steps, "step_ms": step_ms }),
+                &carepath_workflows::Actor::new("test"),
+            )
+            .await
+            .expect("start probe journey");
+        ids.push(started.journey.id);
+    }
+    ids
+}
+
+/// Journeys by status, e.g. `[("completed", 200)]`.
+pub async fn statuses(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT status, count(*) FROM carepath.journeys GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await
+        .expect("count statuses")
+}
+
+pub async fn wait_all_completed(pool: &PgPool, n: i64, timeout: Duration) {
+    wait_for(&format!("all {n} journeys to complete"), timeout, || async {
+        let done = count(pool, "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'").await;
+        (done == n).then_some(())
+    })
+    .await
+}
+
+/// What the probe journeys did: every step's checkpointed output must be the
+/// nonce of the one effect its idempotency key produced.
+pub struct ProbeAudit {
+    pub steps_completed: i64,
+    pub effects: i64,
+    pub mismatched_outputs: i64,
+    /// Effects whose key was presented more than once: interrupted steps re-run.
+    pub re_presented: i64,
+}
+
+pub async fn audit_probes(pool: &PgPool) -> ProbeAudit {
+    let (steps_completed, effects, mismatched_outputs, re_presented): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT
+            (SELECT count(*) FROM carepath.journey_steps WHERE status = 'completed' AND kind = 'step'),
+            (SELECT count(*) FROM carepath.probe_effects),
+            (SELECT count(*) FROM carepath.journey_steps s
+               LEFT JOIN carepath.probe_effects e
+                 ON e.journey_id = s.journey_id AND e.step_key = s.key
+              WHERE s.kind = 'step' AND (e.nonce IS NULL OR s.output <> to_jsonb(e.nonce::text))),
+            (SELECT count(*) FROM carepath.probe_effects WHERE calls > 1)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("audit probes");
+    ProbeAudit { steps_completed, effects, mismatched_outputs, re_presented }
+}
+
+/// No journey's history chain is broken.
+pub async fn all_histories_verify(pool: &PgPool) -> usize {
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM carepath.journeys")
+        .fetch_all(pool)
+        .await
+        .expect("list journeys");
+    for id in &ids {
+        let v = carepath_workflows::store::history::verify(pool, *id).await.expect("verify");
+        assert!(v.ok, "history of {id} is broken at {:?}", v.broken_at);
+    }
+    ids.len()
+}

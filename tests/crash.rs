@@ -16,18 +16,27 @@ async fn journeys_survive_repeated_sigkills_with_no_step_effect_doubled() {
     let ids = start_probes(&db.pool, journeys, steps, 40).await;
     assert_eq!(ids.len(), journeys);
 
-    let mut workers: Vec<WorkerProcess> =
-        (0..3).map(|i| WorkerProcess::spawn(&db.url, &format!("crash-{i}"))).collect();
+    let mut workers: Vec<WorkerProcess> = (0..3)
+        .map(|i| WorkerProcess::spawn(&db.url, &format!("crash-{i}")))
+        .collect();
     let mut rng = rand::rng();
     let mut kills = 0;
     let mut generation = 3;
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let done = count(&db.pool, "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'").await;
+        let done = count(
+            &db.pool,
+            "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+        )
+        .await;
         if done == journeys as i64 {
             break;
         }
-        assert!(Instant::now() < deadline, "journeys did not finish: {:?}", statuses(&db.pool).await);
+        assert!(
+            Instant::now() < deadline,
+            "journeys did not finish: {:?}",
+            statuses(&db.pool).await
+        );
         workers.iter_mut().for_each(WorkerProcess::assert_alive);
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..400))).await;
         if kills < 12 {
@@ -41,12 +50,24 @@ async fn journeys_survive_repeated_sigkills_with_no_step_effect_doubled() {
     let finished_after_kills = kills;
     drop(workers);
 
-    assert!(finished_after_kills >= 10, "only {finished_after_kills} kills landed before the run finished");
+    assert!(
+        finished_after_kills >= 10,
+        "only {finished_after_kills} kills landed before the run finished"
+    );
     let audit = audit_probes(&db.pool).await;
     let expected = (journeys as u64 * steps) as i64;
-    assert_eq!(audit.steps_completed, expected, "every step checkpointed once");
-    assert_eq!(audit.effects, expected, "one effect per (journey, step), never a second");
-    assert_eq!(audit.mismatched_outputs, 0, "a checkpoint disagrees with the effect its key produced");
+    assert_eq!(
+        audit.steps_completed, expected,
+        "every step checkpointed once"
+    );
+    assert_eq!(
+        audit.effects, expected,
+        "one effect per (journey, step), never a second"
+    );
+    assert_eq!(
+        audit.mismatched_outputs, 0,
+        "a checkpoint disagrees with the effect its key produced"
+    );
     assert!(
         audit.re_presented > 0,
         "no interrupted step was re-run with its key: the kills did not exercise recovery"

@@ -144,7 +144,14 @@ async fn a_signal_sent_before_the_journey_waits_is_kept_and_applied() {
     // No worker yet: the journey cannot have reached its wait.
     let id = start(&engine, "waiter", json!({})).await;
     let outcome = engine
-        .signal(id, "go", "api", "evt-1", &json!({"decision": "approved"}), &actor())
+        .signal(
+            id,
+            "go",
+            "api",
+            "evt-1",
+            &json!({"decision": "approved"}),
+            &actor(),
+        )
         .await
         .expect("signal");
     assert_eq!(outcome, SignalOutcome::Accepted);
@@ -153,11 +160,17 @@ async fn a_signal_sent_before_the_journey_waits_is_kept_and_applied() {
     wait_status(&db.pool, id, "completed", LONG).await;
     worker.shutdown().await;
 
-    assert_eq!(output(&db.pool, id).await["first"], json!({"decision": "approved"}));
+    assert_eq!(
+        output(&db.pool, id).await["first"],
+        json!({"decision": "approved"})
+    );
     let kinds = history_kinds(&db.pool, id).await;
     let received = kinds.iter().position(|k| k == "signal_received");
     let applied = kinds.iter().position(|k| k == "signal_applied");
-    assert!(received.is_some() && applied > received, "history: {kinds:?}");
+    assert!(
+        received.is_some() && applied > received,
+        "history: {kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -167,7 +180,9 @@ async fn the_same_event_id_twice_is_applied_once() {
     let worker = InProcessWorker::start(engine.clone(), "dedup");
     let id = start(&engine, "waiter", json!({ "twice": true })).await;
     wait_for("the journey to wait for `go`", LONG, || async {
-        let j = carepath_workflows::store::journeys::get(&db.pool, id).await.ok()??;
+        let j = carepath_workflows::store::journeys::get(&db.pool, id)
+            .await
+            .ok()??;
         (j.waiting_for.as_deref() == Some("signal:go")).then_some(())
     })
     .await;
@@ -180,7 +195,10 @@ async fn the_same_event_id_twice_is_applied_once() {
         .signal(id, "go", "mdi", "evt-1", &json!({"n": 1}), &actor())
         .await
         .expect("second delivery");
-    assert_eq!((first, again), (SignalOutcome::Accepted, SignalOutcome::Duplicate));
+    assert_eq!(
+        (first, again),
+        (SignalOutcome::Accepted, SignalOutcome::Duplicate)
+    );
     engine
         .signal(id, "go", "mdi", "evt-2", &json!({"n": 2}), &actor())
         .await
@@ -189,7 +207,10 @@ async fn the_same_event_id_twice_is_applied_once() {
     wait_status(&db.pool, id, "completed", LONG).await;
     worker.shutdown().await;
     // Had evt-1 been applied twice, both waits would carry n = 1.
-    assert_eq!(output(&db.pool, id).await, json!({"first": {"n": 1}, "second": {"n": 2}}));
+    assert_eq!(
+        output(&db.pool, id).await,
+        json!({"first": {"n": 1}, "second": {"n": 2}})
+    );
     let stored = count(&db.pool, "SELECT count(*) FROM carepath.signals").await;
     assert_eq!(stored, 2);
 }
@@ -204,7 +225,11 @@ async fn a_wait_with_a_timeout_takes_the_timeout_branch_when_nothing_arrives() {
     worker.shutdown().await;
 
     assert_eq!(output(&db.pool, id).await["first"], Value::Null);
-    assert!(history_kinds(&db.pool, id).await.contains(&"signal_timed_out".to_owned()));
+    assert!(
+        history_kinds(&db.pool, id)
+            .await
+            .contains(&"signal_timed_out".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -221,7 +246,12 @@ async fn a_sleep_survives_a_worker_restart_and_wakes_once() {
         )
     };
     let first = InProcessWorker::start(engine(&db.pool, registry()), "sleep-a");
-    let id = start(&engine(&db.pool, registry()), "sleeper", json!({ "ms": 2000 })).await;
+    let id = start(
+        &engine(&db.pool, registry()),
+        "sleeper",
+        json!({ "ms": 2000 }),
+    )
+    .await;
     wait_status(&db.pool, id, "waiting", LONG).await;
     first.shutdown().await;
 
@@ -231,7 +261,11 @@ async fn a_sleep_survives_a_worker_restart_and_wakes_once() {
     second.shutdown().await;
 
     let kinds = history_kinds(&db.pool, id).await;
-    assert_eq!(kinds.iter().filter(|k| *k == "timer_fired").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "timer_fired").count(),
+        1,
+        "{kinds:?}"
+    );
     assert_eq!(after_sleep.load(Ordering::SeqCst), 1);
 }
 
@@ -245,10 +279,18 @@ async fn wake_skips_a_timer() {
     );
     let worker = InProcessWorker::start(engine.clone(), "wake");
     // Thirty days, as a follow-up would sleep.
-    let id = start(&engine, "sleeper", json!({ "ms": 30u64 * 24 * 3600 * 1000 })).await;
+    let id = start(
+        &engine,
+        "sleeper",
+        json!({ "ms": 30u64 * 24 * 3600 * 1000 }),
+    )
+    .await;
     wait_status(&db.pool, id, "waiting", LONG).await;
 
-    let woken = engine.wake(id, &actor(), "patient called early").await.expect("wake");
+    let woken = engine
+        .wake(id, &actor(), "patient called early")
+        .await
+        .expect("wake");
     assert_eq!(woken.status.as_str(), "running");
     wait_status(&db.pool, id, "completed", LONG).await;
     // Waking a finished journey does not apply.
@@ -267,7 +309,14 @@ async fn pause_resume_and_cancel_act_on_a_journey_that_is_mid_retry() {
     cfg.retry.max_attempts = 1000;
     let engine = carepath_workflows::Engine::new(
         db.pool.clone(),
-        Registry::new().with("gated", 1, Gated { open: open.clone(), retry_after: None }),
+        Registry::new().with(
+            "gated",
+            1,
+            Gated {
+                open: open.clone(),
+                retry_after: None,
+            },
+        ),
         cfg,
     );
     let worker = InProcessWorker::start(engine.clone(), "ops");
@@ -288,29 +337,52 @@ async fn pause_resume_and_cancel_act_on_a_journey_that_is_mid_retry() {
     })
     .await;
 
-    let paused = engine.pause(a, &actor(), "vendor incident").await.expect("pause");
+    let paused = engine
+        .pause(a, &actor(), "vendor incident")
+        .await
+        .expect("pause");
     assert_eq!(paused.status.as_str(), "paused");
     assert!(matches!(
         engine.pause(a, &actor(), "twice").await,
-        Err(EngineError::NotApplicable { action: "pause", .. })
+        Err(EngineError::NotApplicable {
+            action: "pause",
+            ..
+        })
     ));
-    let cancelled = engine.cancel(b, &actor(), "patient withdrew").await.expect("cancel");
+    let cancelled = engine
+        .cancel(b, &actor(), "patient withdrew")
+        .await
+        .expect("cancel");
     assert_eq!(cancelled.status.as_str(), "cancelled");
 
     // While paused or cancelled, no further attempts are made, though retries were due.
     let (a_before, b_before) = (attempts(a).await, attempts(b).await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(attempts(a).await, a_before, "a paused journey kept retrying");
-    assert_eq!(attempts(b).await, b_before, "a cancelled journey kept retrying");
+    assert_eq!(
+        attempts(a).await,
+        a_before,
+        "a paused journey kept retrying"
+    );
+    assert_eq!(
+        attempts(b).await,
+        b_before,
+        "a cancelled journey kept retrying"
+    );
     assert_eq!(status_of(&db.pool, a).await, "paused");
 
     open.store(true, Ordering::SeqCst);
-    engine.resume(a, &actor(), "incident over").await.expect("resume");
+    engine
+        .resume(a, &actor(), "incident over")
+        .await
+        .expect("resume");
     wait_status(&db.pool, a, "completed", LONG).await;
     assert_eq!(status_of(&db.pool, b).await, "cancelled");
     assert!(matches!(
         engine.resume(b, &actor(), "no").await,
-        Err(EngineError::NotApplicable { action: "resume", .. })
+        Err(EngineError::NotApplicable {
+            action: "resume",
+            ..
+        })
     ));
     let kinds = history_kinds(&db.pool, a).await;
     for k in ["pause", "resume", "completed"] {
@@ -328,18 +400,26 @@ async fn retry_now_skips_the_backoff_of_a_waiting_step() {
         Registry::new().with(
             "gated",
             1,
-            Gated { open: open.clone(), retry_after: Some(Duration::from_secs(3600)) },
+            Gated {
+                open: open.clone(),
+                retry_after: Some(Duration::from_secs(3600)),
+            },
         ),
     );
     let worker = InProcessWorker::start(engine.clone(), "retry-now");
     let id = start(&engine, "gated", json!({})).await;
     wait_for("the step to wait an hour before retrying", LONG, || async {
-        let j = carepath_workflows::store::journeys::get(&db.pool, id).await.ok()??;
+        let j = carepath_workflows::store::journeys::get(&db.pool, id)
+            .await
+            .ok()??;
         (j.waiting_for.as_deref() == Some("retry:call_vendor")).then_some(())
     })
     .await;
     open.store(true, Ordering::SeqCst);
-    engine.retry(id, &actor(), "vendor is back").await.expect("retry");
+    engine
+        .retry(id, &actor(), "vendor is back")
+        .await
+        .expect("retry");
     wait_status(&db.pool, id, "completed", LONG).await;
     assert_eq!(output(&db.pool, id).await["succeeded_on_attempt"], 2);
     worker.shutdown().await;
@@ -351,7 +431,14 @@ async fn a_step_out_of_attempts_fails_the_journey_visibly_and_retry_recovers_it(
     let open = Arc::new(AtomicBool::new(false));
     let engine = engine(
         &db.pool,
-        Registry::new().with("gated", 1, Gated { open: open.clone(), retry_after: None }),
+        Registry::new().with(
+            "gated",
+            1,
+            Gated {
+                open: open.clone(),
+                retry_after: None,
+            },
+        ),
     );
     let worker = InProcessWorker::start(engine.clone(), "exhaust");
     let id = start(&engine, "gated", json!({})).await;
@@ -361,11 +448,17 @@ async fn a_step_out_of_attempts_fails_the_journey_visibly_and_retry_recovers_it(
         .expect("read")
         .expect("exists");
     let error = failed.last_error.unwrap_or_default();
-    assert!(error.contains("gave up after 5 attempts"), "last_error: {error}");
+    assert!(
+        error.contains("gave up after 5 attempts"),
+        "last_error: {error}"
+    );
     assert!(error.contains("vendor answered 503"), "last_error: {error}");
 
     open.store(true, Ordering::SeqCst);
-    engine.retry(id, &actor(), "fixed upstream").await.expect("retry");
+    engine
+        .retry(id, &actor(), "fixed upstream")
+        .await
+        .expect("retry");
     wait_status(&db.pool, id, "completed", LONG).await;
     worker.shutdown().await;
 }
@@ -385,12 +478,17 @@ async fn changed_code_fails_with_nondeterminism_and_versions_stay_pinned() {
     // A deploy that ships version 2 beside version 1: `pinned` keeps v1's code.
     let upgraded = engine(
         &db.pool,
-        Registry::new().with("shape", 1, ShapeOld).with("shape", 2, ShapeNew),
+        Registry::new()
+            .with("shape", 1, ShapeOld)
+            .with("shape", 2, ShapeNew),
     );
     let worker = InProcessWorker::start(upgraded.clone(), "shape-upgraded");
     let fresh = start(&upgraded, "shape", json!({})).await;
     for id in [pinned, fresh] {
-        upgraded.signal(id, "go", "api", "go-1", &json!(null), &actor()).await.expect("signal");
+        upgraded
+            .signal(id, "go", "api", "go-1", &json!(null), &actor())
+            .await
+            .expect("signal");
         wait_status(&db.pool, id, "completed", LONG).await;
     }
     assert_eq!(output(&db.pool, pinned).await, json!("old"));
@@ -400,19 +498,31 @@ async fn changed_code_fails_with_nondeterminism_and_versions_stay_pinned() {
     // A deploy that changed version 1's code in place: the journey must not go on.
     let edited = engine(&db.pool, Registry::new().with("shape", 1, ShapeNew));
     let worker = InProcessWorker::start(edited.clone(), "shape-edited");
-    edited.signal(broken, "go", "api", "go-1", &json!(null), &actor()).await.expect("signal");
+    edited
+        .signal(broken, "go", "api", "go-1", &json!(null), &actor())
+        .await
+        .expect("signal");
     wait_status(&db.pool, broken, "failed", LONG).await;
     worker.shutdown().await;
-    let j = carepath_workflows::store::journeys::get(&db.pool, broken).await.expect("read").expect("exists");
+    let j = carepath_workflows::store::journeys::get(&db.pool, broken)
+        .await
+        .expect("read")
+        .expect("exists");
     let error = j.last_error.unwrap_or_default();
     assert!(error.starts_with("non-determinism"), "last_error: {error}");
-    assert!(error.contains("lookup_patient") && error.contains("create_patient"), "{error}");
+    assert!(
+        error.contains("lookup_patient") && error.contains("create_patient"),
+        "{error}"
+    );
     let ran_new_step = count(
         &db.pool,
         "SELECT count(*) FROM carepath.journey_steps WHERE key = 'submit_case' AND status = 'completed'",
     )
     .await;
-    assert_eq!(ran_new_step, 2, "only the two healthy journeys submitted a case");
+    assert_eq!(
+        ran_new_step, 2,
+        "only the two healthy journeys submitted a case"
+    );
 }
 
 #[tokio::test]
@@ -442,11 +552,13 @@ async fn the_history_chain_verifies_and_the_database_refuses_to_rewrite_it() {
         .execute(&db.pool)
         .await
         .expect("disable guard");
-    sqlx::query("UPDATE carepath.journey_history SET actor = 'mallory' WHERE journey_id = $1 AND seq = 2")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .expect("tamper");
+    sqlx::query(
+        "UPDATE carepath.journey_history SET actor = 'mallory' WHERE journey_id = $1 AND seq = 2",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .expect("tamper");
     let v = history::verify(&db.pool, id).await.expect("verify");
     assert_eq!((v.ok, v.broken_at), (false, Some(2)));
 }
@@ -458,7 +570,10 @@ async fn concurrent_starts_with_one_idempotency_key_create_one_journey() {
     let starts = (0..20).map(|_| {
         let engine = engine.clone();
         tokio::spawn(async move {
-            engine.start("waiter", "intake-42", json!({}), &actor()).await.expect("start")
+            engine
+                .start("waiter", "intake-42", json!({}), &actor())
+                .await
+                .expect("start")
         })
     });
     let outcomes = futures::future::join_all(starts).await;
@@ -466,7 +581,10 @@ async fn concurrent_starts_with_one_idempotency_key_create_one_journey() {
     assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1);
     let first = outcomes[0].journey.id;
     assert!(outcomes.iter().all(|o| o.journey.id == first));
-    assert_eq!(count(&db.pool, "SELECT count(*) FROM carepath.journeys").await, 1);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM carepath.journeys").await,
+        1
+    );
     let unknown = engine.start("nope", "k", json!({}), &actor()).await;
     assert!(matches!(unknown, Err(EngineError::UnknownWorkflow(_))));
 }

@@ -1,0 +1,139 @@
+//! Workers as real processes against failures of their surroundings: a
+//! PostgreSQL restart mid-run, a graceful shutdown, an unmigrated database.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use carepath::private_pg::{Durability, PrivatePostgres};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_reconnect_by_themselves_after_a_postgres_restart() {
+    // Its own cluster, even when DATABASE_URL is set: this test restarts it.
+    let cluster = PrivatePostgres::start(Durability::Fast).expect("start a private PostgreSQL");
+    let db = fresh_db_on(&cluster.url("postgres")).await;
+    let journeys = 100;
+    start_probes(&db.pool, journeys, 10, 30).await;
+    let mut workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| WorkerProcess::spawn(&db.url, &format!("pg-restart-{i}")))
+        .collect();
+
+    wait_for(
+        "a first journey to complete",
+        Duration::from_secs(60),
+        || async {
+            let done = count(
+                &db.pool,
+                "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+            )
+            .await;
+            (done > 0).then_some(())
+        },
+    )
+    .await;
+    cluster.restart().expect("restart PostgreSQL");
+    let done_at_restart = count(
+        &db.pool,
+        "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+    )
+    .await;
+    assert!(
+        done_at_restart < journeys as i64,
+        "the restart came after the run had finished"
+    );
+
+    wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(120)).await;
+    for w in &mut workers {
+        w.assert_alive();
+    }
+    let audit = audit_probes(&db.pool).await;
+    assert_eq!(audit.steps_completed, journeys as i64 * 10);
+    assert_eq!(audit.effects, journeys as i64 * 10);
+    assert_eq!(audit.mismatched_outputs, 0);
+    drop(workers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_back_in_flight_journeys_and_leaves_no_task_running() {
+    let db = fresh_db().await;
+    let journeys = 60;
+    start_probes(&db.pool, journeys, 8, 80).await;
+    let mut leaving = WorkerProcess::spawn(&db.url, "rolling-old");
+    let mut staying = WorkerProcess::spawn(&db.url, "rolling-new");
+    wait_for(
+        "journeys to be under way",
+        Duration::from_secs(60),
+        || async {
+            let steps = count(&db.pool, "SELECT count(*) FROM carepath.journey_steps").await;
+            (steps > 40).then_some(())
+        },
+    )
+    .await;
+
+    leaving.sigterm();
+    let status = leaving.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "worker exited with {status} on SIGTERM");
+    let held_by_leaver = count(
+        &db.pool,
+        "SELECT count(*) FROM apalis.jobs WHERE status IN ('Running', 'Queued') AND lock_by LIKE 'rolling-old-%'",
+    )
+    .await;
+    assert_eq!(
+        held_by_leaver, 0,
+        "the stopped worker left tasks it had claimed"
+    );
+
+    wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(120)).await;
+    staying.sigterm();
+    assert!(staying.wait_exit(Duration::from_secs(20)).await.success());
+
+    let live = count(
+        &db.pool,
+        "SELECT count(*) FROM apalis.jobs WHERE status IN ('Running', 'Queued')",
+    )
+    .await;
+    assert_eq!(
+        live, 0,
+        "tasks left Running or Queued after both workers stopped"
+    );
+    let audit = audit_probes(&db.pool).await;
+    assert_eq!(audit.effects, journeys as i64 * 8);
+    assert_eq!(audit.mismatched_outputs, 0);
+    assert_eq!(audit.re_presented, 0, "a graceful stop re-ran a step");
+}
+
+#[tokio::test]
+async fn a_worker_refuses_an_unmigrated_database_and_says_what_to_do() {
+    let db = fresh_db().await;
+    let empty = format!("carepath_empty_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {empty}")))
+        .execute(&db.pool)
+        .await
+        .expect("create empty database");
+    let url = url_with_database(&db.url, &empty);
+    let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("worker")
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run carepath worker");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not migrated") && stderr.contains("carepath migrate"),
+        "{stderr}"
+    );
+
+    let migrate = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run carepath migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+}

@@ -26,7 +26,9 @@ fn server_url() -> String {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         return url;
     }
-    match SHARED.get_or_init(|| PrivatePostgres::start(Durability::Fast).map_err(|e| format!("{e:#}"))) {
+    match SHARED
+        .get_or_init(|| PrivatePostgres::start(Durability::Fast).map_err(|e| format!("{e:#}")))
+    {
         Ok(pg) => pg.url("postgres"),
         Err(e) => panic!("cannot start a PostgreSQL for the tests: {e}"),
     }
@@ -47,14 +49,18 @@ pub struct TestDb {
 /// A new, migrated database on `server`.
 pub async fn fresh_db_on(server: &str) -> TestDb {
     let name = format!("carepath_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = db::connect(server, 2).await.expect("connect to the test server");
+    let admin = db::connect(server, 2)
+        .await
+        .expect("connect to the test server");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .expect("create the test database");
     admin.close().await;
     let url = url_with_database(server, &name);
-    let pool = db::connect(&url, 40).await.expect("connect to the test database");
+    let pool = db::connect(&url, 40)
+        .await
+        .expect("connect to the test database");
     db::migrate(&pool).await.expect("migrate the test database");
     TestDb { url, pool }
 }
@@ -136,7 +142,10 @@ impl WorkerProcess {
             .env("CAREPATH_RETRY_MAX_MS", "1000")
             .env("CAREPATH_RETRY_MAX_ATTEMPTS", "50")
             .env("CAREPATH_SHUTDOWN_GRACE_MS", "10000")
-            .env("RUST_LOG", std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn carepath worker");
@@ -160,7 +169,8 @@ impl WorkerProcess {
     }
 
     pub fn sigterm(&self) {
-        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM)
+            .expect("send SIGTERM");
     }
 
     /// Waits for the process to exit; its exit status.
@@ -170,7 +180,10 @@ impl WorkerProcess {
             if let Some(status) = self.child.try_wait().expect("wait on worker") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "worker did not exit within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "worker did not exit within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -194,7 +207,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -216,7 +232,10 @@ pub async fn wait_status(pool: &PgPool, id: uuid::Uuid, status: &str, timeout: D
 }
 
 pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.expect("count query")
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count query")
 }
 
 /// Starts `n` built-in `probe` journeys of `steps` steps that each hold for `step_ms`.
@@ -251,10 +270,18 @@ pub async fn statuses(pool: &PgPool) -> Vec<(String, i64)> {
 }
 
 pub async fn wait_all_completed(pool: &PgPool, n: i64, timeout: Duration) {
-    wait_for(&format!("all {n} journeys to complete"), timeout, || async {
-        let done = count(pool, "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'").await;
-        (done == n).then_some(())
-    })
+    wait_for(
+        &format!("all {n} journeys to complete"),
+        timeout,
+        || async {
+            let done = count(
+                pool,
+                "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+            )
+            .await;
+            (done == n).then_some(())
+        },
+    )
     .await
 }
 
@@ -282,7 +309,12 @@ pub async fn audit_probes(pool: &PgPool) -> ProbeAudit {
     .fetch_one(pool)
     .await
     .expect("audit probes");
-    ProbeAudit { steps_completed, effects, mismatched_outputs, re_presented }
+    ProbeAudit {
+        steps_completed,
+        effects,
+        mismatched_outputs,
+        re_presented,
+    }
 }
 
 /// No journey's history chain is broken.
@@ -292,7 +324,9 @@ pub async fn all_histories_verify(pool: &PgPool) -> usize {
         .await
         .expect("list journeys");
     for id in &ids {
-        let v = carepath_workflows::store::history::verify(pool, *id).await.expect("verify");
+        let v = carepath_workflows::store::history::verify(pool, *id)
+            .await
+            .expect("verify");
         assert!(v.ok, "history of {id} is broken at {:?}", v.broken_at);
     }
     ids.len()

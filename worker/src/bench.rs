@@ -39,11 +39,18 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
     let pool = db::connect(&url, 32).await?;
     db::migrate(&pool).await?;
     describe_machine(&pool).await?;
-    let engine = Engine::new(pool.clone(), builtin::registry(&pool), EngineConfig::default());
+    let engine = Engine::new(
+        pool.clone(),
+        builtin::registry(&pool),
+        EngineConfig::default(),
+    );
 
     let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
     let result = measure(&engine, &pool, &args).await;
-    let rss = workers.iter().map(|w| peak_rss_kib(w.id())).collect::<Vec<_>>();
+    let rss = workers
+        .iter()
+        .map(|w| peak_rss_kib(w.id()))
+        .collect::<Vec<_>>();
     stop_workers(&mut workers);
     result?;
     let rss_text = rss
@@ -113,7 +120,10 @@ async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()>
             break;
         }
         if Instant::now() > deadline {
-            bail!("throughput run did not finish: {done}/{} completed", args.journeys);
+            bail!(
+                "throughput run did not finish: {done}/{} completed",
+                args.journeys
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -233,7 +243,9 @@ async fn describe_machine(pool: &PgPool) -> Result<()> {
                 .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(pool).await?;
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(pool)
+        .await?;
     let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
     let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(pool)

@@ -12,7 +12,11 @@ use crate::runtime::WorkerConfig;
 use crate::{bench, db, demo, logging, runtime};
 
 #[derive(Debug, Parser)]
-#[command(name = "carepath", version, about = "Durable telehealth patient journeys")]
+#[command(
+    name = "carepath",
+    version,
+    about = "Durable telehealth patient journeys"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -11,9 +11,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::db;
 use crate::private_pg::{Durability, PrivatePostgres};
 use crate::runtime::{self, WorkerConfig};
-use crate::db;
 
 pub async fn run() -> Result<()> {
     let (_cluster, url) = database_for_demo()?;
@@ -39,7 +39,10 @@ pub async fn run() -> Result<()> {
     let actor = Actor::new("demo");
     let run_id = Uuid::new_v4().simple().to_string();
     let scenarios = [
-        ("approved early", "signal sent before the journey waits for it"),
+        (
+            "approved early",
+            "signal sent before the journey waits for it",
+        ),
         ("approved late", "signal sent while the journey waits"),
         ("no decision", "nobody answers: the wait times out"),
     ];
@@ -53,7 +56,14 @@ pub async fn run() -> Result<()> {
         ids.push(started.journey.id);
     }
     engine
-        .signal(ids[0], "review", "demo", "review-1", &json!({"decision": "approved"}), &actor)
+        .signal(
+            ids[0],
+            "review",
+            "demo",
+            "review-1",
+            &json!({"decision": "approved"}),
+            &actor,
+        )
         .await?;
 
     let mut last: HashMap<Uuid, String> = HashMap::new();
@@ -78,12 +88,16 @@ pub async fn run() -> Result<()> {
             if j.status.is_terminal() || j.status == carepath_workflows::JourneyStatus::Failed {
                 finished += 1;
             }
-            if i == 1
-                && !late_signal_sent
-                && j.waiting_for.as_deref() == Some("signal:review")
-            {
+            if i == 1 && !late_signal_sent && j.waiting_for.as_deref() == Some("signal:review") {
                 engine
-                    .signal(*id, "review", "demo", "review-2", &json!({"decision": "approved"}), &actor)
+                    .signal(
+                        *id,
+                        "review",
+                        "demo",
+                        "review-2",
+                        &json!({"decision": "approved"}),
+                        &actor,
+                    )
                     .await?;
                 late_signal_sent = true;
             }

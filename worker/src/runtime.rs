@@ -1,6 +1,7 @@
 //! The worker: apalis workers fetching journey tasks, the reconciler, and a
 //! graceful shutdown that hands in-flight journeys back instead of abandoning them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -8,6 +9,7 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use carepath_workflows::engine::reconciler::ReconcilerConfig;
 use carepath_workflows::{Engine, JOURNEY_QUEUE, JourneyTask};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -62,6 +64,10 @@ pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> 
     let pool = engine.pool().clone();
     let factory_cfg = cfg.clone();
     let release = stop.clone();
+    // apalis limits concurrency per worker instance, and a restarted instance
+    // does not wait for its predecessor's tasks; this bound holds per process,
+    // so journeys never hold more lock connections than the pool was sized for.
+    let slots = Arc::new(Semaphore::new(cfg.concurrency));
     let monitor = Monitor::new()
         .register(move |restarts| {
             let queue = Config::default()
@@ -87,6 +93,7 @@ pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> 
                 .backend(backend)
                 .data(engine.clone())
                 .data(release.clone())
+                .data(slots.clone())
                 .concurrency(factory_cfg.concurrency)
                 .parallelize(tokio::spawn)
                 .build(handle)
@@ -111,7 +118,9 @@ async fn handle(
     task: JourneyTask,
     engine: Data<carepath_workflows::Engine>,
     release: Data<CancellationToken>,
+    slots: Data<Arc<Semaphore>>,
 ) -> Result<(), BoxDynError> {
+    let _slot = slots.acquire().await?;
     match engine.run_task(task, &release).await {
         Ok(outcome) => {
             tracing::debug!(journey_id = %task.journey_id, ?outcome, "journey run ended");
@@ -133,7 +142,11 @@ async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationTok
         }
         match engine.reconcile_once(&cfg.reconciler).await {
             Ok(r) if r.requeued > 0 => {
-                tracing::info!(requeued = r.requeued, pruned = r.pruned, "reconciler requeued journeys")
+                tracing::info!(
+                    requeued = r.requeued,
+                    pruned = r.pruned,
+                    "reconciler requeued journeys"
+                )
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "reconciler pass failed"),

@@ -9,11 +9,11 @@ pub mod builtin;
 pub mod engine;
 pub mod store;
 
+pub use engine::Engine;
 pub use engine::config::{EngineConfig, RetryPolicy};
 pub use engine::context::{JourneyCtx, StepCtx};
 pub use engine::error::{EngineError, StepError, WorkflowError};
 pub use engine::ops::{Actor, SignalOutcome, StartOutcome};
 pub use engine::queue::{JOURNEY_QUEUE, JourneyTask};
 pub use engine::registry::{Registry, Workflow};
-pub use engine::Engine;
 pub use store::journeys::{Journey, JourneyStatus};

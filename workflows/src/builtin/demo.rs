@@ -13,7 +13,8 @@ pub struct Demo;
 #[async_trait]
 impl Workflow for Demo {
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
-        let review_timeout = Duration::from_millis(input["review_timeout_ms"].as_u64().unwrap_or(3000));
+        let review_timeout =
+            Duration::from_millis(input["review_timeout_ms"].as_u64().unwrap_or(3000));
         let follow_up = Duration::from_millis(input["follow_up_ms"].as_u64().unwrap_or(2000));
         let flaky_failures = input["flaky_failures"].as_u64().unwrap_or(2) as u32;
 
@@ -27,7 +28,9 @@ impl Workflow for Demo {
                         s.attempt
                     )));
                 }
-                Ok(format!("case-{}", &s.idempotency_key()[..8]))
+                // The tail of a v7 UUID is its random part.
+                let id = s.journey_id.simple().to_string();
+                Ok(format!("case-{}", &id[id.len() - 8..]))
             })
             .await?;
 

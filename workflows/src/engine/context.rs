@@ -559,7 +559,6 @@ async fn suspend_in(
     WorkflowError::Suspended
 }
 
-
 fn record_query<'q>(
     sql: &'static str,
     journey_id: Uuid,

@@ -74,7 +74,9 @@ impl WorkflowError {
 
 impl From<serde_json::Error> for WorkflowError {
     fn from(e: serde_json::Error) -> Self {
-        WorkflowError::Failed(format!("stored value does not match the workflow's type: {e}"))
+        WorkflowError::Failed(format!(
+            "stored value does not match the workflow's type: {e}"
+        ))
     }
 }
 

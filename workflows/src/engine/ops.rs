@@ -139,7 +139,12 @@ impl Engine {
 
     /// Stops a running or waiting journey where it is. A step already under
     /// way finishes and is recorded; nothing after it starts.
-    pub async fn pause(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+    pub async fn pause(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
         self.act(id, "pause", actor, reason, |j| {
             matches!(j.status, JourneyStatus::Running | JourneyStatus::Waiting)
                 .then_some(Effect::SetStatus("paused"))
@@ -149,14 +154,24 @@ impl Engine {
 
     /// Lets a paused journey go on: it replays, so a timer that has not fired
     /// or a signal not yet received puts it back to waiting.
-    pub async fn resume(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+    pub async fn resume(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
         self.act(id, "resume", actor, reason, |j| {
             (j.status == JourneyStatus::Paused).then_some(Effect::RunNow(None))
         })
         .await
     }
 
-    pub async fn cancel(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+    pub async fn cancel(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
         self.act(id, "cancel", actor, reason, |j| {
             (!j.status.is_terminal()).then_some(Effect::SetStatus("cancelled"))
         })
@@ -165,10 +180,17 @@ impl Engine {
 
     /// A failed journey gets a fresh attempt budget for the step that failed;
     /// a journey waiting to retry a step retries it now.
-    pub async fn retry(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+    pub async fn retry(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
         self.act(id, "retry", actor, reason, |j| {
             let retrying = j.status == JourneyStatus::Waiting
-                && j.waiting_for.as_deref().is_some_and(|w| w.starts_with("retry:"));
+                && j.waiting_for
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with("retry:"));
             (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
                 // A failed step starts a fresh attempt budget; a waiting one keeps its count.
                 "UPDATE carepath.journey_steps
@@ -181,10 +203,17 @@ impl Engine {
     }
 
     /// Fires the timer a journey is sleeping on now.
-    pub async fn wake(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<Journey, EngineError> {
+    pub async fn wake(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
         self.act(id, "wake", actor, reason, |j| {
             let sleeping = j.status == JourneyStatus::Waiting
-                && j.waiting_for.as_deref().is_some_and(|w| w.starts_with("timer:"));
+                && j.waiting_for
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with("timer:"));
             sleeping.then_some(Effect::RunNow(Some(
                 "UPDATE carepath.journey_steps SET due_at = now()
                   WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
@@ -230,9 +259,9 @@ impl Engine {
                 sqlx::query(
                     "UPDATE carepath.journeys SET attempts = 0 WHERE id = $1 AND status = 'failed'",
                 )
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 make_due(&mut tx, id).await?;
             }
         }

@@ -39,7 +39,10 @@ impl Default for ReconcilerConfig {
 }
 
 impl Engine {
-    pub async fn reconcile_once(&self, cfg: &ReconcilerConfig) -> Result<ReconcileReport, EngineError> {
+    pub async fn reconcile_once(
+        &self,
+        cfg: &ReconcilerConfig,
+    ) -> Result<ReconcileReport, EngineError> {
         let mut tx = self.pool.begin().await?;
         let lost: Vec<Uuid> = sqlx::query_scalar(
             "SELECT j.id FROM carepath.journeys j

@@ -148,7 +148,9 @@ impl Engine {
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                Err(WorkflowError::Failed(format!("workflow panicked: {message}")))
+                Err(WorkflowError::Failed(format!(
+                    "workflow panicked: {message}"
+                )))
             });
         let result = match result {
             Ok(_) if !ctx.unreached().is_empty() => {
@@ -254,7 +256,10 @@ async fn fail(conn: &mut PgConnection, journey_id: Uuid, message: &str) -> Resul
 
 /// Leaves the journey running and due now, with a fresh task, so another
 /// worker picks it up at once instead of after orphan recovery.
-async fn release_for_shutdown(conn: &mut PgConnection, journey_id: Uuid) -> Result<(), EngineError> {
+async fn release_for_shutdown(
+    conn: &mut PgConnection,
+    journey_id: Uuid,
+) -> Result<(), EngineError> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     let running: Option<Uuid> = sqlx::query_scalar(
         "UPDATE carepath.journeys SET wake_at = now() WHERE id = $1 AND status = 'running' RETURNING id",

@@ -40,7 +40,10 @@ pub async fn append(
     Ok(())
 }
 
-pub async fn list(db: impl PgExecutor<'_>, journey_id: Uuid) -> Result<Vec<HistoryEvent>, sqlx::Error> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+) -> Result<Vec<HistoryEvent>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, at, actor, kind, detail, prev_hash, hash
            FROM carepath.journey_history WHERE journey_id = $1 ORDER BY seq",
@@ -60,7 +63,10 @@ pub struct Verification {
 
 /// Rebuilds every hash from the stored columns, independently of the trigger
 /// that wrote them, and checks each event points at its predecessor.
-pub async fn verify(db: impl PgExecutor<'_>, journey_id: Uuid) -> Result<Verification, sqlx::Error> {
+pub async fn verify(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+) -> Result<Verification, sqlx::Error> {
     let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
         "SELECT seq, (extract(epoch FROM at) * 1000000)::bigint, actor, kind, detail::text,
                 prev_hash, hash

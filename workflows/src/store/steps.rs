@@ -42,7 +42,10 @@ pub struct StepRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-pub async fn load(db: impl PgExecutor<'_>, journey_id: Uuid) -> Result<Vec<StepRecord>, sqlx::Error> {
+pub async fn load(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+) -> Result<Vec<StepRecord>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, key, kind, status, output, attempts, last_error, due_at,
                 coalesce(due_at <= now(), true) AS due, started_at, finished_at

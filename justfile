@@ -1,0 +1,26 @@
+# carepath developer recipes. `just --list` shows them all.
+
+# Run the demo: a worker and demo journeys on a private PostgreSQL (or DATABASE_URL).
+demo:
+    cargo run -- demo
+
+# The test suite (what CI runs): real PostgreSQL, real worker processes.
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Step throughput, single-journey latency and worker RSS, on durable commits.
+bench journeys="2000" steps="10" workers="2":
+    cargo run --release -- bench steps --journeys {{journeys}} --steps {{steps}} --workers {{workers}}
+
+# Worker memory with 10,000 journeys in flight.
+bench-rss:
+    cargo run --release -- bench steps --journeys 10000 --steps 10 --workers 2 --latency-samples 20
+
+# Apply migrations to DATABASE_URL.
+migrate:
+    cargo run -- migrate

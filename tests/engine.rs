@@ -128,6 +128,32 @@ async fn output(pool: &sqlx::PgPool, id: Uuid) -> Value {
         .expect("read output")
 }
 
+/// Waits until the journey waits for `what` (`signal:go`, `retry:call_vendor`, ...).
+async fn wait_waiting_for(pool: &sqlx::PgPool, id: Uuid, what: &str) {
+    wait_for(
+        &format!("journey {id} to wait for {what}"),
+        LONG,
+        || async {
+            let j = carepath_workflows::store::journeys::get(pool, id)
+                .await
+                .ok()??;
+            (j.waiting_for.as_deref() == Some(what)).then_some(())
+        },
+    )
+    .await
+}
+
+fn gated(open: &Arc<AtomicBool>, retry_after: Option<Duration>) -> Registry {
+    Registry::new().with(
+        "gated",
+        1,
+        Gated {
+            open: open.clone(),
+            retry_after,
+        },
+    )
+}
+
 async fn history_kinds(pool: &sqlx::PgPool, id: Uuid) -> Vec<String> {
     history::list(pool, id)
         .await
@@ -179,13 +205,7 @@ async fn the_same_event_id_twice_is_applied_once() {
     let engine = engine(&db.pool, Registry::new().with("waiter", 1, Waiter));
     let worker = InProcessWorker::start(engine.clone(), "dedup");
     let id = start(&engine, "waiter", json!({ "twice": true })).await;
-    wait_for("the journey to wait for `go`", LONG, || async {
-        let j = carepath_workflows::store::journeys::get(&db.pool, id)
-            .await
-            .ok()??;
-        (j.waiting_for.as_deref() == Some("signal:go")).then_some(())
-    })
-    .await;
+    wait_waiting_for(&db.pool, id, "signal:go").await;
 
     let first = engine
         .signal(id, "go", "mdi", "evt-1", &json!({"n": 1}), &actor())
@@ -307,18 +327,7 @@ async fn pause_resume_and_cancel_act_on_a_journey_that_is_mid_retry() {
     let open = Arc::new(AtomicBool::new(false));
     let mut cfg = test_engine_config();
     cfg.retry.max_attempts = 1000;
-    let engine = carepath_workflows::Engine::new(
-        db.pool.clone(),
-        Registry::new().with(
-            "gated",
-            1,
-            Gated {
-                open: open.clone(),
-                retry_after: None,
-            },
-        ),
-        cfg,
-    );
+    let engine = carepath_workflows::Engine::new(db.pool.clone(), gated(&open, None), cfg);
     let worker = InProcessWorker::start(engine.clone(), "ops");
     let a = start(&engine, "gated", json!({})).await;
     let b = start(&engine, "gated", json!({})).await;
@@ -395,26 +404,10 @@ async fn pause_resume_and_cancel_act_on_a_journey_that_is_mid_retry() {
 async fn retry_now_skips_the_backoff_of_a_waiting_step() {
     let db = fresh_db().await;
     let open = Arc::new(AtomicBool::new(false));
-    let engine = engine(
-        &db.pool,
-        Registry::new().with(
-            "gated",
-            1,
-            Gated {
-                open: open.clone(),
-                retry_after: Some(Duration::from_secs(3600)),
-            },
-        ),
-    );
+    let engine = engine(&db.pool, gated(&open, Some(Duration::from_secs(3600))));
     let worker = InProcessWorker::start(engine.clone(), "retry-now");
     let id = start(&engine, "gated", json!({})).await;
-    wait_for("the step to wait an hour before retrying", LONG, || async {
-        let j = carepath_workflows::store::journeys::get(&db.pool, id)
-            .await
-            .ok()??;
-        (j.waiting_for.as_deref() == Some("retry:call_vendor")).then_some(())
-    })
-    .await;
+    wait_waiting_for(&db.pool, id, "retry:call_vendor").await;
     open.store(true, Ordering::SeqCst);
     engine
         .retry(id, &actor(), "vendor is back")
@@ -429,17 +422,7 @@ async fn retry_now_skips_the_backoff_of_a_waiting_step() {
 async fn a_step_out_of_attempts_fails_the_journey_visibly_and_retry_recovers_it() {
     let db = fresh_db().await;
     let open = Arc::new(AtomicBool::new(false));
-    let engine = engine(
-        &db.pool,
-        Registry::new().with(
-            "gated",
-            1,
-            Gated {
-                open: open.clone(),
-                retry_after: None,
-            },
-        ),
-    );
+    let engine = engine(&db.pool, gated(&open, None));
     let worker = InProcessWorker::start(engine.clone(), "exhaust");
     let id = start(&engine, "gated", json!({})).await;
     wait_status(&db.pool, id, "failed", LONG).await;

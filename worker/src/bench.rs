@@ -2,7 +2,6 @@
 //! durable commits, with workers as separate processes as in production.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -44,30 +43,46 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
         builtin::registry(&pool),
         EngineConfig::default(),
     );
+    let run = Uuid::new_v4().simple().to_string();
 
     let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
-    let result = measure(&engine, &pool, &args).await;
-    let rss = workers
-        .iter()
-        .map(|w| peak_rss_kib(w.id()))
-        .collect::<Vec<_>>();
+    let latency = measure_latency(&engine, &pool, &run, args.latency_samples).await;
     stop_workers(&mut workers);
-    result?;
+    latency?;
+
+    // All N journeys exist before any worker runs: N in flight at once.
+    println!(
+        "throughput: {} journeys x {} steps, all in flight, {} worker process(es) x concurrency {}",
+        args.journeys, args.steps, args.workers, args.concurrency
+    );
+    let began = Instant::now();
+    start_many(&engine, &run, args.journeys, args.steps).await?;
+    println!(
+        "  started {} journeys in {:.1} s",
+        args.journeys,
+        began.elapsed().as_secs_f64()
+    );
+    let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
+    let drained = measure_drain(&pool, &run, &args).await;
+    let rss: Vec<Option<u64>> = workers.iter().map(|w| peak_rss_kib(w.id())).collect();
+    stop_workers(&mut workers);
+    drained?;
     let rss_text = rss
         .iter()
         .map(|r| r.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)))
         .collect::<Vec<_>>()
         .join(", ");
-    println!("worker peak RSS (VmHWM): {rss_text}");
+    println!("  worker peak RSS (VmHWM) with them in flight: {rss_text}");
     Ok(())
 }
 
-async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()> {
-    let run = Uuid::new_v4().simple().to_string();
-    wait_for_workers(engine, pool, &run).await?;
-
-    let mut latencies = Vec::with_capacity(args.latency_samples);
-    for i in 0..args.latency_samples {
+async fn measure_latency(engine: &Engine, pool: &PgPool, run: &str, samples: usize) -> Result<()> {
+    let id = start(engine, &format!("{run}-warmup"), 1).await?;
+    wait_done(pool, id, Duration::from_secs(60))
+        .await
+        .context("workers did not start")?;
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
         let id = start(engine, &format!("{run}-lat-{i}"), 5).await?;
         latencies.push(wait_done(pool, id, Duration::from_secs(30)).await?);
     }
@@ -80,22 +95,18 @@ async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()>
             latencies.len()
         );
     }
+    Ok(())
+}
 
-    println!(
-        "throughput: {} journeys x {} steps, {} worker process(es) x concurrency {}",
-        args.journeys, args.steps, args.workers, args.concurrency
-    );
-    let began = Instant::now();
-    let engine = Arc::new(engine.clone());
+async fn start_many(engine: &Engine, run: &str, n: usize, steps: u64) -> Result<()> {
     let starters = 8;
     let mut handles = Vec::new();
     for s in 0..starters {
         let engine = engine.clone();
-        let run = run.clone();
-        let (n, k) = (args.journeys, args.steps);
+        let run = run.to_owned();
         handles.push(tokio::spawn(async move {
             for i in (s..n).step_by(starters) {
-                start(&engine, &format!("{run}-tp-{i}"), k).await?;
+                start(&engine, &format!("{run}-tp-{i}"), steps).await?;
             }
             anyhow::Ok(())
         }));
@@ -103,19 +114,23 @@ async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()>
     for h in handles {
         h.await??;
     }
-    let started_in = began.elapsed();
-    let mut peak_in_flight = 0i64;
+    Ok(())
+}
+
+/// From the workers' start to the last completion, as PostgreSQL timed it.
+async fn measure_drain(pool: &PgPool, run: &str, args: &StepsArgs) -> Result<()> {
+    let from: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
+    let pattern = format!("{run}-tp-%");
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
-        let (done, in_flight): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE status = 'completed'),
-                    count(*) FILTER (WHERE status IN ('running', 'waiting'))
-               FROM carepath.journeys WHERE idempotency_key LIKE $1",
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM carepath.journeys
+              WHERE status = 'completed' AND idempotency_key LIKE $1",
         )
-        .bind(format!("{run}-tp-%"))
+        .bind(&pattern)
         .fetch_one(pool)
         .await?;
-        peak_in_flight = peak_in_flight.max(in_flight);
         if done as usize == args.journeys {
             break;
         }
@@ -127,21 +142,20 @@ async fn measure(engine: &Engine, pool: &PgPool, args: &StepsArgs) -> Result<()>
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (secs,): (f64,) = sqlx::query_as(
-        "SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8
+    let secs: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM max(finished_at) - $2)::float8
            FROM carepath.journeys WHERE idempotency_key LIKE $1",
     )
-    .bind(format!("{run}-tp-%"))
+    .bind(&pattern)
+    .bind(from)
     .fetch_one(pool)
     .await?;
     let total_steps = args.journeys as f64 * args.steps as f64;
     println!(
-        "  {:.0} steps/s, {:.0} journeys/s ({:.1} s from first start to last completion; \
-         starting took {:.1} s; peak in flight {peak_in_flight})",
+        "  {:.0} steps/s, {:.0} journeys/s ({:.1} s from the workers' start to the last completion)",
         total_steps / secs,
         args.journeys as f64 / secs,
-        secs,
-        started_in.as_secs_f64()
+        secs
     );
     Ok(())
 }
@@ -171,14 +185,6 @@ async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Result<f64> {
             _ => tokio::time::sleep(Duration::from_millis(2)).await,
         }
     }
-}
-
-async fn wait_for_workers(engine: &Engine, pool: &PgPool, run: &str) -> Result<()> {
-    let id = start(engine, &format!("{run}-warmup"), 1).await?;
-    wait_done(pool, id, Duration::from_secs(60))
-        .await
-        .context("workers did not start")?;
-    Ok(())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

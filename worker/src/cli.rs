@@ -61,7 +61,7 @@ pub struct WorkerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EngineTuning {
     /// How often an idle worker looks for tasks that came due.
-    #[arg(long, env = "CAREPATH_POLL_INTERVAL_MS", default_value_t = 500)]
+    #[arg(long, env = "CAREPATH_POLL_INTERVAL_MS", default_value_t = 200)]
     poll_interval_ms: u64,
     #[arg(long, env = "CAREPATH_HEARTBEAT_MS", default_value_t = 2000)]
     heartbeat_ms: u64,

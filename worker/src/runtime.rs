@@ -18,8 +18,10 @@ pub struct WorkerConfig {
     /// across restarts, which apalis's orphan recovery depends on.
     pub name: String,
     pub concurrency: usize,
-    /// How often an idle worker looks for due tasks (LISTEN/NOTIFY only reports
-    /// tasks due at insert time, not timers coming due).
+    /// How often an idle worker looks for due tasks. LISTEN/NOTIFY only reports
+    /// tasks due at insert time, not timers coming due, and apalis drops a
+    /// notification that lands while a fetch is in flight: this interval bounds
+    /// the delay both can add.
     pub poll_interval: Duration,
     pub heartbeat: Duration,
     /// Heartbeats a worker may miss before its tasks are taken over.
@@ -35,7 +37,7 @@ impl Default for WorkerConfig {
         Self {
             name: default_name(),
             concurrency: 16,
-            poll_interval: Duration::from_millis(500),
+            poll_interval: Duration::from_millis(200),
             heartbeat: Duration::from_secs(2),
             missed_heartbeats: 5,
             shutdown_grace: Duration::from_secs(30),

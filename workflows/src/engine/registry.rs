@@ -57,10 +57,4 @@ impl Registry {
     pub fn get(&self, name: &str, version: i32) -> Option<Arc<dyn Workflow>> {
         self.workflows.get(name)?.get(&version).cloned()
     }
-
-    pub fn names(&self) -> impl Iterator<Item = (&str, Vec<i32>)> {
-        self.workflows
-            .iter()
-            .map(|(n, vs)| (n.as_str(), vs.keys().copied().collect()))
-    }
 }

@@ -122,17 +122,3 @@ pub async fn get_for_update(
     .fetch_optional(db)
     .await
 }
-
-pub async fn count_by_status(
-    db: impl PgExecutor<'_>,
-) -> Result<Vec<(JourneyStatus, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM carepath.journeys GROUP BY status ORDER BY status",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(s, n)| s.parse().ok().map(|s| (s, n)))
-        .collect())
-}

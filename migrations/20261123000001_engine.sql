@@ -26,6 +26,10 @@ CREATE TABLE carepath.journeys (
     -- idempotency key is `<id>:<fence>`, which is how "has a live task" is asked.
     fence            bigint      NOT NULL DEFAULT 0,
     history_seq      bigint      NOT NULL DEFAULT 0,
+    -- The history_seq when the journey was last claimed, and how many claims
+    -- in a row found it unchanged: a run that never gets anywhere is failed.
+    claim_seq        bigint      NOT NULL DEFAULT 0,
+    stalled_runs     integer     NOT NULL DEFAULT 0,
     history_head     text        NOT NULL DEFAULT '',
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
@@ -87,14 +91,17 @@ CREATE TABLE carepath.journey_history (
 );
 
 -- The text that is hashed; carepath-workflows' history verifier rebuilds the same
--- text from the stored columns, so the two must stay in step.
+-- text from the stored columns, so the two must stay in step. Free-text fields
+-- are length-prefixed so that no shift of characters between them keeps the hash.
 CREATE FUNCTION carepath.history_hash_input(
     prev_hash text, seq bigint, journey_id uuid, at timestamptz,
     actor text, kind text, detail jsonb
 ) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT prev_hash || '|' || seq::text || '|' || journey_id::text || '|'
         || (extract(epoch FROM at) * 1000000)::bigint::text || '|'
-        || actor || '|' || kind || '|' || detail::text
+        || length(actor)::text || ':' || actor || '|'
+        || length(kind)::text || ':' || kind || '|'
+        || length(detail::text)::text || ':' || detail::text
 $$;
 
 -- Chains each new event to the journey's previous one. Updating the journey row

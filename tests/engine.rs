@@ -571,3 +571,134 @@ async fn concurrent_starts_with_one_idempotency_key_create_one_journey() {
     let unknown = engine.start("nope", "k", json!({}), &actor()).await;
     assert!(matches!(unknown, Err(EngineError::UnknownWorkflow(_))));
 }
+
+/// Two steps; the first blocks until the test lets it finish.
+struct TwoSteps {
+    release_first: Arc<tokio::sync::Notify>,
+    first_started: Arc<tokio::sync::Notify>,
+    second_ran: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Workflow for TwoSteps {
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        let (release, started) = (self.release_first.clone(), self.first_started.clone());
+        ctx.step("authorise_payment", |_| async move {
+            started.notify_one();
+            release.notified().await;
+            Ok(())
+        })
+        .await?;
+        let second = self.second_ran.clone();
+        ctx.step("capture_payment", |_| async move {
+            second.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .await?;
+        Ok(json!("paid"))
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_during_a_step_lets_that_step_finish_and_starts_no_other() {
+    let db = fresh_db().await;
+    let release_first = Arc::new(tokio::sync::Notify::new());
+    let first_started = Arc::new(tokio::sync::Notify::new());
+    let second_ran = Arc::new(AtomicUsize::new(0));
+    let engine = engine(
+        &db.pool,
+        Registry::new().with(
+            "two_steps",
+            1,
+            TwoSteps {
+                release_first: release_first.clone(),
+                first_started: first_started.clone(),
+                second_ran: second_ran.clone(),
+            },
+        ),
+    );
+    let worker = InProcessWorker::start(engine.clone(), "cancel-mid-step");
+    let id = start(&engine, "two_steps", json!({})).await;
+    tokio::time::timeout(LONG, first_started.notified())
+        .await
+        .expect("the first step to start");
+    engine
+        .cancel(id, &actor(), "patient asked for a refund")
+        .await
+        .expect("cancel");
+    release_first.notify_one();
+
+    wait_for("the first step to be recorded", LONG, || async {
+        let n = count(
+            &db.pool,
+            "SELECT count(*) FROM carepath.journey_steps WHERE key = 'authorise_payment' AND status = 'completed'",
+        )
+        .await;
+        (n == 1).then_some(())
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        second_ran.load(Ordering::SeqCst),
+        0,
+        "a step ran after the cancel was acknowledged"
+    );
+    assert_eq!(status_of(&db.pool, id).await, "cancelled");
+}
+
+/// A step whose output the database cannot store (a NUL character).
+struct Unstorable;
+
+#[async_trait]
+impl Workflow for Unstorable {
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        ctx.step("read_scanner", |_| async { Ok("a\u{0}b".to_owned()) })
+            .await?;
+        Ok(json!("done"))
+    }
+}
+
+#[tokio::test]
+async fn output_the_database_refuses_fails_the_journey_instead_of_looping() {
+    let db = fresh_db().await;
+    let engine = engine(&db.pool, Registry::new().with("unstorable", 1, Unstorable));
+    let worker = InProcessWorker::start(engine.clone(), "unstorable");
+    let id = start(&engine, "unstorable", json!({})).await;
+    wait_status(&db.pool, id, "failed", LONG).await;
+    worker.shutdown().await;
+    let j = carepath_workflows::store::journeys::get(&db.pool, id)
+        .await
+        .expect("read")
+        .expect("exists");
+    let error = j.last_error.unwrap_or_default();
+    assert!(error.contains("database refused"), "last_error: {error}");
+}
+
+#[tokio::test]
+async fn a_worker_without_a_journeys_version_leaves_it_waiting_for_one_that_has_it() {
+    let db = fresh_db().await;
+    let upgraded = engine(
+        &db.pool,
+        Registry::new()
+            .with("shape", 1, ShapeOld)
+            .with("shape", 2, ShapeNew),
+    );
+    // Started by an upgraded API: pinned to version 2.
+    let id = start(&upgraded, "shape", json!({})).await;
+    let old = InProcessWorker::start(
+        engine(&db.pool, Registry::new().with("shape", 1, ShapeOld)),
+        "rolling-old",
+    );
+    wait_waiting_for(&db.pool, id, "code:shape@v2").await;
+    old.shutdown().await;
+
+    let new = InProcessWorker::start(upgraded.clone(), "rolling-new");
+    wait_waiting_for(&db.pool, id, "signal:go").await;
+    upgraded
+        .signal(id, "go", "api", "go-1", &json!(null), &actor())
+        .await
+        .expect("signal");
+    wait_status(&db.pool, id, "completed", LONG).await;
+    new.shutdown().await;
+    assert_eq!(output(&db.pool, id).await, json!("new"));
+}

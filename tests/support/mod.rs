@@ -78,6 +78,8 @@ pub fn test_engine_config() -> EngineConfig {
             max_attempts: 5,
         },
         busy_recheck: Duration::from_millis(200),
+        unknown_version_recheck: Duration::from_millis(300),
+        ..EngineConfig::default()
     }
 }
 

@@ -7,13 +7,26 @@ use anyhow::{Context, Result, bail};
 use apalis_postgres::PostgresStorage;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a PostgreSQL URL")?
+        // A journey's lock lives as long as its connection. If a worker's
+        // machine vanishes without closing it, the server must notice within
+        // a minute, not after the kernel's default two hours.
+        .options([
+            ("tcp_keepalives_idle", "20"),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "4"),
+            ("tcp_user_timeout", "40000"),
+        ]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")
 }

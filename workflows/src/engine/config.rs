@@ -47,6 +47,11 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// When a task finds its journey being run by another worker, it looks again after this.
     pub busy_recheck: Duration,
+    /// Runs that may end without any progress (crashes, database errors)
+    /// before the journey is failed rather than retried forever.
+    pub max_stalled_runs: u32,
+    /// A journey pinned to a version this worker lacks is looked at again after this.
+    pub unknown_version_recheck: Duration,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +59,8 @@ impl Default for EngineConfig {
         Self {
             retry: RetryPolicy::default(),
             busy_recheck: Duration::from_secs(1),
+            max_stalled_runs: 8,
+            unknown_version_recheck: Duration::from_secs(30),
         }
     }
 }

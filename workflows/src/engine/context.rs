@@ -20,9 +20,28 @@ use uuid::Uuid;
 
 use super::config::RetryPolicy;
 use super::error::{StepError, WorkflowError};
-use super::queue::{JourneyTask, push_task};
+use super::queue::{JourneyTask, RunAt, push_task};
 use crate::store::steps::{StepKind, StepRecord};
 use crate::store::{history, signals};
+
+/// Longer timers and timeouts are clamped: ten years is "never" for a journey,
+/// and PostgreSQL intervals overflow not far beyond.
+const MAX_WAIT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// A vendor's Retry-After beyond a week is not believed.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A failed attempt to record, and what the journey waits for meanwhile.
+struct Retry<'a> {
+    attempts: u32,
+    message: &'a str,
+    delay: Duration,
+    waiting_for: String,
+}
+
+/// Text PostgreSQL will store: NUL is the one character it refuses.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
+}
 
 /// Handed to a step's closure: who is calling, and the key that makes a
 /// vendor recognise a retried call as the same call.
@@ -135,6 +154,9 @@ impl JourneyCtx {
         if self.shutdown.is_cancelled() {
             return Err(WorkflowError::Released);
         }
+        // An operator's pause or cancel stops the journey before its next step:
+        // a step already under way finishes, none starts after the pause.
+        self.ensure_running().await?;
         let attempt = prior_attempts as u32 + 1;
         let started_at = Utc::now();
         let step = StepCtx {
@@ -153,16 +175,40 @@ impl JourneyCtx {
                 message,
                 retry_after,
             }) if attempt < self.retry.max_attempts => {
-                let delay = retry_after.unwrap_or_else(|| self.retry.delay_after(attempt));
-                self.record_retry(seq, &key, attempt, &message, delay, started_at)
-                    .await
+                let delay = retry_after
+                    .map(|d| d.min(MAX_RETRY_AFTER))
+                    .unwrap_or_else(|| self.retry.delay_after(attempt));
+                let retry = Retry {
+                    attempts: attempt,
+                    message: &message,
+                    delay,
+                    waiting_for: format!("retry:{key}"),
+                };
+                self.record_retry(seq, &key, retry, started_at).await
+            }
+            Err(StepError::Unavailable {
+                message,
+                retry_after,
+                waiting_for,
+            }) => {
+                // The vendor is on hold: waiting for it is not a failed attempt,
+                // so an outage of any length never exhausts the step's budget.
+                let retry = Retry {
+                    attempts: prior_attempts as u32,
+                    message: &message,
+                    delay: retry_after.min(MAX_RETRY_AFTER),
+                    waiting_for,
+                };
+                self.record_retry(seq, &key, retry, started_at).await
             }
             Err(e) => {
                 let message = match &e {
                     StepError::Transient { message, .. } => {
                         format!("gave up after {attempt} attempts: {message}")
                     }
-                    StepError::Permanent { message } => message.clone(),
+                    StepError::Permanent { message } | StepError::Unavailable { message, .. } => {
+                        message.clone()
+                    }
                 };
                 self.record_failure(seq, &key, attempt, &message, started_at)
                     .await?;
@@ -191,7 +237,7 @@ impl JourneyCtx {
         .bind(self.journey_id)
         .bind(seq)
         .bind(&key)
-        .bind(duration.as_secs_f64())
+        .bind(duration.min(MAX_WAIT).as_secs_f64())
         .fetch_one(&mut *tx)
         .await?;
         history::append(
@@ -254,7 +300,7 @@ impl JourneyCtx {
             .bind(self.journey_id)
             .bind(seq)
             .bind(&key)
-            .bind(timeout.map(|t| t.as_secs_f64()))
+            .bind(timeout.map(|t| t.min(MAX_WAIT).as_secs_f64()))
             .execute(&mut *tx)
             .await?;
         }
@@ -373,10 +419,10 @@ impl JourneyCtx {
                   FROM step
                 RETURNING seq
             )
-            SELECT j.status FROM carepath.journeys j, event WHERE j.id = $1";
+            SELECT count(*) FROM event";
         let journey_id = self.journey_id;
         let changes = self.journey_changes();
-        let status: String = if let Some((phase, attempts)) = changes {
+        if let Some((phase, attempts)) = changes {
             let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
             sqlx::query("UPDATE carepath.journeys SET phase = $2, attempts = $3, last_error = NULL WHERE id = $1")
                 .bind(journey_id)
@@ -384,36 +430,29 @@ impl JourneyCtx {
                 .bind(attempts)
                 .execute(&mut *tx)
                 .await?;
-            let status = record_query(RECORD, journey_id, seq, key, &output, attempt, started_at)
+            record_query(RECORD, journey_id, seq, key, &output, attempt, started_at)
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
             self.stored_phase = phase;
             self.stored_attempts = attempts;
-            status
         } else {
             record_query(RECORD, journey_id, seq, key, &output, attempt, started_at)
                 .fetch_one(self.conn())
-                .await?
-        };
-        if status == "running" {
-            Ok(())
-        } else {
-            Err(WorkflowError::Stopped)
+                .await?;
         }
+        Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn record_retry<T>(
         &mut self,
         seq: i32,
         key: &str,
-        attempt: u32,
-        message: &str,
-        delay: Duration,
+        retry: Retry<'_>,
         started_at: DateTime<Utc>,
     ) -> Result<T, WorkflowError> {
         let journey_id = self.journey_id;
+        let message = storable(retry.message);
         let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
         let due_at: DateTime<Utc> = sqlx::query_scalar(
             "INSERT INTO carepath.journey_steps
@@ -427,38 +466,53 @@ impl JourneyCtx {
         .bind(journey_id)
         .bind(seq)
         .bind(key)
-        .bind(attempt as i32)
-        .bind(message)
+        .bind(retry.attempts as i32)
+        .bind(&message)
         .bind(started_at)
-        .bind(delay.as_secs_f64())
+        .bind(retry.delay.as_secs_f64())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE carepath.journeys SET attempts = $2, last_error = $3 WHERE id = $1")
             .bind(journey_id)
-            .bind(attempt as i32)
-            .bind(message)
+            .bind(retry.attempts as i32)
+            .bind(&message)
             .execute(&mut *tx)
             .await?;
-        self.stored_attempts = attempt as i32;
+        self.stored_attempts = retry.attempts as i32;
         history::append(
             &mut *tx,
             journey_id,
             "engine",
             "step_retry_scheduled",
-            json!({ "step": key, "attempt": attempt, "error": message, "retry_at": due_at }),
+            json!({ "step": key, "attempt": retry.attempts, "error": message,
+                    "retry_at": due_at, "waiting_for": retry.waiting_for }),
         )
         .await?;
         let outcome = suspend_in(
             &mut tx,
             journey_id,
             &self.phase,
-            &format!("retry:{key}"),
+            &retry.waiting_for,
             Some(due_at),
         )
         .await;
         tx.commit().await?;
         self.stored_phase.clone_from(&self.phase);
         Err(outcome)
+    }
+
+    /// Whether an operator stopped the journey since this run claimed it.
+    async fn ensure_running(&mut self) -> Result<(), WorkflowError> {
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM carepath.journeys WHERE id = $1")
+                .bind(self.journey_id)
+                .fetch_one(self.conn.conn())
+                .await?;
+        if status == "running" {
+            Ok(())
+        } else {
+            Err(WorkflowError::Stopped)
+        }
     }
 
     async fn record_failure(
@@ -481,7 +535,7 @@ impl JourneyCtx {
         .bind(seq)
         .bind(key)
         .bind(attempt as i32)
-        .bind(message)
+        .bind(storable(message))
         .bind(started_at)
         .execute(self.conn())
         .await?;
@@ -552,8 +606,8 @@ async fn suspend_in(
     };
     if let Some(at) = wake_at {
         let task = JourneyTask { journey_id, fence };
-        if let Err(e) = push_task(tx, task, Some(at)).await {
-            return WorkflowError::Failed(format!("could not enqueue wake-up: {e}"));
+        if let Err(e) = push_task(tx, task, RunAt::NotBefore(at)).await {
+            return WorkflowError::Interrupted(format!("could not enqueue the wake-up: {e}"));
         }
     }
     WorkflowError::Suspended
@@ -567,7 +621,7 @@ fn record_query<'q>(
     output: &'q Value,
     attempt: u32,
     started_at: DateTime<Utc>,
-) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments> {
+) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments> {
     sqlx::query_scalar(sql)
         .bind(journey_id)
         .bind(seq)

@@ -20,6 +20,14 @@ pub enum StepError {
     /// Will fail the same way every time (a vendor rejected the payload): the journey fails.
     #[error("{message}")]
     Permanent { message: String },
+    /// Nothing to try until `retry_after` has passed (a vendor on hold). The
+    /// journey waits with `waiting_for` shown, and no attempt is counted.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Duration,
+        waiting_for: String,
+    },
 }
 
 impl StepError {
@@ -64,6 +72,10 @@ pub enum WorkflowError {
     NonDeterminism(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The run was cut short by something other than the database (the queue);
+    /// like a database error, the journey stays due and runs again.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl WorkflowError {
@@ -101,4 +113,7 @@ pub enum EngineError {
     Database(#[from] sqlx::Error),
     #[error("queue: {0}")]
     Queue(#[from] apalis_postgres::Error),
+    /// A journey's run was cut short; it stays due and runs again.
+    #[error("run interrupted: {0}")]
+    Interrupted(String),
 }

@@ -2,6 +2,8 @@
 //! controls. Each one locks the journey row, changes it, appends to its history
 //! and, when the journey must run, pushes its wake-up — all in one transaction.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -89,7 +91,7 @@ impl Engine {
             json!({ "workflow": workflow, "version": version }),
         )
         .await?;
-        push_wakeup(&mut tx, journey.id, None).await?;
+        push_wakeup(&mut tx, journey.id, Duration::ZERO).await?;
         tx.commit().await?;
         Ok(StartOutcome {
             journey,
@@ -301,5 +303,5 @@ async fn make_due(conn: &mut PgConnection, id: Uuid) -> Result<(), EngineError> 
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    push_wakeup(conn, id, None).await
+    push_wakeup(conn, id, Duration::ZERO).await
 }

@@ -3,6 +3,8 @@
 
 use apalis::prelude::TaskBuilder;
 use apalis_postgres::PgTask;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -30,41 +32,61 @@ impl JourneyTask {
     }
 }
 
-/// Bumps the journey's fence and pushes its wake-up task, due at `run_at`
-/// (now when `None`), inside `conn`'s transaction.
+/// Bumps the journey's fence and pushes its wake-up task, due `delay` after
+/// the database's now (all times come from the database, never a worker's
+/// clock), inside `conn`'s transaction.
 pub async fn push_wakeup(
     conn: &mut PgConnection,
     journey_id: Uuid,
-    run_at: Option<DateTime<Utc>>,
+    delay: Duration,
 ) -> Result<(), EngineError> {
-    let fence: i64 = sqlx::query_scalar(
-        "UPDATE carepath.journeys SET fence = fence + 1 WHERE id = $1 RETURNING fence",
+    let (fence, at): (i64, DateTime<Utc>) = sqlx::query_as(
+        "UPDATE carepath.journeys SET fence = fence + 1 WHERE id = $1
+         RETURNING fence, now() + make_interval(secs => $2)",
     )
     .bind(journey_id)
+    .bind(delay.as_secs_f64())
     .fetch_one(&mut *conn)
     .await?;
+    let run_at = if delay.is_zero() {
+        RunAt::Now(at)
+    } else {
+        RunAt::NotBefore(at)
+    };
     push_task(conn, JourneyTask { journey_id, fence }, run_at).await
+}
+
+/// When a task may run, in database time.
+#[derive(Debug, Clone, Copy)]
+pub enum RunAt {
+    /// At once: rounded down to the second, so apalis fetches it immediately.
+    Now(DateTime<Utc>),
+    /// Not before this instant: rounded up, so the journey is never woken early.
+    NotBefore(DateTime<Utc>),
 }
 
 /// Pushes `task` (whose fence the caller has just stored) in `conn`'s transaction.
 pub async fn push_task(
     conn: &mut PgConnection,
     task: JourneyTask,
-    run_at: Option<DateTime<Utc>>,
+    run_at: RunAt,
 ) -> Result<(), EngineError> {
     let args = serde_json::to_vec(&task).map_err(|e| EngineError::Conflict {
         action: "enqueue",
         detail: e.to_string(),
     })?;
-    let mut builder = TaskBuilder::new(args)
+    let timestamp = match run_at {
+        RunAt::Now(at) => at.timestamp().max(0) as u64,
+        RunAt::NotBefore(at) => ceil_seconds(at),
+    };
+    let task = TaskBuilder::new(args)
         .idempotency_key(task.key())
         // Failures are the engine's business (durable backoff); apalis must not
         // re-run a failed task immediately.
-        .max_attempts(1);
-    if let Some(at) = run_at {
-        builder = builder.run_at_timestamp(ceil_seconds(at));
-    }
-    let tasks: Vec<PgTask> = vec![builder.build()];
+        .max_attempts(1)
+        .run_at_timestamp(timestamp)
+        .build();
+    let tasks: Vec<PgTask> = vec![task];
     apalis_postgres::queries::push_tasks(&mut *conn, JOURNEY_QUEUE, tasks).await?;
     Ok(())
 }

@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::Engine;
 use super::error::EngineError;
 use super::queue::{JOURNEY_QUEUE, push_wakeup};
-use crate::store::history;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReconcileReport {
@@ -63,16 +61,11 @@ impl Engine {
         .bind(cfg.batch)
         .fetch_all(&mut *tx)
         .await?;
+        // No history event: a requeue is not progress, and the runner counts
+        // runs without progress to stop a journey that can never get through.
         for id in &lost {
-            history::append(
-                &mut *tx,
-                *id,
-                "reconciler",
-                "requeued",
-                json!({ "reason": "due with no live task" }),
-            )
-            .await?;
-            push_wakeup(&mut tx, *id, None).await?;
+            tracing::info!(journey_id = %id, "requeued: due with no live task");
+            push_wakeup(&mut tx, *id, Duration::ZERO).await?;
         }
         tx.commit().await?;
         let pruned = sqlx::query(

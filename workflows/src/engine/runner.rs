@@ -87,16 +87,34 @@ struct Claimed {
     input: Value,
     phase: String,
     attempts: i32,
+    /// Runs since the journey's history last grew, this one included.
+    stalled_runs: i32,
+    last_error: Option<String>,
+}
+
+/// Errors that the same run will meet again, however often it is retried:
+/// data the database will not store (class 22), a broken constraint (23), a
+/// limit exceeded (54).
+fn refuses_forever(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
+        _ => false,
+    }
 }
 
 /// Marks a due journey running; `None` when it is not due (a stale or
 /// duplicate task, or a journey an operator paused, cancelled or finished).
 async fn claim(conn: &mut PgConnection, journey_id: Uuid) -> Result<Option<Claimed>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE carepath.journeys SET status = 'running', waiting_for = NULL, wake_at = now()
+        "UPDATE carepath.journeys
+            SET status = 'running', waiting_for = NULL, wake_at = now(),
+                stalled_runs = CASE WHEN history_seq > claim_seq THEN 1 ELSE stalled_runs + 1 END,
+                claim_seq = history_seq
           WHERE id = $1
             AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
-          RETURNING workflow, version, input, phase, attempts",
+          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error",
     )
     .bind(journey_id)
     .fetch_optional(conn)
@@ -120,14 +138,30 @@ impl Engine {
             lock.release().await?;
             return Ok(RunOutcome::NotDue);
         };
-        let Some(code) = self.registry.get(&claimed.workflow, claimed.version) else {
+        if claimed.stalled_runs > self.config.max_stalled_runs as i32 {
             let message = format!(
-                "workflow {} version {} is not registered on this worker",
-                claimed.workflow, claimed.version
+                "run interrupted {} times in a row without progress (worker crashes or database \
+                 errors); last error: {}",
+                claimed.stalled_runs - 1,
+                claimed.last_error.as_deref().unwrap_or("none recorded")
             );
             fail(lock.conn(), journey_id, &message).await?;
             lock.release().await?;
             return Ok(RunOutcome::Failed);
+        }
+        let Some(code) = self.registry.get(&claimed.workflow, claimed.version) else {
+            // During a rolling deploy an older worker may meet a journey started
+            // on a version only newer workers have: it leaves it for them.
+            let waiting_for = format!("code:{}@v{}", claimed.workflow, claimed.version);
+            wait_for_code(
+                lock.conn(),
+                journey_id,
+                &waiting_for,
+                self.config.unknown_version_recheck,
+            )
+            .await?;
+            lock.release().await?;
+            return Ok(RunOutcome::Suspended);
         };
         let recorded = steps::load(lock.conn(), journey_id).await?;
         let mut ctx = JourneyCtx::new(
@@ -179,7 +213,21 @@ impl Engine {
                 fail(conn, journey_id, &e.to_string()).await?;
                 RunOutcome::Failed
             }
-            Err(WorkflowError::Database(e)) => return Err(e.into()),
+            Err(WorkflowError::Database(e)) if refuses_forever(&e) => {
+                let message = format!("the database refused what this journey produced: {e}");
+                fail(conn, journey_id, &message).await?;
+                RunOutcome::Failed
+            }
+            Err(e @ (WorkflowError::Database(_) | WorkflowError::Interrupted(_))) => {
+                // Best effort: if the connection still works, say why the
+                // journey will run again (and, if it keeps happening, fail).
+                let _ = sqlx::query("UPDATE carepath.journeys SET last_error = $2 WHERE id = $1")
+                    .bind(journey_id)
+                    .bind(e.to_string().replace('\0', ""))
+                    .execute(conn)
+                    .await;
+                return Err(EngineError::Interrupted(e.to_string()));
+            }
         };
         ctx.into_lock().release().await?;
         Ok(outcome)
@@ -195,9 +243,7 @@ impl Engine {
         .fetch_optional(&mut *tx)
         .await?;
         if due == Some(true) {
-            let at = chrono::Utc::now()
-                + chrono::Duration::from_std(self.config.busy_recheck).unwrap_or_default();
-            push_wakeup(&mut tx, journey_id, Some(at)).await?;
+            push_wakeup(&mut tx, journey_id, self.config.busy_recheck).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -254,6 +300,28 @@ async fn fail(conn: &mut PgConnection, journey_id: Uuid, message: &str) -> Resul
     tx.commit().await
 }
 
+async fn wait_for_code(
+    conn: &mut PgConnection,
+    journey_id: Uuid,
+    waiting_for: &str,
+    recheck: std::time::Duration,
+) -> Result<(), EngineError> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query(
+        "UPDATE carepath.journeys
+            SET status = 'waiting', waiting_for = $2, wake_at = now() + make_interval(secs => $3)
+          WHERE id = $1",
+    )
+    .bind(journey_id)
+    .bind(waiting_for)
+    .bind(recheck.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    push_wakeup(&mut tx, journey_id, recheck).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Leaves the journey running and due now, with a fresh task, so another
 /// worker picks it up at once instead of after orphan recovery.
 async fn release_for_shutdown(
@@ -268,7 +336,7 @@ async fn release_for_shutdown(
     .fetch_optional(&mut *tx)
     .await?;
     if running.is_some() {
-        push_wakeup(&mut tx, journey_id, None).await?;
+        push_wakeup(&mut tx, journey_id, std::time::Duration::ZERO).await?;
     }
     tx.commit().await?;
     Ok(())

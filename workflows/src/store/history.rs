@@ -78,7 +78,12 @@ pub async fn verify(
     let mut prev = String::new();
     let mut broken_at = None;
     for (i, (seq, at_micros, actor, kind, detail, prev_hash, hash)) in rows.iter().enumerate() {
-        let input = format!("{prev}|{seq}|{journey_id}|{at_micros}|{actor}|{kind}|{detail}");
+        let input = format!(
+            "{prev}|{seq}|{journey_id}|{at_micros}|{}:{actor}|{}:{kind}|{}:{detail}",
+            actor.chars().count(),
+            kind.chars().count(),
+            detail.chars().count()
+        );
         let expected = hex::encode(Sha256::digest(input.as_bytes()));
         if *seq != i as i64 + 1 || *prev_hash != prev || *hash != expected {
             broken_at = Some(*seq);

@@ -131,7 +131,13 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     pub fn spawn(database_url: &str, name: &str) -> Self {
+        Self::spawn_with(database_url, name, &[])
+    }
+
+    /// With extra environment, e.g. `CAREPATH_CONFIG`.
+    pub fn spawn_with(database_url: &str, name: &str, env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .envs(env.iter().copied())
             .arg("worker")
             .arg("--concurrency")
             .arg("8")
@@ -244,7 +250,7 @@ pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
 pub async fn start_probes(pool: &PgPool, n: usize, steps: u64, step_ms: u64) -> Vec<uuid::Uuid> {
     let engine = Engine::new(
         pool.clone(),
-        carepath_workflows::builtin::registry(pool),
+        carepath_workflows::builtin::registry(pool, &default_vendors(pool)),
         test_engine_config(),
     );
     let mut ids = Vec::with_capacity(n);
@@ -332,4 +338,113 @@ pub async fn all_histories_verify(pool: &PgPool) -> usize {
         assert!(v.ok, "history of {id} is broken at {:?}", v.broken_at);
     }
     ids.len()
+}
+
+/// Vendor clients pointed at the default sandbox address (unused by workflows
+/// that call no vendor).
+pub fn default_vendors(pool: &PgPool) -> std::sync::Arc<carepath_activities::Vendors> {
+    carepath_activities::Vendors::new(&carepath_activities::VendorsConfig::default(), pool)
+        .expect("vendor clients")
+}
+
+/// The sandbox vendors, served in this process on a loopback port of their own.
+pub struct Sandbox {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Sandbox {
+    pub async fn start() -> Self {
+        Self::start_with(carepath_activities::sandbox::SandboxConfig {
+            webhook_url: None,
+            webhook_secret: "test-secret".into(),
+            settings: Default::default(),
+        })
+        .await
+    }
+
+    pub async fn start_with(config: carepath_activities::sandbox::SandboxConfig) -> Self {
+        carepath_activities::tls::install_crypto_provider();
+        carepath::logging::init("warn");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sandbox");
+        let url = format!("http://{}", listener.local_addr().expect("sandbox address"));
+        tokio::spawn(carepath_activities::sandbox::serve(listener, config));
+        Self {
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn fault(&self, fault: serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_sandbox/faults", self.url))
+            .json(&fault)
+            .send()
+            .await
+            .expect("set fault");
+        assert!(
+            resp.status().is_success(),
+            "fault refused: {}",
+            resp.status()
+        );
+    }
+
+    pub async fn counters(&self) -> serde_json::Value {
+        self.get("/_sandbox/counters").await
+    }
+
+    /// Every request the vendor received, the token endpoint's included.
+    pub async fn get_requests(&self, vendor: &str) -> Vec<serde_json::Value> {
+        let all = self
+            .get(&format!("/_sandbox/requests?vendor={vendor}"))
+            .await;
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The vendor's requests without the token endpoint's.
+    pub async fn calls(&self, vendor: &str) -> Vec<serde_json::Value> {
+        self.get_requests(vendor)
+            .await
+            .into_iter()
+            .filter(|r| {
+                !r["route"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .ends_with("/auth/token")
+            })
+            .collect()
+    }
+
+    async fn get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("sandbox request")
+            .json()
+            .await
+            .expect("sandbox JSON")
+    }
+
+    /// Vendor profiles for this sandbox; `clinical` is appended as given.
+    pub fn config_toml(&self, clinical: &str) -> String {
+        format!(
+            "[vendors.clinical]\nbase_url = \"{}/clinical\"\n\
+             auth = {{ kind = \"oauth2\", token_path = \"/v1/partner/auth/token\", client_id = \"carepath\", client_secret_env = \"CLINICAL_SECRET\" }}\n{clinical}\n",
+            self.url
+        )
+    }
+}
+
+/// Writes a configuration file for worker processes; its path.
+pub fn write_config(text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "carepath-test-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, text).expect("write config");
+    path
 }

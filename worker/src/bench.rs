@@ -40,7 +40,13 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
     describe_machine(&pool).await?;
     let engine = Engine::new(
         pool.clone(),
-        builtin::registry(&pool),
+        builtin::registry(
+            &pool,
+            &carepath_activities::Vendors::new(
+                &carepath_activities::VendorsConfig::default(),
+                &pool,
+            )?,
+        ),
         EngineConfig::default(),
     );
     let run = Uuid::new_v4().simple().to_string();

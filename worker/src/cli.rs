@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use carepath_activities::{Vendors, VendorsConfig, sandbox};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,9 @@ enum Command {
     },
     /// Run journeys from the queue until SIGTERM or Ctrl-C.
     Worker(WorkerArgs),
+    /// Serve the fake vendors (clinical network, pharmacy, EHR, CRM,
+    /// notifications) with fault injection, for tests, benchmarks and the demo.
+    Sandbox(SandboxArgs),
     /// Run a small demo journey end to end on a private PostgreSQL and show what happened.
     Demo,
     /// Benchmarks (durable commits; numbers are machine-dependent).
@@ -53,8 +57,32 @@ pub struct WorkerArgs {
     /// Journeys run at once by this process.
     #[arg(long, env = "CAREPATH_WORKER_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
+    /// Vendor profiles (TOML); without one, vendors are the sandbox on 127.0.0.1:8090.
+    #[arg(long, env = "CAREPATH_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     tuning: EngineTuning,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[arg(
+        long,
+        env = "CAREPATH_SANDBOX_LISTEN",
+        default_value = "127.0.0.1:8090"
+    )]
+    listen: String,
+    /// carepath's webhook inbox base, e.g. http://127.0.0.1:8080/webhooks
+    #[arg(long, env = "CAREPATH_SANDBOX_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// The secret webhooks are signed with (HMAC-SHA256).
+    #[arg(
+        long,
+        env = "CAREPATH_SANDBOX_WEBHOOK_SECRET",
+        default_value = "sandbox-webhook-secret",
+        hide_env_values = true
+    )]
+    webhook_secret: String,
 }
 
 /// Timings that production leaves at their defaults and tests shorten.
@@ -123,6 +151,22 @@ impl Cli {
                 logging::init("info,apalis=warn,sqlx=warn");
                 run_worker(args).await
             }
+            Command::Sandbox(args) => {
+                logging::init("info");
+                let listener = tokio::net::TcpListener::bind(&args.listen)
+                    .await
+                    .with_context(|| format!("listening on {}", args.listen))?;
+                eprintln!("sandbox vendors on http://{}", listener.local_addr()?);
+                sandbox::serve(
+                    listener,
+                    sandbox::SandboxConfig {
+                        webhook_url: args.webhook_url,
+                        webhook_secret: args.webhook_secret,
+                        settings: sandbox::SandboxSettings::default(),
+                    },
+                )
+                .await
+            }
             Command::Demo => {
                 logging::init("warn");
                 demo::run().await
@@ -142,9 +186,10 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     // use another; the queue needs a few of its own.
     let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
     db::ensure_migrated(&pool).await?;
+    let vendors = Vendors::new(&VendorsConfig::load(args.config.as_deref())?, &pool)?;
     let engine = Engine::new(
         pool.clone(),
-        builtin::registry(&pool),
+        builtin::registry(&pool, &vendors),
         args.tuning.engine_config(),
     );
     let stop = CancellationToken::new();

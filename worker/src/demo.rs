@@ -27,7 +27,17 @@ pub async fn run() -> Result<()> {
         },
         ..EngineConfig::default()
     };
-    let engine = Engine::new(pool.clone(), builtin::registry(&pool), config);
+    let engine = Engine::new(
+        pool.clone(),
+        builtin::registry(
+            &pool,
+            &carepath_activities::Vendors::new(
+                &carepath_activities::VendorsConfig::default(),
+                &pool,
+            )?,
+        ),
+        config,
+    );
     let stop = CancellationToken::new();
     let worker_cfg = WorkerConfig {
         concurrency: 8,

@@ -4,19 +4,25 @@
 mod demo;
 mod noop;
 mod probe;
+mod vendor_probe;
 
 pub use demo::Demo;
 pub use noop::Noop;
 pub use probe::Probe;
+pub use vendor_probe::VendorProbe;
 
+use std::sync::Arc;
+
+use carepath_activities::Vendors;
 use sqlx::PgPool;
 
 use crate::Registry;
 
 /// The built-in workflows, registered under their names at version 1.
-pub fn registry(pool: &PgPool) -> Registry {
+pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
     Registry::new()
         .with("demo", 1, Demo)
         .with("noop", 1, Noop)
         .with("probe", 1, Probe::new(pool.clone()))
+        .with("vendor_probe", 1, VendorProbe::new(vendors.clone()))
 }

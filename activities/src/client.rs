@@ -1,0 +1,360 @@
+//! One resilient client per vendor. Every call: hold check (shared through
+//! PostgreSQL) → rate limit → circuit breaker → token → request with an
+//! idempotency key → classification, with a few quick in-process retries of
+//! transient failures. Anything longer is handed back to the engine, whose
+//! retry is durable and holds no worker slot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backoff::backoff::Backoff;
+use chrono::{DateTime, Utc};
+use failsafe::StateMachine;
+use failsafe::backoff::Constant;
+use failsafe::failure_policy::ConsecutiveFailures;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::config::{AuthConfig, VendorProfile};
+use crate::resilience::classify::{Outcome, classify, vendor_message};
+use crate::resilience::holds;
+use crate::resilience::limiter::RateLimit;
+use crate::resilience::oauth::{TokenBackoff, TokenManager};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VendorError {
+    /// Nobody may call the vendor before `until`: it answered 429 with
+    /// Retry-After, its breaker is open, an operator paused it, or its rate
+    /// limit is exhausted for longer than a step should wait.
+    #[error("{vendor} on hold until {until}: {reason}")]
+    Held {
+        vendor: String,
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// Worth trying again later.
+    #[error("{vendor}: {message}")]
+    Transient {
+        vendor: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The vendor refused the request; trying again will not help.
+    #[error("{vendor} rejected the request: {message}")]
+    Rejected {
+        vendor: String,
+        status: u16,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+impl Method {
+    fn reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Patch => reqwest::Method::PATCH,
+        }
+    }
+}
+
+enum Auth {
+    OAuth(TokenManager),
+    ApiKey { header: String, key: String },
+}
+
+/// Flags the moment the breaker opens, so the caller can publish the hold.
+#[derive(Clone, Default)]
+struct OpenSignal(Arc<AtomicBool>);
+
+impl failsafe::Instrument for OpenSignal {
+    fn on_call_rejected(&self) {}
+    fn on_open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    fn on_half_open(&self) {}
+    fn on_closed(&self) {}
+}
+
+type Breaker = StateMachine<ConsecutiveFailures<Constant>, OpenSignal>;
+
+pub struct VendorClient {
+    name: String,
+    profile: VendorProfile,
+    http: reqwest::Client,
+    pool: PgPool,
+    limit: RateLimit,
+    breaker: Breaker,
+    opened: OpenSignal,
+    auth: Auth,
+}
+
+/// One attempt's result, before retry decisions.
+enum Attempt {
+    Done(Value),
+    Refused(VendorError),
+    Retry {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    Reauthenticate(String),
+}
+
+impl VendorClient {
+    pub fn new(
+        name: &str,
+        profile: VendorProfile,
+        pool: PgPool,
+        token_backoff: TokenBackoff,
+    ) -> anyhow::Result<Self> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(profile.timeout())
+            .connect_timeout(Duration::from_millis(profile.connect_timeout_ms))
+            .build()?;
+        let auth = match &profile.auth {
+            AuthConfig::Oauth2 {
+                token_path,
+                client_id,
+                client_secret_env,
+            } => Auth::OAuth(TokenManager::new(
+                http.clone(),
+                format!("{}{token_path}", profile.base_url),
+                client_id.clone(),
+                std::env::var(client_secret_env).unwrap_or_default(),
+                token_backoff,
+            )),
+            AuthConfig::ApiKey { header, key_env } => Auth::ApiKey {
+                header: header.clone(),
+                // The sandbox accepts any non-empty key.
+                key: std::env::var(key_env).unwrap_or_else(|_| "sandbox".into()),
+            },
+        };
+        let opened = OpenSignal::default();
+        let policy = failsafe::failure_policy::consecutive_failures(
+            profile.breaker.failures.max(1),
+            failsafe::backoff::constant(Duration::from_secs_f64(profile.breaker.open_secs)),
+        );
+        let breaker = failsafe::Config::new()
+            .failure_policy(policy)
+            .instrument(opened.clone())
+            .build();
+        let limit = RateLimit::new(
+            name,
+            profile.rate_per_sec,
+            profile.burst,
+            Duration::from_millis(profile.max_wait_ms),
+        );
+        Ok(Self {
+            name: name.to_owned(),
+            profile,
+            http,
+            pool,
+            limit,
+            breaker,
+            opened,
+            auth,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `path` on the vendor. Mutating calls carry `idempotency_key`, so a
+    /// retried step is recognised by the vendor as the same call.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, VendorError> {
+        let mut delays = backoff::ExponentialBackoffBuilder::new()
+            .with_initial_interval(Duration::from_millis(self.profile.retry.initial_ms))
+            .with_max_interval(Duration::from_millis(self.profile.retry.max_ms))
+            .with_max_elapsed_time(None)
+            .build();
+        let mut reauthenticated = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.admit().await?;
+            match self.attempt(method, path, body, idempotency_key).await {
+                Attempt::Done(v) => {
+                    self.breaker.on_success();
+                    return Ok(v);
+                }
+                Attempt::Refused(e) => {
+                    self.breaker.on_success();
+                    return Err(e);
+                }
+                Attempt::Reauthenticate(token) if !reauthenticated => {
+                    reauthenticated = true;
+                    attempt -= 1;
+                    if let Auth::OAuth(tokens) = &self.auth {
+                        tokens.invalidate(&token).await;
+                    }
+                }
+                Attempt::Reauthenticate(_) => {
+                    return Err(self.transient("the vendor refused a fresh token".into(), None));
+                }
+                Attempt::Retry {
+                    message,
+                    retry_after: Some(after),
+                } => {
+                    // The vendor named a time: everyone waits for it.
+                    let until = Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+                    return Err(self
+                        .hold(until, &format!("rate limited by vendor: {message}"))
+                        .await);
+                }
+                Attempt::Retry {
+                    message,
+                    retry_after: None,
+                } => {
+                    self.breaker.on_error();
+                    if self.opened.0.swap(false, Ordering::SeqCst) {
+                        let open = Duration::from_secs_f64(self.profile.breaker.open_secs);
+                        let until =
+                            Utc::now() + chrono::Duration::from_std(open).unwrap_or_default();
+                        let reason = format!(
+                            "circuit open after {} consecutive failures: {message}",
+                            self.profile.breaker.failures
+                        );
+                        return Err(self.hold(until, &reason).await);
+                    }
+                    match delays.next_backoff() {
+                        Some(d) if attempt < self.profile.retry.attempts => {
+                            tokio::time::sleep(d).await
+                        }
+                        _ => return Err(self.transient(message, None)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hold, breaker and rate limit: may this call go out now?
+    async fn admit(&self) -> Result<(), VendorError> {
+        let db = |e: sqlx::Error| self.transient(format!("database: {e}"), None);
+        if let Some(h) = holds::current(&self.pool, &self.name).await.map_err(db)? {
+            return Err(self.held(h.until, h.reason));
+        }
+        if !self.breaker.is_call_permitted() {
+            let until = holds::current(&self.pool, &self.name)
+                .await
+                .map_err(db)?
+                .map_or_else(|| Utc::now() + chrono::Duration::seconds(1), |h| h.until);
+            return Err(self.held(until, "circuit open".into()));
+        }
+        match self.limit.acquire(&self.pool).await.map_err(db)? {
+            Ok(()) => Ok(()),
+            Err(at) => Err(self.held(at, "rate limit: no slot within the step's wait".into())),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Attempt {
+        let url = format!("{}{path}", self.profile.base_url);
+        let mut req = self.http.request(method.reqwest(), &url);
+        let mut token_used = None;
+        match &self.auth {
+            Auth::OAuth(tokens) => match tokens.token().await {
+                Ok(token) => {
+                    req = req.bearer_auth(&token);
+                    token_used = Some(token);
+                }
+                Err(e) => {
+                    // Without a token there is nothing to send: the vendor is
+                    // unavailable to this process until the token backoff ends.
+                    let until =
+                        Utc::now() + chrono::Duration::from_std(e.retry_after).unwrap_or_default();
+                    if e.vendor_named {
+                        return Attempt::Refused(self.hold(until, &e.to_string()).await);
+                    }
+                    return Attempt::Refused(self.held(until, e.to_string()));
+                }
+            },
+            Auth::ApiKey { header, key } => req = req.header(header, key),
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("idempotency-key", key);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    message: format!("request failed: {e}"),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = resp.status();
+        let outcome = classify(status, resp.headers());
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        match outcome {
+            Outcome::Success => Attempt::Done(body),
+            Outcome::Rejected => Attempt::Refused(VendorError::Rejected {
+                vendor: self.name.clone(),
+                status: status.as_u16(),
+                message: vendor_message(status, &body),
+            }),
+            Outcome::Auth => match token_used {
+                Some(token) => Attempt::Reauthenticate(token),
+                None => Attempt::Refused(VendorError::Rejected {
+                    vendor: self.name.clone(),
+                    status: status.as_u16(),
+                    message: vendor_message(status, &body),
+                }),
+            },
+            Outcome::Transient { retry_after } => Attempt::Retry {
+                message: vendor_message(status, &body),
+                retry_after,
+            },
+        }
+    }
+
+    /// Publishes a hold to every process and returns the error that says so.
+    async fn hold(&self, until: DateTime<Utc>, reason: &str) -> VendorError {
+        match holds::hold(&self.pool, &self.name, until, reason, "carepath").await {
+            Ok(h) => self.held(h.until, h.reason),
+            Err(e) => {
+                tracing::warn!(vendor = %self.name, error = %e, "could not store a vendor hold");
+                self.held(until, reason.to_owned())
+            }
+        }
+    }
+
+    fn held(&self, until: DateTime<Utc>, reason: String) -> VendorError {
+        VendorError::Held {
+            vendor: self.name.clone(),
+            until,
+            reason,
+        }
+    }
+
+    fn transient(&self, message: String, retry_after: Option<Duration>) -> VendorError {
+        VendorError::Transient {
+            vendor: self.name.clone(),
+            message,
+            retry_after,
+        }
+    }
+}

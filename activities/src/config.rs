@@ -1,0 +1,228 @@
+//! Vendor profiles: where each vendor is, how to authenticate, and how hard
+//! carepath may lean on it. Loaded from the TOML file (`--config`,
+//! `CAREPATH_CONFIG`); secrets come from the environment, never the file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The vendors journeys use. Each has a profile, defaulted to the sandbox.
+pub const VENDORS: [&str; 5] = ["clinical", "pharmacy", "ehr", "crm", "notify"];
+
+pub const DEFAULT_SANDBOX: &str = "http://127.0.0.1:8090";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum AuthConfig {
+    /// OAuth2 client credentials; the secret is read from `client_secret_env`.
+    Oauth2 {
+        token_path: String,
+        client_id: String,
+        client_secret_env: String,
+    },
+    /// A static key sent in `header`, read from `key_env`.
+    ApiKey { header: String, key_env: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive transient failures that open the breaker.
+    pub failures: u32,
+    /// How long it stays open (and the vendor on hold) before a trial call.
+    pub open_secs: f64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            open_secs: 30.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Tries of one call inside a step, before the engine's durable retry takes over.
+    pub attempts: u32,
+    pub initial_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            initial_ms: 200,
+            max_ms: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorProfile {
+    pub base_url: String,
+    pub auth: AuthConfig,
+    /// Requests per second, for all worker processes together.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: f64,
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// The longest a call waits in process for a rate-limit slot; beyond it
+    /// the step hands the journey back to wait durably.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+}
+
+fn default_rate() -> f64 {
+    20.0
+}
+fn default_burst() -> u32 {
+    5
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+fn default_max_wait_ms() -> u64 {
+    5_000
+}
+
+impl VendorProfile {
+    /// The profile for `vendor` on a sandbox at `sandbox`.
+    pub fn sandbox(vendor: &str, sandbox: &str) -> Self {
+        let auth = if vendor == "clinical" {
+            AuthConfig::Oauth2 {
+                token_path: "/v1/partner/auth/token".into(),
+                client_id: "carepath".into(),
+                client_secret_env: "CAREPATH_CLINICAL_CLIENT_SECRET".into(),
+            }
+        } else {
+            AuthConfig::ApiKey {
+                header: "x-api-key".into(),
+                key_env: format!("CAREPATH_{}_API_KEY", vendor.to_uppercase()),
+            }
+        };
+        Self {
+            base_url: format!("{}/{vendor}", sandbox.trim_end_matches('/')),
+            auth,
+            rate_per_sec: default_rate(),
+            burst: default_burst(),
+            breaker: BreakerConfig::default(),
+            retry: RetryConfig::default(),
+            timeout_ms: default_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            max_wait_ms: default_max_wait_ms(),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    vendors: BTreeMap<String, VendorProfile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VendorsConfig {
+    pub vendors: BTreeMap<String, VendorProfile>,
+}
+
+impl Default for VendorsConfig {
+    fn default() -> Self {
+        Self::for_sandbox(DEFAULT_SANDBOX)
+    }
+}
+
+impl VendorsConfig {
+    /// Every vendor pointed at the sandbox at `url`.
+    pub fn for_sandbox(url: &str) -> Self {
+        Self {
+            vendors: VENDORS
+                .iter()
+                .map(|v| ((*v).to_owned(), VendorProfile::sandbox(v, url)))
+                .collect(),
+        }
+    }
+
+    /// The `[vendors.<name>]` tables of a TOML file, over the sandbox defaults.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: FileConfig = toml::from_str(text).context("reading the configuration")?;
+        let mut cfg = Self::default();
+        for (name, profile) in file.vendors {
+            if !VENDORS.contains(&name.as_str()) {
+                bail!(
+                    "unknown vendor {name:?} in [vendors]; known: {}",
+                    VENDORS.join(", ")
+                );
+            }
+            if profile.rate_per_sec <= 0.0 || profile.burst == 0 {
+                bail!("vendors.{name}: rate_per_sec and burst must be positive");
+            }
+            cfg.vendors.insert(name, profile);
+        }
+        Ok(cfg)
+    }
+
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self> {
+        match path {
+            None => Ok(Self::default()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                Self::from_toml(&text).with_context(|| format!("in {}", p.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_one_vendor_and_keeps_the_others() {
+        let cfg = VendorsConfig::from_toml(
+            r#"
+            [vendors.pharmacy]
+            base_url = "https://pharmacy.example"
+            rate_per_sec = 2.5
+            auth = { kind = "api_key", header = "x-api-key", key_env = "PHARMACY_KEY" }
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(cfg.vendors["pharmacy"].base_url, "https://pharmacy.example");
+        assert_eq!(cfg.vendors["pharmacy"].rate_per_sec, 2.5);
+        assert_eq!(
+            cfg.vendors["clinical"].base_url,
+            "http://127.0.0.1:8090/clinical"
+        );
+    }
+
+    #[test]
+    fn unknown_vendors_and_fields_are_refused() {
+        assert!(VendorsConfig::from_toml("[vendors.bank]\nbase_url = \"x\"").is_err());
+        let typo = "[vendors.crm]\nbase_url = \"x\"\nrate = 3\nauth = { kind = \"api_key\", header = \"h\", key_env = \"K\" }";
+        assert!(VendorsConfig::from_toml(typo).is_err());
+    }
+}

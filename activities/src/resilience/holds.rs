@@ -1,0 +1,51 @@
+//! Vendor holds, shared by every worker process: a vendor on hold is not
+//! called before its hold ends, by anyone.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The vendor's hold, if one is in force now.
+pub async fn current(pool: &PgPool, vendor: &str) -> Result<Option<Hold>, sqlx::Error> {
+    let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT until, reason FROM carepath.vendor_holds
+          WHERE vendor = $1 AND until > clock_timestamp()",
+    )
+    .bind(vendor)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(until, reason)| Hold { until, reason }))
+}
+
+/// Holds the vendor until `until`; an existing hold that ends later stands.
+pub async fn hold(
+    pool: &PgPool,
+    vendor: &str,
+    until: DateTime<Utc>,
+    reason: &str,
+    set_by: &str,
+) -> Result<Hold, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO carepath.vendor_holds (vendor, until, reason, set_by)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (vendor) DO UPDATE
+            SET until = EXCLUDED.until, reason = EXCLUDED.reason,
+                set_by = EXCLUDED.set_by, set_at = now()
+          WHERE carepath.vendor_holds.until < EXCLUDED.until",
+    )
+    .bind(vendor)
+    .bind(until)
+    .bind(reason)
+    .bind(set_by)
+    .execute(pool)
+    .await?;
+    Ok(current(pool, vendor).await?.unwrap_or(Hold {
+        until,
+        reason: reason.to_owned(),
+    }))
+}

@@ -1,0 +1,74 @@
+//! `/_sandbox/*`: set and clear faults, read counters and the request log,
+//! change the simulated world's settings, reset everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+
+use super::App;
+use super::faults::{FaultRequest, VendorFaults};
+use super::state::{Counters, RequestRecord, SandboxSettings};
+
+pub async fn set_fault(
+    State(app): State<Arc<App>>,
+    Json(req): Json<FaultRequest>,
+) -> Json<HashMap<String, VendorFaults>> {
+    let mut s = app.lock();
+    s.faults.set(req);
+    Json(s.faults.snapshot())
+}
+
+pub async fn clear_faults(State(app): State<Arc<App>>) -> Json<HashMap<String, VendorFaults>> {
+    let mut s = app.lock();
+    s.faults.clear();
+    Json(s.faults.snapshot())
+}
+
+pub async fn faults(State(app): State<Arc<App>>) -> Json<HashMap<String, VendorFaults>> {
+    Json(app.lock().faults.snapshot())
+}
+
+pub async fn counters(State(app): State<Arc<App>>) -> Json<Counters> {
+    Json(app.lock().counters.clone())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RequestFilter {
+    vendor: Option<String>,
+}
+
+pub async fn requests(
+    State(app): State<Arc<App>>,
+    Query(f): Query<RequestFilter>,
+) -> Json<Vec<RequestRecord>> {
+    let s = app.lock();
+    Json(
+        s.log
+            .iter()
+            .filter(|r| f.vendor.as_ref().is_none_or(|v| *v == r.vendor))
+            .cloned()
+            .collect(),
+    )
+}
+
+pub async fn reset(State(app): State<Arc<App>>) -> Json<Counters> {
+    let mut s = app.lock();
+    s.reset();
+    Json(s.counters.clone())
+}
+
+pub async fn settings(State(app): State<Arc<App>>) -> Json<SandboxSettings> {
+    Json(app.lock().settings.clone())
+}
+
+pub async fn put_settings(
+    State(app): State<Arc<App>>,
+    Json(new): Json<SandboxSettings>,
+) -> Json<SandboxSettings> {
+    let mut s = app.lock();
+    s.settings = new;
+    Json(s.settings.clone())
+}

@@ -1,0 +1,138 @@
+//! Fault injection, per vendor: error rates, added latency, outages, 429
+//! storms with Retry-After, and 504s from the token endpoint.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// What an operator of the sandbox asks for, by HTTP (`POST /_sandbox/faults`).
+/// Durations are relative to the moment the fault is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRequest {
+    pub vendor: String,
+    /// Fraction of requests answered with `error_status` (0.0–1.0).
+    #[serde(default)]
+    pub error_rate: f64,
+    #[serde(default)]
+    pub error_status: Option<u16>,
+    /// Fraction of mutating requests whose effect happens but whose answer is a
+    /// 504, as when a response is lost on the way back.
+    #[serde(default)]
+    pub lost_response_rate: f64,
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Every request gets a 503 for this long.
+    #[serde(default)]
+    pub outage_secs: Option<f64>,
+    /// Every request gets a 429 whose Retry-After names the storm's end.
+    #[serde(default)]
+    pub storm_secs: Option<f64>,
+    /// The token endpoint answers 504 for this long.
+    #[serde(default)]
+    pub token_504_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VendorFaults {
+    pub error_rate: f64,
+    pub error_status: u16,
+    pub lost_response_rate: f64,
+    pub latency_ms: u64,
+    pub outage_until: Option<DateTime<Utc>>,
+    pub storm_until: Option<DateTime<Utc>>,
+    pub token_504_until: Option<DateTime<Utc>>,
+}
+
+/// What the fault layer decided for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass {
+        lose_response: bool,
+    },
+    Fail {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    by_vendor: HashMap<String, VendorFaults>,
+}
+
+impl Faults {
+    pub fn set(&mut self, req: FaultRequest) {
+        let now = Utc::now();
+        let until = |secs: Option<f64>| {
+            secs.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64))
+        };
+        self.by_vendor.insert(
+            req.vendor.clone(),
+            VendorFaults {
+                error_rate: req.error_rate.clamp(0.0, 1.0),
+                error_status: req.error_status.unwrap_or(503),
+                lost_response_rate: req.lost_response_rate.clamp(0.0, 1.0),
+                latency_ms: req.latency_ms,
+                outage_until: until(req.outage_secs),
+                storm_until: until(req.storm_secs),
+                token_504_until: until(req.token_504_secs),
+            },
+        );
+    }
+
+    pub fn clear(&mut self) {
+        self.by_vendor.clear();
+    }
+
+    pub fn snapshot(&self) -> HashMap<String, VendorFaults> {
+        self.by_vendor.clone()
+    }
+
+    pub fn latency(&self, vendor: &str) -> Duration {
+        Duration::from_millis(self.by_vendor.get(vendor).map_or(0, |f| f.latency_ms))
+    }
+
+    pub fn judge(&self, vendor: &str, is_token: bool, mutating: bool) -> Verdict {
+        let Some(f) = self.by_vendor.get(vendor) else {
+            return Verdict::Pass {
+                lose_response: false,
+            };
+        };
+        let now = Utc::now();
+        if f.outage_until.is_some_and(|t| now < t) {
+            return Verdict::Fail {
+                status: 503,
+                retry_after: None,
+            };
+        }
+        if let Some(t) = f.storm_until.filter(|t| now < *t) {
+            let secs = (t - now).num_milliseconds().max(0) as u64;
+            return Verdict::Fail {
+                status: 429,
+                retry_after: Some(secs.div_ceil(1000)),
+            };
+        }
+        if is_token && f.token_504_until.is_some_and(|t| now < t) {
+            return Verdict::Fail {
+                status: 504,
+                retry_after: None,
+            };
+        }
+        let mut rng = rand::rng();
+        if f.error_rate > 0.0 && rng.random_bool(f.error_rate) {
+            return Verdict::Fail {
+                status: f.error_status,
+                retry_after: None,
+            };
+        }
+        Verdict::Pass {
+            lose_response: mutating
+                && f.lost_response_rate > 0.0
+                && rng.random_bool(f.lost_response_rate),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `carepath sandbox`: every fake vendor a journey needs, on one loopback
+//! port, with realistic shapes (OAuth tokens that expire, resources with ids,
+//! clinicians who decide after a delay, HMAC-signed webhooks that can arrive
+//! late, twice or out of order), fault injection and counters over HTTP.
+//!
+//! Vendors live under their name: `/clinical/v1/partner/...` (MDI-like),
+//! `/pharmacy/v1/orders`, `/ehr/fhir/{type}`, `/crm/v1/events`,
+//! `/notify/v1/messages`. Controls live under `/_sandbox/`.
+
+mod control;
+pub mod faults;
+pub mod state;
+mod vendors;
+mod world;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::routing::{any, get, post};
+use tokio::net::TcpListener;
+
+pub use faults::FaultRequest;
+pub use state::{Counters, RequestRecord, SandboxSettings};
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where webhooks go (carepath's `/webhooks/{vendor}`); none are sent without it.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
+    pub settings: SandboxSettings,
+}
+
+pub struct App {
+    state: Mutex<state::State>,
+    config: SandboxConfig,
+    http: reqwest::Client,
+}
+
+impl App {
+    /// The state lock is never held across an await; a poisoned lock (a panic
+    /// while holding it) is recovered, since every update is self-contained.
+    fn lock(&self) -> MutexGuard<'_, state::State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
+    crate::tls::install_crypto_provider();
+    let initial = state::State {
+        settings: config.settings.clone(),
+        ..state::State::default()
+    };
+    let app = Arc::new(App {
+        state: Mutex::new(initial),
+        config,
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?,
+    });
+    Ok(Router::new()
+        .route(
+            "/_sandbox/faults",
+            post(control::set_fault)
+                .delete(control::clear_faults)
+                .get(control::faults),
+        )
+        .route("/_sandbox/counters", get(control::counters))
+        .route("/_sandbox/requests", get(control::requests))
+        .route("/_sandbox/reset", post(control::reset))
+        .route(
+            "/_sandbox/settings",
+            get(control::settings).put(control::put_settings),
+        )
+        .route("/{vendor}/{*rest}", any(vendors::handle))
+        .with_state(app))
+}
+
+/// Serves until the process is stopped.
+pub async fn serve(listener: TcpListener, config: SandboxConfig) -> anyhow::Result<()> {
+    axum::serve(listener, router(config)?).await?;
+    Ok(())
+}

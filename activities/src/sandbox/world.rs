@@ -1,0 +1,196 @@
+//! The simulated world behind the vendors: clinicians who pick up cases and
+//! decide, pharmacies that fill and ship, and the webhooks that report it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::App;
+use super::vendors::Event;
+use crate::webhook_signature;
+
+impl App {
+    pub(super) fn spawn_event(self: &Arc<Self>, event: Event) {
+        let app = self.clone();
+        tokio::spawn(async move { app.play(event).await });
+    }
+
+    async fn play(self: Arc<Self>, event: Event) {
+        let clinician = self.lock().settings.clinician.clone();
+        match event {
+            Event::CaseSubmitted { case_id } => {
+                tokio::time::sleep(Duration::from_millis(clinician.assign_ms)).await;
+                let clinician_id = format!("clin_{}", rand::rng().random_range(100..999));
+                self.update_case(&case_id, |c| {
+                    c["status"] = json!("assigned");
+                    c["clinician_id"] = json!(clinician_id);
+                });
+                self.webhook(
+                    "clinical",
+                    "case.assigned",
+                    json!({ "case_id": case_id, "clinician_id": clinician_id }),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(clinician.decide_ms)).await;
+                self.decide(&case_id).await;
+            }
+            Event::PatientAnswered { case_id } => {
+                tokio::time::sleep(Duration::from_millis(clinician.decide_ms)).await;
+                self.decide(&case_id).await;
+            }
+            Event::OrderPlaced { order_id } => {
+                for status in ["filled", "shipped", "delivered"] {
+                    tokio::time::sleep(Duration::from_millis(clinician.decide_ms / 2)).await;
+                    let order = {
+                        let mut s = self.lock();
+                        let Some(o) = s.get_mut("order", &order_id) else {
+                            return;
+                        };
+                        o["status"] = json!(status);
+                        o.clone()
+                    };
+                    let data = json!({ "order_id": order_id, "status": status,
+                                       "external_id": order["external_id"] });
+                    self.webhook("pharmacy", &format!("order.{status}"), data)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// A case names its scenario (`approve`, `decline`, `more_info`,
+    /// `more_info_2`) or gets one from the configured mix, once.
+    async fn decide(self: &Arc<Self>, case_id: &str) {
+        let decision = {
+            let mut s = self.lock();
+            let mix = s.settings.clinician.clone();
+            let Some(case) = s.get_mut("case", case_id) else {
+                return;
+            };
+            if case["scenario"].as_str().is_none() {
+                let total = (mix.approve + mix.decline + mix.more_info).max(1);
+                let roll = rand::rng().random_range(0..total);
+                let pick = if roll < mix.approve {
+                    "approve"
+                } else if roll < mix.approve + mix.decline {
+                    "decline"
+                } else {
+                    "more_info"
+                };
+                case["scenario"] = json!(pick);
+            }
+            let scenario = case["scenario"].as_str().unwrap_or("approve").to_owned();
+            let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
+            let wanted = match scenario.as_str() {
+                "more_info" => 1,
+                "more_info_2" => 2,
+                _ => 0,
+            };
+            if rounds < wanted {
+                case["status"] = json!("more_info_requested");
+                case["more_info_rounds"] = json!(rounds + 1);
+                (
+                    "case.more_info_requested",
+                    json!({ "case_id": case_id, "round": rounds + 1 }),
+                )
+            } else if scenario == "decline" {
+                case["status"] = json!("declined");
+                (
+                    "case.declined",
+                    json!({ "case_id": case_id, "reason": "not a candidate" }),
+                )
+            } else {
+                case["status"] = json!("approved");
+                let prescription = json!({
+                    "id": format!("rx_{}", uuid::Uuid::new_v4().simple()),
+                    "medication": case["offering_id"].clone(),
+                    "refills": case["refills"].clone(),
+                });
+                case["prescription"] = prescription.clone();
+                (
+                    "case.approved",
+                    json!({ "case_id": case_id, "prescription": prescription }),
+                )
+            }
+        };
+        self.webhook("clinical", decision.0, decision.1).await;
+    }
+
+    fn update_case(&self, case_id: &str, f: impl FnOnce(&mut Value)) {
+        if let Some(case) = self.lock().get_mut("case", case_id) {
+            f(case);
+        }
+    }
+
+    /// Sends one event to carepath's inbox: late by up to `max_delay_ms`
+    /// (which reorders events), twice at `duplicate_rate`, retried a few times
+    /// when the inbox does not answer 2xx, as vendors do.
+    async fn webhook(self: &Arc<Self>, vendor: &str, kind: &str, data: Value) {
+        let Some(base) = self.config.webhook_url.clone() else {
+            return;
+        };
+        let settings = self.lock().settings.webhooks.clone();
+        let body = json!({
+            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            "type": kind,
+            "occurred_at": Utc::now().to_rfc3339(),
+            "data": data,
+        })
+        .to_string();
+        let copies = if settings.duplicate_rate > 0.0
+            && rand::rng().random_bool(settings.duplicate_rate.min(1.0))
+        {
+            2
+        } else {
+            1
+        };
+        let url = format!("{}/{vendor}", base.trim_end_matches('/'));
+        for _ in 0..copies {
+            let delay = rand::rng().random_range(0..=settings.max_delay_ms);
+            let (http, secret, url, body) = (
+                self.http.clone(),
+                self.config.webhook_secret.clone(),
+                url.clone(),
+                body.clone(),
+            );
+            // Each copy travels on its own, so a later event can overtake an earlier one.
+            let app = self.clone();
+            tokio::spawn(async move {
+                if deliver(http, secret, url, body, Duration::from_millis(delay)).await {
+                    app.lock().counters.webhooks_sent += 1;
+                } else {
+                    app.lock().counters.webhooks_failed += 1;
+                }
+            });
+        }
+    }
+}
+
+async fn deliver(
+    http: reqwest::Client,
+    secret: String,
+    url: String,
+    body: String,
+    delay: Duration,
+) -> bool {
+    tokio::time::sleep(delay).await;
+    for attempt in 0..5u32 {
+        let signature =
+            webhook_signature::sign(secret.as_bytes(), Utc::now().timestamp(), body.as_bytes());
+        let sent = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header(webhook_signature::HEADER, signature)
+            .body(body.clone())
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
+    }
+    false
+}

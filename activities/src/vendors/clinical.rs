@@ -1,0 +1,100 @@
+//! The clinical network (MDI-like): patients, cases, case files, messages.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::client::{Method, VendorClient, VendorError};
+
+pub struct ClinicalNetwork(pub VendorClient);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatientRecord {
+    /// carepath's id for the patient, so the network can tell a retry from a new patient.
+    pub external_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub date_of_birth: String,
+    pub sex: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRequest {
+    pub patient_id: String,
+    /// carepath's id for the case: one journey, one case.
+    pub external_id: String,
+    pub offering_id: String,
+    pub questionnaire: Value,
+    pub answers: Value,
+    /// Sandbox only: which clinician decision to simulate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+}
+
+impl ClinicalNetwork {
+    pub async fn create_patient(
+        &self,
+        patient: &PatientRecord,
+        key: &str,
+    ) -> Result<Value, VendorError> {
+        let body = serde_json::to_value(patient).unwrap_or(Value::Null);
+        self.0
+            .call(Method::Post, "/v1/partner/patients", Some(&body), Some(key))
+            .await
+    }
+
+    pub async fn update_patient(
+        &self,
+        id: &str,
+        changes: &Value,
+        key: &str,
+    ) -> Result<Value, VendorError> {
+        let path = format!("/v1/partner/patients/{id}");
+        self.0
+            .call(Method::Patch, &path, Some(changes), Some(key))
+            .await
+    }
+
+    pub async fn create_case(&self, case: &CaseRequest, key: &str) -> Result<Value, VendorError> {
+        let body = serde_json::to_value(case).unwrap_or(Value::Null);
+        self.0
+            .call(Method::Post, "/v1/partner/cases", Some(&body), Some(key))
+            .await
+    }
+
+    pub async fn get_case(&self, id: &str) -> Result<Value, VendorError> {
+        self.0
+            .call(Method::Get, &format!("/v1/partner/cases/{id}"), None, None)
+            .await
+    }
+
+    pub async fn add_case_file(
+        &self,
+        case_id: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Value, VendorError> {
+        let path = format!("/v1/partner/cases/{case_id}/files");
+        let body = json!({ "name": name, "external_id": key });
+        self.0
+            .call(Method::Post, &path, Some(&body), Some(key))
+            .await
+    }
+
+    /// A message on the case; `from` is `patient` or `partner`.
+    pub async fn send_message(
+        &self,
+        case_id: &str,
+        from: &str,
+        text: &str,
+        key: &str,
+    ) -> Result<Value, VendorError> {
+        let path = format!("/v1/partner/cases/{case_id}/messages");
+        let body = json!({ "from": from, "text": text, "external_id": key });
+        self.0
+            .call(Method::Post, &path, Some(&body), Some(key))
+            .await
+    }
+}

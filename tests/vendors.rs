@@ -1,0 +1,408 @@
+//! Vendor resilience against the real sandbox over HTTP and a real
+//! PostgreSQL: token endpoint 504s, a 429 storm, an outage, a rejected
+//! payload, and a rate limit shared by two worker processes.
+
+mod support;
+
+use std::time::Duration;
+
+use carepath_activities::{Vendors, VendorsConfig};
+use carepath_workflows::{Actor, Engine, builtin};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use support::*;
+
+const PATIENT: &str = r#"{"first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01", "state": "CA"}"#;
+
+fn engine_for(db: &TestDb, toml: &str) -> Engine {
+    let config = VendorsConfig::from_toml(toml).expect("vendor config");
+    let vendors = Vendors::new(&config, &db.pool).expect("vendors");
+    Engine::new(
+        db.pool.clone(),
+        builtin::registry(&db.pool, &vendors),
+        test_engine_config(),
+    )
+}
+
+async fn start_vendor_probes(engine: &Engine, n: usize, patient: &str) -> Vec<uuid::Uuid> {
+    start_vendor_probes_from(engine, 0, n, patient).await
+}
+
+async fn start_vendor_probes_from(
+    engine: &Engine,
+    first: usize,
+    n: usize,
+    patient: &str,
+) -> Vec<uuid::Uuid> {
+    let patient: Value = serde_json::from_str(patient).expect("patient JSON");
+    let mut ids = Vec::new();
+    for i in first..first + n {
+        let s = engine
+            .start(
+                "vendor_probe",
+                &format!("vp-{i}"),
+                json!({ "patient": patient }),
+                &Actor::new("test"),
+            )
+            .await
+            .expect("start");
+        ids.push(s.journey.id);
+    }
+    ids
+}
+
+fn at(record: &Value) -> DateTime<Utc> {
+    record["at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("request time")
+}
+
+async fn failed(db: &TestDb) -> i64 {
+    count(
+        &db.pool,
+        "SELECT count(*) FROM carepath.journeys WHERE status = 'failed'",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_504s_cost_a_bounded_number_of_token_requests() {
+    let sandbox = Sandbox::start().await;
+    sandbox
+        .fault(json!({ "vendor": "clinical", "token_504_secs": 20 }))
+        .await;
+    let db = fresh_db().await;
+    let engine = engine_for(&db, &sandbox.config_toml(""));
+    start_vendor_probes(&engine, 50, PATIENT).await;
+    let worker = InProcessWorker::start(engine.clone(), "token-504");
+
+    wait_for(
+        "all 50 journeys to complete after the outage",
+        Duration::from_secs(90),
+        || async {
+            assert_eq!(
+                failed(&db).await,
+                0,
+                "a journey failed during the token outage"
+            );
+            let done = count(
+                &db.pool,
+                "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+            )
+            .await;
+            (done == 50).then_some(())
+        },
+    )
+    .await;
+    worker.shutdown().await;
+
+    let c = sandbox.counters().await;
+    let token_requests = c["token_requests"].as_u64().unwrap_or(0);
+    // One process, backoff from 1 s doubling with equal jitter: tries at the
+    // earliest at 0, 0.5, 1.5, 3.5, 7.5 and 15.5 s fall inside 20 s, then one
+    // that succeeds: at most 7, however many journeys wait.
+    assert!(
+        token_requests <= 7,
+        "{token_requests} token requests during a 20 s outage"
+    );
+    assert_eq!(c["tokens_issued"], 1);
+    assert_eq!(c["duplicate_side_effects"], json!({}));
+    println!("token requests during the 20 s outage and after: {token_requests}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_stops_every_process_until_the_time_it_named() {
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let toml = sandbox.config_toml("rate_per_sec = 50.0\nburst = 10");
+    let engine = engine_for(&db, &toml);
+    start_vendor_probes(&engine, 20, PATIENT).await;
+    sandbox
+        .fault(json!({ "vendor": "clinical", "storm_secs": 3 }))
+        .await;
+    let config = write_config(&toml);
+    let config = config.to_string_lossy();
+    let workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| {
+            WorkerProcess::spawn_with(
+                &db.url,
+                &format!("storm-{i}"),
+                &[("CAREPATH_CONFIG", &config)],
+            )
+        })
+        .collect();
+    wait_all_completed(&db.pool, 20, Duration::from_secs(60)).await;
+    drop(workers);
+
+    let mut all = sandbox.get_requests("clinical").await;
+    all.sort_by_key(at);
+    let first = all
+        .iter()
+        .find(|r| r["status"] == 429)
+        .expect("the storm was seen");
+    let named = at(first) + chrono::Duration::seconds(first["retry_after"].as_i64().unwrap_or(0));
+    // Requests already on their way when the first 429 came back are allowed.
+    let in_flight_until = at(first) + chrono::Duration::milliseconds(300);
+    let early: Vec<&Value> = all
+        .iter()
+        .filter(|r| at(r) > in_flight_until && at(r) < named)
+        .collect();
+    assert!(
+        early.is_empty(),
+        "{} calls before the named time {named}: {early:?}",
+        early.len()
+    );
+    assert_eq!(failed(&db).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_opens_the_breaker_journeys_wait_visibly_and_drain_at_the_rate() {
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let rate = 10.0;
+    let engine = engine_for(
+        &db,
+        &sandbox.config_toml(&format!(
+            "rate_per_sec = {rate}\nburst = 2\nbreaker = {{ failures = 3, open_secs = 2.0 }}\n\
+             retry = {{ attempts = 2, initial_ms = 50, max_ms = 200 }}"
+        )),
+    );
+    let worker = InProcessWorker::start(engine.clone(), "outage");
+    // A journey before the outage: the worker holds a valid token when it
+    // begins, so what fails is the API itself, not the identity provider.
+    let warm = start_vendor_probes(&engine, 1, PATIENT).await;
+    wait_status(&db.pool, warm[0], "completed", Duration::from_secs(30)).await;
+    sandbox
+        .fault(json!({ "vendor": "clinical", "outage_secs": 30 }))
+        .await;
+    let outage_ends = Utc::now() + chrono::Duration::seconds(30);
+    let journeys = 40;
+    start_vendor_probes_from(&engine, 1, journeys, PATIENT).await;
+
+    let (waiting, reason): (i64, String) = wait_for(
+        "journeys to wait on the vendor",
+        Duration::from_secs(20),
+        || async {
+            let row: (i64, Option<String>) = sqlx::query_as(
+                "SELECT count(*), max(last_error) FROM carepath.journeys
+              WHERE status = 'waiting' AND waiting_for = 'vendor:clinical' AND wake_at IS NOT NULL",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("waiting journeys");
+            (row.0 > 0).then(|| (row.0, row.1.unwrap_or_default()))
+        },
+    )
+    .await;
+    assert!(reason.contains("circuit open"), "reason shown: {reason}");
+    println!("{waiting} journeys waiting on vendor:clinical; reason: {reason}");
+
+    wait_all_completed(&db.pool, journeys as i64 + 1, Duration::from_secs(120)).await;
+    worker.shutdown().await;
+    assert_eq!(failed(&db).await, 0);
+
+    let mut ok: Vec<DateTime<Utc>> = sandbox
+        .get_requests("clinical")
+        .await
+        .iter()
+        .filter(|r| {
+            r["status"]
+                .as_u64()
+                .is_some_and(|s| (200..300).contains(&s))
+        })
+        .filter(|r| {
+            !r["route"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("/auth/token")
+        })
+        .map(at)
+        .filter(|t| *t >= outage_ends)
+        .collect();
+    ok.sort();
+    assert_eq!(
+        ok.len(),
+        journeys * 2,
+        "every call succeeded once after the outage"
+    );
+    let span = (ok[ok.len() - 1] - ok[0]).as_seconds_f64();
+    // The bucket starts full (burst 2); after that, one call per 1/rate s.
+    let drained = (ok.len() - 2) as f64 / span;
+    println!(
+        "backlog of {} calls drained at {drained:.1}/s (configured {rate}/s)",
+        ok.len()
+    );
+    assert!(
+        drained <= rate * 1.1,
+        "drained at {drained:.1}/s, above the configured {rate}/s"
+    );
+    let c = sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+}
+
+#[tokio::test]
+async fn a_vendor_422_fails_the_step_with_the_vendors_message_and_is_not_retried() {
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let engine = engine_for(&db, &sandbox.config_toml(""));
+    let bad = r#"{"first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01", "state": "ZZ"}"#;
+    let ids = start_vendor_probes(&engine, 1, bad).await;
+    let worker = InProcessWorker::start(engine.clone(), "rejected");
+    wait_status(&db.pool, ids[0], "failed", Duration::from_secs(30)).await;
+    worker.shutdown().await;
+    let j = carepath_workflows::store::journeys::get(&db.pool, ids[0])
+        .await
+        .expect("read")
+        .expect("exists");
+    let error = j.last_error.unwrap_or_default();
+    assert!(
+        error.contains("HTTP 422") && error.contains("state"),
+        "last_error: {error}"
+    );
+    let calls = sandbox.calls("clinical").await;
+    assert_eq!(calls.len(), 1, "the rejected call was retried: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_share_one_vendor_rate_limit() {
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let (rate, burst) = (5.0, 3);
+    let toml = sandbox.config_toml(&format!("rate_per_sec = {rate}\nburst = {burst}"));
+    let engine = engine_for(&db, &toml);
+    let journeys = 30;
+    start_vendor_probes(&engine, journeys, PATIENT).await;
+    // Lost responses make steps retry their calls: the vendor must see the same keys.
+    sandbox
+        .fault(json!({ "vendor": "clinical", "lost_response_rate": 0.2 }))
+        .await;
+    let config = write_config(&toml);
+    let config = config.to_string_lossy();
+    let workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| {
+            WorkerProcess::spawn_with(
+                &db.url,
+                &format!("rate-{i}"),
+                &[("CAREPATH_CONFIG", &config)],
+            )
+        })
+        .collect();
+    wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(90)).await;
+    drop(workers);
+
+    let mut times: Vec<DateTime<Utc>> = sandbox.calls("clinical").await.iter().map(at).collect();
+    times.sort();
+    let busiest = times
+        .iter()
+        .map(|t| {
+            times
+                .iter()
+                .filter(|u| **u >= *t && **u < *t + chrono::Duration::seconds(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{} calls; busiest second had {busiest} (limit {rate}/s, burst {burst})",
+        times.len()
+    );
+    assert!(
+        busiest as f64 <= rate + f64::from(burst),
+        "busiest second: {busiest} calls"
+    );
+    let c = sandbox.counters().await;
+    assert!(
+        c["idempotent_replays"].as_u64().unwrap_or(0) > 0,
+        "no call was retried: {c}"
+    );
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+}
+
+#[tokio::test]
+async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
+    use carepath_activities::webhook_signature;
+
+    type Received = Arc<Mutex<Vec<(String, Option<i64>, Value)>>>;
+    let received: Received = Arc::default();
+    let inbox = received.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/{vendor}",
+        axum::routing::post(
+            move |axum::extract::Path(vendor): axum::extract::Path<String>,
+                  headers: HeaderMap,
+                  body: Bytes| {
+                let inbox = inbox.clone();
+                async move {
+                    let signature = headers
+                        .get(webhook_signature::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let verified = webhook_signature::verify(&[b"hook-secret"], signature, &body);
+                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if let Ok(mut v) = inbox.lock() {
+                        v.push((vendor, verified, event));
+                    }
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let receiver = format!(
+        "http://{}/webhooks",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut settings = SandboxSettings::default();
+    settings.clinician.assign_ms = 20;
+    settings.clinician.decide_ms = 20;
+    settings.webhooks.duplicate_rate = 1.0;
+    let sandbox = Sandbox::start_with(SandboxConfig {
+        webhook_url: Some(receiver),
+        webhook_secret: "hook-secret".into(),
+        settings,
+    })
+    .await;
+    let db = fresh_db().await;
+    let engine = engine_for(&db, &sandbox.config_toml(""));
+    let ids = start_vendor_probes(&engine, 1, PATIENT).await;
+    let worker = InProcessWorker::start(engine.clone(), "webhooks");
+    wait_status(&db.pool, ids[0], "completed", Duration::from_secs(30)).await;
+    worker.shutdown().await;
+
+    let events = wait_for(
+        "the clinician's webhooks, each twice",
+        Duration::from_secs(20),
+        || async {
+            let v = received.lock().map(|v| v.clone()).unwrap_or_default();
+            (v.len() >= 4).then_some(v)
+        },
+    )
+    .await;
+    assert!(
+        events
+            .iter()
+            .all(|(vendor, verified, _)| vendor == "clinical" && verified.is_some())
+    );
+    for kind in ["case.assigned", "case.approved"] {
+        let copies: Vec<&Value> = events
+            .iter()
+            .filter(|(_, _, e)| e["type"] == kind)
+            .map(|(_, _, e)| e)
+            .collect();
+        assert_eq!(copies.len(), 2, "{kind}: {copies:?}");
+        assert_eq!(
+            copies[0]["event_id"], copies[1]["event_id"],
+            "a duplicate keeps its event id"
+        );
+    }
+}

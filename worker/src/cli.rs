@@ -32,6 +32,10 @@ enum Command {
     },
     /// Run journeys from the queue until SIGTERM or Ctrl-C.
     Worker(WorkerArgs),
+    /// Serve the HTTP API for product code and operators.
+    Api(ApiArgs),
+    /// Operator commands against the API.
+    Ctl(crate::ctl::CtlArgs),
     /// Serve the fake vendors (clinical network, pharmacy, EHR, CRM,
     /// notifications) with fault injection, for tests, benchmarks and the demo.
     Sandbox(SandboxArgs),
@@ -62,6 +66,17 @@ pub struct WorkerArgs {
     config: Option<std::path::PathBuf>,
     #[command(flatten)]
     tuning: EngineTuning,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[arg(long, env = "CAREPATH_API_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Vendor profiles (TOML), for the vendors view.
+    #[arg(long, env = "CAREPATH_CONFIG")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +166,11 @@ impl Cli {
                 logging::init("info,apalis=warn,sqlx=warn");
                 run_worker(args).await
             }
+            Command::Api(args) => {
+                logging::init("info,sqlx=warn");
+                run_api(args).await
+            }
+            Command::Ctl(args) => crate::ctl::run(args).await,
             Command::Sandbox(args) => {
                 logging::init("info");
                 let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -198,6 +218,32 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     tracing::info!(concurrency = cfg.concurrency, name = %cfg.name, "worker starting");
     runtime::run(engine, cfg, stop).await?;
     tracing::info!("worker stopped");
+    Ok(())
+}
+
+async fn run_api(args: ApiArgs) -> Result<()> {
+    let pool = db::connect(&args.database_url, 32).await?;
+    db::ensure_migrated(&pool).await?;
+    let vendors_config = VendorsConfig::load(args.config.as_deref())?;
+    let vendors = Vendors::new(&vendors_config, &pool)?;
+    let engine = Engine::new(
+        pool.clone(),
+        builtin::registry(&pool, &vendors),
+        EngineConfig::default(),
+    );
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "api serving");
+    let stop = CancellationToken::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    let state = carepath_api::AppState {
+        engine,
+        vendors: std::sync::Arc::new(vendors_config),
+    };
+    axum::serve(listener, carepath_api::router(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
     Ok(())
 }
 

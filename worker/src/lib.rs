@@ -3,7 +3,8 @@
 
 pub mod bench;
 pub mod cli;
-pub mod db;
+pub mod ctl;
+pub use carepath_workflows::db;
 pub mod demo;
 pub mod logging;
 pub mod private_pg;

@@ -1,0 +1,138 @@
+//! Bearer tokens, stored hashed, each with a role: `product` (start, read,
+//! signal), `operator` (also list, history, actions, vendors), `admin` (also tokens).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use carepath_workflows::Actor;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Product,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Product => "product",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "product" => Some(Role::Product),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling, from a valid bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// 403 unless the caller's role includes `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(role.as_str()))
+        }
+    }
+
+    /// How the caller appears in history.
+    pub fn actor(&self) -> Actor {
+        Actor::new(format!("token:{}", self.name))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT name, role FROM carepath.api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash(token))
+        .fetch_optional(state.engine.pool())
+        .await?;
+        let (name, role) = row.ok_or_else(ApiError::unauthorized)?;
+        let role = Role::parse(&role).ok_or_else(ApiError::unauthorized)?;
+        Ok(Caller { name, role })
+    }
+}
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("a token named {0:?} already exists")]
+    NameTaken(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates a token and returns it; only its hash is stored, so this is the
+/// one time it can be read.
+pub async fn create_token(pool: &PgPool, name: &str, role: Role) -> Result<String, TokenError> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("cp_{}", hex::encode(bytes));
+    let inserted = sqlx::query(
+        "INSERT INTO carepath.api_tokens (id, name, role, token_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash(&token))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(TokenError::NameTaken(name.to_owned()));
+    }
+    Ok(token)
+}
+
+/// Revokes the token named `name`; `false` when there is no such live token.
+pub async fn revoke_token(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE carepath.api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+    )
+    .bind(name)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}

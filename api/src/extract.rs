@@ -1,0 +1,91 @@
+//! Extractors that turn bad input into the API's error body, never a 500 and
+//! never axum's plain-text rejections.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body: malformed JSON is a 400; a body of the wrong shape (unknown
+/// fields, wrong types, missing fields) is a 422 naming the field's path.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is too large",
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text())
+            }
+        })?;
+        // Syntax first: a body that is not JSON at all is malformed, not invalid.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("the body is not JSON: {e}"),
+            )
+        })?;
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::invalid(vec![FieldError {
+                    path: if path == "." { String::new() } else { path },
+                    message: e.into_inner().to_string(),
+                }])
+            })
+    }
+}
+
+/// A journey id in the path; anything that is not a UUID names no journey.
+pub struct JourneyId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for JourneyId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("no such journey"))?;
+        params
+            .iter()
+            .find(|(k, _)| k == "id")
+            .and_then(|(_, v)| Uuid::parse_str(v).ok())
+            .map(JourneyId)
+            .ok_or_else(|| ApiError::not_found("no such journey"))
+    }
+}
+
+/// Query parameters: unknown or ill-typed ones are a 422 naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::invalid(vec![FieldError {
+                    path: if path == "." { "query".into() } else { path },
+                    message: e.into_inner().to_string(),
+                }])
+            })
+    }
+}

@@ -1,0 +1,413 @@
+//! `/v1/journeys`: start, read, list, history, signals and operator actions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use carepath_workflows::store::{history, journeys, steps};
+use carepath_workflows::{Engine, EngineError, Journey, SignalOutcome};
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::{Body, JourneyId, QueryParams};
+use crate::views::*;
+
+const MAX_KEY: usize = 200;
+const MAX_REASON: usize = 1000;
+
+fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::field(path, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::field(
+            path,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/journeys", tag = "journeys", request_body = StartRequest,
+    responses(
+        (status = 201, description = "Started", body = JourneyView),
+        (status = 200, description = "This idempotency key already started this journey", body = JourneyView),
+        (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown workflow", body = ErrorBody),
+        (status = 422, description = "Invalid input, with the failing fields", body = ErrorBody),
+    ))]
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<StartRequest>,
+) -> Result<(StatusCode, Json<JourneyView>), ApiError> {
+    caller.require(Role::Product)?;
+    bounded("workflow", &req.workflow, MAX_KEY)?;
+    bounded("idempotency_key", &req.idempotency_key, MAX_KEY)?;
+    let (_, workflow) = state
+        .engine
+        .registry()
+        .latest(&req.workflow)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("workflow {:?} is not registered", req.workflow))
+        })?;
+    if !req.input.is_object() {
+        return Err(ApiError::field("input", "must be an object"));
+    }
+    if let Err(problems) = workflow.validate(&req.input) {
+        return Err(ApiError::invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| FieldError {
+                    path: format!("input.{path}"),
+                    message,
+                })
+                .collect(),
+        ));
+    }
+    let started = state
+        .engine
+        .start(
+            &req.workflow,
+            &req.idempotency_key,
+            req.input,
+            &caller.actor(),
+        )
+        .await?;
+    let status = if started.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(started.journey.into())))
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}", tag = "journeys",
+    params(("id" = Uuid, Path, description = "Journey id")),
+    responses((status = 200, description = "OK", body = JourneyView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    JourneyId(id): JourneyId,
+) -> Result<Json<JourneyView>, ApiError> {
+    caller.require(Role::Product)?;
+    let journey = find(state.engine.pool(), id).await?;
+    let mut view = JourneyView::from(journey);
+    view.steps = Some(
+        steps::load(state.engine.pool(), id)
+            .await?
+            .into_iter()
+            .map(StepView::from)
+            .collect(),
+    );
+    Ok(Json(view))
+}
+
+async fn find(pool: &sqlx::PgPool, id: Uuid) -> Result<Journey, ApiError> {
+    journeys::get(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))
+}
+
+#[utoipa::path(get, path = "/v1/journeys", tag = "journeys", params(ListQuery),
+    responses((status = 200, description = "OK", body = Page), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
+    caller.require(Role::Operator)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    if let Some(s) = &q.status
+        && s.parse::<carepath_workflows::JourneyStatus>().is_err()
+    {
+        return Err(ApiError::field("status", "is not a journey status"));
+    }
+    let cursor = match &q.cursor {
+        Some(c) => {
+            Some(Uuid::parse_str(c).map_err(|_| ApiError::field("cursor", "is not a cursor"))?)
+        }
+        None => None,
+    };
+    // Newest first, by id (UUIDv7, so by creation): journeys created while a
+    // client pages sort before its cursor and can never push one it has not
+    // seen onto a page it already read.
+    let mut rows: Vec<Journey> = sqlx::query_as(concat!(
+        "SELECT ",
+        carepath_workflows::journey_columns!(),
+        " FROM carepath.journeys
+          WHERE ($1::text IS NULL OR status = $1)
+            AND ($2::text IS NULL OR phase = $2)
+            AND ($3::text IS NULL OR workflow = $3)
+            AND ($4::text IS NULL OR waiting_for = 'vendor:' || $4)
+            AND (NOT $5 OR (status IN ('running', 'waiting') AND wake_at < now() - interval '1 minute'))
+            AND ($6::uuid IS NULL OR id < $6)
+          ORDER BY id DESC
+          LIMIT $7"
+    ))
+    .bind(&q.status)
+    .bind(&q.phase)
+    .bind(&q.workflow)
+    .bind(&q.vendor)
+    .bind(q.overdue.unwrap_or(false))
+    .bind(cursor)
+    .bind(limit + 1)
+    .fetch_all(state.engine.pool())
+    .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|j| j.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        items: rows.into_iter().map(JourneyView::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/history", tag = "journeys",
+    params(("id" = Uuid, Path, description = "Journey id")),
+    responses((status = 200, description = "OK", body = HistoryView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+pub async fn history_of(
+    State(state): State<AppState>,
+    caller: Caller,
+    JourneyId(id): JourneyId,
+) -> Result<Json<HistoryView>, ApiError> {
+    caller.require(Role::Operator)?;
+    find(state.engine.pool(), id).await?;
+    let events = history::list(state.engine.pool(), id).await?;
+    Ok(Json(HistoryView {
+        events: events.into_iter().map(HistoryEventView::from).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/history/verify", tag = "journeys",
+    params(("id" = Uuid, Path, description = "Journey id")),
+    responses((status = 200, description = "OK", body = VerifyView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    JourneyId(id): JourneyId,
+) -> Result<Json<VerifyView>, ApiError> {
+    caller.require(Role::Operator)?;
+    find(state.engine.pool(), id).await?;
+    let v = history::verify(state.engine.pool(), id).await?;
+    Ok(Json(VerifyView {
+        ok: v.ok,
+        events: v.events,
+        broken_at: v.broken_at,
+    }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReasonQuery {
+    /// Why the input is read: recorded in the journey's history.
+    pub reason: String,
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/input", tag = "journeys",
+    params(("id" = Uuid, Path, description = "Journey id"), ReasonQuery),
+    responses((status = 200, description = "The journey's input (PHI); the read is recorded", body = InputView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn input(
+    State(state): State<AppState>,
+    caller: Caller,
+    JourneyId(id): JourneyId,
+    QueryParams(q): QueryParams<ReasonQuery>,
+) -> Result<Json<InputView>, ApiError> {
+    caller.require(Role::Operator)?;
+    bounded("reason", &q.reason, MAX_REASON)?;
+    let journey = find(state.engine.pool(), id).await?;
+    history::append(
+        state.engine.pool(),
+        id,
+        &caller.actor().0,
+        "input_read",
+        json!({ "reason": q.reason }),
+    )
+    .await?;
+    Ok(Json(InputView {
+        journey_id: id,
+        input: journey.input,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/journeys/{id}/signals/{name}", tag = "journeys",
+    params(("id" = Uuid, Path, description = "Journey id"), ("name" = String, Path, description = "Signal name")),
+    request_body = SignalRequest,
+    responses((status = 202, description = "Stored; applied when the journey waits for it", body = SignalAccepted),
+              (status = 200, description = "This event id was already received", body = SignalAccepted),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Does not apply to the current state", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn signal(
+    State(state): State<AppState>,
+    caller: Caller,
+    JourneyId(id): JourneyId,
+    Path(path): Path<(String, String)>,
+    Body(req): Body<SignalRequest>,
+) -> Result<(StatusCode, Json<SignalAccepted>), ApiError> {
+    caller.require(Role::Product)?;
+    let name = path.1;
+    bounded("name", &name, MAX_KEY)?;
+    bounded("event_id", &req.event_id, MAX_KEY)?;
+    let outcome = state
+        .engine
+        .signal(
+            id,
+            &name,
+            "api",
+            &req.event_id,
+            &req.payload,
+            &caller.actor(),
+        )
+        .await?;
+    let applied = outcome == SignalOutcome::Accepted;
+    let status = if applied {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(SignalAccepted {
+            journey_id: id,
+            event_id: req.event_id,
+            applied,
+        }),
+    ))
+}
+
+/// The operator actions share one shape; each is its own route in the document.
+macro_rules! action {
+    ($name:ident, $path:literal, $method:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "operations", request_body = ActionRequest,
+            params(("id" = Uuid, Path, description = "Journey id")),
+            responses((status = 200, description = "OK", body = JourneyView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+                      (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody),
+                      (status = 409, description = "Does not apply to the journey's status", body = ErrorBody),
+                      (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            JourneyId(id): JourneyId,
+            Body(req): Body<ActionRequest>,
+        ) -> Result<Json<JourneyView>, ApiError> {
+            caller.require(Role::Operator)?;
+            bounded("reason", &req.reason, MAX_REASON)?;
+            let journey = state.engine.$method(id, &caller.actor(), &req.reason).await?;
+            Ok(Json(journey.into()))
+        }
+    };
+}
+
+action!(
+    pause,
+    "/v1/journeys/{id}/pause",
+    pause,
+    "Stops a running or waiting journey where it is."
+);
+action!(
+    resume,
+    "/v1/journeys/{id}/resume",
+    resume,
+    "Lets a paused journey go on."
+);
+action!(
+    retry,
+    "/v1/journeys/{id}/retry",
+    retry,
+    "Retries a failed journey, or a waiting step now."
+);
+action!(
+    cancel,
+    "/v1/journeys/{id}/cancel",
+    cancel,
+    "Ends a journey that has not finished."
+);
+action!(
+    wake,
+    "/v1/journeys/{id}/wake",
+    wake,
+    "Fires the timer a journey sleeps on now."
+);
+
+#[utoipa::path(post, path = "/v1/ops/retry", tag = "operations", request_body = BulkRetryRequest,
+    responses((status = 200, description = "OK", body = BulkRetryResult), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn bulk_retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<BulkRetryRequest>,
+) -> Result<Json<BulkRetryResult>, ApiError> {
+    caller.require(Role::Operator)?;
+    bounded("reason", &req.reason, MAX_REASON)?;
+    let f = req.filter;
+    let status = f.status.unwrap_or_else(|| "failed".into());
+    if status != "failed" && status != "waiting" {
+        return Err(ApiError::field(
+            "filter.status",
+            "must be failed or waiting",
+        ));
+    }
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM carepath.journeys
+          WHERE status = $1
+            AND ($2::text IS NULL OR phase = $2)
+            AND ($3::text IS NULL OR waiting_for = 'vendor:' || $3)
+            AND ($4::text IS NULL OR strpos(coalesce(last_error, ''), $4) > 0)
+          ORDER BY id LIMIT 10000",
+    )
+    .bind(&status)
+    .bind(&f.phase)
+    .bind(&f.vendor)
+    .bind(&f.error_contains)
+    .fetch_all(state.engine.pool())
+    .await?;
+    let result = retry_each(&state.engine, &ids, &caller, &req.reason).await?;
+    sqlx::query(
+        "INSERT INTO carepath.operator_audit (actor, action, target, detail) VALUES ($1, 'bulk_retry', 'journeys', $2)",
+    )
+    .bind(&caller.actor().0)
+    .bind(json!({ "reason": req.reason, "retried": result.retried.len(), "skipped": result.skipped.len() }))
+    .execute(state.engine.pool())
+    .await?;
+    Ok(Json(result))
+}
+
+async fn retry_each(
+    engine: &Engine,
+    ids: &[Uuid],
+    caller: &Caller,
+    reason: &str,
+) -> Result<BulkRetryResult, ApiError> {
+    let mut result = BulkRetryResult {
+        retried: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for id in ids {
+        match engine.retry(*id, &caller.actor(), reason).await {
+            Ok(_) => result.retried.push(*id),
+            Err(EngineError::NotApplicable { .. } | EngineError::JourneyNotFound(_)) => {
+                result.skipped.push(*id)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(result)
+}

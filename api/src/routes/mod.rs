@@ -1,0 +1,4 @@
+pub mod health;
+pub mod journeys;
+pub mod tokens;
+pub mod vendors;

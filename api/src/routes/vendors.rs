@@ -1,0 +1,135 @@
+//! `/v1/vendors`: what each vendor's state is, and the operator's pause.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use carepath_activities::config::VENDORS;
+use carepath_activities::resilience::holds;
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Body;
+use crate::views::{ActionRequest, VendorView, VendorsView};
+
+#[utoipa::path(get, path = "/v1/vendors", tag = "vendors", operation_id = "list_vendors",
+    responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VendorsView>, ApiError> {
+    caller.require(Role::Operator)?;
+    let pool = state.engine.pool();
+    let mut vendors = Vec::new();
+    for name in VENDORS {
+        let hold = holds::current(pool, name).await?;
+        let (waiting, last_error): (i64, Option<String>) = sqlx::query_as(
+            "SELECT count(*), (array_agg(last_error ORDER BY updated_at DESC))[1]
+               FROM carepath.journeys WHERE status = 'waiting' AND waiting_for = 'vendor:' || $1",
+        )
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+        let profile = state.vendors.vendors.get(name);
+        vendors.push(VendorView {
+            name: name.to_owned(),
+            breaker: if hold.is_some() { "open" } else { "closed" }.to_owned(),
+            on_hold_until: hold.as_ref().map(|h| h.until),
+            hold_reason: hold.map(|h| h.reason),
+            rate_per_sec: profile.map_or(0.0, |p| p.rate_per_sec),
+            burst: profile.map_or(0, |p| p.burst),
+            waiting_journeys: waiting,
+            last_error,
+        });
+    }
+    Ok(Json(VendorsView { vendors }))
+}
+
+fn known(name: &str) -> Result<(), ApiError> {
+    if VENDORS.contains(&name) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no vendor named {name:?}")))
+    }
+}
+
+/// An operator's pause lasts until resumed: a hold far in the future.
+fn indefinitely() -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::days(365 * 100)
+}
+
+#[utoipa::path(post, path = "/v1/vendors/{name}/pause", tag = "vendors", operation_id = "pause_vendor", request_body = ActionRequest,
+    params(("name" = String, Path, description = "Vendor")),
+    responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<ActionRequest>,
+) -> Result<Json<VendorsView>, ApiError> {
+    caller.require(Role::Operator)?;
+    known(&name)?;
+    reason_ok(&req.reason)?;
+    let reason = format!("paused by {}: {}", caller.name, req.reason);
+    holds::hold(
+        state.engine.pool(),
+        &name,
+        indefinitely(),
+        &reason,
+        &caller.actor().0,
+    )
+    .await?;
+    audit(&state, &caller, "vendor_pause", &name, &req.reason).await?;
+    list(State(state), caller).await
+}
+
+#[utoipa::path(post, path = "/v1/vendors/{name}/resume", tag = "vendors", operation_id = "resume_vendor", request_body = ActionRequest,
+    params(("name" = String, Path, description = "Vendor")),
+    responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<ActionRequest>,
+) -> Result<Json<VendorsView>, ApiError> {
+    caller.require(Role::Operator)?;
+    known(&name)?;
+    reason_ok(&req.reason)?;
+    sqlx::query("DELETE FROM carepath.vendor_holds WHERE vendor = $1")
+        .bind(&name)
+        .execute(state.engine.pool())
+        .await?;
+    // Journeys waiting on the vendor wake at their own times (the hold's end
+    // they saw); an operator who wants them now retries them in bulk.
+    audit(&state, &caller, "vendor_resume", &name, &req.reason).await?;
+    list(State(state), caller).await
+}
+
+fn reason_ok(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().is_empty() {
+        Err(ApiError::field("reason", "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("INSERT INTO carepath.operator_audit (actor, action, target, detail) VALUES ($1, $2, $3, $4)")
+        .bind(&caller.actor().0)
+        .bind(action)
+        .bind(target)
+        .bind(json!({ "reason": reason }))
+        .execute(state.engine.pool())
+        .await?;
+    Ok(())
+}

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use carepath_activities::{Vendors, VendorsConfig};
+use carepath_activities::VendorsConfig;
 use carepath_workflows::{Actor, Engine, builtin};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -16,12 +16,22 @@ const PATIENT: &str = r#"{"first_name": "Test", "last_name": "Patient", "date_of
 
 fn engine_for(db: &TestDb, toml: &str) -> Engine {
     let config = VendorsConfig::from_toml(toml).expect("vendor config");
-    let vendors = Vendors::new(&config, &db.pool).expect("vendors");
-    Engine::new(
-        db.pool.clone(),
-        builtin::registry(&db.pool, &vendors),
-        test_engine_config(),
-    )
+    builtin::engine(&db.pool, &config, test_engine_config()).expect("engine")
+}
+
+/// Worker processes using the vendor profiles in `toml`.
+fn spawn_workers(db: &TestDb, toml: &str, prefix: &str, n: usize) -> Vec<WorkerProcess> {
+    let config = write_config(toml);
+    let config = config.to_string_lossy();
+    (0..n)
+        .map(|i| {
+            WorkerProcess::spawn_with(
+                &db.url,
+                &format!("{prefix}-{i}"),
+                &[("CAREPATH_CONFIG", &config)],
+            )
+        })
+        .collect()
 }
 
 async fn start_vendor_probes(engine: &Engine, n: usize, patient: &str) -> Vec<uuid::Uuid> {
@@ -121,17 +131,7 @@ async fn a_429_storm_stops_every_process_until_the_time_it_named() {
     sandbox
         .fault(json!({ "vendor": "clinical", "storm_secs": 3 }))
         .await;
-    let config = write_config(&toml);
-    let config = config.to_string_lossy();
-    let workers: Vec<WorkerProcess> = (0..2)
-        .map(|i| {
-            WorkerProcess::spawn_with(
-                &db.url,
-                &format!("storm-{i}"),
-                &[("CAREPATH_CONFIG", &config)],
-            )
-        })
-        .collect();
+    let workers = spawn_workers(&db, &toml, "storm", 2);
     wait_all_completed(&db.pool, 20, Duration::from_secs(60)).await;
     drop(workers);
 
@@ -277,17 +277,7 @@ async fn two_worker_processes_share_one_vendor_rate_limit() {
     sandbox
         .fault(json!({ "vendor": "clinical", "lost_response_rate": 0.2 }))
         .await;
-    let config = write_config(&toml);
-    let config = config.to_string_lossy();
-    let workers: Vec<WorkerProcess> = (0..2)
-        .map(|i| {
-            WorkerProcess::spawn_with(
-                &db.url,
-                &format!("rate-{i}"),
-                &[("CAREPATH_CONFIG", &config)],
-            )
-        })
-        .collect();
+    let workers = spawn_workers(&db, &toml, "rate", 2);
     wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(90)).await;
     drop(workers);
 

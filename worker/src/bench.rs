@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
-use crate::private_pg::{Durability, PrivatePostgres};
+use crate::private_pg::{self, Durability};
 
 #[derive(Debug, Args)]
 pub struct StepsArgs {
@@ -34,21 +34,15 @@ pub struct StepsArgs {
 }
 
 pub async fn steps(args: StepsArgs) -> Result<()> {
-    let (_cluster, url) = database()?;
+    let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
     let pool = db::connect(&url, 32).await?;
     db::migrate(&pool).await?;
     describe_machine(&pool).await?;
-    let engine = Engine::new(
-        pool.clone(),
-        builtin::registry(
-            &pool,
-            &carepath_activities::Vendors::new(
-                &carepath_activities::VendorsConfig::default(),
-                &pool,
-            )?,
-        ),
+    let engine = builtin::engine(
+        &pool,
+        &carepath_activities::VendorsConfig::default(),
         EngineConfig::default(),
-    );
+    )?;
     let run = Uuid::new_v4().simple().to_string();
 
     let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
@@ -234,15 +228,6 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn database() -> Result<(Option<PrivatePostgres>, String)> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return Ok((None, url));
-    }
-    let pg = PrivatePostgres::start(Durability::Durable)?;
-    let url = pg.url("postgres");
-    Ok((Some(pg), url))
 }
 
 async fn describe_machine(pool: &PgPool) -> Result<()> {

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use carepath_activities::{Vendors, VendorsConfig, sandbox};
+use carepath_activities::{VendorsConfig, sandbox};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use carepath_workflows::{Engine, EngineConfig, RetryPolicy, builtin};
+use carepath_workflows::{EngineConfig, RetryPolicy, builtin};
 
 use crate::runtime::WorkerConfig;
 use crate::{bench, db, demo, logging, runtime};
@@ -206,12 +206,8 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     // use another; the queue needs a few of its own.
     let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
     db::ensure_migrated(&pool).await?;
-    let vendors = Vendors::new(&VendorsConfig::load(args.config.as_deref())?, &pool)?;
-    let engine = Engine::new(
-        pool.clone(),
-        builtin::registry(&pool, &vendors),
-        args.tuning.engine_config(),
-    );
+    let vendors = VendorsConfig::load(args.config.as_deref())?;
+    let engine = builtin::engine(&pool, &vendors, args.tuning.engine_config())?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     let cfg = args.tuning.worker_config(args.concurrency);
@@ -225,12 +221,7 @@ async fn run_api(args: ApiArgs) -> Result<()> {
     let pool = db::connect(&args.database_url, 32).await?;
     db::ensure_migrated(&pool).await?;
     let vendors_config = VendorsConfig::load(args.config.as_deref())?;
-    let vendors = Vendors::new(&vendors_config, &pool)?;
-    let engine = Engine::new(
-        pool.clone(),
-        builtin::registry(&pool, &vendors),
-        EngineConfig::default(),
-    );
+    let engine = builtin::engine(&pool, &vendors_config, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

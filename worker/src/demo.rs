@@ -6,17 +6,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use carepath_workflows::store::{history, journeys};
-use carepath_workflows::{Actor, Engine, EngineConfig, RetryPolicy, builtin};
+use carepath_workflows::{Actor, EngineConfig, RetryPolicy, builtin};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db;
-use crate::private_pg::{Durability, PrivatePostgres};
+use crate::private_pg::{self, Durability};
 use crate::runtime::{self, WorkerConfig};
 
 pub async fn run() -> Result<()> {
-    let (_cluster, url) = database_for_demo()?;
+    if std::env::var("DATABASE_URL").is_ok() {
+        println!("using DATABASE_URL");
+    } else {
+        println!("starting a private PostgreSQL (no DATABASE_URL set)…");
+    }
+    let (_cluster, url) = private_pg::database_url_or_private(Durability::Fast)?;
     let pool = db::connect(&url, 40).await?;
     db::migrate(&pool).await?;
     let config = EngineConfig {
@@ -27,17 +32,11 @@ pub async fn run() -> Result<()> {
         },
         ..EngineConfig::default()
     };
-    let engine = Engine::new(
-        pool.clone(),
-        builtin::registry(
-            &pool,
-            &carepath_activities::Vendors::new(
-                &carepath_activities::VendorsConfig::default(),
-                &pool,
-            )?,
-        ),
+    let engine = builtin::engine(
+        &pool,
+        &carepath_activities::VendorsConfig::default(),
         config,
-    );
+    )?;
     let stop = CancellationToken::new();
     let worker_cfg = WorkerConfig {
         concurrency: 8,
@@ -149,16 +148,4 @@ pub async fn run() -> Result<()> {
     stop.cancel();
     worker.await??;
     Ok(())
-}
-
-/// DATABASE_URL when set; otherwise a private cluster that lives as long as the demo.
-fn database_for_demo() -> Result<(Option<PrivatePostgres>, String)> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        println!("using DATABASE_URL");
-        return Ok((None, url));
-    }
-    println!("starting a private PostgreSQL (no DATABASE_URL set)…");
-    let pg = PrivatePostgres::start(Durability::Fast)?;
-    let url = pg.url("postgres");
-    Ok((Some(pg), url))
 }

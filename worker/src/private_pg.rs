@@ -213,6 +213,19 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// `DATABASE_URL` when it is set; otherwise a private cluster, returned so the
+/// caller keeps it alive for as long as it needs the database.
+pub fn database_url_or_private(
+    durability: Durability,
+) -> Result<(Option<PrivatePostgres>, String)> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Ok((None, url));
+    }
+    let pg = PrivatePostgres::start(durability)?;
+    let url = pg.url("postgres");
+    Ok((Some(pg), url))
+}
+
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())

@@ -47,12 +47,28 @@ pub async fn list(
     Ok(Json(VendorsView { vendors }))
 }
 
-fn known(name: &str) -> Result<(), ApiError> {
-    if VENDORS.contains(&name) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!("no vendor named {name:?}")))
+/// What a vendor action needs: an operator, a known vendor, a reason.
+fn admit(caller: &Caller, name: &str, reason: &str) -> Result<(), ApiError> {
+    caller.require(Role::Operator)?;
+    if !VENDORS.contains(&name) {
+        return Err(ApiError::not_found(format!("no vendor named {name:?}")));
     }
+    if reason.trim().is_empty() {
+        return Err(ApiError::field("reason", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Audits the action and answers with the vendors as they now are.
+async fn finish(
+    state: AppState,
+    caller: Caller,
+    action: &str,
+    name: &str,
+    reason: &str,
+) -> Result<Json<VendorsView>, ApiError> {
+    audit(&state, &caller, action, name, reason).await?;
+    list(State(state), caller).await
 }
 
 /// An operator's pause lasts until resumed: a hold far in the future.
@@ -70,9 +86,7 @@ pub async fn pause(
     Path(name): Path<String>,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
-    caller.require(Role::Operator)?;
-    known(&name)?;
-    reason_ok(&req.reason)?;
+    admit(&caller, &name, &req.reason)?;
     let reason = format!("paused by {}: {}", caller.name, req.reason);
     holds::hold(
         state.engine.pool(),
@@ -82,8 +96,7 @@ pub async fn pause(
         &caller.actor().0,
     )
     .await?;
-    audit(&state, &caller, "vendor_pause", &name, &req.reason).await?;
-    list(State(state), caller).await
+    finish(state, caller, "vendor_pause", &name, &req.reason).await
 }
 
 #[utoipa::path(post, path = "/v1/vendors/{name}/resume", tag = "vendors", operation_id = "resume_vendor", request_body = ActionRequest,
@@ -96,25 +109,14 @@ pub async fn resume(
     Path(name): Path<String>,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
-    caller.require(Role::Operator)?;
-    known(&name)?;
-    reason_ok(&req.reason)?;
+    admit(&caller, &name, &req.reason)?;
     sqlx::query("DELETE FROM carepath.vendor_holds WHERE vendor = $1")
         .bind(&name)
         .execute(state.engine.pool())
         .await?;
     // Journeys waiting on the vendor wake at their own times (the hold's end
     // they saw); an operator who wants them now retries them in bulk.
-    audit(&state, &caller, "vendor_resume", &name, &req.reason).await?;
-    list(State(state), caller).await
-}
-
-fn reason_ok(reason: &str) -> Result<(), ApiError> {
-    if reason.trim().is_empty() {
-        Err(ApiError::field("reason", "must not be empty"))
-    } else {
-        Ok(())
-    }
+    finish(state, caller, "vendor_resume", &name, &req.reason).await
 }
 
 pub(crate) async fn audit(

@@ -13,10 +13,10 @@ pub use vendor_probe::VendorProbe;
 
 use std::sync::Arc;
 
-use carepath_activities::Vendors;
+use carepath_activities::{Vendors, VendorsConfig};
 use sqlx::PgPool;
 
-use crate::Registry;
+use crate::{Engine, EngineConfig, Registry};
 
 /// The built-in workflows, registered under their names at version 1.
 pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
@@ -25,4 +25,14 @@ pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
         .with("noop", 1, Noop)
         .with("probe", 1, Probe::new(pool.clone()))
         .with("vendor_probe", 1, VendorProbe::new(vendors.clone()))
+}
+
+/// An engine running the built-in workflows, with vendor clients from `vendors`.
+pub fn engine(
+    pool: &PgPool,
+    vendors: &VendorsConfig,
+    config: EngineConfig,
+) -> anyhow::Result<Engine> {
+    let clients = Vendors::new(vendors, pool)?;
+    Ok(Engine::new(pool.clone(), registry(pool, &clients), config))
 }

@@ -179,6 +179,26 @@ async fn tokens_and_roles_guard_every_endpoint() {
         .call(Method::GET, "/v1/vendors", Some(&api.product), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // The role is checked before anything about the request is looked at.
+    for (method, path, token, body) in [
+        (Method::POST, "/v1/ops/retry", &api.product, Some(json!({}))),
+        (Method::GET, "/v1/journeys?colour=red", &api.product, None),
+        (
+            Method::GET,
+            "/v1/journeys/not-a-uuid/history",
+            &api.product,
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/tokens",
+            &api.operator,
+            Some(json!({ "bad": 1 })),
+        ),
+    ] {
+        let (s, b) = api.call(method, path, Some(token), body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {b}");
+    }
 
     // Tokens: only admins make them; a revoked token stops working.
     let new = json!({ "name": "ops-bob", "role": "operator" });
@@ -290,6 +310,18 @@ async fn start_is_idempotent_and_rejected_starts_change_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
             Some("idempotency_key"),
+        ),
+        (
+            json!({ "workflow": "waiter", "idempotency_key": "a\u{0}b", "input": {} }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("idempotency_key"),
+        ),
+        (
+            json!({ "workflow": "waiter", "idempotency_key": "k", "input": { "note": ["ok", "x\u{0}"] } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("input.note[1]"),
         ),
     ];
     for (body, status, code, path) in cases {

@@ -125,7 +125,9 @@ async fn token_endpoint_504s_cost_a_bounded_number_of_token_requests() {
 async fn a_429_storm_stops_every_process_until_the_time_it_named() {
     let sandbox = Sandbox::start().await;
     let db = fresh_db().await;
-    let toml = sandbox.config_toml("rate_per_sec = 50.0\nburst = 10");
+    // A low rate, so that calls are queued in the rate limiter when the first
+    // 429 comes back: they must not go out during the hold either.
+    let toml = sandbox.config_toml("rate_per_sec = 4.0\nburst = 2");
     let engine = engine_for(&db, &toml);
     start_vendor_probes(&engine, 20, PATIENT).await;
     sandbox
@@ -395,4 +397,68 @@ async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
             "a duplicate keeps its event id"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
+    use carepath_api::auth::{Role, create_token};
+
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let engine = engine_for(&db, &sandbox.config_toml(""));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine: engine.clone(),
+            vendors: std::sync::Arc::new(VendorsConfig::default()),
+        },
+    ));
+    let token = create_token(&db.pool, "ops", Role::Operator)
+        .await
+        .expect("token");
+    let http = reqwest::Client::new();
+    let vendor_action = |action: &'static str| {
+        let (http, api, token) = (http.clone(), api.clone(), token.clone());
+        async move {
+            let resp = http
+                .post(format!("{api}/v1/vendors/clinical/{action}"))
+                .bearer_auth(&token)
+                .json(&json!({ "reason": "incident 7" }))
+                .send()
+                .await
+                .expect("vendor action");
+            assert!(resp.status().is_success(), "{action}: {}", resp.status());
+        }
+    };
+
+    vendor_action("pause").await;
+    let ids = start_vendor_probes(&engine, 5, PATIENT).await;
+    let worker = InProcessWorker::start(engine.clone(), "vendor-pause");
+    wait_for(
+        "all five to wait on the paused vendor",
+        Duration::from_secs(30),
+        || async {
+            let n = count(
+                &db.pool,
+                "SELECT count(*) FROM carepath.journeys WHERE waiting_for = 'vendor:clinical'",
+            )
+            .await;
+            (n == 5).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        sandbox.calls("clinical").await.is_empty(),
+        "a call went out to a paused vendor"
+    );
+
+    vendor_action("resume").await;
+    for id in ids {
+        wait_status(&db.pool, id, "completed", Duration::from_secs(30)).await;
+    }
+    worker.shutdown().await;
 }

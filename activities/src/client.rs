@@ -188,7 +188,24 @@ impl VendorClient {
         loop {
             attempt += 1;
             self.admit().await?;
-            match self.attempt(method, path, body, idempotency_key).await {
+            let outcome = match self.attempt(method, path, body, idempotency_key).await {
+                Attempt::Reauthenticate(token) if !reauthenticated => {
+                    reauthenticated = true;
+                    attempt -= 1;
+                    if let Auth::OAuth(tokens) = &self.auth {
+                        tokens.invalidate(&token).await;
+                    }
+                    continue;
+                }
+                // A fresh token refused too: the vendor's auth is failing, which
+                // is a failure like any other, for the breaker and the backoff.
+                Attempt::Reauthenticate(_) => Attempt::Retry {
+                    message: "the vendor refused a fresh token".into(),
+                    retry_after: None,
+                },
+                other => other,
+            };
+            match outcome {
                 Attempt::Done(v) => {
                     self.breaker.on_success();
                     return Ok(v);
@@ -197,24 +214,16 @@ impl VendorClient {
                     self.breaker.on_success();
                     return Err(e);
                 }
-                Attempt::Reauthenticate(token) if !reauthenticated => {
-                    reauthenticated = true;
-                    attempt -= 1;
-                    if let Auth::OAuth(tokens) = &self.auth {
-                        tokens.invalidate(&token).await;
-                    }
-                }
-                Attempt::Reauthenticate(_) => {
-                    return Err(self.transient("the vendor refused a fresh token".into(), None));
-                }
+                Attempt::Reauthenticate(_) => unreachable!("handled above"),
                 Attempt::Retry {
                     message,
                     retry_after: Some(after),
                 } => {
-                    // The vendor named a time: everyone waits for it.
-                    let until = Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+                    // The vendor named a time: everyone waits for it (at least a
+                    // second, so a `Retry-After: 0` cannot make a hot loop).
+                    let after = after.max(Duration::from_secs(1));
                     return Err(self
-                        .hold(until, &format!("rate limited by vendor: {message}"))
+                        .hold(after, &format!("rate limited by vendor: {message}"))
                         .await);
                 }
                 Attempt::Retry {
@@ -224,13 +233,11 @@ impl VendorClient {
                     self.breaker.on_error();
                     if self.opened.0.swap(false, Ordering::SeqCst) {
                         let open = Duration::from_secs_f64(self.profile.breaker.open_secs);
-                        let until =
-                            Utc::now() + chrono::Duration::from_std(open).unwrap_or_default();
                         let reason = format!(
                             "circuit open after {} consecutive failures: {message}",
                             self.profile.breaker.failures
                         );
-                        return Err(self.hold(until, &reason).await);
+                        return Err(self.hold(open, &reason).await);
                     }
                     match delays.next_backoff() {
                         Some(d) if attempt < self.profile.retry.attempts => {
@@ -245,21 +252,37 @@ impl VendorClient {
 
     /// Hold, breaker and rate limit: may this call go out now?
     async fn admit(&self) -> Result<(), VendorError> {
-        let db = |e: sqlx::Error| self.transient(format!("database: {e}"), None);
-        if let Some(h) = holds::current(&self.pool, &self.name).await.map_err(db)? {
-            return Err(self.held(h.until, h.reason));
-        }
+        self.check_hold().await?;
         if !self.breaker.is_call_permitted() {
             let until = holds::current(&self.pool, &self.name)
                 .await
-                .map_err(db)?
+                .map_err(|e| self.db_error(e))?
                 .map_or_else(|| Utc::now() + chrono::Duration::seconds(1), |h| h.until);
             return Err(self.held(until, "circuit open".into()));
         }
-        match self.limit.acquire(&self.pool).await.map_err(db)? {
+        match self
+            .limit
+            .acquire(&self.pool)
+            .await
+            .map_err(|e| self.db_error(e))?
+        {
             Ok(()) => Ok(()),
             Err(at) => Err(self.held(at, "rate limit: no slot within the step's wait".into())),
         }
+    }
+
+    async fn check_hold(&self) -> Result<(), VendorError> {
+        match holds::current(&self.pool, &self.name)
+            .await
+            .map_err(|e| self.db_error(e))?
+        {
+            Some(h) => Err(self.held(h.until, h.reason)),
+            None => Ok(()),
+        }
+    }
+
+    fn db_error(&self, e: sqlx::Error) -> VendorError {
+        self.transient(format!("database: {e}"), None)
     }
 
     async fn attempt(
@@ -281,11 +304,11 @@ impl VendorClient {
                 Err(e) => {
                     // Without a token there is nothing to send: the vendor is
                     // unavailable to this process until the token backoff ends.
+                    if e.vendor_named {
+                        return Attempt::Refused(self.hold(e.retry_after, &e.to_string()).await);
+                    }
                     let until =
                         Utc::now() + chrono::Duration::from_std(e.retry_after).unwrap_or_default();
-                    if e.vendor_named {
-                        return Attempt::Refused(self.hold(until, &e.to_string()).await);
-                    }
                     return Attempt::Refused(self.held(until, e.to_string()));
                 }
             },
@@ -296,6 +319,11 @@ impl VendorClient {
         }
         if let Some(b) = body {
             req = req.json(b);
+        }
+        // The rate limit and the token may have kept this call waiting: a hold
+        // set meanwhile (a 429 elsewhere, an operator's pause) still stops it.
+        if let Err(e) = self.check_hold().await {
+            return Attempt::Refused(e);
         }
         let resp = match req.send().await {
             Ok(r) => r,
@@ -308,7 +336,27 @@ impl VendorClient {
         };
         let status = resp.status();
         let outcome = classify(status, resp.headers());
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let body: Value = match resp.bytes().await {
+            Ok(b) if b.is_empty() => Value::Null,
+            Ok(b) => match serde_json::from_slice(&b) {
+                Ok(v) => v,
+                // A success whose answer cannot be read may still have had its
+                // effect: try again with the same key rather than guess.
+                Err(_) if outcome == Outcome::Success => {
+                    return Attempt::Retry {
+                        message: format!("HTTP {}: the answer is not JSON", status.as_u16()),
+                        retry_after: None,
+                    };
+                }
+                Err(_) => Value::Null,
+            },
+            Err(e) => {
+                return Attempt::Retry {
+                    message: format!("HTTP {}: the answer was cut off: {e}", status.as_u16()),
+                    retry_after: None,
+                };
+            }
+        };
         match outcome {
             Outcome::Success => Attempt::Done(body),
             Outcome::Rejected => Attempt::Refused(VendorError::Rejected {
@@ -332,11 +380,12 @@ impl VendorClient {
     }
 
     /// Publishes a hold to every process and returns the error that says so.
-    async fn hold(&self, until: DateTime<Utc>, reason: &str) -> VendorError {
-        match holds::hold(&self.pool, &self.name, until, reason, "carepath").await {
+    async fn hold(&self, lasting: Duration, reason: &str) -> VendorError {
+        match holds::hold(&self.pool, &self.name, lasting, reason, "carepath").await {
             Ok(h) => self.held(h.until, h.reason),
             Err(e) => {
                 tracing::warn!(vendor = %self.name, error = %e, "could not store a vendor hold");
+                let until = Utc::now() + chrono::Duration::from_std(lasting).unwrap_or_default();
                 self.held(until, reason.to_owned())
             }
         }

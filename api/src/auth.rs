@@ -90,6 +90,39 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Callers already checked for a role: as the first extractor of a handler,
+/// 401 and 403 come before anything about the request itself is looked at.
+macro_rules! role_extractor {
+    ($name:ident, $role:expr) => {
+        pub struct $name(pub Caller);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
+                let caller = Caller::from_request_parts(parts, state).await?;
+                caller.require($role)?;
+                Ok(Self(caller))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = Caller;
+
+            fn deref(&self) -> &Caller {
+                &self.0
+            }
+        }
+    };
+}
+
+role_extractor!(AsProduct, Role::Product);
+role_extractor!(AsOperator, Role::Operator);
+role_extractor!(AsAdmin, Role::Admin);
+
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -22,13 +22,16 @@ pub enum Outcome {
 pub fn classify(status: StatusCode, headers: &HeaderMap) -> Outcome {
     match status.as_u16() {
         200..=299 => Outcome::Success,
-        401 | 403 => Outcome::Auth,
+        // 403 is a permission the token does not carry: a new token will not help.
+        401 => Outcome::Auth,
         408 | 425 | 429 | 500..=599 => Outcome::Transient {
             retry_after: retry_after(headers),
         },
         _ => Outcome::Rejected,
     }
 }
+
+const MAX_RETRY_AFTER_SECS: u64 = 7 * 24 * 3600;
 
 /// `Retry-After` in seconds (the HTTP-date form is rare among these vendors
 /// and is treated as absent).
@@ -40,7 +43,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        // Beyond a week is not believed (and would overflow date arithmetic).
+        .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)))
 }
 
 /// The vendor's own words, for the step's error: `error.message`, `message`,

@@ -22,30 +22,31 @@ pub async fn current(pool: &PgPool, vendor: &str) -> Result<Option<Hold>, sqlx::
     Ok(row.map(|(until, reason)| Hold { until, reason }))
 }
 
-/// Holds the vendor until `until`; an existing hold that ends later stands.
+/// Holds the vendor for `lasting` from now (the database's now, like every
+/// check of the hold); an existing hold that ends later stands.
 pub async fn hold(
     pool: &PgPool,
     vendor: &str,
-    until: DateTime<Utc>,
+    lasting: std::time::Duration,
     reason: &str,
     set_by: &str,
 ) -> Result<Hold, sqlx::Error> {
     sqlx::query(
         "INSERT INTO carepath.vendor_holds (vendor, until, reason, set_by)
-         VALUES ($1, $2, $3, $4)
+         VALUES ($1, clock_timestamp() + make_interval(secs => $2), $3, $4)
          ON CONFLICT (vendor) DO UPDATE
             SET until = EXCLUDED.until, reason = EXCLUDED.reason,
                 set_by = EXCLUDED.set_by, set_at = now()
           WHERE carepath.vendor_holds.until < EXCLUDED.until",
     )
     .bind(vendor)
-    .bind(until)
+    .bind(lasting.as_secs_f64())
     .bind(reason)
     .bind(set_by)
     .execute(pool)
     .await?;
     Ok(current(pool, vendor).await?.unwrap_or(Hold {
-        until,
+        until: Utc::now() + chrono::Duration::from_std(lasting).unwrap_or_default(),
         reason: reason.to_owned(),
     }))
 }

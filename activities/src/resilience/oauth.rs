@@ -91,8 +91,8 @@ impl TokenManager {
     pub async fn token(&self) -> Result<String, TokenError> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
-        if let Some((token, expires)) = &state.token
-            && *expires > now + EXPIRY_SKEW
+        if let Some((token, refresh_at)) = &state.token
+            && *refresh_at > now
         {
             return Ok(token.clone());
         }
@@ -109,7 +109,9 @@ impl TokenManager {
             Ok((token, ttl)) => {
                 state.failures = 0;
                 state.next_try = None;
-                state.token = Some((token.clone(), Instant::now() + ttl));
+                // Refresh ahead of expiry: 30 s early, or half-way for short-lived tokens.
+                let refresh_in = ttl.saturating_sub(EXPIRY_SKEW.min(ttl / 2));
+                state.token = Some((token.clone(), Instant::now() + refresh_in));
                 Ok(token)
             }
             Err(FetchError {
@@ -183,7 +185,8 @@ impl TokenManager {
             .json()
             .await
             .map_err(|e| failed(format!("token response unreadable: {e}")))?;
-        let ttl = Duration::from_secs(body.expires_in.unwrap_or(3600));
+        // A day at most: longer lifetimes are not believed (and overflow clocks).
+        let ttl = Duration::from_secs(body.expires_in.unwrap_or(3600).clamp(1, 24 * 3600));
         Ok((body.access_token, ttl))
     }
 }

@@ -10,7 +10,7 @@ use carepath_workflows::store::{history, journeys, steps};
 use carepath_workflows::{Engine, EngineError, Journey, SignalOutcome};
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{AsOperator, AsProduct, Caller};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Body, JourneyId, QueryParams};
 use crate::views::*;
@@ -21,6 +21,9 @@ const MAX_REASON: usize = 1000;
 fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::field(path, "must not be empty"));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::field(path, "must not contain the NUL character"));
     }
     if value.chars().count() > max {
         return Err(ApiError::field(
@@ -41,10 +44,9 @@ fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
     ))]
 pub async fn start(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsProduct,
     Body(req): Body<StartRequest>,
 ) -> Result<(StatusCode, Json<JourneyView>), ApiError> {
-    caller.require(Role::Product)?;
     bounded("workflow", &req.workflow, MAX_KEY)?;
     bounded("idempotency_key", &req.idempotency_key, MAX_KEY)?;
     let (_, workflow) = state
@@ -91,10 +93,9 @@ pub async fn start(
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: AsProduct,
     JourneyId(id): JourneyId,
 ) -> Result<Json<JourneyView>, ApiError> {
-    caller.require(Role::Product)?;
     let journey = find(state.engine.pool(), id).await?;
     let mut view = JourneyView::from(journey);
     view.steps = Some(
@@ -118,10 +119,9 @@ async fn find(pool: &sqlx::PgPool, id: Uuid) -> Result<Journey, ApiError> {
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: AsOperator,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    caller.require(Role::Operator)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));
@@ -180,10 +180,9 @@ pub async fn list(
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn history_of(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: AsOperator,
     JourneyId(id): JourneyId,
 ) -> Result<Json<HistoryView>, ApiError> {
-    caller.require(Role::Operator)?;
     find(state.engine.pool(), id).await?;
     let events = history::list(state.engine.pool(), id).await?;
     Ok(Json(HistoryView {
@@ -197,10 +196,9 @@ pub async fn history_of(
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: AsOperator,
     JourneyId(id): JourneyId,
 ) -> Result<Json<VerifyView>, ApiError> {
-    caller.require(Role::Operator)?;
     find(state.engine.pool(), id).await?;
     let v = history::verify(state.engine.pool(), id).await?;
     Ok(Json(VerifyView {
@@ -225,11 +223,10 @@ pub struct ReasonQuery {
               (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn input(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsOperator,
     JourneyId(id): JourneyId,
     QueryParams(q): QueryParams<ReasonQuery>,
 ) -> Result<Json<InputView>, ApiError> {
-    caller.require(Role::Operator)?;
     bounded("reason", &q.reason, MAX_REASON)?;
     let journey = find(state.engine.pool(), id).await?;
     history::append(
@@ -256,12 +253,11 @@ pub async fn input(
               (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn signal(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsProduct,
     JourneyId(id): JourneyId,
     Path(path): Path<(String, String)>,
     Body(req): Body<SignalRequest>,
 ) -> Result<(StatusCode, Json<SignalAccepted>), ApiError> {
-    caller.require(Role::Product)?;
     let name = path.1;
     bounded("name", &name, MAX_KEY)?;
     bounded("event_id", &req.event_id, MAX_KEY)?;
@@ -304,11 +300,10 @@ macro_rules! action {
                       (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
         pub async fn $name(
             State(state): State<AppState>,
-            caller: Caller,
+            caller: AsOperator,
             JourneyId(id): JourneyId,
             Body(req): Body<ActionRequest>,
         ) -> Result<Json<JourneyView>, ApiError> {
-            caller.require(Role::Operator)?;
             bounded("reason", &req.reason, MAX_REASON)?;
             let journey = state.engine.$method(id, &caller.actor(), &req.reason).await?;
             Ok(Json(journey.into()))
@@ -352,10 +347,9 @@ action!(
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn bulk_retry(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsOperator,
     Body(req): Body<BulkRetryRequest>,
 ) -> Result<Json<BulkRetryResult>, ApiError> {
-    caller.require(Role::Operator)?;
     bounded("reason", &req.reason, MAX_REASON)?;
     let f = req.filter;
     let status = f.status.unwrap_or_else(|| "failed".into());
@@ -390,7 +384,7 @@ pub async fn bulk_retry(
     Ok(Json(result))
 }
 
-async fn retry_each(
+pub(crate) async fn retry_each(
     engine: &Engine,
     ids: &[Uuid],
     caller: &Caller,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::AppState;
-use crate::auth::{self, Caller, Role, TokenError};
+use crate::auth::{self, AsAdmin, TokenError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::vendors::audit;
@@ -16,10 +16,9 @@ use crate::views::{TokenCreated, TokenRequest};
               (status = 409, description = "Does not apply to the current state", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsAdmin,
     Body(req): Body<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    caller.require(Role::Admin)?;
     if req.name.trim().is_empty() || req.name.len() > 100 {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
@@ -55,10 +54,9 @@ pub async fn create(
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsAdmin,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     if !auth::revoke_token(state.engine.pool(), &name).await? {
         return Err(ApiError::not_found(format!("no live token named {name:?}")));
     }

@@ -2,14 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use carepath_activities::config::VENDORS;
 use carepath_activities::resilience::holds;
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::views::{ActionRequest, VendorView, VendorsView};
@@ -18,9 +17,8 @@ use crate::views::{ActionRequest, VendorView, VendorsView};
     responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: AsOperator,
 ) -> Result<Json<VendorsView>, ApiError> {
-    caller.require(Role::Operator)?;
     let pool = state.engine.pool();
     let mut vendors = Vec::new();
     for name in VENDORS {
@@ -47,9 +45,8 @@ pub async fn list(
     Ok(Json(VendorsView { vendors }))
 }
 
-/// What a vendor action needs: an operator, a known vendor, a reason.
-fn admit(caller: &Caller, name: &str, reason: &str) -> Result<(), ApiError> {
-    caller.require(Role::Operator)?;
+/// What a vendor action needs besides an operator: a known vendor, a reason.
+fn admit(name: &str, reason: &str) -> Result<(), ApiError> {
     if !VENDORS.contains(&name) {
         return Err(ApiError::not_found(format!("no vendor named {name:?}")));
     }
@@ -62,7 +59,7 @@ fn admit(caller: &Caller, name: &str, reason: &str) -> Result<(), ApiError> {
 /// Audits the action and answers with the vendors as they now are.
 async fn finish(
     state: AppState,
-    caller: Caller,
+    caller: AsOperator,
     action: &str,
     name: &str,
     reason: &str,
@@ -71,9 +68,9 @@ async fn finish(
     list(State(state), caller).await
 }
 
-/// An operator's pause lasts until resumed: a hold far in the future.
-fn indefinitely() -> DateTime<Utc> {
-    Utc::now() + chrono::Duration::days(365 * 100)
+/// An operator's pause lasts until resumed: a hold a century long.
+fn indefinitely() -> std::time::Duration {
+    std::time::Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 #[utoipa::path(post, path = "/v1/vendors/{name}/pause", tag = "vendors", operation_id = "pause_vendor", request_body = ActionRequest,
@@ -82,11 +79,11 @@ fn indefinitely() -> DateTime<Utc> {
               (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn pause(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsOperator,
     Path(name): Path<String>,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
-    admit(&caller, &name, &req.reason)?;
+    admit(&name, &req.reason)?;
     let reason = format!("paused by {}: {}", caller.name, req.reason);
     holds::hold(
         state.engine.pool(),
@@ -105,17 +102,24 @@ pub async fn pause(
               (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn resume(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AsOperator,
     Path(name): Path<String>,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
-    admit(&caller, &name, &req.reason)?;
+    admit(&name, &req.reason)?;
     sqlx::query("DELETE FROM carepath.vendor_holds WHERE vendor = $1")
         .bind(&name)
         .execute(state.engine.pool())
         .await?;
-    // Journeys waiting on the vendor wake at their own times (the hold's end
-    // they saw); an operator who wants them now retries them in bulk.
+    // Journeys parked on the vendor go now (its rate limit spaces them out)
+    // rather than at the end of the hold they saw.
+    let waiting: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT id FROM carepath.journeys WHERE status = 'waiting' AND waiting_for = 'vendor:' || $1",
+    )
+    .bind(&name)
+    .fetch_all(state.engine.pool())
+    .await?;
+    crate::routes::journeys::retry_each(&state.engine, &waiting, &caller, &req.reason).await?;
     finish(state, caller, "vendor_resume", &name, &req.reason).await
 }
 

@@ -181,7 +181,7 @@ impl Engine {
     }
 
     /// A failed journey gets a fresh attempt budget for the step that failed;
-    /// a journey waiting to retry a step retries it now.
+    /// a journey waiting to retry a step, or waiting on a vendor, retries it now.
     pub async fn retry(
         &self,
         id: Uuid,
@@ -192,7 +192,7 @@ impl Engine {
             let retrying = j.status == JourneyStatus::Waiting
                 && j.waiting_for
                     .as_deref()
-                    .is_some_and(|w| w.starts_with("retry:"));
+                    .is_some_and(|w| w.starts_with("retry:") || w.starts_with("vendor:"));
             (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
                 // A failed step starts a fresh attempt budget; a waiting one keeps its count.
                 "UPDATE carepath.journey_steps

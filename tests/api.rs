@@ -693,6 +693,19 @@ async fn bulk_retry_and_vendor_controls() {
             .all(|v| v["breaker"] == "closed"),
         "{b}"
     );
+    let (s, b) = api
+        .call(
+            Method::POST,
+            "/v1/vendors/%FF/pause",
+            Some(&api.operator),
+            Some(json!({ "reason": "x" })),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&b)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{b}"
+    );
     let (s, _) = api
         .call(
             Method::POST,

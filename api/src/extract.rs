@@ -126,3 +126,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             })
     }
 }
+
+/// A named path parameter (`{name}`); a segment that cannot be decoded names
+/// nothing that exists, so it is a 404 in the API's error body, not axum's text.
+pub struct NameParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for NameParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("no such resource"))?;
+        params
+            .into_iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| NameParam(v))
+            .ok_or_else(|| ApiError::not_found("no such resource"))
+    }
+}

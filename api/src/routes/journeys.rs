@@ -1,7 +1,7 @@
 //! `/v1/journeys`: start, read, list, history, signals and operator actions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use carepath_workflows::{Engine, EngineError, Journey, SignalOutcome};
 use crate::AppState;
 use crate::auth::{AsOperator, AsProduct, Caller};
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{Body, JourneyId, QueryParams};
+use crate::extract::{Body, JourneyId, NameParam, QueryParams};
 use crate::views::*;
 
 const MAX_KEY: usize = 200;
@@ -255,10 +255,9 @@ pub async fn signal(
     State(state): State<AppState>,
     caller: AsProduct,
     JourneyId(id): JourneyId,
-    Path(path): Path<(String, String)>,
+    NameParam(name): NameParam,
     Body(req): Body<SignalRequest>,
 ) -> Result<(StatusCode, Json<SignalAccepted>), ApiError> {
-    let name = path.1;
     bounded("name", &name, MAX_KEY)?;
     bounded("event_id", &req.event_id, MAX_KEY)?;
     let outcome = state

@@ -1,13 +1,13 @@
 //! `/v1/tokens`: admins create and revoke API tokens.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::AppState;
 use crate::auth::{self, AsAdmin, TokenError};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Body;
+use crate::extract::{Body, NameParam};
 use crate::routes::vendors::audit;
 use crate::views::{TokenCreated, TokenRequest};
 
@@ -55,7 +55,7 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: AsAdmin,
-    Path(name): Path<String>,
+    NameParam(name): NameParam,
 ) -> Result<StatusCode, ApiError> {
     if !auth::revoke_token(state.engine.pool(), &name).await? {
         return Err(ApiError::not_found(format!("no live token named {name:?}")));

@@ -1,7 +1,7 @@
 //! `/v1/vendors`: what each vendor's state is, and the operator's pause.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::json;
 
 use carepath_activities::config::VENDORS;
@@ -10,7 +10,7 @@ use carepath_activities::resilience::holds;
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Body;
+use crate::extract::{Body, NameParam};
 use crate::views::{ActionRequest, VendorView, VendorsView};
 
 #[utoipa::path(get, path = "/v1/vendors", tag = "vendors", operation_id = "list_vendors",
@@ -80,7 +80,7 @@ fn indefinitely() -> std::time::Duration {
 pub async fn pause(
     State(state): State<AppState>,
     caller: AsOperator,
-    Path(name): Path<String>,
+    NameParam(name): NameParam,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
     admit(&name, &req.reason)?;
@@ -103,7 +103,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     caller: AsOperator,
-    Path(name): Path<String>,
+    NameParam(name): NameParam,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
     admit(&name, &req.reason)?;

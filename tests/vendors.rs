@@ -285,23 +285,32 @@ async fn two_worker_processes_share_one_vendor_rate_limit() {
 
     let mut times: Vec<DateTime<Utc>> = sandbox.calls("clinical").await.iter().map(at).collect();
     times.sort();
+    // Admission is exact; arrival times at the sandbox carry a few ms of
+    // jitter, so windows are measured a little short of a second.
+    let window = chrono::Duration::milliseconds(950);
     let busiest = times
         .iter()
         .map(|t| {
             times
                 .iter()
-                .filter(|u| **u >= *t && **u < *t + chrono::Duration::seconds(1))
+                .filter(|u| **u >= *t && **u < *t + window)
                 .count()
         })
         .max()
         .unwrap_or(0);
+    let span = (times[times.len() - 1] - times[0]).as_seconds_f64();
+    let sustained = (times.len() as f64 - f64::from(burst)) / span;
     println!(
-        "{} calls; busiest second had {busiest} (limit {rate}/s, burst {burst})",
+        "{} calls; busiest 950 ms had {busiest}; sustained {sustained:.2}/s (limit {rate}/s, burst {burst})",
         times.len()
     );
     assert!(
         busiest as f64 <= rate + f64::from(burst),
-        "busiest second: {busiest} calls"
+        "busiest window: {busiest} calls"
+    );
+    assert!(
+        sustained <= rate * 1.05,
+        "sustained {sustained:.2}/s over {span:.1} s"
     );
     let c = sandbox.counters().await;
     assert!(

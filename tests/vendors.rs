@@ -424,6 +424,7 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
         carepath_api::AppState {
             engine: engine.clone(),
             vendors: std::sync::Arc::new(VendorsConfig::default()),
+            webhooks: std::sync::Arc::new(test_webhook_config()),
         },
     ));
     let token = create_token(&db.pool, "ops", Role::Operator)

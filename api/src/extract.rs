@@ -146,3 +146,22 @@ impl<S: Send + Sync> FromRequestParts<S> for NameParam {
             .ok_or_else(|| ApiError::not_found("no such resource"))
     }
 }
+
+/// The `{vendor}` path parameter, as [`NameParam`] does for `{name}`.
+pub struct VendorParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for VendorParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("no such vendor"))?;
+        params
+            .into_iter()
+            .find(|(k, _)| k == "vendor")
+            .map(|(_, v)| VendorParam(v))
+            .ok_or_else(|| ApiError::not_found("no such vendor"))
+    }
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 pub mod views;
+pub mod webhooks_config;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use routes::{health, journeys, tokens, vendors};
+use routes::{health, inbox, journeys, tokens, vendors, webhooks};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -27,6 +28,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 pub struct AppState {
     pub engine: Engine,
     pub vendors: Arc<VendorsConfig>,
+    pub webhooks: Arc<webhooks_config::WebhookConfig>,
 }
 
 #[derive(OpenApi)]
@@ -68,6 +70,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(vendors::list))
         .routes(routes!(vendors::pause))
         .routes(routes!(vendors::resume))
+        .routes(routes!(webhooks::receive))
+        .routes(routes!(inbox::list))
+        .routes(routes!(inbox::replay))
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(health::healthz))

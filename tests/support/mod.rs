@@ -448,3 +448,19 @@ pub fn write_config(text: &str) -> std::path::PathBuf {
     std::fs::write(&path, text).expect("write config");
     path
 }
+
+/// Every vendor signs with `test-secret` (current) or `old-secret` (previous).
+pub fn test_webhook_config() -> carepath_api::webhooks_config::WebhookConfig {
+    carepath_api::webhooks_config::WebhookConfig {
+        secrets: carepath_activities::config::VENDORS
+            .iter()
+            .map(|v| {
+                (
+                    (*v).to_owned(),
+                    vec!["test-secret".to_owned(), "old-secret".to_owned()],
+                )
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

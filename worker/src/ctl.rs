@@ -69,6 +69,19 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Stored webhooks (unmatched by default: parked for an operator).
+    Inbox {
+        #[arg(long, default_value = "unmatched")]
+        status: String,
+        #[arg(long)]
+        vendor: Option<String>,
+    },
+    /// Route a stored webhook again (e.g. once its journey exists).
+    InboxReplay {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
     /// API tokens.
     Tokens {
         #[command(subcommand)]
@@ -301,6 +314,55 @@ pub async fn run(args: CtlArgs) -> Result<()> {
                 )
                 .await?;
             print(out, &v, vendors_table);
+        }
+        CtlCommand::Inbox { status, vendor } => {
+            let mut query = vec![("status", status)];
+            if let Some(v) = vendor {
+                query.push(("vendor", v));
+            }
+            let page = api
+                .call(Method::GET, "/v1/inbox", Some(&query), None)
+                .await?;
+            print(out, &page, |p| {
+                let mut t = table(&[
+                    "id",
+                    "vendor",
+                    "event",
+                    "type",
+                    "status",
+                    "journey",
+                    "deliveries",
+                    "received",
+                    "note",
+                ]);
+                for i in p["items"].as_array().into_iter().flatten() {
+                    t.add_row(vec![
+                        i["id"].to_string(),
+                        s(&i["vendor"]),
+                        s(&i["dedup_key"]),
+                        s(&i["event_type"]),
+                        s(&i["status"]),
+                        s(&i["journey_id"]),
+                        i["deliveries"].to_string(),
+                        s(&i["received_at"]),
+                        s(&i["note"]),
+                    ]);
+                }
+                t.to_string()
+            });
+        }
+        CtlCommand::InboxReplay { id, reason } => {
+            let r = api
+                .call(
+                    Method::POST,
+                    &format!("/v1/inbox/{id}/replay"),
+                    None,
+                    Some(&json!({ "reason": reason })),
+                )
+                .await?;
+            print(out, &r, |r| {
+                format!("inbox entry {} queued for routing again", r["id"])
+            });
         }
         CtlCommand::Tokens {
             command:

@@ -63,6 +63,7 @@ fn default_name() -> String {
 /// Runs until `stop` is cancelled, then shuts down gracefully.
 pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> Result<()> {
     let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
+    let router = tokio::spawn(inbox_loop(engine.clone(), cfg.poll_interval, stop.clone()));
     let pool = engine.pool().clone();
     let factory_cfg = cfg.clone();
     let release = stop.clone();
@@ -113,6 +114,7 @@ pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> 
         })
         .await;
     let _ = reconciler.await;
+    let _ = router.await;
     result.map_err(Into::into)
 }
 
@@ -152,6 +154,26 @@ async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationTok
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "reconciler pass failed"),
+        }
+    }
+}
+
+/// Routes stored webhooks to their journeys; one process routes at a time.
+async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
+    loop {
+        match engine.route_inbox_once(200).await {
+            // A full batch: there may be more, go again at once.
+            Ok(r) if r.applied + r.unmatched == 200 => continue,
+            Ok(r) if r.unmatched > 0 => tracing::warn!(
+                unmatched = r.unmatched,
+                "webhooks matched no journey; parked for operators"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "inbox routing failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

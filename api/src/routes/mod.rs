@@ -1,4 +1,6 @@
 pub mod health;
+pub mod inbox;
 pub mod journeys;
 pub mod tokens;
 pub mod vendors;
+pub mod webhooks;

@@ -24,7 +24,11 @@ pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
         .with("demo", 1, Demo)
         .with("noop", 1, Noop)
         .with("probe", 1, Probe::new(pool.clone()))
-        .with("vendor_probe", 1, VendorProbe::new(vendors.clone()))
+        .with(
+            "vendor_probe",
+            1,
+            VendorProbe::new(vendors.clone(), pool.clone()),
+        )
 }
 
 /// An engine running the built-in workflows, with vendor clients from `vendors`.

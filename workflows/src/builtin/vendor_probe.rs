@@ -4,19 +4,25 @@ use async_trait::async_trait;
 use carepath_activities::Vendors;
 use carepath_activities::vendors::clinical::{CaseRequest, PatientRecord};
 use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::store::refs;
 
 use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
 
 /// Creates a patient and submits a case at the clinical network, through the
 /// full resilient client: what the vendor resilience tests and a deployment's
-/// smoke test drive. Input: `{"patient": {...}, "scenario": "approve"}`.
+/// smoke test drive. Input: `{"patient": {...}, "scenario": "approve",
+/// "await_decision": true}`; with `await_decision` it also waits for the
+/// clinician's decision, which arrives by webhook through the inbox.
 pub struct VendorProbe {
     vendors: Arc<Vendors>,
+    pool: PgPool,
 }
 
 impl VendorProbe {
-    pub fn new(vendors: Arc<Vendors>) -> Self {
-        Self { vendors }
+    pub fn new(vendors: Arc<Vendors>, pool: PgPool) -> Self {
+        Self { vendors, pool }
     }
 }
 
@@ -71,6 +77,47 @@ impl Workflow for VendorProbe {
                     .ok_or_else(|| StepError::permanent("the clinical network returned no case id"))
             })
             .await?;
-        Ok(json!({ "patient_id": patient_id, "case_id": case_id }))
+        if input["await_decision"].as_bool() != Some(true) {
+            return Ok(json!({ "patient_id": patient_id, "case_id": case_id }));
+        }
+        // The clinician's decision arrives by webhook: the case is linked to
+        // this journey so the inbox can route the clinical network's events here.
+        let pool = self.pool.clone();
+        let (journey_id, linked_case) = (ctx.journey_id(), case_id.clone());
+        ctx.step("link_case", |_| async move {
+            refs::link(&pool, journey_id, "clinical", "case", &linked_case).await?;
+            Ok(())
+        })
+        .await?;
+        ctx.set_phase("awaiting_clinician");
+        let decision = loop {
+            let Some(event) = ctx.wait_signal("clinical.case", None).await? else {
+                continue;
+            };
+            match event["type"].as_str() {
+                Some(t @ ("case.approved" | "case.declined")) => {
+                    break t.trim_start_matches("case.").to_owned();
+                }
+                Some("case.more_info_requested") => {
+                    let vendors = self.vendors.clone();
+                    let case = case_id.clone();
+                    ctx.step("answer_more_info", |s| async move {
+                        vendors
+                            .clinical
+                            .send_message(
+                                &case,
+                                "patient",
+                                "more information",
+                                &s.idempotency_key(),
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                    .await?;
+                }
+                _ => {}
+            }
+        };
+        Ok(json!({ "patient_id": patient_id, "case_id": case_id, "decision": decision }))
     }
 }

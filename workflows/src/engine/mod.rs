@@ -3,6 +3,7 @@
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod inbox;
 pub mod ops;
 pub mod queue;
 pub mod reconciler;

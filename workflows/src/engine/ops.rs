@@ -112,31 +112,10 @@ impl Engine {
         actor: &Actor,
     ) -> Result<SignalOutcome, EngineError> {
         let mut tx = self.pool.begin().await?;
-        let journey = lock(&mut tx, journey_id).await?;
-        if journey.status.is_terminal() {
-            return Err(EngineError::NotApplicable {
-                action: "signal",
-                status: journey.status,
-            });
-        }
-        if !signals::insert(&mut *tx, journey_id, name, source, event_id, payload).await? {
-            return Ok(SignalOutcome::Duplicate);
-        }
-        history::append(
-            &mut *tx,
-            journey_id,
-            &actor.0,
-            "signal_received",
-            json!({ "name": name, "source": source, "event_id": event_id }),
-        )
-        .await?;
-        let awaited = journey.status == JourneyStatus::Waiting
-            && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
-        if awaited {
-            make_due(&mut tx, journey_id).await?;
-        }
+        let outcome =
+            signal_in(&mut tx, journey_id, name, source, event_id, payload, actor).await?;
         tx.commit().await?;
-        Ok(SignalOutcome::Accepted)
+        Ok(outcome)
     }
 
     /// Stops a running or waiting journey where it is. A step already under
@@ -281,6 +260,44 @@ impl Engine {
         tx.commit().await?;
         Ok(journey)
     }
+}
+
+/// [`Engine::signal`] inside the caller's transaction (the webhook router
+/// marks its inbox row in the same one).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn signal_in(
+    tx: &mut Transaction<'_, Postgres>,
+    journey_id: Uuid,
+    name: &str,
+    source: &str,
+    event_id: &str,
+    payload: &Value,
+    actor: &Actor,
+) -> Result<SignalOutcome, EngineError> {
+    let journey = lock(tx, journey_id).await?;
+    if journey.status.is_terminal() {
+        return Err(EngineError::NotApplicable {
+            action: "signal",
+            status: journey.status,
+        });
+    }
+    if !signals::insert(&mut **tx, journey_id, name, source, event_id, payload).await? {
+        return Ok(SignalOutcome::Duplicate);
+    }
+    history::append(
+        &mut **tx,
+        journey_id,
+        &actor.0,
+        "signal_received",
+        json!({ "name": name, "source": source, "event_id": event_id }),
+    )
+    .await?;
+    let awaited = journey.status == JourneyStatus::Waiting
+        && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
+    if awaited {
+        make_due(tx, journey_id).await?;
+    }
+    Ok(SignalOutcome::Accepted)
 }
 
 enum Effect {

@@ -3,5 +3,6 @@
 
 pub mod history;
 pub mod journeys;
+pub mod refs;
 pub mod signals;
 pub mod steps;

@@ -24,3 +24,7 @@ bench-rss:
 # Apply migrations to DATABASE_URL.
 migrate:
     cargo run -- migrate
+
+# Signed webhooks into the inbox: accepted/s, time to the 200, routing lag.
+bench-webhooks webhooks="20000":
+    cargo run --release -- bench webhooks --webhooks {{webhooks}}

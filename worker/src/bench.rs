@@ -253,3 +253,138 @@ async fn describe_machine(pool: &PgPool) -> Result<()> {
     );
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// Webhooks to post.
+    #[arg(long, default_value_t = 20_000)]
+    webhooks: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+}
+
+/// The API and the inbox router run in this process, as one API pod and one
+/// worker would; the load comes from the same process, over loopback HTTP.
+pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
+    let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
+    let pool = db::connect(&url, 48).await?;
+    db::migrate(&pool).await?;
+    describe_machine(&pool).await?;
+    let config = carepath_activities::VendorsConfig::default();
+    let engine = builtin::engine(&pool, &config, EngineConfig::default())?;
+    let secret = "bench-secret";
+    let mut hooks = carepath_api::webhooks_config::WebhookConfig::default();
+    hooks.secrets.insert("clinical".into(), vec![secret.into()]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}/webhooks/clinical", listener.local_addr()?);
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine: engine.clone(),
+            vendors: std::sync::Arc::new(config),
+            webhooks: std::sync::Arc::new(hooks),
+        },
+    ));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let router = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                match engine.route_inbox_once(500).await {
+                    Ok(r) if r.applied + r.unmatched > 0 => {}
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+    };
+
+    carepath_activities::tls::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let run = Uuid::new_v4().simple().to_string();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, base, run, next) = (http.clone(), base.clone(), run.clone(), next.clone());
+        let total = args.webhooks;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return anyhow::Ok(latencies);
+                }
+                let body = json!({
+                    "event_id": format!("evt_{run}_{i}"),
+                    "type": "case.assigned",
+                    "data": { "case_id": format!("case_{run}_{i}") },
+                })
+                .to_string();
+                let signature = carepath_activities::webhook_signature::sign(
+                    secret.as_bytes(),
+                    chrono::Utc::now().timestamp(),
+                    body.as_bytes(),
+                );
+                let sent = Instant::now();
+                let resp = http
+                    .post(&base)
+                    .header("content-type", "application/json")
+                    .header(carepath_activities::webhook_signature::HEADER, signature)
+                    .body(body)
+                    .send()
+                    .await?;
+                if !resp.status().is_success() {
+                    bail!("webhook answered {}", resp.status());
+                }
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(args.webhooks);
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "{} signed webhooks, {} in flight: {:.0} accepted/s; time to the 200: p50 {:.1} ms, p99 {:.1} ms",
+        args.webhooks,
+        args.concurrency,
+        args.webhooks as f64 / elapsed,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99)
+    );
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM carepath.webhook_inbox WHERE status = 'received'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if pending == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{pending} webhooks still unrouted");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    let _ = router.await;
+    let (p50, p99, max): (f64, f64, f64) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), max(lag)
+           FROM (SELECT extract(epoch FROM processed_at - received_at)::float8 * 1000 AS lag
+                   FROM carepath.webhook_inbox WHERE dedup_key LIKE $1) l",
+    )
+    .bind(format!("evt_{run}_%"))
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "inbox routing lag (received → routed): p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms"
+    );
+    Ok(())
+}

@@ -52,6 +52,8 @@ enum Command {
 enum BenchCommand {
     /// N journeys of K no-op steps across W worker processes.
     Steps(bench::StepsArgs),
+    /// Signed webhooks posted concurrently to the API: accepted/s, time to the 200, routing lag.
+    Webhooks(bench::WebhooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +198,12 @@ impl Cli {
             } => {
                 logging::init("warn");
                 bench::steps(args).await
+            }
+            Command::Bench {
+                which: BenchCommand::Webhooks(args),
+            } => {
+                logging::init("warn");
+                bench::webhooks(args).await
             }
         }
     }

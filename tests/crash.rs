@@ -13,7 +13,7 @@ async fn journeys_survive_repeated_sigkills_with_no_step_effect_doubled() {
     let db = fresh_db().await;
     let journeys = 200;
     let steps = 10;
-    let ids = start_probes(&db.pool, journeys, steps, 40).await;
+    let ids = start_probes(&db.pool, journeys, steps, 60).await;
     assert_eq!(ids.len(), journeys);
 
     let mut workers: Vec<WorkerProcess> = (0..3)

@@ -15,7 +15,7 @@ use carepath_activities::webhook_signature;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::VendorParam;
+use crate::extract::{VendorParam, body_rejection};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAck {
@@ -44,17 +44,7 @@ pub async fn receive(
     let Some(secrets) = state.webhooks.secrets.get(&vendor) else {
         return Err(ApiError::not_found(format!("no vendor named {vendor:?}")));
     };
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the body is too large",
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text())
-        }
-    })?;
+    let body = body.map_err(body_rejection)?;
     let reject = |status: StatusCode, code: &'static str, reason: String| {
         let (state, vendor, body) = (state.clone(), vendor.clone(), body.clone());
         async move {

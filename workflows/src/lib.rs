@@ -6,6 +6,7 @@
 //! apalis-postgres: a task only says "look at journey X".
 
 pub mod builtin;
+pub mod consult;
 pub mod db;
 pub mod engine;
 pub mod store;

@@ -87,6 +87,25 @@ fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
+/// The path parameter `name`, or a 404 in the API's error body saying `missing`:
+/// a segment that is absent or cannot be decoded names nothing that exists.
+pub async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+    missing: &str,
+) -> Result<String, ApiError> {
+    let axum::extract::Path(params) =
+        axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found(missing))?;
+    params
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::not_found(missing))
+}
+
 /// A journey id in the path; anything that is not a UUID names no journey.
 pub struct JourneyId(pub Uuid);
 
@@ -94,16 +113,10 @@ impl<S: Send + Sync> FromRequestParts<S> for JourneyId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::not_found("no such journey"))?;
-        params
-            .iter()
-            .find(|(k, _)| k == "id")
-            .and_then(|(_, v)| Uuid::parse_str(v).ok())
+        let id = path_param(parts, state, "id", "no such journey").await?;
+        Uuid::parse_str(&id)
             .map(JourneyId)
-            .ok_or_else(|| ApiError::not_found("no such journey"))
+            .map_err(|_| ApiError::not_found("no such journey"))
     }
 }
 
@@ -141,15 +154,9 @@ impl<S: Send + Sync> FromRequestParts<S> for NameParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::not_found("no such resource"))?;
-        params
-            .into_iter()
-            .find(|(k, _)| k == "name")
-            .map(|(_, v)| NameParam(v))
-            .ok_or_else(|| ApiError::not_found("no such resource"))
+        path_param(parts, state, "name", "no such resource")
+            .await
+            .map(NameParam)
     }
 }
 
@@ -160,14 +167,8 @@ impl<S: Send + Sync> FromRequestParts<S> for VendorParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::not_found("no such vendor"))?;
-        params
-            .into_iter()
-            .find(|(k, _)| k == "vendor")
-            .map(|(_, v)| VendorParam(v))
-            .ok_or_else(|| ApiError::not_found("no such vendor"))
+        path_param(parts, state, "vendor", "no such vendor")
+            .await
+            .map(VendorParam)
     }
 }

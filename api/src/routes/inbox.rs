@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, QueryParams};
+use crate::extract::{Body, QueryParams, path_param};
 use crate::routes::vendors::audit;
 use crate::views::ActionRequest;
 
@@ -143,15 +143,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for InboxId {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(params) =
-            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::not_found("no such inbox entry"))?;
-        params
-            .iter()
-            .find(|(k, _)| k == "id")
-            .and_then(|(_, v)| v.parse().ok())
+        let id = path_param(parts, state, "id", "no such inbox entry").await?;
+        id.parse()
             .map(InboxId)
-            .ok_or_else(|| ApiError::not_found("no such inbox entry"))
+            .map_err(|_| ApiError::not_found("no such inbox entry"))
     }
 }

@@ -311,7 +311,8 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
     })
     .await;
     let config = VendorsConfig::for_sandbox(&sandbox.url);
-    let engine = builtin::engine(&db.pool, &config, test_engine_config()).expect("engine");
+    let engine =
+        builtin::engine(&db.pool, &config.clone().into(), test_engine_config()).expect("engine");
     tokio::spawn(carepath_api::serve(
         listener,
         carepath_api::AppState {

@@ -16,7 +16,7 @@ const PATIENT: &str = r#"{"first_name": "Test", "last_name": "Patient", "date_of
 
 fn engine_for(db: &TestDb, toml: &str) -> Engine {
     let config = VendorsConfig::from_toml(toml).expect("vendor config");
-    builtin::engine(&db.pool, &config, test_engine_config()).expect("engine")
+    builtin::engine(&db.pool, &config.into(), test_engine_config()).expect("engine")
 }
 
 /// Worker processes using the vendor profiles in `toml`.

@@ -168,8 +168,14 @@ impl VendorsConfig {
     /// The `[vendors.<name>]` tables of a TOML file, over the sandbox defaults.
     pub fn from_toml(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).context("reading the configuration")?;
+        Self::from_profiles(file.vendors)
+    }
+
+    /// The given profiles over the sandbox defaults; unknown vendors and
+    /// impossible limits are refused.
+    pub fn from_profiles(profiles: BTreeMap<String, VendorProfile>) -> Result<Self> {
         let mut cfg = Self::default();
-        for (name, profile) in file.vendors {
+        for (name, profile) in profiles {
             if !VENDORS.contains(&name.as_str()) {
                 bail!(
                     "unknown vendor {name:?} in [vendors]; known: {}",

@@ -245,3 +245,26 @@ pub struct TokenCreated {
 pub struct Health {
     pub status: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDecisionRequest {
+    /// `link` (to `patient_id`) or `create` (a new patient).
+    pub action: String,
+    #[serde(default)]
+    pub patient_id: Option<Uuid>,
+    /// Why: recorded in the journey's history with the caller.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatchView {
+    pub journey_id: Uuid,
+    /// Whether the journey waits for a person to decide.
+    pub awaiting_review: bool,
+    /// `link`, `review` or `new`, as matching decided.
+    pub decision: String,
+    pub patient_id: Option<Uuid>,
+    /// Patients it resembles, best first: `{patient_id, score}`.
+    pub candidates: Vec<Value>,
+}

@@ -79,6 +79,7 @@ pub fn test_engine_config() -> EngineConfig {
         },
         busy_recheck: Duration::from_millis(200),
         unknown_version_recheck: Duration::from_millis(300),
+        unmatched_grace: Duration::from_secs(2),
         ..EngineConfig::default()
     }
 }
@@ -250,7 +251,8 @@ pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
 pub async fn start_probes(pool: &PgPool, n: usize, steps: u64, step_ms: u64) -> Vec<uuid::Uuid> {
     let engine = Engine::new(
         pool.clone(),
-        carepath_workflows::builtin::registry(pool, &default_vendors(pool)),
+        carepath_workflows::builtin::registry(pool, &default_vendors(pool), &Default::default())
+            .expect("registry"),
         test_engine_config(),
     );
     let mut ids = Vec::with_capacity(n);
@@ -394,6 +396,12 @@ impl Sandbox {
 
     pub async fn counters(&self) -> serde_json::Value {
         self.get("/_sandbox/counters").await
+    }
+
+    /// What the fake vendors hold of one kind (`patient`, `case`, `order`, ...).
+    pub async fn resources(&self, kind: &str) -> Vec<serde_json::Value> {
+        let all = self.get(&format!("/_sandbox/resources?kind={kind}")).await;
+        all.as_array().cloned().unwrap_or_default()
     }
 
     /// Every request the vendor received, the token endpoint's included.

@@ -40,7 +40,7 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
     describe_machine(&pool).await?;
     let engine = builtin::engine(
         &pool,
-        &carepath_activities::VendorsConfig::default(),
+        &carepath_workflows::Settings::default(),
         EngineConfig::default(),
     )?;
     let run = Uuid::new_v4().simple().to_string();
@@ -271,8 +271,8 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     let pool = db::connect(&url, 48).await?;
     db::migrate(&pool).await?;
     describe_machine(&pool).await?;
-    let config = carepath_activities::VendorsConfig::default();
-    let engine = builtin::engine(&pool, &config, EngineConfig::default())?;
+    let settings = carepath_workflows::Settings::default();
+    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let secret = "bench-secret";
     let mut hooks = carepath_api::webhooks_config::WebhookConfig::default();
     hooks.secrets.insert("clinical".into(), vec![secret.into()]);
@@ -282,7 +282,7 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
         listener,
         carepath_api::AppState {
             engine: engine.clone(),
-            vendors: std::sync::Arc::new(config),
+            vendors: std::sync::Arc::new(settings.vendors),
             webhooks: std::sync::Arc::new(hooks),
         },
     ));

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use carepath_activities::{VendorsConfig, sandbox};
+use carepath_activities::sandbox;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use carepath_workflows::{EngineConfig, RetryPolicy, builtin};
+use carepath_workflows::{EngineConfig, RetryPolicy, Settings, builtin};
 
 use crate::runtime::WorkerConfig;
 use crate::{bench, db, demo, logging, runtime};
@@ -214,8 +214,8 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     // use another; the queue needs a few of its own.
     let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
     db::ensure_migrated(&pool).await?;
-    let vendors = VendorsConfig::load(args.config.as_deref())?;
-    let engine = builtin::engine(&pool, &vendors, args.tuning.engine_config())?;
+    let settings = Settings::load(args.config.as_deref())?;
+    let engine = builtin::engine(&pool, &settings, args.tuning.engine_config())?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     let cfg = args.tuning.worker_config(args.concurrency);
@@ -228,8 +228,8 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
 async fn run_api(args: ApiArgs) -> Result<()> {
     let pool = db::connect(&args.database_url, 32).await?;
     db::ensure_migrated(&pool).await?;
-    let vendors_config = VendorsConfig::load(args.config.as_deref())?;
-    let engine = builtin::engine(&pool, &vendors_config, EngineConfig::default())?;
+    let settings = Settings::load(args.config.as_deref())?;
+    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -238,7 +238,7 @@ async fn run_api(args: ApiArgs) -> Result<()> {
     tokio::spawn(stop_on_signal(stop.clone()));
     let state = carepath_api::AppState {
         engine,
-        vendors: std::sync::Arc::new(vendors_config),
+        vendors: std::sync::Arc::new(settings.vendors),
         webhooks: std::sync::Arc::new(carepath_api::webhooks_config::WebhookConfig::from_env()),
     };
     axum::serve(listener, carepath_api::router(state))

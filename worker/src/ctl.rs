@@ -82,6 +82,19 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
+    /// A journey's patient match: its candidates, or (with --link or
+    /// --create) the reviewer's decision for a journey waiting in patient_match_review.
+    Match {
+        id: String,
+        /// Link the journey to this existing patient.
+        #[arg(long, conflicts_with = "create", requires = "reason")]
+        link: Option<String>,
+        /// Create a new patient for the journey.
+        #[arg(long, requires = "reason")]
+        create: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// API tokens.
     Tokens {
         #[command(subcommand)]
@@ -363,6 +376,49 @@ pub async fn run(args: CtlArgs) -> Result<()> {
             print(out, &r, |r| {
                 format!("inbox entry {} queued for routing again", r["id"])
             });
+        }
+        CtlCommand::Match {
+            id,
+            link,
+            create,
+            reason,
+        } => {
+            let path = format!("/v1/journeys/{id}/patient-match");
+            let decision = match (link, create) {
+                (Some(patient), _) => {
+                    Some(json!({ "action": "link", "patient_id": patient, "reason": reason }))
+                }
+                (None, true) => Some(json!({ "action": "create", "reason": reason })),
+                (None, false) => None,
+            };
+            match decision {
+                Some(body) => {
+                    let j = api.call(Method::POST, &path, None, Some(&body)).await?;
+                    print(out, &j, |j| {
+                        format!(
+                            "journey {}: {} {}",
+                            s(&j["id"]),
+                            s(&j["status"]),
+                            s(&j["phase"])
+                        )
+                    });
+                }
+                None => {
+                    let m = api.call(Method::GET, &path, None, None).await?;
+                    print(out, &m, |m| {
+                        let mut t = table(&["candidate patient", "score"]);
+                        for c in m["candidates"].as_array().into_iter().flatten() {
+                            t.add_row(vec![s(&c["patient_id"]), c["score"].to_string()]);
+                        }
+                        format!(
+                            "decision: {}  patient: {}  awaiting review: {}\n{t}",
+                            s(&m["decision"]),
+                            s(&m["patient_id"]),
+                            m["awaiting_review"]
+                        )
+                    });
+                }
+            }
         }
         CtlCommand::Tokens {
             command:

@@ -32,11 +32,7 @@ pub async fn run() -> Result<()> {
         },
         ..EngineConfig::default()
     };
-    let engine = builtin::engine(
-        &pool,
-        &carepath_activities::VendorsConfig::default(),
-        config,
-    )?;
+    let engine = builtin::engine(&pool, &carepath_workflows::Settings::default(), config)?;
     let stop = CancellationToken::new();
     let worker_cfg = WorkerConfig {
         concurrency: 8,

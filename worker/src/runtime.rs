@@ -163,7 +163,7 @@ async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
     loop {
         match engine.route_inbox_once(200).await {
             // A full batch: there may be more, go again at once.
-            Ok(r) if r.applied + r.unmatched == 200 => continue,
+            Ok(r) if r.applied + r.unmatched + r.deferred == 200 => continue,
             Ok(r) if r.unmatched > 0 => tracing::warn!(
                 unmatched = r.unmatched,
                 "webhooks matched no journey; parked for operators"

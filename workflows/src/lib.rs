@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod consult;
 pub mod db;
 pub mod engine;
+pub mod settings;
 pub mod store;
 
 pub use engine::Engine;
@@ -18,4 +19,5 @@ pub use engine::error::{EngineError, StepError, WorkflowError};
 pub use engine::ops::{Actor, SignalOutcome, StartOutcome};
 pub use engine::queue::{JOURNEY_QUEUE, JourneyTask};
 pub use engine::registry::{Registry, Workflow};
+pub use settings::Settings;
 pub use store::journeys::{Journey, JourneyStatus};

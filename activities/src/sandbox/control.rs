@@ -72,3 +72,25 @@ pub async fn put_settings(
     s.settings = new;
     Json(s.settings.clone())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceFilter {
+    kind: String,
+}
+
+/// What the fake vendors hold of one kind (`patient`, `case`, `order`,
+/// `prescription`, `crm_event`, `fhir_Encounter`, ...): what tests inspect to
+/// see exactly what crossed to a vendor.
+pub async fn resources(
+    State(app): State<Arc<App>>,
+    Query(f): Query<ResourceFilter>,
+) -> Json<Vec<serde_json::Value>> {
+    let s = app.lock();
+    Json(
+        s.resources
+            .get(&f.kind)
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default(),
+    )
+}

@@ -67,6 +67,7 @@ pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
         .route("/_sandbox/counters", get(control::counters))
         .route("/_sandbox/requests", get(control::requests))
         .route("/_sandbox/reset", post(control::reset))
+        .route("/_sandbox/resources", get(control::resources))
         .route(
             "/_sandbox/settings",
             get(control::settings).put(control::put_settings),

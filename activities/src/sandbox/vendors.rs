@@ -243,7 +243,11 @@ fn dispatch(
             if body["resourceType"].as_str() != Some(resource_type) {
                 return unprocessable("resourceType", "must match the URL");
             }
-            let ext = body["identifier"][0]["value"].as_str().map(str::to_owned);
+            // `identifier` is a list on most resources, a single one on some.
+            let ext = body["identifier"][0]["value"]
+                .as_str()
+                .or_else(|| body["identifier"]["value"].as_str())
+                .map(str::to_owned);
             (
                 201,
                 s.create(&format!("fhir_{resource_type}"), ext.as_deref(), body),

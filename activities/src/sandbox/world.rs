@@ -62,7 +62,8 @@ impl App {
     }
 
     /// A case names its scenario (`approve`, `decline`, `more_info`,
-    /// `more_info_2`) or gets one from the configured mix, once.
+    /// `more_info_2`, `stall`: assigned but never decided) or gets one from
+    /// the configured mix, once.
     async fn decide(self: &Arc<Self>, case_id: &str) {
         let decision = {
             let mut s = self.lock();
@@ -83,6 +84,9 @@ impl App {
                 case["scenario"] = json!(pick);
             }
             let scenario = case["scenario"].as_str().unwrap_or("approve").to_owned();
+            if scenario == "stall" {
+                return;
+            }
             let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
             let wanted = match scenario.as_str() {
                 "more_info" => 1,
@@ -104,12 +108,16 @@ impl App {
                 )
             } else {
                 case["status"] = json!("approved");
-                let prescription = json!({
-                    "id": format!("rx_{}", uuid::Uuid::new_v4().simple()),
+                let rx = json!({
                     "medication": case["offering_id"].clone(),
                     "refills": case["refills"].clone(),
+                    "case_id": case_id,
                 });
-                case["prescription"] = prescription.clone();
+                // One case, one prescription: a second one is counted as a duplicate.
+                let prescription = s.create("prescription", Some(case_id), rx);
+                if let Some(case) = s.get_mut("case", case_id) {
+                    case["prescription"] = prescription.clone();
+                }
                 (
                     "case.approved",
                     json!({ "case_id": case_id, "prescription": prescription }),

@@ -26,11 +26,23 @@ pub struct CaseRequest {
     /// carepath's id for the case: one journey, one case.
     pub external_id: String,
     pub offering_id: String,
+    /// Refills the offering allows; the clinician prescribes within it.
+    pub refills: u32,
     pub questionnaire: Value,
     pub answers: Value,
     /// Sandbox only: which clinician decision to simulate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+}
+
+/// A file attached to a case (the patient's photo ID), by reference: the
+/// brand already stores it; the network fetches it from `url`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseFile {
+    pub kind: String,
+    pub name: String,
+    pub content_type: String,
+    pub url: String,
 }
 
 impl ClinicalNetwork {
@@ -73,11 +85,12 @@ impl ClinicalNetwork {
     pub async fn add_case_file(
         &self,
         case_id: &str,
-        name: &str,
+        file: &CaseFile,
         key: &str,
     ) -> Result<Value, VendorError> {
         let path = format!("/v1/partner/cases/{case_id}/files");
-        let body = json!({ "name": name, "external_id": key });
+        let mut body = serde_json::to_value(file).unwrap_or(Value::Null);
+        body["external_id"] = json!(key);
         self.0
             .call(Method::Post, &path, Some(&body), Some(key))
             .await

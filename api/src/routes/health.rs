@@ -34,14 +34,24 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
-    (
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# HELP carepath_alerts_total Alerts raised by journeys (a decision past its SLA, ...), by kind.\n\
+         # TYPE carepath_alerts_total counter\n",
+    );
+    for (kind, n) in carepath_workflows::store::alerts::counts(state.engine.pool()).await? {
+        let _ = writeln!(out, "carepath_alerts_total{{kind=\"{kind}\"}} {n}");
+    }
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        "# carepath metrics are not exported yet\n",
-    )
+        out,
+    ))
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "health",

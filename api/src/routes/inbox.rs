@@ -114,7 +114,8 @@ pub async fn replay(
     // A replayed event becomes the same signal (same event id): a journey
     // that already has it does not get it twice.
     let item: Option<InboxItem> = sqlx::query_as(
-        "UPDATE carepath.webhook_inbox SET status = 'received', note = NULL, processed_at = NULL
+        "UPDATE carepath.webhook_inbox SET status = 'received', note = NULL, processed_at = NULL,
+                route_after = now()
           WHERE id = $1
           RETURNING id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at",
     )

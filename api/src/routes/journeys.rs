@@ -260,6 +260,22 @@ pub async fn signal(
 ) -> Result<(StatusCode, Json<SignalAccepted>), ApiError> {
     bounded("name", &name, MAX_KEY)?;
     bounded("event_id", &req.event_id, MAX_KEY)?;
+    let journey = journeys::get(state.engine.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    if let Some(workflow) = state
+        .engine
+        .registry()
+        .get(&journey.workflow, journey.version)
+        && let Err(problems) = workflow.validate_signal(&name, &req.payload)
+    {
+        return Err(ApiError::invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| FieldError { path, message })
+                .collect(),
+        ));
+    }
     let outcome = state
         .engine
         .signal(

@@ -13,14 +13,33 @@ pub use vendor_probe::VendorProbe;
 
 use std::sync::Arc;
 
-use carepath_activities::{Vendors, VendorsConfig};
+use carepath_activities::Vendors;
 use sqlx::PgPool;
 
-use crate::{Engine, EngineConfig, Registry};
+use crate::consult::AsyncConsult;
+use crate::consult::config::ConsultConfig;
+use crate::consult::intake::Questionnaires;
+use crate::{Engine, EngineConfig, Registry, Settings};
 
-/// The built-in workflows, registered under their names at version 1.
-pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
-    Registry::new()
+/// The built-in workflows and the telehealth journey, registered under their
+/// names at version 1.
+pub fn registry(
+    pool: &PgPool,
+    vendors: &Arc<Vendors>,
+    consult: &ConsultConfig,
+) -> anyhow::Result<Registry> {
+    let questionnaires = Arc::new(Questionnaires::bundled()?);
+    Ok(Registry::new()
+        .with(
+            crate::consult::journey::NAME,
+            1,
+            AsyncConsult::new(
+                vendors.clone(),
+                pool.clone(),
+                consult.clone(),
+                questionnaires,
+            ),
+        )
         .with("demo", 1, Demo)
         .with("noop", 1, Noop)
         .with("probe", 1, Probe::new(pool.clone()))
@@ -28,15 +47,13 @@ pub fn registry(pool: &PgPool, vendors: &Arc<Vendors>) -> Registry {
             "vendor_probe",
             1,
             VendorProbe::new(vendors.clone(), pool.clone()),
-        )
+        ))
 }
 
-/// An engine running the built-in workflows, with vendor clients from `vendors`.
-pub fn engine(
-    pool: &PgPool,
-    vendors: &VendorsConfig,
-    config: EngineConfig,
-) -> anyhow::Result<Engine> {
-    let clients = Vendors::new(vendors, pool)?;
-    Ok(Engine::new(pool.clone(), registry(pool, &clients), config))
+/// An engine running every workflow above, with vendor clients and journey
+/// timings from `settings`.
+pub fn engine(pool: &PgPool, settings: &Settings, config: EngineConfig) -> anyhow::Result<Engine> {
+    let clients = Vendors::new(&settings.vendors, pool)?;
+    let registry = registry(pool, &clients, &settings.consult)?;
+    Ok(Engine::new(pool.clone(), registry, config))
 }

@@ -61,6 +61,7 @@ impl Workflow for VendorProbe {
             patient_id: patient_id.clone(),
             external_id: journey,
             offering_id: "probe".into(),
+            refills: 0,
             questionnaire: json!({ "id": "probe", "version": 1 }),
             answers: json!({}),
             scenario: input["scenario"].as_str().map(str::to_owned),

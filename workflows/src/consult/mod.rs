@@ -1,4 +1,11 @@
 //! The telehealth journey (`async_consult`, ARCHITECTURE §4) and its parts.
 
+pub mod config;
+pub mod fhir;
+pub mod input;
 pub mod intake;
+pub mod journey;
 pub mod matching;
+pub mod patients;
+
+pub use journey::AsyncConsult;

@@ -52,6 +52,9 @@ pub struct EngineConfig {
     pub max_stalled_runs: u32,
     /// A journey pinned to a version this worker lacks is looked at again after this.
     pub unknown_version_recheck: Duration,
+    /// How long a webhook that matches no journey is looked at again before
+    /// it is parked as unmatched (it may have outrun its journey's records).
+    pub unmatched_grace: Duration,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +64,7 @@ impl Default for EngineConfig {
             busy_recheck: Duration::from_secs(1),
             max_stalled_runs: 8,
             unknown_version_recheck: Duration::from_secs(30),
+            unmatched_grace: Duration::from_secs(60),
         }
     }
 }

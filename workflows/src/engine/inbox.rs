@@ -25,12 +25,16 @@ struct Stored {
     dedup_key: String,
     event_type: Option<String>,
     body: Vec<u8>,
+    /// Still within the grace period in which an unmatched event is retried.
+    young: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RouteReport {
     pub applied: usize,
     pub unmatched: usize,
+    /// Unmatched events put back to be looked at again shortly.
+    pub deferred: usize,
 }
 
 impl Engine {
@@ -48,10 +52,14 @@ impl Engine {
             return Ok(report);
         }
         let rows: Vec<Stored> = sqlx::query_as(
-            "SELECT id, vendor, dedup_key, event_type, body FROM carepath.webhook_inbox
-              WHERE status = 'received' ORDER BY id LIMIT $1",
+            "SELECT id, vendor, dedup_key, event_type, body,
+                    received_at > now() - make_interval(secs => $2) AS young
+               FROM carepath.webhook_inbox
+              WHERE status = 'received' AND route_after <= now()
+              ORDER BY id LIMIT $1",
         )
         .bind(batch)
+        .bind(self.config.unmatched_grace.as_secs_f64())
         .fetch_all(&mut *tx)
         .await?;
         for row in rows {
@@ -64,6 +72,21 @@ impl Engine {
                 event,
             )
             .await?;
+            if status == "unmatched" && row.young {
+                // 0.25 s, 0.5 s, 1 s, ... capped at 8 s, until the grace ends.
+                sqlx::query(
+                    "UPDATE carepath.webhook_inbox
+                        SET route_attempts = route_attempts + 1,
+                            route_after = now() + make_interval(
+                                secs => least(8.0, 0.25 * power(2, route_attempts)))
+                      WHERE id = $1",
+                )
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+                report.deferred += 1;
+                continue;
+            }
             if status == "applied" {
                 report.applied += 1;
             } else {

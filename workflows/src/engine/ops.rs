@@ -118,6 +118,42 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// An operator's answer to a journey that waits for a person's decision
+    /// (`signal:<name>`, such as a patient-match review): stored as that
+    /// signal, with the reason in history, only while the journey waits for it.
+    pub async fn decide(
+        &self,
+        id: Uuid,
+        name: &str,
+        payload: &Value,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Journey, EngineError> {
+        let mut tx = self.pool.begin().await?;
+        let journey = lock(&mut tx, id).await?;
+        if journey.status != JourneyStatus::Waiting
+            || journey.waiting_for.as_deref() != Some(&format!("signal:{name}"))
+        {
+            return Err(EngineError::NotApplicable {
+                action: "decide",
+                status: journey.status,
+            });
+        }
+        let event_id = format!("decision:{}", Uuid::new_v4());
+        signal_in(&mut tx, id, name, "operator", &event_id, payload, actor).await?;
+        history::append(
+            &mut *tx,
+            id,
+            &actor.0,
+            "decide",
+            json!({ "action": "decide", "signal": name, "decision": payload, "reason": reason }),
+        )
+        .await?;
+        let journey = lock(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(journey)
+    }
+
     /// Stops a running or waiting journey where it is. A step already under
     /// way finishes and is recorded; nothing after it starts.
     pub async fn pause(

@@ -22,6 +22,12 @@ pub trait Workflow: Send + Sync + 'static {
     fn validate(&self, _input: &Value) -> Result<(), Vec<(String, String)>> {
         Ok(())
     }
+
+    /// Checks a signal's payload before it is stored (paths relative to the
+    /// request body). The default accepts anything.
+    fn validate_signal(&self, _name: &str, _payload: &Value) -> Result<(), Vec<(String, String)>> {
+        Ok(())
+    }
 }
 
 #[derive(Default, Clone)]

@@ -1,6 +1,7 @@
 //! SQL over carepath's own tables. Queries are kept here, readable, and the
 //! engine above speaks in journeys, steps, signals and history events.
 
+pub mod alerts;
 pub mod history;
 pub mod journeys;
 pub mod refs;

@@ -1,0 +1,95 @@
+//! `/v1/journeys/{id}/patient-match`: the review of an uncertain patient
+//! match. An operator sees the candidates (ids and scores, no PHI) and links
+//! the journey to one of them or has a new patient created.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::json;
+
+use carepath_workflows::consult::patients::{self, MatchOutcome};
+use carepath_workflows::store::steps;
+
+use crate::AppState;
+use crate::auth::AsOperator;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Body, JourneyId};
+use crate::views::{JourneyView, MatchDecisionRequest, MatchView};
+
+/// The signal an `async_consult` journey waits on while a person reviews its match.
+const REVIEW_SIGNAL: &str = "patient_match";
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/patient-match", tag = "operations",
+    params(("id" = Uuid, Path, description = "Journey id")),
+    responses((status = 200, description = "The match and its candidates", body = MatchView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "No such journey, or it has not matched its patient", body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: AsOperator,
+    JourneyId(id): JourneyId,
+) -> Result<Json<MatchView>, ApiError> {
+    let pool = state.engine.pool();
+    let journey = carepath_workflows::store::journeys::get(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    let recorded = steps::load(pool, id).await?;
+    let outcome: MatchOutcome = recorded
+        .iter()
+        .find(|s| s.key == "match_patient" && s.status == "completed")
+        .and_then(|s| s.output.clone())
+        .and_then(|o| serde_json::from_value(o).ok())
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
+    Ok(Json(MatchView {
+        journey_id: id,
+        awaiting_review: journey.waiting_for.as_deref() == Some("signal:patient_match"),
+        decision: outcome.decision,
+        patient_id: outcome.patient_id,
+        candidates: outcome
+            .candidates
+            .into_iter()
+            .map(|c| json!({ "patient_id": c.patient_id, "score": c.score }))
+            .collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/journeys/{id}/patient-match", tag = "operations",
+    params(("id" = Uuid, Path, description = "Journey id")), request_body = MatchDecisionRequest,
+    responses((status = 200, description = "Decided; the journey goes on", body = JourneyView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody),
+              (status = 409, description = "The journey is not waiting for a match review", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    JourneyId(id): JourneyId,
+    Body(req): Body<MatchDecisionRequest>,
+) -> Result<Json<JourneyView>, ApiError> {
+    if req.reason.trim().is_empty() || req.reason.chars().count() > 1000 {
+        return Err(ApiError::field("reason", "must be 1 to 1000 characters"));
+    }
+    let payload = match (req.action.as_str(), req.patient_id) {
+        ("link", Some(patient)) => {
+            if !patients::exists(state.engine.pool(), patient).await? {
+                return Err(ApiError::field("patient_id", "no such patient"));
+            }
+            json!({ "action": "link", "patient_id": patient })
+        }
+        ("link", None) => return Err(ApiError::field("patient_id", "is required to link")),
+        ("create", None) => json!({ "action": "create" }),
+        ("create", Some(_)) => {
+            return Err(ApiError::field(
+                "patient_id",
+                "must be absent to create a new patient",
+            ));
+        }
+        _ => return Err(ApiError::field("action", "must be link or create")),
+    };
+    let journey = state
+        .engine
+        .decide(id, REVIEW_SIGNAL, &payload, &caller.actor(), &req.reason)
+        .await?;
+    Ok(Json(journey.into()))
+}

@@ -1,0 +1,945 @@
+//! The telehealth journey end to end: carepath's API and workers, the sandbox
+//! vendors (clinicians, pharmacy, EHR, CRM, notifications) over loopback HTTP
+//! with their webhooks coming back through the inbox, and a real PostgreSQL.
+//! The test plays the brand's product: it starts journeys and, when a patient
+//! is asked for more information, answers for them.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carepath_activities::VendorsConfig;
+use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
+use carepath_api::auth::{Role, create_token};
+use carepath_workflows::consult::config::ConsultConfig;
+use carepath_workflows::{Settings, builtin};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::*;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+struct Stack {
+    db: TestDb,
+    api: String,
+    sandbox: Sandbox,
+    http: reqwest::Client,
+    product: String,
+    ops: String,
+    workers: Vec<InProcessWorker>,
+    patients: CancellationToken,
+}
+
+struct Options {
+    sandbox: SandboxSettings,
+    consult: ConsultConfig,
+    /// Breaker settings for every vendor: (failures, open seconds).
+    breaker: (u32, f64),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let mut sandbox = SandboxSettings::default();
+        sandbox.clinician.assign_ms = 50;
+        sandbox.clinician.decide_ms = 200;
+        Self {
+            sandbox,
+            consult: ConsultConfig {
+                decision_sla: Duration::from_secs(60),
+                more_info_reminder: Duration::from_secs(60),
+                more_info_cancel: Duration::from_secs(120),
+                refill_interval: Duration::from_secs(1),
+                fulfilment_check: Duration::from_secs(30),
+            },
+            breaker: (5, 2.0),
+        }
+    }
+}
+
+impl Stack {
+    async fn start(options: Options) -> Self {
+        let db = fresh_db().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let api = format!("http://{}", listener.local_addr().expect("address"));
+        let sandbox = Sandbox::start_with(SandboxConfig {
+            webhook_url: Some(format!("{api}/webhooks")),
+            webhook_secret: "test-secret".into(),
+            settings: options.sandbox,
+        })
+        .await;
+        let mut vendors = VendorsConfig::for_sandbox(&sandbox.url);
+        for profile in vendors.vendors.values_mut() {
+            profile.rate_per_sec = 2000.0;
+            profile.burst = 200;
+            profile.breaker.failures = options.breaker.0;
+            profile.breaker.open_secs = options.breaker.1;
+        }
+        let settings = Settings {
+            vendors: vendors.clone(),
+            consult: options.consult,
+        };
+        let engine = builtin::engine(&db.pool, &settings, test_engine_config()).expect("engine");
+        tokio::spawn(carepath_api::serve(
+            listener,
+            carepath_api::AppState {
+                engine: engine.clone(),
+                vendors: Arc::new(vendors),
+                webhooks: Arc::new(test_webhook_config()),
+            },
+        ));
+        let workers = vec![
+            InProcessWorker::start(engine.clone(), "consult-a"),
+            InProcessWorker::start(engine.clone(), "consult-b"),
+        ];
+        let product = create_token(&db.pool, "brand", Role::Product)
+            .await
+            .expect("token");
+        let ops = create_token(&db.pool, "ops", Role::Operator)
+            .await
+            .expect("token");
+        Self {
+            db,
+            api,
+            sandbox,
+            http: reqwest::Client::new(),
+            product,
+            ops,
+            workers,
+            patients: CancellationToken::new(),
+        }
+    }
+
+    async fn stop(self) {
+        self.patients.cancel();
+        for w in self.workers {
+            w.shutdown().await;
+        }
+    }
+
+    async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start_journey(&self, key: &str, input: Value) -> Uuid {
+        let (status, body) = self
+            .post(
+                &self.product,
+                "/v1/journeys",
+                &json!({ "workflow": "async_consult", "idempotency_key": key, "input": input }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("journey id")
+    }
+
+    /// Patients who answer every request for more information, except those
+    /// of journeys in `silent`, as the brand's product would relay them.
+    fn answer_patients(&self, silent: Vec<Uuid>) {
+        let (http, api, product, ops, stop) = (
+            self.http.clone(),
+            self.api.clone(),
+            self.product.clone(),
+            self.ops.clone(),
+            self.patients.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let page: Value = match http
+                    .get(format!(
+                        "{api}/v1/journeys?phase=awaiting_patient_response&status=waiting&limit=200"
+                    ))
+                    .bearer_auth(&ops)
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
+                for j in page["items"].as_array().into_iter().flatten() {
+                    let Some(id) = j["id"].as_str() else { continue };
+                    if silent.iter().any(|s| s.to_string() == id) {
+                        continue;
+                    }
+                    // The round is the number of requests the patient was sent:
+                    // the same round answered twice is one event.
+                    let journey: Value = match http
+                        .get(format!("{api}/v1/journeys/{id}"))
+                        .bearer_auth(&product)
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r.json().await.unwrap_or(Value::Null),
+                        Err(_) => continue,
+                    };
+                    let round = journey["steps"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| {
+                            s["key"]
+                                .as_str()
+                                .is_some_and(|k| k.starts_with("notify_more_info"))
+                        })
+                        .count();
+                    let _ = http
+                        .post(format!("{api}/v1/journeys/{id}/signals/patient_response"))
+                        .bearer_auth(&product)
+                        .json(&json!({ "event_id": format!("answer-{id}-{round}"),
+                                       "payload": { "message": "I take no other medication." } }))
+                        .send()
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    /// `carepath ctl ARGS` as an operator, as a real process; its standard output.
+    async fn ctl(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .arg("ctl")
+            .args(args)
+            .env("CAREPATH_API_URL", &self.api)
+            .env("CAREPATH_TOKEN", &self.ops)
+            .env_remove("DATABASE_URL")
+            .output()
+            .await
+            .expect("run ctl");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "ctl {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    async fn output(&self, id: Uuid) -> Value {
+        sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("output")
+    }
+
+    async fn phase_and_wait(&self, id: Uuid) -> (String, Option<String>) {
+        sqlx::query_as("SELECT phase, waiting_for FROM carepath.journeys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("phase")
+    }
+
+    /// The keys of the journey's completed steps, in the order history recorded them.
+    async fn story(&self, id: Uuid) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT detail->>'step' FROM carepath.journey_history
+              WHERE journey_id = $1 AND kind = 'step_completed' ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("history")
+    }
+
+    async fn wait_completed(&self, ids: &[Uuid], timeout: Duration) {
+        let pool = &self.db.pool;
+        wait_for("every journey to complete", timeout, || async move {
+            let done: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM carepath.journeys WHERE id = ANY($1) AND status = 'completed'",
+            )
+            .bind(ids)
+            .fetch_one(pool)
+            .await
+            .ok()?;
+            let failed: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                "SELECT id, last_error FROM carepath.journeys WHERE id = ANY($1) AND status = 'failed'",
+            )
+            .bind(ids)
+            .fetch_all(pool)
+            .await
+            .ok()?;
+            assert!(failed.is_empty(), "journeys failed: {failed:?}");
+            (done == ids.len() as i64).then_some(())
+        })
+        .await;
+    }
+}
+
+/// A distinct adult for `i`: names, birthday, phone and email shared with nobody else.
+fn patient(i: usize) -> Value {
+    const FIRST: [&str; 8] = [
+        "Avery", "Jordan", "Riley", "Casey", "Morgan", "Quinn", "Harper", "Rowan",
+    ];
+    const LAST: [&str; 10] = [
+        "Okafor",
+        "Lindqvist",
+        "Moreau",
+        "Tanaka",
+        "Brennan",
+        "Castillo",
+        "Novak",
+        "Haddad",
+        "Kowalski",
+        "Ferreira",
+    ];
+    let dob = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(37 * i as i64);
+    json!({
+        "external_id": format!("brand-{i}"),
+        "first_name": FIRST[i % FIRST.len()],
+        "last_name": format!("{}-{}", LAST[i % LAST.len()], ["Ash", "Birch", "Cedar", "Elm", "Fir"][i / 10 % 5]),
+        "date_of_birth": dob.format("%Y-%m-%d").to_string(),
+        "sex": "female",
+        "email": format!("patient{i}@example.com"),
+        "phone": format!("+1415555{:04}", i),
+        "address": { "line1": format!("{i} Main St"), "city": "Oakland", "state": "CA", "postal_code": "94601" }
+    })
+}
+
+fn consult_input(patient: Value, scenario: &str, refills: u32) -> Value {
+    json!({
+        "patient": patient,
+        "questionnaire": { "id": "weight_management", "version": 1, "answers": {
+            "height_cm": 170, "weight_kg": 95, "goal": "lose_weight", "diabetes": false, "pregnant": false } },
+        "offering": { "id": "glp1_monthly", "refills": refills },
+        "payment_reference": "pay_test",
+        "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg", "url": "https://files.example/id.jpg" },
+        "scenario": scenario,
+    })
+}
+
+/// Whether `expected` appears in `story` in that order (other steps may sit between).
+fn tells(story: &[String], expected: &[String]) -> bool {
+    let mut it = story.iter();
+    expected.iter().all(|e| it.any(|s| s == e))
+}
+
+fn expected_story(scenario: &str, refills: u32) -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "validate_intake",
+        "match_patient",
+        "sync_patient",
+        "submit_case",
+        "upload_photo_id",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rounds = match scenario {
+        "more_info" => 1,
+        "more_info_2" => 2,
+        _ => 0,
+    };
+    for r in 1..=rounds {
+        let n = if r == 1 {
+            String::new()
+        } else {
+            format!("#{r}")
+        };
+        keys.push(format!("notify_more_info{n}"));
+        keys.push(format!("send_patient_response{n}"));
+    }
+    if scenario == "decline" {
+        keys.extend(
+            [
+                "notify_declined",
+                "ehr_encounter",
+                "ehr_questionnaire_response",
+                "crm_engagement",
+            ]
+            .map(String::from),
+        );
+        return keys;
+    }
+    keys.extend(
+        [
+            "fetch_prescription",
+            "notify_approved",
+            "ehr_encounter",
+            "ehr_questionnaire_response",
+            "ehr_medication_request",
+            "crm_engagement",
+            "place_order",
+            "order_delivered",
+        ]
+        .map(String::from),
+    );
+    for fill in 2..=refills + 1 {
+        keys.push(if fill == 2 {
+            "refill_check_in".into()
+        } else {
+            format!("refill_check_in#{}", fill - 1)
+        });
+        keys.push(format!("place_order#{fill}"));
+        keys.push(format!("order_delivered#{fill}"));
+    }
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_side_effects() {
+    let mut options = Options::default();
+    options.sandbox.webhooks.duplicate_rate = 0.3;
+    options.sandbox.webhooks.max_delay_ms = 300;
+    let stack = Stack::start(options).await;
+    stack.answer_patients(vec![]);
+
+    const SCENARIOS: [&str; 4] = ["approve", "decline", "more_info", "more_info_2"];
+    let mut journeys = Vec::new();
+    for i in 0..200 {
+        let (scenario, refills) = (SCENARIOS[i % 4], (i % 3) as u32);
+        let id = stack
+            .start_journey(
+                &format!("j-{i}"),
+                consult_input(patient(i), scenario, refills),
+            )
+            .await;
+        journeys.push((id, scenario, refills));
+    }
+    let ids: Vec<Uuid> = journeys.iter().map(|j| j.0).collect();
+    stack.wait_completed(&ids, Duration::from_secs(240)).await;
+
+    let mut expected_orders = 0;
+    for (id, scenario, refills) in &journeys {
+        let out = stack.output(*id).await;
+        let expected = if *scenario == "decline" {
+            "declined"
+        } else {
+            "approved"
+        };
+        assert_eq!(out["outcome"], expected, "{scenario}: {out}");
+        if expected == "approved" {
+            expected_orders += refills + 1;
+            assert_eq!(
+                out["orders"].as_array().map(Vec::len),
+                Some(*refills as usize + 1),
+                "{out}"
+            );
+        }
+        let story = stack.story(*id).await;
+        let want = expected_story(scenario, *refills);
+        assert!(
+            tells(&story, &want),
+            "{scenario} r{refills}: history {story:?}\nexpected in order {want:?}"
+        );
+    }
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert!(c["webhooks_sent"].as_u64() > Some(0), "{c}");
+    let held = |kind: &'static str| stack.sandbox.resources(kind);
+    assert_eq!(held("patient").await.len(), 200, "one chart per patient");
+    assert_eq!(held("case").await.len(), 200, "one case per journey");
+    assert_eq!(
+        held("prescription").await.len(),
+        150,
+        "one prescription per approval"
+    );
+    assert_eq!(
+        held("order").await.len(),
+        expected_orders as usize,
+        "one order per fill"
+    );
+    assert_eq!(
+        count(&stack.db.pool, "SELECT count(*) FROM carepath.patients").await,
+        200
+    );
+    // Some webhooks came twice; each was stored once and applied once.
+    let repeated = count(
+        &stack.db.pool,
+        "SELECT count(*) FROM carepath.webhook_inbox WHERE deliveries > 1",
+    )
+    .await;
+    assert!(repeated > 0, "the sandbox duplicated no webhook");
+    assert_eq!(
+        count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.webhook_inbox WHERE status <> 'applied'"
+        )
+        .await,
+        0,
+        "every webhook reached its journey"
+    );
+    assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
+    let stack = Stack::start(Options::default()).await;
+    let maria = json!({
+        "external_id": "brand-maria", "first_name": "María", "last_name": "González",
+        "date_of_birth": "1985-03-14", "sex": "female", "email": "maria.g@example.com",
+        "phone": "+14155550001",
+        "address": { "line1": "1 Main St", "city": "Oakland", "state": "CA", "postal_code": "94601" }
+    });
+    let first = stack
+        .start_journey("maria-1", consult_input(maria.clone(), "decline", 0))
+        .await;
+    stack
+        .wait_completed(&[first], Duration::from_secs(60))
+        .await;
+
+    // Back a year later: a new phone, her surname typed with an s, her email in capitals.
+    let mut returning = maria.clone();
+    returning["last_name"] = json!("Gonzales");
+    returning["phone"] = json!("(415) 555-9999");
+    returning["email"] = json!("Maria.G@Example.com");
+    let second = stack
+        .start_journey("maria-2", consult_input(returning, "decline", 0))
+        .await;
+    stack
+        .wait_completed(&[second], Duration::from_secs(60))
+        .await;
+    let (a, b) = (stack.output(first).await, stack.output(second).await);
+    assert_eq!(
+        a["patient_id"], b["patient_id"],
+        "linked to the same patient"
+    );
+    assert_eq!(a["clinical_patient_id"], b["clinical_patient_id"]);
+    assert_eq!(
+        stack.sandbox.resources("patient").await.len(),
+        1,
+        "one chart"
+    );
+    let chart = &stack.sandbox.resources("patient").await[0];
+    assert_eq!(
+        chart["phone"], "(415) 555-9999",
+        "the chart has her new phone"
+    );
+
+    // Same name and birthday, but neither phone nor email agrees: a person decides.
+    let mut namesake = maria.clone();
+    namesake["external_id"] = json!("brand-other-maria");
+    namesake["phone"] = json!("+13125550777");
+    namesake["email"] = json!("mgonzalez@elsewhere.example");
+    let third = stack
+        .start_journey("maria-3", consult_input(namesake, "decline", 0))
+        .await;
+    let pool = &stack.db.pool;
+    wait_for("the review", Duration::from_secs(30), || async {
+        let (phase, waiting) = stack.phase_and_wait(third).await;
+        (phase == "patient_match_review" && waiting.as_deref() == Some("signal:patient_match"))
+            .then_some(())
+    })
+    .await;
+    let (status, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{third}/patient-match"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    assert_eq!(review["awaiting_review"], true);
+    assert_eq!(review["decision"], "review");
+    assert_eq!(
+        review["candidates"][0]["patient_id"], a["patient_id"],
+        "{review}"
+    );
+    assert!(
+        !review.to_string().contains("González"),
+        "the review shows ids and scores, not PHI"
+    );
+    // Nothing was created at a vendor while the match is uncertain.
+    assert_eq!(stack.sandbox.resources("patient").await.len(), 1);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM carepath.patients").await,
+        1
+    );
+
+    let path = format!("/v1/journeys/{third}/patient-match");
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &path,
+            &json!({ "action": "link", "reason": "checked" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "patient_id");
+    let (status, _) = stack
+        .post(
+            &stack.product,
+            &path,
+            &json!({ "action": "create", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "product code does not decide matches"
+    );
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{first}/patient-match"),
+            &json!({ "action": "create", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // The operator's way: `carepath ctl match`.
+    let listed = stack.ctl(&["match", &third.to_string()]).await;
+    assert!(
+        listed.contains(a["patient_id"].as_str().unwrap_or("?")),
+        "{listed}"
+    );
+    let decided = stack
+        .ctl(&[
+            "match",
+            &third.to_string(),
+            "--create",
+            "--reason",
+            "different person: called the patient",
+            "--output",
+            "json",
+        ])
+        .await;
+    let decided: Value = serde_json::from_str(&decided).expect("ctl prints JSON");
+    assert_eq!(decided["id"], third.to_string());
+    stack
+        .wait_completed(&[third], Duration::from_secs(60))
+        .await;
+    let c = stack.output(third).await;
+    assert_ne!(c["patient_id"], a["patient_id"]);
+    assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.journey_history
+          WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
+            AND detail->>'reason' = 'different person: called the patient'",
+    )
+    .bind(third)
+    .fetch_one(pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    assert_eq!(
+        stack.sandbox.counters().await["duplicate_side_effects"],
+        json!({})
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_down_when_the_clinician_approves_delays_the_journey_but_duplicates_nothing() {
+    let mut options = Options::default();
+    options.sandbox.clinician.decide_ms = 1500;
+    options.breaker = (2, 1.0);
+    let stack = Stack::start(options).await;
+    let id = stack
+        .start_journey("outage", consult_input(patient(1), "approve", 1))
+        .await;
+    wait_for(
+        "the clinician to pick the case up",
+        Duration::from_secs(30),
+        || async { (stack.phase_and_wait(id).await.0 == "in_clinician_review").then_some(()) },
+    )
+    .await;
+    // The approval lands during an outage of the clinical network and the
+    // pharmacy; the pharmacy also loses some answers after acting on them.
+    for vendor in ["clinical", "pharmacy"] {
+        stack
+            .sandbox
+            .fault(json!({ "vendor": vendor, "outage_secs": 5.0 }))
+            .await;
+    }
+    let waited = wait_for(
+        "the journey to wait for a vendor",
+        Duration::from_secs(30),
+        || async {
+            let (_, waiting) = stack.phase_and_wait(id).await;
+            waiting.filter(|w| w.starts_with("vendor:") || w.starts_with("retry:"))
+        },
+    )
+    .await;
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "pharmacy", "lost_response_rate": 0.5 }))
+        .await;
+    stack.wait_completed(&[id], Duration::from_secs(90)).await;
+    let out = stack.output(id).await;
+    assert_eq!(out["outcome"], "approved", "{out}");
+    assert_eq!(stack.sandbox.resources("prescription").await.len(), 1);
+    assert_eq!(
+        stack.sandbox.resources("order").await.len(),
+        2,
+        "first fill and one refill"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    let retried: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.journey_history WHERE journey_id = $1 AND kind = 'step_retry_scheduled'",
+    )
+    .bind(id)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("history");
+    assert!(
+        retried > 0,
+        "the outage was waited out (first wait: {waited})"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
+    let mut options = Options::default();
+    options.consult.decision_sla = Duration::from_secs(1);
+    options.consult.more_info_reminder = Duration::from_secs(1);
+    options.consult.more_info_cancel = Duration::from_secs(2);
+    let stack = Stack::start(options).await;
+
+    // A stalled case: past the SLA an alert is raised, and the journey keeps waiting.
+    let stalled = stack
+        .start_journey("stalled", consult_input(patient(10), "stall", 0))
+        .await;
+    // A patient who never answers: one reminder, then the consult is withdrawn.
+    let silent_input = consult_input(patient(11), "more_info", 0);
+    let silent = stack.start_journey("silent", silent_input).await;
+    stack.answer_patients(vec![silent]);
+    // An approval, recorded in the EHR and the CRM.
+    let approved = stack
+        .start_journey("approved", consult_input(patient(12), "approve", 0))
+        .await;
+    stack
+        .wait_completed(&[silent, approved], Duration::from_secs(60))
+        .await;
+
+    let out = stack.output(silent).await;
+    assert_eq!(out["outcome"], "cancelled_no_response", "{out}");
+    let notes = stack.sandbox.resources("notification").await;
+    let templates: Vec<&str> = notes
+        .iter()
+        .filter_map(|n| n["template"].as_str())
+        .collect();
+    assert!(templates.contains(&"more_info_reminder"), "{templates:?}");
+    assert!(templates.contains(&"consult_cancelled"), "{templates:?}");
+
+    wait_for("the SLA alert", Duration::from_secs(30), || async {
+        (count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
+    assert_eq!(
+        stack.phase_and_wait(stalled).await.1.as_deref(),
+        Some("signal:clinical.case"),
+        "still waiting for the clinician"
+    );
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.api))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("carepath_alerts_total{kind=\"decision_sla_exceeded\"} 1"),
+        "{metrics}"
+    );
+
+    // The case went out in the wording of the version the patient answered
+    // (v1), though v2 is the latest.
+    let cases = stack.sandbox.resources("case").await;
+    let case = cases
+        .iter()
+        .find(|c| c["external_id"] == approved.to_string())
+        .expect("the approved journey's case");
+    assert_eq!(case["questionnaire"]["version"], 1);
+    assert_eq!(
+        case["answers"][0]["question"], "How tall are you (cm)?",
+        "{case}"
+    );
+    let files = stack.sandbox.resources("case_file").await;
+    assert!(
+        files.iter().any(|f| f["case_id"] == case["id"]),
+        "photo ID attached"
+    );
+
+    // The EHR received FHIR R4 that an independent validator accepts.
+    let mut fhir = Vec::new();
+    for kind in ["Encounter", "QuestionnaireResponse", "MedicationRequest"] {
+        let held = stack.sandbox.resources(&format!("fhir_{kind}")).await;
+        assert!(!held.is_empty(), "no {kind} recorded");
+        fhir.extend(held.into_iter().map(|mut r| {
+            // The sandbox's own bookkeeping is not part of the resource.
+            if let Some(o) = r.as_object_mut() {
+                o.remove("id");
+                o.remove("created_at");
+            }
+            r
+        }));
+    }
+    assert_validates(&fhir, true);
+    let mut broken = fhir[0].clone();
+    broken.as_object_mut().map(|o| o.remove("status"));
+    assert_validates(&[broken], false);
+
+    // The CRM learns that a consult closed, for which offering, and nothing
+    // about who or what: no name, birthday, contact, answer or decision.
+    let events = stack.sandbox.resources("crm_event").await;
+    assert_eq!(events.len(), 2, "silent and approved closed");
+    let crossed = serde_json::to_string(&events).expect("json");
+    for i in [11, 12] {
+        let p = patient(i);
+        for field in ["first_name", "last_name", "date_of_birth", "email", "phone"] {
+            let v = p[field].as_str().expect("text");
+            assert!(
+                !crossed.contains(v),
+                "{field} crossed to the CRM: {crossed}"
+            );
+        }
+        assert!(!crossed.contains(p["address"]["line1"].as_str().expect("text")));
+    }
+    for clinical in [
+        "approve",
+        "decline",
+        "prescription",
+        "weight",
+        "lose_weight",
+        "more_info",
+    ] {
+        assert!(
+            !crossed.contains(clinical),
+            "{clinical:?} crossed to the CRM: {crossed}"
+        );
+    }
+
+    let (status, _) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{stalled}/cancel"),
+            &json!({ "reason": "clinician unreachable" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    stack.stop().await;
+}
+
+fn assert_validates(resources: &[Value], valid: bool) {
+    let path = std::env::temp_dir().join(format!("carepath-fhir-{}.json", Uuid::new_v4().simple()));
+    std::fs::write(&path, serde_json::to_vec(resources).expect("json")).expect("write");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fhir_validate.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_file(&path);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "the FHIR validator is missing: {text}"
+    );
+    assert_eq!(out.status.success(), valid, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
+    let stack = Stack::start(Options::default()).await;
+    let mut bad = consult_input(patient(1), "approve", 1);
+    bad["patient"]["date_of_birth"] = json!("2012-05-01");
+    bad["patient"]["address"]["state"] = json!("PR");
+    bad["patient"]["phone"] = json!("555");
+    bad["questionnaire"]["answers"]["weight_kg"] = json!("heavy");
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            "/v1/journeys",
+            &json!({ "workflow": "async_consult", "idempotency_key": "bad", "input": bad }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            "input.patient.address.state",
+            "input.patient.date_of_birth",
+            "input.patient.phone",
+            "input.questionnaire.answers.weight_kg"
+        ],
+        "{body}"
+    );
+    let mut unknown = consult_input(patient(1), "approve", 1);
+    unknown["patient"]["ssn"] = json!("123-45-6789");
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            "/v1/journeys",
+            &json!({ "workflow": "async_consult", "idempotency_key": "bad2", "input": unknown }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        !body.to_string().contains("123-45-6789"),
+        "the error does not echo input"
+    );
+    assert_eq!(
+        count(&stack.db.pool, "SELECT count(*) FROM carepath.journeys").await,
+        0
+    );
+
+    // A good journey, and an answer without text.
+    let id = stack
+        .start_journey("good", consult_input(patient(2), "stall", 0))
+        .await;
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            &format!("/v1/journeys/{id}/signals/patient_response"),
+            &json!({ "event_id": "e1", "payload": { "message": "  " } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "payload.message");
+    assert_eq!(
+        count(&stack.db.pool, "SELECT count(*) FROM carepath.signals").await,
+        0
+    );
+    let mut by_status = BTreeMap::new();
+    for (s, n) in statuses(&stack.db.pool).await {
+        by_status.insert(s, n);
+    }
+    assert_eq!(by_status.values().sum::<i64>(), 1, "{by_status:?}");
+    stack.stop().await;
+}

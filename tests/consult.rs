@@ -213,7 +213,7 @@ impl Stack {
                         .post(format!("{api}/v1/journeys/{id}/signals/patient_response"))
                         .bearer_auth(&product)
                         .json(&json!({ "event_id": format!("answer-{id}-{round}"),
-                                       "payload": { "message": "I take no other medication." } }))
+                                       "payload": { "round": round, "message": "I take no other medication." } }))
                         .send()
                         .await;
                 }
@@ -370,6 +370,7 @@ fn expected_story(scenario: &str, refills: u32) -> Vec<String> {
     if scenario == "decline" {
         keys.extend(
             [
+                "decision_time",
                 "notify_declined",
                 "ehr_encounter",
                 "ehr_questionnaire_response",
@@ -381,13 +382,14 @@ fn expected_story(scenario: &str, refills: u32) -> Vec<String> {
     }
     keys.extend(
         [
+            "decision_time",
             "fetch_prescription",
             "notify_approved",
+            "place_order",
             "ehr_encounter",
             "ehr_questionnaire_response",
             "ehr_medication_request",
             "crm_engagement",
-            "place_order",
             "order_delivered",
         ]
         .map(String::from),
@@ -478,15 +480,21 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
     )
     .await;
     assert!(repeated > 0, "the sandbox duplicated no webhook");
-    assert_eq!(
-        count(
-            &stack.db.pool,
-            "SELECT count(*) FROM carepath.webhook_inbox WHERE status <> 'applied'"
-        )
-        .await,
-        0,
-        "every webhook reached its journey"
-    );
+    // Late copies may still be on their way: each reaches its journey (a
+    // completed one ignores it), none is left unrouted or unmatched.
+    wait_for(
+        "every webhook to reach its journey",
+        Duration::from_secs(30),
+        || async {
+            let left = count(
+                &stack.db.pool,
+                "SELECT count(*) FROM carepath.webhook_inbox WHERE status <> 'applied'",
+            )
+            .await;
+            (left == 0).then_some(())
+        },
+    )
+    .await;
     assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
     stack.stop().await;
 }
@@ -560,10 +568,28 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         review["candidates"][0]["patient_id"], a["patient_id"],
         "{review}"
     );
-    assert!(
-        !review.to_string().contains("González"),
-        "the review shows ids and scores, not PHI"
+    // Ids and scores only: nothing a person could be recognised by.
+    let keys: Vec<&String> = review
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "awaiting_review",
+            "candidates",
+            "decision",
+            "journey_id",
+            "patient_id"
+        ]
     );
+    for c in review["candidates"].as_array().into_iter().flatten() {
+        let keys: Vec<&String> = c
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["patient_id", "score"], "{c}");
+    }
     // Nothing was created at a vendor while the match is uncertain.
     assert_eq!(stack.sandbox.resources("patient").await.len(), 1);
     assert_eq!(
@@ -646,7 +672,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_down_when_the_clinician_approves_delays_the_journey_but_duplicates_nothing() {
     let mut options = Options::default();
-    options.sandbox.clinician.decide_ms = 1500;
+    options.sandbox.clinician.decide_ms = 3000;
     options.breaker = (2, 1.0);
     let stack = Stack::start(options).await;
     let id = stack
@@ -720,6 +746,15 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
     let silent_input = consult_input(patient(11), "more_info", 0);
     let silent = stack.start_journey("silent", silent_input).await;
     stack.answer_patients(vec![silent]);
+    // An answer to a round it was never asked is not taken for round 1's.
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            &format!("/v1/journeys/{silent}/signals/patient_response"),
+            &json!({ "event_id": "early", "payload": { "round": 7, "message": "hello?" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // An approval, recorded in the EHR and the CRM.
     let approved = stack
         .start_journey("approved", consult_input(patient(12), "approve", 0))
@@ -744,10 +779,21 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
             "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
         )
         .await
-            == 1)
+            >= 1)
             .then_some(())
     })
     .await;
+    let stalled_alerts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded' AND journey_id = $1",
+    )
+    .bind(stalled)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("alerts");
+    assert_eq!(
+        stalled_alerts, 1,
+        "one alert for the stalled case's turn, however long it waits"
+    );
     assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
     assert_eq!(
         stack.phase_and_wait(stalled).await.1.as_deref(),
@@ -763,10 +809,11 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
         .text()
         .await
         .expect("text");
-    assert!(
-        metrics.contains("carepath_alerts_total{kind=\"decision_sla_exceeded\"} 1"),
-        "{metrics}"
-    );
+    let raised: Option<u64> = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
+        .and_then(|n| n.parse().ok());
+    assert!(raised >= Some(1), "{metrics}");
 
     // The case went out in the wording of the version the patient answered
     // (v1), though v2 is the latest.
@@ -822,6 +869,7 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
         assert!(!crossed.contains(p["address"]["line1"].as_str().expect("text")));
     }
     for clinical in [
+        "glp1",
         "approve",
         "decline",
         "prescription",
@@ -932,6 +980,20 @@ async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["fields"][0]["path"], "payload.message");
+    assert_eq!(body["error"]["fields"][1]["path"], "payload.round");
+    // Product code cannot speak for an operator or a vendor.
+    for name in ["patient_match", "clinical.case", "pharmacy.order"] {
+        let (status, body) = stack
+            .post(
+                &stack.product,
+                &format!("/v1/journeys/{id}/signals/{name}"),
+                &json!({ "event_id": "forged", "payload": { "type": "case.declined",
+                          "action": "link", "patient_id": Uuid::new_v4() } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert_eq!(body["error"]["fields"][0]["path"], "name", "{body}");
+    }
     assert_eq!(
         count(&stack.db.pool, "SELECT count(*) FROM carepath.signals").await,
         0

@@ -263,6 +263,7 @@ async fn an_event_for_no_journey_is_parked_listed_and_replayed() {
     .await;
     assert_eq!(parked["dedup_key"], "evt_early");
 
+    // The journey records the case: the parked event is routed to it at once.
     let journey = engine
         .start("await_case", "late", json!({}), &Actor::new("test"))
         .await
@@ -272,16 +273,47 @@ async fn an_event_for_no_journey_is_parked_listed_and_replayed() {
     refs::link(&db.pool, journey, "clinical", "case", "case_late")
         .await
         .expect("link");
+    wait_status(&db.pool, journey, "completed", Duration::from_secs(20)).await;
+
+    // An operator can also replay a parked event by hand (here its journey's
+    // record was written around `refs::link`, as an older build would).
+    let body = event("evt_orphan", "case.approved", "case_orphan");
+    inbox
+        .deliver("clinical", &body, signed("test-secret", &body))
+        .await;
+    let orphan: i64 = wait_for("the second event to be parked", Duration::from_secs(20), || async {
+        sqlx::query_scalar(
+            "SELECT id FROM carepath.webhook_inbox WHERE dedup_key = 'evt_orphan' AND status = 'unmatched'",
+        )
+        .fetch_optional(&db.pool)
+        .await
+        .ok()
+        .flatten()
+    })
+    .await;
+    let second = engine
+        .start("await_case", "orphan", json!({}), &Actor::new("test"))
+        .await
+        .expect("start")
+        .journey
+        .id;
+    sqlx::query(
+        "INSERT INTO carepath.journey_refs (vendor, kind, ref, journey_id) VALUES ('clinical', 'case', 'case_orphan', $1)",
+    )
+    .bind(second)
+    .execute(&db.pool)
+    .await
+    .expect("ref");
     let resp = inbox
         .http
-        .post(format!("{}/v1/inbox/{}/replay", inbox.url, parked["id"]))
+        .post(format!("{}/v1/inbox/{orphan}/replay", inbox.url))
         .bearer_auth(&token)
         .json(&json!({ "reason": "journey caught up" }))
         .send()
         .await
         .expect("replay");
     assert_eq!(resp.status(), StatusCode::OK);
-    wait_status(&db.pool, journey, "completed", Duration::from_secs(20)).await;
+    wait_status(&db.pool, second, "completed", Duration::from_secs(20)).await;
     worker.shutdown().await;
     let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
         .bind(journey)

@@ -1,6 +1,7 @@
 //! Vendor profiles: where each vendor is, how to authenticate, and how hard
-//! carepath may lean on it. Loaded from the TOML file (`--config`,
-//! `CAREPATH_CONFIG`); secrets come from the environment, never the file.
+//! carepath may lean on it. They are the `[vendors.<name>]` tables of the
+//! configuration file (read by `carepath_workflows::Settings`); secrets come
+//! from the environment, never the file.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -188,17 +189,6 @@ impl VendorsConfig {
             cfg.vendors.insert(name, profile);
         }
         Ok(cfg)
-    }
-
-    pub fn load(path: Option<&std::path::Path>) -> Result<Self> {
-        match path {
-            None => Ok(Self::default()),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                Self::from_toml(&text).with_context(|| format!("in {}", p.display()))
-            }
-        }
     }
 }
 

@@ -292,18 +292,39 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
         tokio::spawn(async move {
             while !stop.is_cancelled() {
                 match engine.route_inbox_once(500).await {
-                    Ok(r) if r.applied + r.unmatched > 0 => {}
+                    Ok(r) if r.applied + r.unmatched + r.deferred > 0 => {}
                     _ => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }
         })
     };
 
+    // The events are about cases that journeys own, so routing does its real
+    // work (a signal and a history event each); no worker runs the journeys.
+    let run = Uuid::new_v4().simple().to_string();
+    const OWNERS: usize = 200;
+    for j in 0..OWNERS {
+        let started = engine
+            .start(
+                "noop",
+                &format!("bench-{run}-{j}"),
+                json!({}),
+                &Actor::new("bench"),
+            )
+            .await?;
+        carepath_workflows::store::refs::link(
+            &pool,
+            started.journey.id,
+            "clinical",
+            "case",
+            &format!("case_{run}_{j}"),
+        )
+        .await?;
+    }
     carepath_activities::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let run = Uuid::new_v4().simple().to_string();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let began = Instant::now();
     let mut tasks = Vec::new();
@@ -320,7 +341,7 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
                 let body = json!({
                     "event_id": format!("evt_{run}_{i}"),
                     "type": "case.assigned",
-                    "data": { "case_id": format!("case_{run}_{i}") },
+                    "data": { "case_id": format!("case_{run}_{}", i % OWNERS) },
                 })
                 .to_string();
                 let signature = carepath_activities::webhook_signature::sign(

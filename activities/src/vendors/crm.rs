@@ -14,7 +14,6 @@ pub struct EngagementEvent {
     pub event_id: String,
     pub journey_id: String,
     pub event: String,
-    pub offering_id: String,
     pub occurred_at: String,
 }
 

@@ -260,6 +260,13 @@ pub async fn signal(
 ) -> Result<(StatusCode, Json<SignalAccepted>), ApiError> {
     bounded("name", &name, MAX_KEY)?;
     bounded("event_id", &req.event_id, MAX_KEY)?;
+    if name.contains('.') {
+        // `<vendor>.<topic>` signals come from verified webhooks only.
+        return Err(ApiError::field(
+            "name",
+            "names with a dot are vendor events, accepted only through /webhooks/{vendor}",
+        ));
+    }
     let journey = journeys::get(state.engine.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;

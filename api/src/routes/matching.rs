@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::json;
 
+use carepath_workflows::consult::input::ConsultInput;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
 use carepath_workflows::store::steps;
 
@@ -15,8 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JourneyId};
 use crate::views::{JourneyView, MatchDecisionRequest, MatchView};
 
-/// The signal an `async_consult` journey waits on while a person reviews its match.
-const REVIEW_SIGNAL: &str = "patient_match";
+use carepath_workflows::consult::journey::REVIEW_SIGNAL;
 
 #[utoipa::path(get, path = "/v1/journeys/{id}/patient-match", tag = "operations",
     params(("id" = Uuid, Path, description = "Journey id")),
@@ -34,15 +34,24 @@ pub async fn show(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
     let recorded = steps::load(pool, id).await?;
-    let outcome: MatchOutcome = recorded
+    let mut outcome: MatchOutcome = recorded
         .iter()
         .find(|s| s.key == "match_patient" && s.status == "completed")
         .and_then(|s| s.output.clone())
         .and_then(|o| serde_json::from_value(o).ok())
         .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
+    let awaiting_review = journey.waiting_for.as_deref() == Some("signal:patient_match");
+    if awaiting_review {
+        // As the registry is now: a patient created since the journey
+        // matched (another intake of the same person) must be offered.
+        let intake: ConsultInput = serde_json::from_value(journey.input)
+            .map_err(|_| ApiError::internal("the journey's input no longer parses"))?;
+        outcome.candidates =
+            patients::current_candidates(pool, &patients::person_of(&intake.patient)).await?;
+    }
     Ok(Json(MatchView {
         journey_id: id,
-        awaiting_review: journey.waiting_for.as_deref() == Some("signal:patient_match"),
+        awaiting_review,
         decision: outcome.decision,
         patient_id: outcome.patient_id,
         candidates: outcome

@@ -49,6 +49,17 @@ pub enum Sex {
     Unknown,
 }
 
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+            Sex::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
@@ -180,6 +191,11 @@ impl ConsultInput {
 /// serde quotes the offending value (`invalid type: string "Ann", expected
 /// u32`); what the patient wrote is not repeated back in an error.
 fn without_value(message: &str) -> String {
+    if message.starts_with("unknown variant")
+        && let Some((_, expected)) = message.split_once(", expected ")
+    {
+        return format!("must be {expected}");
+    }
     if (message.starts_with("invalid type:") || message.starts_with("invalid value:"))
         && let Some((_, expected)) = message.split_once(", expected ")
     {

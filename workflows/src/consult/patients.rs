@@ -37,6 +37,17 @@ struct Row {
     email: Option<String>,
 }
 
+/// The intake's patient as matching compares them.
+pub fn person_of(p: &super::input::Patient) -> Person {
+    person(
+        &p.first_name,
+        &p.last_name,
+        &p.date_of_birth,
+        &p.phone,
+        &p.email,
+    )
+}
+
 /// The person as matching compares them: phone and email normalised.
 pub fn person(first: &str, last: &str, dob: &str, phone: &str, email: &str) -> Person {
     Person {
@@ -183,6 +194,18 @@ async fn create(
     .await
 }
 
+/// The registry's candidates for `who` as of now, best first (what a
+/// reviewer should see: patients created since the journey matched included).
+pub async fn current_candidates(
+    pool: &PgPool,
+    who: &Person,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut found = candidates(&mut conn, who).await?;
+    found.truncate(REPORTED);
+    Ok(found)
+}
+
 /// Everyone sharing a date of birth (or its day/month transposition), a
 /// phone or an email with `who`, scored, best first.
 async fn candidates(tx: &mut PgConnection, who: &Person) -> Result<Vec<Candidate>, sqlx::Error> {
@@ -194,6 +217,9 @@ async fn candidates(tx: &mut PgConnection, who: &Person) -> Result<Vec<Candidate
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, first_name, last_name, date_of_birth, phone, email FROM carepath.patients
           WHERE date_of_birth = $1 OR date_of_birth = $2 OR phone = $3 OR email = $4
+          -- A shared phone or email first: a common birthday must not crowd
+          -- out the returning patient.
+          ORDER BY (phone IS NOT DISTINCT FROM $3 OR email IS NOT DISTINCT FROM $4) DESC
           LIMIT 200",
     )
     .bind(dob)

@@ -3,9 +3,11 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-/// Records that `journey_id` owns the vendor's `kind` `reference`. Idempotent.
+/// Records that `journey_id` owns the vendor's `kind` `reference`, and sends
+/// any of the vendor's webhooks about it that were parked as unmatched (they
+/// outran this record) back to be routed. Idempotent.
 pub async fn link(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     journey_id: Uuid,
     vendor: &str,
     kind: &str,
@@ -19,6 +21,17 @@ pub async fn link(
     .bind(kind)
     .bind(reference)
     .bind(journey_id)
+    .execute(db)
+    .await?;
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET status = 'received', note = NULL, processed_at = NULL, route_after = now()
+          WHERE status = 'unmatched' AND vendor = $1
+            AND convert_from(body, 'UTF8')::jsonb -> 'data' ->> ($2 || '_id') = $3",
+    )
+    .bind(vendor)
+    .bind(kind)
+    .bind(reference)
     .execute(db)
     .await?;
     Ok(())

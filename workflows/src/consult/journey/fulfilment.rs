@@ -1,0 +1,177 @@
+//! The pharmacy: one order per fill, followed to delivery; refills after
+//! their interval. Order states only move forward.
+
+use carepath_activities::vendors::notify::Channel;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::clinician::Prescription;
+use super::{AsyncConsult, event_time, until};
+use crate::consult::input::ConsultInput;
+use crate::store::{alerts, refs};
+use crate::{JourneyCtx, StepError, WorkflowError};
+
+/// Pharmacy order states, in order; an order only ever moves forward.
+const ORDER_STATES: [&str; 4] = ["received", "filled", "shipped", "delivered"];
+/// States after which an order will not be fulfilled.
+const DEAD_STATES: [&str; 3] = ["cancelled", "rejected", "failed"];
+/// Silent checks in a row after which people are told an order is stuck.
+const STALLED_AFTER_CHECKS: u32 = 3;
+
+fn order_rank(status: &str) -> Option<usize> {
+    ORDER_STATES.iter().position(|s| *s == status)
+}
+
+impl AsyncConsult {
+    /// Places the order for fill `fill` (0 is the first): the fill number
+    /// names it, so one prescription fill is one order.
+    pub(super) async fn place_order(
+        &self,
+        ctx: &mut JourneyCtx,
+        clinical_patient: &str,
+        rx: &Prescription,
+        fill: u32,
+    ) -> Result<String, WorkflowError> {
+        let journey = ctx.journey_id();
+        let (vendors, pool) = (self.vendors.clone(), self.pool.clone());
+        let (prescription, patient) = (rx.id.clone(), clinical_patient.to_owned());
+        ctx.step("place_order", |s| async move {
+            let external = format!("{journey}:fill:{fill}");
+            let created = vendors
+                .pharmacy
+                .create_order(&prescription, &patient, &external, &s.idempotency_key())
+                .await?;
+            let id = created["id"]
+                .as_str()
+                .ok_or_else(|| StepError::permanent("the pharmacy returned no order id"))?;
+            refs::link(&pool, journey, "pharmacy", "order", id).await?;
+            Ok(id.to_owned())
+        })
+        .await
+    }
+
+    /// Follows the first order to delivery, then each refill: a durable timer
+    /// until the refill date (from the fill), a check-in, the refill's order.
+    pub(super) async fn fulfil(
+        &self,
+        ctx: &mut JourneyCtx,
+        intake: &ConsultInput,
+        clinical_patient: &str,
+        rx: &Prescription,
+        first_order: String,
+    ) -> Result<Vec<String>, WorkflowError> {
+        let mut orders = vec![first_order.clone()];
+        ctx.set_phase("awaiting_fulfilment");
+        let mut filled_at = self.track_order(ctx, intake, &first_order).await?;
+        for fill in 1..=rx.refills {
+            ctx.set_phase("awaiting_refill");
+            ctx.sleep("refill_due", until(filled_at + self.config.refill_interval))
+                .await?;
+            self.notify(
+                ctx,
+                "refill_check_in",
+                Channel::Email,
+                &intake.patient.email,
+                "refill_check_in",
+            )
+            .await?;
+            ctx.set_phase("requesting_refill");
+            let order = self.place_order(ctx, clinical_patient, rx, fill).await?;
+            ctx.set_phase("awaiting_fulfilment");
+            filled_at = self.track_order(ctx, intake, &order).await?;
+            orders.push(order);
+        }
+        Ok(orders)
+    }
+
+    /// Follows an order to delivery; returns when it was filled. An event
+    /// older than the order's state (a late `filled` after `shipped`) is
+    /// absorbed, a skipped state is implied, an event about an earlier fill's
+    /// order is ignored. A pharmacy silent for `fulfilment_check` is asked;
+    /// an order stuck or refused raises an alert and the journey keeps
+    /// waiting for the pharmacy or an operator.
+    async fn track_order(
+        &self,
+        ctx: &mut JourneyCtx,
+        intake: &ConsultInput,
+        order_id: &str,
+    ) -> Result<DateTime<Utc>, WorkflowError> {
+        let delivered = ORDER_STATES.len() - 1;
+        let mut rank = 0;
+        let mut filled_at = None;
+        let mut silent_checks = 0;
+        let mut alerted = false;
+        while rank < delivered {
+            let wait = ctx
+                .wait_signal("pharmacy.order", Some(self.config.fulfilment_check))
+                .await?;
+            let (status, named_at) = match wait {
+                Some(event) => {
+                    if event["data"]["order_id"].as_str() != Some(order_id) {
+                        continue;
+                    }
+                    silent_checks = 0;
+                    let status = event["data"]["status"].as_str().unwrap_or_default();
+                    (status.to_owned(), event_time(&event))
+                }
+                None => {
+                    let (vendors, order) = (self.vendors.clone(), order_id.to_owned());
+                    let status: String = ctx
+                        .step("check_order", |_| async move {
+                            let o = vendors.pharmacy.get_order(&order).await?;
+                            Ok(o["status"].as_str().unwrap_or_default().to_owned())
+                        })
+                        .await?;
+                    silent_checks += 1;
+                    (status, None)
+                }
+            };
+            let dead = DEAD_STATES.contains(&status.as_str());
+            if (dead || silent_checks >= STALLED_AFTER_CHECKS) && !alerted {
+                let kind = if dead {
+                    "order_refused"
+                } else {
+                    "fulfilment_stalled"
+                };
+                self.raise_order_alert(ctx, kind, order_id, &status).await?;
+                alerted = true;
+            }
+            let Some(new) = order_rank(&status).filter(|r| *r > rank) else {
+                continue;
+            };
+            rank = new;
+            if status == "shipped" {
+                let phone = &intake.patient.phone;
+                self.notify(ctx, "notify_shipped", Channel::Sms, phone, "order_shipped")
+                    .await?;
+            }
+            // The transition, with its time, is recorded: that time (not a
+            // clock read on replay) dates the fill.
+            let at: DateTime<Utc> = ctx
+                .step(&format!("order_{status}"), |_| async move {
+                    Ok::<_, StepError>(named_at.unwrap_or_else(Utc::now))
+                })
+                .await?;
+            if filled_at.is_none() && new >= 1 {
+                filled_at = Some(at);
+            }
+        }
+        // Delivered implies filled, so a time was recorded above.
+        filled_at.ok_or_else(|| WorkflowError::fail("order delivered without a recorded fill"))
+    }
+
+    async fn raise_order_alert(
+        &self,
+        ctx: &mut JourneyCtx,
+        kind: &'static str,
+        order_id: &str,
+        status: &str,
+    ) -> Result<(), WorkflowError> {
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        let detail = json!({ "order_id": order_id, "status": status });
+        ctx.step(&format!("{kind}_alert"), |s| async move {
+            Ok(alerts::raise(&pool, journey, kind, &s.key, detail).await?)
+        })
+        .await
+    }
+}

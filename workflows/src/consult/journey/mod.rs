@@ -1,0 +1,259 @@
+//! `async_consult`: the telehealth journey of ARCHITECTURE §4, from a paid
+//! intake to the last refill. Each vendor side effect is one step (one
+//! idempotency key); each wait for a clinician, the patient or the pharmacy is
+//! a durable signal wait; each long pause is a durable timer. Every value the
+//! journey acts on — a time, a vendor's answer — comes from a recorded step or
+//! signal, so a replay months later takes the same path.
+
+mod clinician;
+mod fulfilment;
+mod patient;
+mod records;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use carepath_activities::Vendors;
+use carepath_activities::vendors::notify::Channel;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::config::ConsultConfig;
+use super::input::ConsultInput;
+use super::intake::{Problem, Questionnaires};
+use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
+use clinician::Decision;
+
+pub const NAME: &str = "async_consult";
+
+/// The signal an operator's patient-match decision arrives as (only through
+/// `/v1/journeys/{id}/patient-match`, never the generic signal endpoint).
+pub const REVIEW_SIGNAL: &str = "patient_match";
+/// The patient's answer to a request for more information, relayed by the product.
+pub const PATIENT_RESPONSE: &str = "patient_response";
+
+pub struct AsyncConsult {
+    vendors: Arc<Vendors>,
+    pool: PgPool,
+    config: ConsultConfig,
+    questionnaires: Arc<Questionnaires>,
+}
+
+impl AsyncConsult {
+    pub fn new(
+        vendors: Arc<Vendors>,
+        pool: PgPool,
+        config: ConsultConfig,
+        questionnaires: Arc<Questionnaires>,
+    ) -> Self {
+        Self {
+            vendors,
+            pool,
+            config,
+            questionnaires,
+        }
+    }
+}
+
+/// The case as submitted, and when: the decision SLA runs from here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Submitted {
+    case_id: String,
+    at: DateTime<Utc>,
+}
+
+/// The time an event names, if it names one it can be read from.
+fn event_time(event: &Value) -> Option<DateTime<Utc>> {
+    event["occurred_at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// From now until `at` (zero if past). Only ever used for a wait or a timer
+/// the journey reaches for the first time; on replay the stored time wins.
+fn until(at: DateTime<Utc>) -> Duration {
+    (at - Utc::now()).to_std().unwrap_or_default()
+}
+
+#[async_trait]
+impl Workflow for AsyncConsult {
+    fn validate(&self, input: &Value) -> Result<(), Vec<Problem>> {
+        ConsultInput::parse(input, &self.questionnaires, Utc::now().date_naive()).map(|_| ())
+    }
+
+    fn validate_signal(&self, name: &str, payload: &Value) -> Result<(), Vec<Problem>> {
+        match name {
+            REVIEW_SIGNAL => Err(vec![(
+                "name".into(),
+                "is decided by an operator at /v1/journeys/{id}/patient-match".into(),
+            )]),
+            PATIENT_RESPONSE => {
+                let mut problems = Vec::new();
+                if payload["message"]
+                    .as_str()
+                    .is_none_or(|m| m.trim().is_empty() || m.chars().count() > 10_000)
+                {
+                    problems.push((
+                        "payload.message".into(),
+                        "must be the patient's answer, 1 to 10000 characters".into(),
+                    ));
+                }
+                if payload["round"].as_u64().is_none_or(|r| r == 0) {
+                    problems.push((
+                        "payload.round".into(),
+                        "must name the request answered: 1 for the first, 2 for the second, ..."
+                            .into(),
+                    ));
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems)
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
+        // Checked at start; this only fails for input written around the API,
+        // and names the field without quoting the value (PHI).
+        let intake: ConsultInput = serde_path_to_error::deserialize(&input).map_err(|e| {
+            WorkflowError::fail(format!("input does not fit async_consult at {}", e.path()))
+        })?;
+        let answers = self.validate_intake(ctx, &input).await?;
+        let patient_id = self.find_patient(ctx, &intake).await?;
+        let clinical_patient = self.sync_patient(ctx, &intake, patient_id).await?;
+        let submitted = self
+            .submit_case(ctx, &intake, &clinical_patient, answers)
+            .await?;
+        let email = &intake.patient.email;
+        let summary = |outcome: &str| {
+            json!({
+                "outcome": outcome,
+                "patient_id": patient_id,
+                "clinical_patient_id": clinical_patient,
+                "case_id": submitted.case_id,
+            })
+        };
+
+        match self.await_decision(ctx, &intake, &submitted).await? {
+            Decision::Abandoned => {
+                ctx.set_phase("cancelled_no_response");
+                self.withdraw_case(ctx, &submitted.case_id).await?;
+                let closed = self
+                    .notify(
+                        ctx,
+                        "notify_cancelled",
+                        Channel::Email,
+                        email,
+                        "consult_cancelled",
+                    )
+                    .await?;
+                self.engage(ctx, "consult_closed", closed).await?;
+                Ok(summary("cancelled_no_response"))
+            }
+            Decision::Declined { at } => {
+                ctx.set_phase("declined");
+                self.notify(
+                    ctx,
+                    "notify_declined",
+                    Channel::Email,
+                    email,
+                    "consult_declined",
+                )
+                .await?;
+                self.record_encounter(ctx, &intake, patient_id, &submitted, at, None)
+                    .await?;
+                self.engage(ctx, "consult_closed", at).await?;
+                Ok(summary("declined"))
+            }
+            Decision::Approved { at } => {
+                ctx.set_phase("prescribed");
+                let rx = self
+                    .fetch_prescription(ctx, &intake, &submitted.case_id)
+                    .await?;
+                self.notify(
+                    ctx,
+                    "notify_approved",
+                    Channel::Email,
+                    email,
+                    "consult_approved",
+                )
+                .await?;
+                // The medication first: records and the CRM must never hold up a patient's order.
+                ctx.set_phase("sending_to_pharmacy");
+                let first = self.place_order(ctx, &clinical_patient, &rx, 0).await?;
+                self.record_encounter(ctx, &intake, patient_id, &submitted, at, Some(&rx))
+                    .await?;
+                self.engage(ctx, "consult_closed", at).await?;
+                let orders = self
+                    .fulfil(ctx, &intake, &clinical_patient, &rx, first)
+                    .await?;
+                ctx.set_phase("completed");
+                let mut out = summary("approved");
+                out["prescription_id"] = json!(rx.id);
+                out["orders"] = json!(orders);
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl AsyncConsult {
+    /// Checks the intake again (a journey can be started around the API) and
+    /// keeps the questions in the wording of the version the patient
+    /// answered: later versions never change what was asked.
+    async fn validate_intake(
+        &self,
+        ctx: &mut JourneyCtx,
+        input: &Value,
+    ) -> Result<Value, WorkflowError> {
+        ctx.set_phase("validating_intake");
+        let (questionnaires, input) = (self.questionnaires.clone(), input.clone());
+        ctx.step("validate_intake", |_| async move {
+            let today = Utc::now().date_naive();
+            let parsed = ConsultInput::parse(&input, &questionnaires, today).map_err(|p| {
+                let fields: Vec<String> = p.into_iter().map(|(f, m)| format!("{f} {m}")).collect();
+                StepError::permanent(format!("intake refused: {}", fields.join("; ")))
+            })?;
+            let q = &parsed.questionnaire;
+            let version = questionnaires
+                .get(&q.id, q.version)
+                .ok_or_else(|| StepError::permanent("questionnaire version gone"))?;
+            let rendered: Vec<Value> = version
+                .render(&q.answers)
+                .into_iter()
+                .map(|(text, answer)| json!({ "question": text, "answer": answer }))
+                .collect();
+            Ok(json!({
+                "questionnaire": { "id": q.id, "version": q.version, "title": version.title },
+                "answers": rendered,
+            }))
+        })
+        .await
+    }
+
+    async fn notify(
+        &self,
+        ctx: &mut JourneyCtx,
+        key: &str,
+        channel: Channel,
+        to: &str,
+        template: &'static str,
+    ) -> Result<DateTime<Utc>, WorkflowError> {
+        let (vendors, to) = (self.vendors.clone(), to.to_owned());
+        ctx.step(key, |s| async move {
+            vendors
+                .notify
+                .send(channel, &to, template, &s.idempotency_key())
+                .await?;
+            Ok(Utc::now())
+        })
+        .await
+    }
+}

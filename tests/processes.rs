@@ -104,6 +104,69 @@ async fn sigterm_hands_back_in_flight_journeys_and_leaves_no_task_running() {
     assert_eq!(audit.re_presented, 0, "a graceful stop re-ran a step");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_worker_loses_nothing_and_reruns_no_step() {
+    let db = fresh_db().await;
+    let journeys = 300;
+    let steps = 6;
+    start_probes(&db.pool, journeys, steps, 40).await;
+    let mut workers: Vec<WorkerProcess> = (0..3)
+        .map(|i| WorkerProcess::spawn(&db.url, &format!("gen0-{i}")))
+        .collect();
+    // As Kubernetes rolls a Deployment: a new pod starts, an old one gets
+    // SIGTERM and drains, and so on for every pod.
+    for (i, slot) in workers.iter_mut().enumerate() {
+        wait_for(
+            "progress before the next pod rolls",
+            Duration::from_secs(60),
+            || async {
+                let before = count(&db.pool, "SELECT count(*) FROM carepath.journey_steps").await;
+                (before > (i as i64 + 1) * 150).then_some(())
+            },
+        )
+        .await;
+        let replacement = WorkerProcess::spawn(&db.url, &format!("gen1-{i}"));
+        let mut old = std::mem::replace(slot, replacement);
+        old.sigterm();
+        let status = old.wait_exit(Duration::from_secs(30)).await;
+        assert!(status.success(), "worker exited with {status} on SIGTERM");
+    }
+    let done_at_last_roll = count(
+        &db.pool,
+        "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+    )
+    .await;
+    assert!(
+        done_at_last_roll < journeys as i64,
+        "the rollout finished after the run: it proved nothing"
+    );
+    wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(180)).await;
+    for w in &mut workers {
+        w.assert_alive();
+        w.sigterm();
+        assert!(w.wait_exit(Duration::from_secs(30)).await.success());
+    }
+    let live = count(
+        &db.pool,
+        "SELECT count(*) FROM apalis.jobs WHERE status IN ('Running', 'Queued')",
+    )
+    .await;
+    assert_eq!(live, 0, "tasks left Running or Queued after the rollout");
+    let stuck = count(
+        &db.pool,
+        "SELECT count(*) FROM carepath.journeys WHERE status <> 'completed'",
+    )
+    .await;
+    assert_eq!(stuck, 0);
+    let audit = audit_probes(&db.pool).await;
+    let expected = journeys as i64 * steps as i64;
+    assert_eq!(audit.steps_completed, expected, "every step checkpointed");
+    assert_eq!(audit.effects, expected, "one effect per step");
+    assert_eq!(audit.mismatched_outputs, 0);
+    assert_eq!(audit.re_presented, 0, "a graceful rollout re-ran a step");
+    assert_eq!(all_histories_verify(&db.pool).await, journeys);
+}
+
 #[tokio::test]
 async fn a_worker_refuses_an_unmigrated_database_and_says_what_to_do() {
     let db = fresh_db().await;

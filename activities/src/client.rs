@@ -17,6 +17,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::config::{AuthConfig, VendorProfile};
+use crate::metrics;
 use crate::resilience::classify::{Outcome, classify, vendor_message};
 use crate::resilience::holds;
 use crate::resilience::limiter::RateLimit;
@@ -67,7 +68,7 @@ impl Method {
 }
 
 enum Auth {
-    OAuth(TokenManager),
+    OAuth(Box<TokenManager>),
     ApiKey { header: String, key: String },
 }
 
@@ -125,13 +126,14 @@ impl VendorClient {
                 token_path,
                 client_id,
                 client_secret_env,
-            } => Auth::OAuth(TokenManager::new(
+            } => Auth::OAuth(Box::new(TokenManager::new(
+                name,
                 http.clone(),
                 format!("{}{token_path}", profile.base_url),
                 client_id.clone(),
                 std::env::var(client_secret_env).unwrap_or_default(),
                 token_backoff,
-            )),
+            ))),
             AuthConfig::ApiKey { header, key_env } => Auth::ApiKey {
                 header: header.clone(),
                 // The sandbox accepts any non-empty key.
@@ -178,6 +180,26 @@ impl VendorClient {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, VendorError> {
+        let result = self.call_once(method, path, body, idempotency_key).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(VendorError::Rejected { .. }) => "rejected",
+            Err(VendorError::Transient { .. }) => "transient",
+            Err(VendorError::Held { .. }) => "held",
+        };
+        metrics::VENDOR_REQUESTS
+            .with_label_values(&[self.name.as_str(), outcome])
+            .inc();
+        result
+    }
+
+    async fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, VendorError> {
         let mut delays = backoff::ExponentialBackoffBuilder::new()
             .with_initial_interval(Duration::from_millis(self.profile.retry.initial_ms))
             .with_max_interval(Duration::from_millis(self.profile.retry.max_ms))
@@ -208,10 +230,12 @@ impl VendorClient {
             match outcome {
                 Attempt::Done(v) => {
                     self.breaker.on_success();
+                    self.breaker_state(false);
                     return Ok(v);
                 }
                 Attempt::Refused(e) => {
                     self.breaker.on_success();
+                    self.breaker_state(false);
                     return Err(e);
                 }
                 Attempt::Reauthenticate(_) => unreachable!("handled above"),
@@ -232,6 +256,10 @@ impl VendorClient {
                 } => {
                     self.breaker.on_error();
                     if self.opened.0.swap(false, Ordering::SeqCst) {
+                        metrics::BREAKER_OPENINGS
+                            .with_label_values(&[self.name.as_str()])
+                            .inc();
+                        self.breaker_state(true);
                         let open = Duration::from_secs_f64(self.profile.breaker.open_secs);
                         let reason = format!(
                             "circuit open after {} consecutive failures: {message}",
@@ -267,7 +295,12 @@ impl VendorClient {
             .map_err(|e| self.db_error(e))?
         {
             Ok(()) => Ok(()),
-            Err(at) => Err(self.held(at, "rate limit: no slot within the step's wait".into())),
+            Err(at) => {
+                metrics::RATE_LIMIT_WAITS
+                    .with_label_values(&[self.name.as_str()])
+                    .inc();
+                Err(self.held(at, "rate limit: no slot within the step's wait".into()))
+            }
         }
     }
 
@@ -279,6 +312,12 @@ impl VendorClient {
             Some(h) => Err(self.held(h.until, h.reason)),
             None => Ok(()),
         }
+    }
+
+    fn breaker_state(&self, open: bool) {
+        metrics::BREAKER_OPEN
+            .with_label_values(&[self.name.as_str()])
+            .set(i64::from(open));
     }
 
     fn db_error(&self, e: sqlx::Error) -> VendorError {

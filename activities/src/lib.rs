@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod metrics;
 pub mod resilience;
 pub mod sandbox;
 pub mod tls;

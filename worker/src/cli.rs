@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use carepath_workflows::{EngineConfig, RetryPolicy, Settings, builtin};
 
 use crate::runtime::WorkerConfig;
-use crate::{bench, db, demo, logging, runtime};
+use crate::{bench, db, demo, health, logging, runtime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +66,9 @@ pub struct WorkerArgs {
     /// Vendor profiles (TOML); without one, vendors are the sandbox on 127.0.0.1:8090.
     #[arg(long, env = "CAREPATH_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// Serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "CAREPATH_WORKER_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     #[command(flatten)]
     tuning: EngineTuning,
 }
@@ -218,6 +221,14 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     let engine = builtin::engine(&pool, &settings, args.tuning.engine_config())?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
+    if let Some(listen) = &args.metrics_listen {
+        let (listen, pool, stop) = (listen.clone(), pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(error) = health::serve(&listen, pool, stop).await {
+                tracing::error!(%error, "worker health server failed");
+            }
+        });
+    }
     let cfg = args.tuning.worker_config(args.concurrency);
     tracing::info!(concurrency = cfg.concurrency, name = %cfg.name, "worker starting");
     runtime::run(engine, cfg, stop).await?;

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod ctl;
 pub use carepath_workflows::db;
 pub mod demo;
+pub mod health;
 pub mod logging;
 pub mod private_pg;
 pub mod runtime;

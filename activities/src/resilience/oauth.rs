@@ -54,6 +54,7 @@ struct State {
 }
 
 pub struct TokenManager {
+    vendor: String,
     http: reqwest::Client,
     url: String,
     client_id: String,
@@ -70,6 +71,7 @@ struct TokenResponse {
 
 impl TokenManager {
     pub fn new(
+        vendor: &str,
         http: reqwest::Client,
         url: String,
         client_id: String,
@@ -77,6 +79,7 @@ impl TokenManager {
         backoff: TokenBackoff,
     ) -> Self {
         Self {
+            vendor: vendor.to_owned(),
             http,
             url,
             client_id,
@@ -105,7 +108,14 @@ impl TokenManager {
                 vendor_named: false,
             });
         }
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        crate::metrics::TOKEN_REFRESHES
+            .with_label_values(&[
+                self.vendor.as_str(),
+                if fetched.is_ok() { "ok" } else { "failed" },
+            ])
+            .inc();
+        match fetched {
             Ok((token, ttl)) => {
                 state.failures = 0;
                 state.next_try = None;

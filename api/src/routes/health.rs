@@ -37,20 +37,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 pub async fn metrics(
     State(state): State<AppState>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
-    use std::fmt::Write;
-    let mut out = String::from(
-        "# HELP carepath_alerts_total Alerts raised by journeys (a decision past its SLA, ...), by kind.\n\
-         # TYPE carepath_alerts_total counter\n",
-    );
-    for (kind, n) in carepath_workflows::store::alerts::counts(state.engine.pool()).await? {
-        let _ = writeln!(out, "carepath_alerts_total{{kind=\"{kind}\"}} {n}");
-    }
+    let text = carepath_workflows::metrics::render(state.engine.pool()).await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        out,
+        text,
     ))
 }
 

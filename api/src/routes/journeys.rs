@@ -143,12 +143,14 @@ pub async fn list(
     let mut rows: Vec<Journey> = sqlx::query_as(concat!(
         "SELECT ",
         carepath_workflows::journey_columns!(),
-        " FROM carepath.journeys
+        " FROM carepath.journeys j
           WHERE ($1::text IS NULL OR status = $1)
             AND ($2::text IS NULL OR phase = $2)
             AND ($3::text IS NULL OR workflow = $3)
             AND ($4::text IS NULL OR waiting_for = 'vendor:' || $4)
-            AND (NOT $5 OR (status IN ('running', 'waiting') AND wake_at < now() - interval '1 minute'))
+            AND (NOT $5 OR ",
+        carepath_workflows::overdue_condition!(),
+        ")
             AND ($6::uuid IS NULL OR id < $6)
           ORDER BY id DESC
           LIMIT $7"

@@ -63,6 +63,9 @@ pub async fn receive(
                 return ApiError::internal(e);
             }
             tracing::warn!(%vendor, %reason, "webhook rejected");
+            carepath_activities::metrics::WEBHOOKS
+                .with_label_values(&[vendor.as_str(), "rejected"])
+                .inc();
             ApiError::new(status, code, reason)
         }
     };
@@ -134,6 +137,9 @@ pub async fn receive(
     } else {
         "duplicate"
     };
+    carepath_activities::metrics::WEBHOOKS
+        .with_label_values(&[vendor.as_str(), status])
+        .inc();
     Ok(Json(WebhookAck {
         status: status.into(),
         dedup_key,

@@ -18,6 +18,8 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use carepath_activities::metrics;
+
 use super::config::RetryPolicy;
 use super::error::{StepError, WorkflowError};
 use super::queue::{JourneyTask, RunAt, push_task};
@@ -62,6 +64,7 @@ impl StepCtx {
 
 pub struct JourneyCtx {
     journey_id: Uuid,
+    workflow: String,
     conn: super::runner::JourneyLock,
     recorded: Vec<StepRecord>,
     position: usize,
@@ -74,8 +77,10 @@ pub struct JourneyCtx {
 }
 
 impl JourneyCtx {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         journey_id: Uuid,
+        workflow: String,
         conn: super::runner::JourneyLock,
         recorded: Vec<StepRecord>,
         retry: RetryPolicy,
@@ -85,6 +90,7 @@ impl JourneyCtx {
     ) -> Self {
         Self {
             journey_id,
+            workflow,
             conn,
             recorded,
             position: 0,
@@ -164,7 +170,26 @@ impl JourneyCtx {
             key: key.clone(),
             attempt,
         };
-        match work(step).await {
+        // By step name: `notify#2` counts as `notify`.
+        let name = key.split('#').next().unwrap_or(&key).to_owned();
+        let count = |outcome: &str| {
+            metrics::STEPS
+                .with_label_values(&[self.workflow.as_str(), &name, outcome])
+                .inc();
+        };
+        count("started");
+        let timer = std::time::Instant::now();
+        let result = work(step).await;
+        metrics::STEP_SECONDS
+            .with_label_values(&[self.workflow.as_str(), &name])
+            .observe(timer.elapsed().as_secs_f64());
+        count(match &result {
+            Ok(_) => "succeeded",
+            Err(StepError::Permanent { .. }) => "failed",
+            Err(StepError::Transient { .. }) if attempt >= self.retry.max_attempts => "failed",
+            Err(_) => "retried",
+        });
+        match result {
             Ok(value) => {
                 let output = serde_json::to_value(&value)?;
                 self.record_success(seq, &key, output, attempt, started_at)

@@ -166,6 +166,7 @@ impl Engine {
         let recorded = steps::load(lock.conn(), journey_id).await?;
         let mut ctx = JourneyCtx::new(
             journey_id,
+            claimed.workflow.clone(),
             lock,
             recorded,
             self.config.retry.clone(),

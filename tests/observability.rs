@@ -1,0 +1,200 @@
+//! What the people who run carepath see: Prometheus metrics from the API and
+//! from a worker process, checked by `promtool`, and overdue journeys.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use carepath_activities::VendorsConfig;
+use carepath_api::auth::{Role, create_token};
+use serde_json::Value;
+use support::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn scrape(url: &str) -> String {
+    wait_for(
+        &format!("{url} to answer"),
+        Duration::from_secs(30),
+        || async {
+            let resp = reqwest::get(url).await.ok()?;
+            resp.status().is_success().then_some(())?;
+            resp.text().await.ok()
+        },
+    )
+    .await
+}
+
+/// `promtool check metrics` (from the `prometheus` package) lints the text format.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write metrics");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool refused the metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The sum of the samples of `metric` whose labels include every one of `labels`.
+fn total(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
+    let db = fresh_db().await;
+    let ids = start_probes(&db.pool, 12, 3, 5).await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut worker = WorkerProcess::spawn_with(
+        &db.url,
+        "metrics",
+        &[("CAREPATH_WORKER_METRICS_LISTEN", listen.as_str())],
+    );
+    wait_all_completed(&db.pool, ids.len() as i64, Duration::from_secs(60)).await;
+    let ready = reqwest::get(format!("http://{listen}/readyz"))
+        .await
+        .expect("readyz");
+    assert!(ready.status().is_success());
+
+    let from_worker = scrape(&format!("http://{listen}/metrics")).await;
+    promtool_accepts(&from_worker);
+    assert_eq!(
+        total(
+            &from_worker,
+            "carepath_steps_total",
+            &["outcome=\"succeeded\"", "workflow=\"probe\""]
+        ),
+        36.0,
+        "12 journeys × 3 steps, counted by the worker that ran them:\n{from_worker}"
+    );
+    assert_eq!(
+        total(
+            &from_worker,
+            "carepath_step_duration_seconds_count",
+            &["step=\"effect_1\""]
+        ),
+        12.0,
+        "{from_worker}"
+    );
+    assert_eq!(
+        total(
+            &from_worker,
+            "carepath_journeys",
+            &["status=\"completed\"", "workflow=\"probe\""]
+        ),
+        12.0,
+        "{from_worker}"
+    );
+    for family in [
+        "carepath_queue_tasks",
+        "carepath_inbox_lag_seconds",
+        "carepath_vendor_hold_remaining_seconds",
+        "carepath_oldest_overdue_journey_age_seconds",
+    ] {
+        assert!(
+            from_worker.contains(&format!("# TYPE {family} ")),
+            "{family} missing"
+        );
+    }
+    assert_eq!(
+        sample(
+            &from_worker,
+            "carepath_oldest_overdue_journey_age_seconds{phase=\"all\"} "
+        ),
+        Some(0.0)
+    );
+
+    // A journey whose wake time passed ten minutes ago, with no worker to take it.
+    worker.sigterm();
+    assert!(worker.wait_exit(Duration::from_secs(30)).await.success());
+    let late = ids[0];
+    sqlx::query(
+        "UPDATE carepath.journeys SET status = 'waiting', phase = 'awaiting_refill',
+                wake_at = now() - interval '10 minutes' WHERE id = $1",
+    )
+    .bind(late)
+    .execute(&db.pool)
+    .await
+    .expect("make a journey late");
+
+    carepath_activities::tls::install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine: engine(&db.pool, carepath_workflows::Registry::new()),
+            vendors: Arc::new(VendorsConfig::default()),
+            webhooks: Arc::new(test_webhook_config()),
+        },
+    ));
+    let from_api = scrape(&format!("{api}/metrics")).await;
+    promtool_accepts(&from_api);
+    assert_eq!(
+        sample(
+            &from_api,
+            "carepath_overdue_journeys{phase=\"awaiting_refill\"} "
+        ),
+        Some(1.0),
+        "{from_api}"
+    );
+    let age = sample(
+        &from_api,
+        "carepath_oldest_overdue_journey_age_seconds{phase=\"all\"} ",
+    )
+    .unwrap_or_default();
+    assert!((590.0..3600.0).contains(&age), "age {age}");
+
+    let ops = create_token(&db.pool, "ops", Role::Operator)
+        .await
+        .expect("token");
+    let page: Value = reqwest::Client::new()
+        .get(format!("{api}/v1/journeys?overdue=true"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["id"].as_str())
+        .collect();
+    assert_eq!(listed, vec![late.to_string().as_str()], "{page}");
+}

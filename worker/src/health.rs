@@ -1,0 +1,51 @@
+//! The worker's own small HTTP server (`--metrics-listen`): `/healthz` (the
+//! process is alive), `/readyz` (its database is reachable and migrated) and
+//! `/metrics` (Prometheus), for Kubernetes probes and scrapes.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub fn router(pool: PgPool) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(pool)
+}
+
+async fn ready(State(pool): State<PgPool>) -> impl IntoResponse {
+    match crate::db::ensure_migrated(&pool).await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}\n")),
+    }
+}
+
+async fn metrics(State(pool): State<PgPool>) -> impl IntoResponse {
+    match carepath_workflows::metrics::render(&pool).await {
+        Ok(text) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            text,
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("metrics unavailable: {e}\n"),
+        ),
+    }
+}
+
+/// Serves until `stop`.
+pub async fn serve(listen: &str, pool: PgPool, stop: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "worker health and metrics serving");
+    axum::serve(listener, router(pool))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    Ok(())
+}

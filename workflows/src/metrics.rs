@@ -1,0 +1,204 @@
+//! `/metrics`: the process's own counters (vendor calls, steps, webhooks;
+//! see `carepath_activities::metrics`) and gauges read from PostgreSQL at
+//! scrape time, which are the same whichever process is scraped: journeys
+//! by status and phase, overdue journeys, vendor holds, the inbox, the queue.
+
+use std::fmt::Write;
+
+use sqlx::PgPool;
+
+use crate::overdue_condition;
+
+/// One gauge family in the text format.
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> Family<'a> {
+    fn new(out: &'a mut String, name: &str, kind: &str, help: &str) -> Self {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        Self { out }
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Everything `/metrics` shows.
+pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
+    let mut out = carepath_activities::metrics::render_process();
+    database_gauges(pool, &mut out).await?;
+    Ok(out)
+}
+
+async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let by_status: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT workflow, status, phase, count(*) FROM carepath.journeys
+          GROUP BY workflow, status, phase ORDER BY 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_journeys";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Journeys by workflow, status and phase.",
+    );
+    for (workflow, status, phase, n) in &by_status {
+        f.sample(
+            name,
+            &[("workflow", workflow), ("status", status), ("phase", phase)],
+            *n as f64,
+        );
+    }
+
+    let overdue: Vec<(String, i64, f64)> = sqlx::query_as(concat!(
+        "SELECT j.phase, count(*),
+                extract(epoch FROM now() - min(coalesce(j.wake_at, j.updated_at)))::float8
+           FROM carepath.journeys j WHERE ",
+        overdue_condition!(),
+        " GROUP BY j.phase ORDER BY 1"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_overdue_journeys";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Journeys that should have moved and have not (wake time passed, no progress, alert raised), by phase.",
+    );
+    for (phase, n, _) in &overdue {
+        f.sample(name, &[("phase", phase)], *n as f64);
+    }
+    let name = "carepath_oldest_overdue_journey_age_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "How long the oldest overdue journey of each phase has been due (0 when none is).",
+    );
+    let oldest = overdue.iter().map(|o| o.2.max(0.0)).fold(0.0, f64::max);
+    f.sample(name, &[("phase", "all")], oldest);
+    for (phase, _, age) in &overdue {
+        f.sample(name, &[("phase", phase)], age.max(0.0));
+    }
+
+    let vendors: Vec<(String, i64, f64)> = sqlx::query_as(
+        "SELECT v.vendor,
+                (SELECT count(*) FROM carepath.journeys j
+                  WHERE j.status = 'waiting' AND j.waiting_for = 'vendor:' || v.vendor),
+                coalesce((SELECT extract(epoch FROM h.until - now())::float8
+                            FROM carepath.vendor_holds h
+                           WHERE h.vendor = v.vendor AND h.until > now()), 0)
+           FROM unnest($1::text[]) AS v(vendor) ORDER BY 1",
+    )
+    .bind(
+        carepath_activities::config::VENDORS
+            .map(str::to_owned)
+            .to_vec(),
+    )
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_vendor_waiting_journeys";
+    let mut f = Family::new(out, name, "gauge", "Journeys waiting for a vendor on hold.");
+    for (vendor, waiting, _) in &vendors {
+        f.sample(name, &[("vendor", vendor)], *waiting as f64);
+    }
+    let name = "carepath_vendor_hold_remaining_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Time left on a vendor's hold (an open breaker, a 429, an operator's pause); 0 when none.",
+    );
+    for (vendor, _, left) in &vendors {
+        f.sample(name, &[("vendor", vendor)], left.max(0.0));
+    }
+
+    let inbox: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM carepath.webhook_inbox GROUP BY status ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_inbox_events";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Stored webhooks by routing status (received = not yet routed).",
+    );
+    for status in ["received", "applied", "unmatched"] {
+        let n = inbox
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        f.sample(name, &[("status", status)], n as f64);
+    }
+    let lag: f64 = sqlx::query_scalar(
+        "SELECT coalesce(extract(epoch FROM now() - min(received_at))::float8, 0)
+           FROM carepath.webhook_inbox WHERE status = 'received'",
+    )
+    .fetch_one(pool)
+    .await?;
+    let name = "carepath_inbox_lag_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Age of the oldest webhook not yet routed (0 when none).",
+    );
+    f.sample(name, &[], lag);
+    let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM carepath.webhook_rejections")
+        .fetch_one(pool)
+        .await?;
+    let name = "carepath_inbox_rejections";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Webhooks refused at the door (signature, timestamp, body), as recorded.",
+    );
+    f.sample(name, &[], rejected as f64);
+
+    let queue: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM apalis.jobs WHERE job_type = $1 GROUP BY status ORDER BY 1",
+    )
+    .bind(crate::JOURNEY_QUEUE)
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_queue_tasks";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Tasks in the journey queue by apalis status.",
+    );
+    for (status, n) in &queue {
+        f.sample(name, &[("status", status)], *n as f64);
+    }
+
+    let alerts = crate::store::alerts::counts(pool).await?;
+    let name = "carepath_alerts_total";
+    let mut f = Family::new(out, name, "counter", "Alerts raised by journeys, by kind.");
+    for (kind, n) in &alerts {
+        f.sample(name, &[("kind", kind)], *n as f64);
+    }
+    Ok(())
+}

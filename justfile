@@ -1,8 +1,8 @@
 # carepath developer recipes. `just --list` shows them all.
 
 # Run the demo: a worker and demo journeys on a private PostgreSQL (or DATABASE_URL).
-demo:
-    cargo run -- demo
+demo journeys="300":
+    cargo run -- demo --journeys {{journeys}}
 
 # The test suite (what CI runs): real PostgreSQL, real worker processes.
 test:

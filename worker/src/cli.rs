@@ -39,8 +39,8 @@ enum Command {
     /// Serve the fake vendors (clinical network, pharmacy, EHR, CRM,
     /// notifications) with fault injection, for tests, benchmarks and the demo.
     Sandbox(SandboxArgs),
-    /// Run a small demo journey end to end on a private PostgreSQL and show what happened.
-    Demo,
+    /// The whole product for a few minutes: sandbox vendors, the API, two workers, a few hundred journeys, faults, and a summary.
+    Demo(demo::DemoArgs),
     /// Benchmarks (durable commits; numbers are machine-dependent).
     Bench {
         #[command(subcommand)]
@@ -192,9 +192,9 @@ impl Cli {
                 )
                 .await
             }
-            Command::Demo => {
+            Command::Demo(args) => {
                 logging::init("warn");
-                demo::run().await
+                demo::run(args).await
             }
             Command::Bench {
                 which: BenchCommand::Steps(args),

@@ -1,0 +1,157 @@
+//! `carepath demo`: the whole product on one machine for a few minutes. A
+//! private PostgreSQL (unless DATABASE_URL is set), the sandbox vendors, the
+//! API and two worker processes; a few hundred telehealth journeys of mixed
+//! scenarios with months compressed into seconds; faults injected while
+//! they run; live progress by phase; and a summary at the end.
+
+mod faults;
+mod patients;
+mod progress;
+mod stack;
+mod summary;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::private_pg::{self, Durability};
+pub use stack::Stack;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// How many journeys to run.
+    #[arg(long, default_value_t = 300)]
+    pub journeys: usize,
+    /// Keep the API and workers running after the summary, for `carepath ctl`, until Ctrl-C.
+    #[arg(long)]
+    pub hold: bool,
+    /// Give up if the journeys have not all ended by then (seconds).
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+}
+
+/// What each journey is meant to do, and so how it should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Approve,
+    Decline,
+    MoreInfo,
+    MoreInfoTwice,
+    /// The patient never answers the clinician's question.
+    SilentPatient,
+}
+
+impl Scenario {
+    fn pick(roll: u32) -> Self {
+        match roll {
+            0..50 => Self::Approve,
+            50..65 => Self::Decline,
+            65..85 => Self::MoreInfo,
+            85..95 => Self::MoreInfoTwice,
+            _ => Self::SilentPatient,
+        }
+    }
+
+    fn sandbox(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Decline => "decline",
+            Self::MoreInfo | Self::SilentPatient => "more_info",
+            Self::MoreInfoTwice => "more_info_2",
+        }
+    }
+
+    pub fn expected_outcome(self) -> &'static str {
+        match self {
+            Self::Decline => "declined",
+            Self::SilentPatient => "cancelled_no_response",
+            _ => "approved",
+        }
+    }
+}
+
+pub struct Started {
+    pub id: String,
+    pub scenario: Scenario,
+}
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    let began = Instant::now();
+    if std::env::var("DATABASE_URL").is_ok() {
+        println!("using DATABASE_URL");
+    } else {
+        println!("starting a private PostgreSQL (no DATABASE_URL set)…");
+    }
+    let (_cluster, url) = private_pg::database_url_or_private(Durability::Fast)?;
+    let stack = std::sync::Arc::new(Stack::start(&url).await?);
+    println!(
+        "sandbox vendors on {}, API on {}, 2 worker processes\n",
+        stack.sandbox_url, stack.api_url
+    );
+
+    let mut rng = rand::rng();
+    let mut started = Vec::with_capacity(args.journeys);
+    let mut returning = 0;
+    for i in 0..args.journeys {
+        let scenario = Scenario::pick(rng.random_range(0..100));
+        // One patient in twenty is back for a second consult, with a new phone
+        // number: matching links them to their chart instead of making another.
+        let patient = if i >= 20 && i % 20 == 0 {
+            returning += 1;
+            patients::returning(i - 19)
+        } else {
+            patients::new(i)
+        };
+        let input = json!({
+            "patient": patient,
+            "questionnaire": patients::questionnaire(i),
+            "offering": { "id": "demo_offering", "refills": rng.random_range(0..=2) },
+            "payment_reference": format!("pay_demo_{i}"),
+            "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg",
+                          "url": format!("https://files.brand.example/{i}/id.jpg") },
+            "scenario": scenario.sandbox(),
+        });
+        let id = stack
+            .start_journey(&format!("demo-{}-{i}", stack.run_id), input)
+            .await?;
+        if scenario == Scenario::SilentPatient {
+            stack.silence(&id);
+        }
+        started.push(Started { id, scenario });
+    }
+    println!(
+        "started {} journeys ({returning} of them returning patients); faults follow on a schedule\n",
+        started.len()
+    );
+
+    let (faults, injected) = faults::schedule(stack.clone());
+    let ended = progress::follow(
+        &stack,
+        args.journeys,
+        Duration::from_secs(args.timeout_secs),
+    )
+    .await;
+    faults.abort();
+    let ended = ended?;
+    if !ended {
+        summary::print(&stack, &started, &injected, began).await?;
+        bail!("not every journey ended within {} s", args.timeout_secs);
+    }
+    let all_as_expected = summary::print(&stack, &started, &injected, began).await?;
+    if args.hold {
+        println!("\nholding the stack up for `carepath ctl` (Ctrl-C to stop)…");
+        tokio::signal::ctrl_c().await?;
+    }
+    stack.stop().await;
+    if !all_as_expected {
+        bail!("some journeys did not end as their scenario implies (see above)");
+    }
+    Ok(())
+}
+
+/// The first text value at `path` in `v`, or "".
+fn text<'a>(v: &'a Value, path: &str) -> &'a str {
+    v.pointer(path).and_then(Value::as_str).unwrap_or_default()
+}

@@ -1,0 +1,60 @@
+//! Made-up patients and answers for the demo (no real person's data).
+
+use serde_json::{Value, json};
+
+const FIRST: [&str; 12] = [
+    "Avery", "Jordan", "Riley", "Casey", "Morgan", "Quinn", "Harper", "Rowan", "Elena", "Marcus",
+    "Priya", "Tomás",
+];
+const LAST: [&str; 12] = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Brennan",
+    "Castillo",
+    "Novak",
+    "Haddad",
+    "Kowalski",
+    "Ferreira",
+    "Abernathy",
+    "Nguyen",
+];
+const STATES: [&str; 6] = ["CA", "NY", "TX", "FL", "WA", "IL"];
+
+/// A distinct adult for `i`: their name, birthday, phone and email are nobody else's.
+pub fn new(i: usize) -> Value {
+    let dob = chrono::NaiveDate::from_ymd_opt(1955, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(53 * i as i64);
+    json!({
+        "external_id": format!("demo-patient-{i}"),
+        "first_name": FIRST[i % FIRST.len()],
+        "last_name": format!("{}-{}", LAST[(i / FIRST.len()) % LAST.len()], LAST[i % 7]),
+        "date_of_birth": dob.format("%Y-%m-%d").to_string(),
+        "sex": if i.is_multiple_of(2) { "female" } else { "male" },
+        "email": format!("demo.patient.{i}@example.com"),
+        "phone": format!("+1415555{:04}", i % 10_000),
+        "address": { "line1": format!("{} Market St", 100 + i), "city": "Springfield",
+                     "state": STATES[i % STATES.len()], "postal_code": "94103" }
+    })
+}
+
+/// Patient `i` again, with a new phone number.
+pub fn returning(i: usize) -> Value {
+    let mut p = new(i);
+    p["phone"] = json!(format!("+1312555{:04}", i % 10_000));
+    p["external_id"] = json!(format!("demo-patient-{i}-again"));
+    p
+}
+
+pub fn questionnaire(i: usize) -> Value {
+    if i.is_multiple_of(2) {
+        json!({ "id": "weight_management", "version": 2, "answers": {
+            "height_cm": 160 + (i % 30), "weight_kg": 80 + (i % 40),
+            "goal": "lose_weight", "diabetes": false, "pregnant": false } })
+    } else {
+        json!({ "id": "dermatology", "version": 2, "answers": {
+            "concern": "acne", "duration_months": 1 + (i % 24),
+            "tried_treatments": false, "photo_id_uploaded": true } })
+    }
+}

@@ -1,0 +1,175 @@
+//! The end of the demo: what happened, for a clinician and for an engineer.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::faults::Injected;
+use super::{Stack, Started};
+
+/// A journey's id, status, output and seconds from start to end.
+type Ended = (String, String, Option<Value>, Option<f64>);
+
+/// Prints the summary; whether every journey ended as its scenario implies.
+pub async fn print(
+    stack: &Stack,
+    started: &[Started],
+    injected: &Injected,
+    began: Instant,
+) -> Result<bool> {
+    let rows: Vec<Ended> = sqlx::query_as(
+        "SELECT id::text, status, output,
+                extract(epoch FROM finished_at - created_at)::float8
+           FROM carepath.journeys WHERE workflow = 'async_consult' AND idempotency_key LIKE $1",
+    )
+    .bind(format!("demo-{}-%", stack.run_id))
+    .fetch_all(&stack.pool)
+    .await?;
+    let by_id: BTreeMap<&str, &Ended> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
+
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unexpected = Vec::new();
+    let mut durations = Vec::new();
+    for s in started {
+        let Some((_, status, output, took)) = by_id.get(s.id.as_str()) else {
+            continue;
+        };
+        let outcome = output
+            .as_ref()
+            .and_then(|o| o["outcome"].as_str())
+            .map_or_else(|| format!("({status})"), str::to_owned);
+        if outcome != s.scenario.expected_outcome() {
+            unexpected.push(format!(
+                "{} ended {outcome}, expected {}",
+                s.id,
+                s.scenario.expected_outcome()
+            ));
+        }
+        *outcomes.entry(outcome).or_default() += 1;
+        if let Some(t) = took {
+            durations.push(*t);
+        }
+    }
+    durations.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        durations
+            .get(((durations.len() as f64 - 1.0) * p).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+
+    let (retries, vendor_waits, signals, alerts): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM carepath.journey_history WHERE kind = 'step_retry_scheduled'),
+                (SELECT count(*) FROM carepath.journey_history
+                  WHERE kind = 'step_retry_scheduled' AND detail->>'waiting_for' LIKE 'vendor:%'),
+                (SELECT count(*) FROM carepath.journey_history WHERE kind = 'signal_applied'),
+                (SELECT count(*) FROM carepath.alerts)",
+    )
+    .fetch_one(&stack.pool)
+    .await?;
+    let (webhooks, redelivered, rejected): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(deliveries - 1), 0)::bigint,
+                (SELECT count(*) FROM carepath.webhook_rejections)
+           FROM carepath.webhook_inbox",
+    )
+    .fetch_one(&stack.pool)
+    .await?;
+    let (patients, linked): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM carepath.patients),
+                (SELECT count(*) FROM carepath.journey_steps
+                  WHERE key = 'match_patient' AND output->>'decision' = 'link')",
+    )
+    .fetch_one(&stack.pool)
+    .await?;
+    let counters = stack.sandbox("/_sandbox/counters").await;
+    let duplicates: u64 = counters["duplicate_side_effects"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or_default();
+
+    println!(
+        "\n== {} journeys in {:.0} s ==",
+        started.len(),
+        began.elapsed().as_secs_f64()
+    );
+    println!("\nOutcomes (what a clinician would see)");
+    for (outcome, n) in &outcomes {
+        println!("  {outcome:<24} {n:>4}");
+    }
+    println!(
+        "  every journey ended as its scenario implies: {}",
+        if unexpected.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("NO ({})", unexpected.len())
+        }
+    );
+    for u in unexpected.iter().take(10) {
+        println!("    {u}");
+    }
+    println!(
+        "  start to end: p50 {:.1} s, p95 {:.1} s, max {:.1} s (refills every 3 s stand in for 30 days)",
+        pct(0.5),
+        pct(0.95),
+        pct(1.0)
+    );
+    println!("\nFaults survived");
+    for f in injected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        println!("  - {f}");
+    }
+    println!("\nWhat carepath did about them (what an engineer would check)");
+    println!(
+        "  step retries scheduled:           {retries} ({vendor_waits} of them waiting out a vendor hold)"
+    );
+    println!(
+        "  webhooks stored:                  {webhooks}; repeat deliveries absorbed: {redelivered}; rejected: {rejected}"
+    );
+    println!("  signals applied to journeys:      {signals}");
+    println!(
+        "  vendor calls answered from an idempotency record: {}",
+        counters["idempotent_replays"]
+    );
+    println!(
+        "  OAuth tokens: {} requested, {} issued",
+        counters["token_requests"], counters["tokens_issued"]
+    );
+    println!("  alerts raised:                    {alerts}");
+    println!(
+        "  charts: {patients} patients for {} journeys ({linked} returning patients linked, not duplicated)",
+        started.len()
+    );
+    println!(
+        "  at the vendors: {} charts, {} cases, {} prescriptions, {} pharmacy orders",
+        held(stack, "patient").await,
+        held(stack, "case").await,
+        held(stack, "prescription").await,
+        held(stack, "order").await
+    );
+    println!("  duplicate side effects at the vendors: {duplicates}");
+
+    if let Some(example) = started
+        .iter()
+        .find(|s| s.scenario == super::Scenario::MoreInfoTwice)
+    {
+        println!("\nInspect a journey (run with --hold to keep the API up for these):");
+        println!(
+            "  export CAREPATH_API_URL={} CAREPATH_TOKEN={}",
+            stack.api_url, stack.operator_token
+        );
+        println!("  carepath ctl show {}", example.id);
+        println!("  carepath ctl history {}", example.id);
+        println!("  carepath ctl list --status failed");
+        println!("  carepath ctl inbox");
+    }
+    Ok(unexpected.is_empty() && duplicates == 0)
+}
+
+async fn held(stack: &Stack, kind: &str) -> usize {
+    stack
+        .sandbox(&format!("/_sandbox/resources?kind={kind}"))
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+}

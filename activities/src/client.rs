@@ -58,6 +58,14 @@ pub enum Method {
 }
 
 impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        }
+    }
+
     fn reqwest(self) -> reqwest::Method {
         match self {
             Method::Get => reqwest::Method::GET,
@@ -180,13 +188,20 @@ impl VendorClient {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, VendorError> {
-        let result = self.call_once(method, path, body, idempotency_key).await;
+        // Vendor and method only: paths carry resource ids, bodies carry PHI.
+        let span = tracing::info_span!("vendor call", vendor = %self.name, method = method.as_str(), outcome = tracing::field::Empty);
+        let result = tracing::Instrument::instrument(
+            self.call_once(method, path, body, idempotency_key),
+            span.clone(),
+        )
+        .await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(VendorError::Rejected { .. }) => "rejected",
             Err(VendorError::Transient { .. }) => "transient",
             Err(VendorError::Held { .. }) => "held",
         };
+        span.record("outcome", outcome);
         metrics::VENDOR_REQUESTS
             .with_label_values(&[self.name.as_str(), outcome])
             .inc();

@@ -168,12 +168,17 @@ impl Cli {
                 Ok(())
             }
             Command::Worker(args) => {
-                logging::init("info,apalis=warn,sqlx=warn");
-                run_worker(args).await
+                let telemetry =
+                    logging::init_with_traces("info,apalis=warn,sqlx=warn", "carepath-worker")?;
+                let result = run_worker(args).await;
+                let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+                result
             }
             Command::Api(args) => {
-                logging::init("info,sqlx=warn");
-                run_api(args).await
+                let telemetry = logging::init_with_traces("info,sqlx=warn", "carepath-api")?;
+                let result = run_api(args).await;
+                let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+                result
             }
             Command::Ctl(args) => crate::ctl::run(args).await,
             Command::Sandbox(args) => {

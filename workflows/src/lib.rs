@@ -12,6 +12,7 @@ pub mod engine;
 pub mod metrics;
 pub mod settings;
 pub mod store;
+pub mod tracecontext;
 
 pub use engine::Engine;
 pub use engine::config::{EngineConfig, RetryPolicy};

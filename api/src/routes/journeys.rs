@@ -70,15 +70,19 @@ pub async fn start(
                 .collect(),
         ));
     }
-    let started = state
-        .engine
-        .start(
+    // The journey's trace starts here; the journey keeps its context, and
+    // every later run of it links back to this span.
+    let span = tracing::info_span!("start journey", workflow = %req.workflow);
+    let started = tracing::Instrument::instrument(
+        state.engine.start(
             &req.workflow,
             &req.idempotency_key,
             req.input,
             &caller.actor(),
-        )
-        .await?;
+        ),
+        span,
+    )
+    .await?;
     let status = if started.created {
         StatusCode::CREATED
     } else {

@@ -179,7 +179,9 @@ impl JourneyCtx {
         };
         count("started");
         let timer = std::time::Instant::now();
-        let result = work(step).await;
+        let span = tracing::info_span!("step", journey_id = %self.journey_id,
+            workflow = %self.workflow, step = %key, attempt);
+        let result = tracing::Instrument::instrument(work(step), span).await;
         metrics::STEP_SECONDS
             .with_label_values(&[self.workflow.as_str(), &name])
             .observe(timer.elapsed().as_secs_f64());

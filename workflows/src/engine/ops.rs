@@ -55,8 +55,9 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
         let mut tx = self.pool.begin().await?;
         let inserted: Option<Journey> = sqlx::query_as(concat!(
-            "INSERT INTO carepath.journeys (id, workflow, version, idempotency_key, input, wake_at)
-             VALUES ($1, $2, $3, $4, $5, now())
+            "INSERT INTO carepath.journeys
+                 (id, workflow, version, idempotency_key, input, wake_at, trace_context)
+             VALUES ($1, $2, $3, $4, $5, now(), $6)
              ON CONFLICT ON CONSTRAINT journeys_idempotency_key DO NOTHING
              RETURNING ",
             journey_columns!()
@@ -66,6 +67,7 @@ impl Engine {
         .bind(version)
         .bind(idempotency_key)
         .bind(&input)
+        .bind(crate::tracecontext::current_traceparent())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(journey) = inserted else {

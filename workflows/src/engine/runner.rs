@@ -3,6 +3,8 @@
 
 use std::panic::AssertUnwindSafe;
 
+use tracing::Instrument;
+
 use futures::FutureExt;
 use serde_json::{Value, json};
 use sqlx::pool::PoolConnection;
@@ -90,6 +92,7 @@ struct Claimed {
     /// Runs since the journey's history last grew, this one included.
     stalled_runs: i32,
     last_error: Option<String>,
+    trace_context: Option<String>,
 }
 
 /// Errors that the same run will meet again, however often it is retried:
@@ -114,7 +117,7 @@ async fn claim(conn: &mut PgConnection, journey_id: Uuid) -> Result<Option<Claim
                 claim_seq = history_seq
           WHERE id = $1
             AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
-          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error",
+          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error, trace_context",
     )
     .bind(journey_id)
     .fetch_optional(conn)
@@ -174,8 +177,14 @@ impl Engine {
             claimed.phase,
             claimed.attempts,
         );
+        let span = crate::tracecontext::run_span(
+            journey_id,
+            &claimed.workflow,
+            claimed.trace_context.as_deref(),
+        );
         let result = AssertUnwindSafe(code.run(&mut ctx, claimed.input))
             .catch_unwind()
+            .instrument(span)
             .await
             .unwrap_or_else(|panic| {
                 let message = panic

@@ -147,6 +147,16 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
     .execute(&db.pool)
     .await
     .expect("make a journey late");
+    // And one that has been running for 20 minutes without recording anything.
+    let stuck = ids[1];
+    sqlx::query(
+        "UPDATE carepath.journeys SET status = 'running', phase = 'syncing_patient',
+                wake_at = now(), updated_at = now() - interval '20 minutes' WHERE id = $1",
+    )
+    .bind(stuck)
+    .execute(&db.pool)
+    .await
+    .expect("make a journey stuck");
 
     carepath_activities::tls::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -190,11 +200,14 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
         .json()
         .await
         .expect("json");
-    let listed: Vec<&str> = page["items"]
+    let mut listed: Vec<String> = page["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|j| j["id"].as_str())
+        .filter_map(|j| j["id"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(listed, vec![late.to_string().as_str()], "{page}");
+    listed.sort();
+    let mut expected = vec![late.to_string(), stuck.to_string()];
+    expected.sort();
+    assert_eq!(listed, expected, "{page}");
 }

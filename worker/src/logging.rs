@@ -10,9 +10,9 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, Layer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Logs only (tests, the demo, the benchmarks, the sandbox).
 pub fn init(default_filter: &str) {
@@ -115,7 +115,11 @@ fn subscriber(default_filter: &str, provider: Option<&SdkTracerProvider>) {
     });
     let json = std::env::var("CAREPATH_LOG_FORMAT").is_ok_and(|f| f == "json");
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let fmt = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
+    };
     // try_init: tests may initialise more than once.
     let _ = tracing_subscriber::registry()
         .with(fmt.with_filter(logs))

@@ -11,6 +11,15 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+/// `CAREPATH_STUCK_AFTER_SECS`, 900 (15 minutes) by default.
+fn stuck_after_secs() -> String {
+    std::env::var("CAREPATH_STUCK_AFTER_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(900)
+        .to_string()
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .context("DATABASE_URL is not a PostgreSQL URL")?
@@ -22,7 +31,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
             ("tcp_keepalives_interval", "5"),
             ("tcp_keepalives_count", "4"),
             ("tcp_user_timeout", "40000"),
-        ]);
+        ])
+        // A running journey that records nothing for this long is overdue
+        // (see `overdue_condition!`), whichever process asks.
+        .options([("carepath.stuck_after_secs", stuck_after_secs())]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

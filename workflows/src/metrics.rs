@@ -70,7 +70,10 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
 
     let overdue: Vec<(String, i64, f64)> = sqlx::query_as(concat!(
         "SELECT j.phase, count(*),
-                extract(epoch FROM now() - min(coalesce(j.wake_at, j.updated_at)))::float8
+                -- Due since its wake time, or since it last recorded anything.
+                extract(epoch FROM now() - min(coalesce(
+                    CASE WHEN j.wake_at < now() - interval '1 minute' THEN j.wake_at END,
+                    j.updated_at)))::float8
            FROM carepath.journeys j WHERE ",
         overdue_condition!(),
         " GROUP BY j.phase ORDER BY 1"

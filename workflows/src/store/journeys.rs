@@ -99,14 +99,16 @@ macro_rules! journey_columns {
 
 /// When a journey (the row aliased `j`) is overdue — it should have moved and
 /// has not: its wake time passed more than a minute ago; it has been running
-/// for 15 minutes without recording anything; or it raised an alert (a
+/// without recording anything for `CAREPATH_STUCK_AFTER_SECS` (15 minutes;
+/// a session setting every connection carries); or it raised an alert (a
 /// decision past its SLA, an order stuck) and nothing has reached it since.
 #[macro_export]
 macro_rules! overdue_condition {
     () => {
         "(j.status IN ('running', 'waiting') AND (
              j.wake_at < now() - interval '1 minute'
-          OR (j.status = 'running' AND j.updated_at < now() - interval '15 minutes')
+          OR (j.status = 'running' AND j.updated_at < now() - make_interval(secs =>
+                coalesce(nullif(current_setting('carepath.stuck_after_secs', true), '')::float8, 900)))
           OR EXISTS (SELECT 1 FROM carepath.alerts a
                       WHERE a.journey_id = j.id
                         AND a.raised_at > coalesce((SELECT max(s.consumed_at) FROM carepath.signals s

@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use carepath_activities::VendorsConfig;
@@ -83,14 +82,7 @@ impl Stack {
             consult: options.consult,
         };
         let engine = builtin::engine(&db.pool, &settings, test_engine_config()).expect("engine");
-        tokio::spawn(carepath_api::serve(
-            listener,
-            carepath_api::AppState {
-                engine: engine.clone(),
-                vendors: Arc::new(vendors),
-                webhooks: Arc::new(test_webhook_config()),
-            },
-        ));
+        serve_api_on(listener, engine.clone(), vendors);
         let workers = vec![
             InProcessWorker::start(engine.clone(), "consult-a"),
             InProcessWorker::start(engine.clone(), "consult-b"),

@@ -37,19 +37,7 @@ struct Inbox {
 
 impl Inbox {
     async fn start(engine: Engine) -> Self {
-        carepath_activities::tls::install_crypto_provider();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(carepath_api::serve(
-            listener,
-            carepath_api::AppState {
-                engine,
-                vendors: Arc::new(VendorsConfig::default()),
-                webhooks: Arc::new(test_webhook_config()),
-            },
-        ));
+        let url = serve_api(engine, VendorsConfig::default()).await;
         Self {
             url,
             http: reqwest::Client::new(),
@@ -345,14 +333,7 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
     let config = VendorsConfig::for_sandbox(&sandbox.url);
     let engine =
         builtin::engine(&db.pool, &config.clone().into(), test_engine_config()).expect("engine");
-    tokio::spawn(carepath_api::serve(
-        listener,
-        carepath_api::AppState {
-            engine: engine.clone(),
-            vendors: Arc::new(config),
-            webhooks: Arc::new(test_webhook_config()),
-        },
-    ));
+    serve_api_on(listener, engine.clone(), config);
     let worker = InProcessWorker::start(engine.clone(), "inbox-sandbox");
     let mut journeys = Vec::new();
     for (i, scenario) in ["approve", "decline", "more_info", "more_info_2"]

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use carepath_activities::VendorsConfig;
@@ -158,19 +157,11 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
     .await
     .expect("make a journey stuck");
 
-    carepath_activities::tls::install_crypto_provider();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(carepath_api::serve(
-        listener,
-        carepath_api::AppState {
-            engine: engine(&db.pool, carepath_workflows::Registry::new()),
-            vendors: Arc::new(VendorsConfig::default()),
-            webhooks: Arc::new(test_webhook_config()),
-        },
-    ));
+    let api = serve_api(
+        engine(&db.pool, carepath_workflows::Registry::new()),
+        VendorsConfig::default(),
+    )
+    .await;
     let from_api = scrape(&format!("{api}/metrics")).await;
     promtool_accepts(&from_api);
     assert_eq!(

@@ -111,18 +111,7 @@ async fn a_journey_is_traced_from_its_start_request_through_every_step_and_vendo
     let settings = carepath_workflows::Settings::from(VendorsConfig::for_sandbox(&sandbox.url));
     let engine = carepath_workflows::builtin::engine(&db.pool, &settings, test_engine_config())
         .expect("engine");
-    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api = format!("http://{}", api_listener.local_addr().expect("address"));
-    tokio::spawn(carepath_api::serve(
-        api_listener,
-        carepath_api::AppState {
-            engine,
-            vendors: Arc::new(settings.vendors),
-            webhooks: Arc::new(test_webhook_config()),
-        },
-    ));
+    let api = serve_api(engine, settings.vendors).await;
     let token = create_token(&db.pool, "brand", Role::Product)
         .await
         .expect("token");

@@ -425,18 +425,7 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
     let sandbox = Sandbox::start().await;
     let db = fresh_db().await;
     let engine = engine_for(&db, &sandbox.config_toml(""));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(carepath_api::serve(
-        listener,
-        carepath_api::AppState {
-            engine: engine.clone(),
-            vendors: std::sync::Arc::new(VendorsConfig::default()),
-            webhooks: std::sync::Arc::new(test_webhook_config()),
-        },
-    ));
+    let api = serve_api(engine.clone(), VendorsConfig::default()).await;
     let token = create_token(&db.pool, "ops", Role::Operator)
         .await
         .expect("token");

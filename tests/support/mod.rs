@@ -472,3 +472,31 @@ pub fn test_webhook_config() -> carepath_api::webhooks_config::WebhookConfig {
         ..Default::default()
     }
 }
+
+/// The API on `listener` (bound first when its URL must be known before the
+/// engine exists, e.g. for the sandbox's webhooks), with the test webhook secrets.
+pub fn serve_api_on(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    vendors: carepath_activities::VendorsConfig,
+) {
+    carepath_activities::tls::install_crypto_provider();
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine,
+            vendors: std::sync::Arc::new(vendors),
+            webhooks: std::sync::Arc::new(test_webhook_config()),
+        },
+    ));
+}
+
+/// The API on a loopback port of its own; its base URL.
+pub async fn serve_api(engine: Engine, vendors: carepath_activities::VendorsConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the API");
+    let url = format!("http://{}", listener.local_addr().expect("API address"));
+    serve_api_on(listener, engine, vendors);
+    url
+}

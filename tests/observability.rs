@@ -150,12 +150,22 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
     let stuck = ids[1];
     sqlx::query(
         "UPDATE carepath.journeys SET status = 'running', phase = 'syncing_patient',
-                wake_at = now(), updated_at = now() - interval '20 minutes' WHERE id = $1",
+                wake_at = now() - interval '20 minutes', updated_at = now() - interval '20 minutes'
+          WHERE id = $1",
     )
     .bind(stuck)
     .execute(&db.pool)
     .await
     .expect("make a journey stuck");
+    // A long run that is making progress is not overdue, however long ago it was claimed.
+    sqlx::query(
+        "UPDATE carepath.journeys SET status = 'running', phase = 'submitting_case',
+                wake_at = now() - interval '5 minutes', updated_at = now() WHERE id = $1",
+    )
+    .bind(ids[2])
+    .execute(&db.pool)
+    .await
+    .expect("make a journey busy");
 
     let api = serve_api(
         engine(&db.pool, carepath_workflows::Registry::new()),

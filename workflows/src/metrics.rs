@@ -72,8 +72,9 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         "SELECT j.phase, count(*),
                 -- Due since its wake time, or since it last recorded anything.
                 extract(epoch FROM now() - min(coalesce(
-                    CASE WHEN j.wake_at < now() - interval '1 minute' THEN j.wake_at END,
-                    j.updated_at)))::float8
+                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
+                         THEN j.wake_at END,
+                    greatest(j.wake_at, j.updated_at))))::float8
            FROM carepath.journeys j WHERE ",
         overdue_condition!(),
         " GROUP BY j.phase ORDER BY 1"

@@ -74,8 +74,9 @@ pub async fn follow(stack: &Stack, total: usize, timeout: Duration) -> Result<bo
     loop {
         let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
             "SELECT phase, status, waiting_for, count(*) FROM carepath.journeys
-              WHERE workflow = 'async_consult' GROUP BY 1, 2, 3",
+              WHERE workflow = 'async_consult' AND idempotency_key LIKE $1 GROUP BY 1, 2, 3",
         )
+        .bind(format!("demo-{}-%", stack.run_id))
         .fetch_all(&stack.pool)
         .await?;
         let mut counts = [0u64; GROUPS.len()];

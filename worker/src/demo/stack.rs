@@ -135,7 +135,16 @@ impl Stack {
             *g
         };
         let exe = std::env::current_exe().context("finding the carepath binary")?;
-        Command::new(exe)
+        let mut command = Command::new(exe);
+        // If the demo dies (killed, not just Ctrl-C), its workers go with it.
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        command
             .args(["worker", "--concurrency", "16"])
             .env("DATABASE_URL", &self.database_url)
             .env("CAREPATH_CONFIG", &self.config_path)

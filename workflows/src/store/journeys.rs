@@ -98,7 +98,7 @@ macro_rules! journey_columns {
 }
 
 /// When a journey (the row aliased `j`) is overdue — it should have moved and
-/// has not: its wake time passed more than a minute ago; it has been running
+/// has not: it waits and its wake time passed more than a minute ago; it has been running
 /// without recording anything for `CAREPATH_STUCK_AFTER_SECS` (15 minutes;
 /// a session setting every connection carries); or it raised an alert (a
 /// decision past its SLA, an order stuck) and nothing has reached it since.
@@ -106,8 +106,8 @@ macro_rules! journey_columns {
 macro_rules! overdue_condition {
     () => {
         "(j.status IN ('running', 'waiting') AND (
-             j.wake_at < now() - interval '1 minute'
-          OR (j.status = 'running' AND j.updated_at < now() - make_interval(secs =>
+             (j.status = 'waiting' AND j.wake_at < now() - interval '1 minute')
+          OR (j.status = 'running' AND greatest(j.wake_at, j.updated_at) < now() - make_interval(secs =>
                 coalesce(nullif(current_setting('carepath.stuck_after_secs', true), '')::float8, 900)))
           OR EXISTS (SELECT 1 FROM carepath.alerts a
                       WHERE a.journey_id = j.id

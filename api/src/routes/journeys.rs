@@ -16,9 +16,9 @@ use crate::extract::{Body, JourneyId, NameParam, QueryParams};
 use crate::views::*;
 
 const MAX_KEY: usize = 200;
-const MAX_REASON: usize = 1000;
+pub(crate) const MAX_REASON: usize = 1000;
 
-fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub(crate) fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::field(path, "must not be empty"));
     }

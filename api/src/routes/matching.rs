@@ -76,9 +76,7 @@ pub async fn decide(
     JourneyId(id): JourneyId,
     Body(req): Body<MatchDecisionRequest>,
 ) -> Result<Json<JourneyView>, ApiError> {
-    if req.reason.trim().is_empty() || req.reason.chars().count() > 1000 {
-        return Err(ApiError::field("reason", "must be 1 to 1000 characters"));
-    }
+    super::journeys::bounded("reason", &req.reason, super::journeys::MAX_REASON)?;
     let payload = match (req.action.as_str(), req.patient_id) {
         ("link", Some(patient)) => {
             if !patients::exists(state.engine.pool(), patient).await? {

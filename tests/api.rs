@@ -27,12 +27,12 @@ impl Workflow for Waiter {
         Ok(json!({ "got": got }))
     }
 
-    fn validate(&self, input: &Value) -> Result<(), Vec<(String, String)>> {
+    fn validate(&self, input: Value) -> Result<Value, Vec<(String, String)>> {
         match input.get("email") {
             Some(Value::String(e)) if !e.contains('@') => {
                 Err(vec![("email".into(), "is not an email address".into())])
             }
-            _ => Ok(()),
+            _ => Ok(input),
         }
     }
 }

@@ -59,27 +59,28 @@ pub async fn start(
     if !req.input.is_object() {
         return Err(ApiError::field("input", "must be an object"));
     }
-    if let Err(problems) = workflow.validate(&req.input) {
-        return Err(ApiError::invalid(
+    let input = workflow.validate(req.input).map_err(|problems| {
+        ApiError::invalid(
             problems
                 .into_iter()
                 .map(|(path, message)| FieldError {
-                    path: format!("input.{path}"),
+                    path: if path.is_empty() {
+                        "input".into()
+                    } else {
+                        format!("input.{path}")
+                    },
                     message,
                 })
                 .collect(),
-        ));
-    }
+        )
+    })?;
     // The journey's trace starts here; the journey keeps its context, and
     // every later run of it links back to this span.
     let span = tracing::info_span!("start journey", workflow = %req.workflow);
     let started = tracing::Instrument::instrument(
-        state.engine.start(
-            &req.workflow,
-            &req.idempotency_key,
-            req.input,
-            &caller.actor(),
-        ),
+        state
+            .engine
+            .start(&req.workflow, &req.idempotency_key, input, &caller.actor()),
         span,
     )
     .await?;

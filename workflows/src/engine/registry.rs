@@ -18,9 +18,23 @@ use super::error::WorkflowError;
 pub trait Workflow: Send + Sync + 'static {
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError>;
 
-    /// Checks a start request's input before any row is written. The default accepts anything.
-    fn validate(&self, _input: &Value) -> Result<(), Vec<(String, String)>> {
-        Ok(())
+    /// Checks a start request's input before any row is written and returns
+    /// its canonical form, which is what the journey is started with (and
+    /// what its idempotency digest is taken over): the same request written
+    /// two ways is one request, and what later leaves carepath for a vendor
+    /// is what was validated. Errors are `(path, message)` pairs, paths
+    /// relative to `input`. The default accepts anything, unchanged.
+    fn validate(&self, input: Value) -> Result<Value, Vec<(String, String)>> {
+        Ok(input)
+    }
+
+    /// The signal names this workflow can receive through
+    /// `POST /v1/journeys/{id}/signals/{name}` and from the webhook inbox
+    /// (`<vendor>.<topic>`). Any other name is refused with the list of these.
+    /// The default, `None`, accepts any name (for workflows that wait on
+    /// names they compute).
+    fn signals(&self) -> Option<&[&str]> {
+        None
     }
 
     /// Checks a signal's payload before it is stored (paths relative to the

@@ -81,8 +81,10 @@ fn until(at: DateTime<Utc>) -> Duration {
 
 #[async_trait]
 impl Workflow for AsyncConsult {
-    fn validate(&self, input: &Value) -> Result<(), Vec<Problem>> {
-        ConsultInput::parse(input, &self.questionnaires, Utc::now().date_naive()).map(|_| ())
+    fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {
+        let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now().date_naive())?;
+        serde_json::to_value(parsed)
+            .map_err(|e| vec![(String::new(), format!("cannot be represented: {e}"))])
     }
 
     fn validate_signal(&self, name: &str, payload: &Value) -> Result<(), Vec<Problem>> {

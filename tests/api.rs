@@ -22,6 +22,9 @@ struct Waiter;
 
 #[async_trait]
 impl Workflow for Waiter {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
         let got = ctx.wait_signal("go", None).await?;
         Ok(json!({ "got": got }))

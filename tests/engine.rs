@@ -24,6 +24,9 @@ struct Waiter;
 
 #[async_trait]
 impl Workflow for Waiter {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let timeout = input["timeout_ms"].as_u64().map(Duration::from_millis);
         let first = ctx.wait_signal("go", timeout).await?;
@@ -89,6 +92,9 @@ struct ShapeNew;
 
 #[async_trait]
 impl Workflow for ShapeOld {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
         ctx.step("create_patient", |_| async { Ok(1) }).await?;
         ctx.wait_signal("go", None).await?;
@@ -99,6 +105,9 @@ impl Workflow for ShapeOld {
 
 #[async_trait]
 impl Workflow for ShapeNew {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
         ctx.step("lookup_patient", |_| async { Ok(1) }).await?;
         ctx.wait_signal("go", None).await?;

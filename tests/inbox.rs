@@ -24,6 +24,9 @@ struct AwaitCase;
 
 #[async_trait]
 impl Workflow for AwaitCase {
+    fn signals(&self) -> &[&str] {
+        &["clinical.case"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
         let event = ctx.wait_signal("clinical.case", None).await?;
         Ok(json!({ "event": event }))

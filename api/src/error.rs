@@ -110,6 +110,31 @@ impl From<EngineError> for ApiError {
             EngineError::NotApplicable { .. } | EngineError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
+            EngineError::IdempotencyKeyReused => {
+                let mut error = Self::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_reused",
+                    "this idempotency key already started a journey of this workflow with a \
+                     different request; use a new key for a new request",
+                );
+                error.body.error.fields = vec![FieldError {
+                    path: "idempotency_key".into(),
+                    message: "was already used for a different request".into(),
+                }];
+                error
+            }
+            EngineError::UnknownSignal {
+                ref workflow,
+                ref accepted,
+                ..
+            } => Self::field(
+                "name",
+                format!(
+                    "is not a signal {workflow} receives; it receives {}",
+                    accepted.join(", ")
+                ),
+            ),
+            EngineError::Invalid { path, problem } => Self::field(&path, problem),
             EngineError::Database(_) | EngineError::Queue(_) | EngineError::Interrupted(_) => {
                 Self::internal(e)
             }

@@ -29,8 +29,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 format!("the body is not JSON: {e}"),
             )
         })?;
-        if let Some(path) = nul_at(&value, String::new()) {
-            return Err(ApiError::field(&path, "must not contain the NUL character"));
+        if let Err(e) = carepath_workflows::storable::check(&value) {
+            let path = if e.path.is_empty() { "body" } else { &e.path };
+            return Err(ApiError::field(path, e.problem));
         }
         serde_path_to_error::deserialize(value)
             .map(Body)
@@ -58,37 +59,10 @@ pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-/// The path of the first string (or key) holding a NUL character, which
-/// PostgreSQL cannot store: such input is refused, never a 500.
-fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
-    match value {
-        serde_json::Value::String(s) if s.contains('\0') => {
-            Some(if path.is_empty() { "body".into() } else { path })
-        }
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if k.contains('\0') {
-                Some(join(k))
-            } else {
-                nul_at(v, join(k))
-            }
-        }),
-        _ => None,
-    }
-}
-
 /// The path parameter `name`, or a 404 in the API's error body saying `missing`:
-/// a segment that is absent or cannot be decoded names nothing that exists.
+/// a segment that is absent, cannot be decoded, holds a NUL character or is
+/// longer than any name carepath stores ([`MAX_PATH_PARAM`]) names nothing
+/// that exists — and never reaches a query.
 pub async fn path_param<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
@@ -103,8 +77,13 @@ pub async fn path_param<S: Send + Sync>(
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
+        .filter(|v| !v.contains('\0') && v.chars().count() <= MAX_PATH_PARAM)
         .ok_or_else(|| ApiError::not_found(missing))
 }
+
+/// The longest path parameter looked up: every name carepath stores (tokens,
+/// vendors, signals) is shorter.
+pub const MAX_PATH_PARAM: usize = 200;
 
 /// A journey id in the path; anything that is not a UUID names no journey.
 pub struct JourneyId(pub Uuid);

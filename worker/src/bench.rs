@@ -292,7 +292,7 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
         tokio::spawn(async move {
             while !stop.is_cancelled() {
                 match engine.route_inbox_once(500).await {
-                    Ok(r) if r.applied + r.unmatched + r.deferred > 0 => {}
+                    Ok(r) if r.handled() > 0 => {}
                     _ => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }

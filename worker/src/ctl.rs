@@ -69,16 +69,26 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Stored webhooks (unmatched by default: parked for an operator).
+    /// Stored webhooks by status: received, applied, unmatched (the
+    /// default), parked, ignored, or rejected (refused at the door).
     Inbox {
         #[arg(long, default_value = "unmatched")]
         status: String,
         #[arg(long)]
         vendor: Option<String>,
     },
-    /// Route a stored webhook again (e.g. once its journey exists).
+    /// Route stored webhooks again (e.g. once their journey exists, or after
+    /// a fix): one or many ids.
     InboxReplay {
-        id: i64,
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Set stored webhooks aside so they are not routed (replay brings them back).
+    InboxPark {
+        #[arg(required = true)]
+        ids: Vec<i64>,
         #[arg(long)]
         reason: String,
     },
@@ -364,18 +374,19 @@ pub async fn run(args: CtlArgs) -> Result<()> {
                 t.to_string()
             });
         }
-        CtlCommand::InboxReplay { id, reason } => {
-            let r = api
-                .call(
-                    Method::POST,
-                    &format!("/v1/inbox/{id}/replay"),
-                    None,
-                    Some(&json!({ "reason": reason })),
-                )
-                .await?;
-            print(out, &r, |r| {
-                format!("inbox entry {} queued for routing again", r["id"])
-            });
+        CtlCommand::InboxReplay { ids, reason } => {
+            inbox_bulk(
+                &api,
+                out,
+                "replay",
+                "queued for routing again",
+                &ids,
+                &reason,
+            )
+            .await?;
+        }
+        CtlCommand::InboxPark { ids, reason } => {
+            inbox_bulk(&api, out, "park", "parked", &ids, &reason).await?;
         }
         CtlCommand::Match {
             id,
@@ -487,6 +498,42 @@ async fn act(api: &Api, out: Output, action: &str, a: ActionArgs) -> Result<()> 
             s(&j["status"]),
             s(&j["phase"])
         )
+    });
+    Ok(())
+}
+
+/// `inbox-replay` / `inbox-park`: one call for all the ids, then what was
+/// done and what was skipped (absent, or in a status the action does not take).
+async fn inbox_bulk(
+    api: &Api,
+    out: Output,
+    action: &str,
+    done_text: &str,
+    ids: &[i64],
+    reason: &str,
+) -> Result<()> {
+    let r = api
+        .call(
+            Method::POST,
+            &format!("/v1/inbox/{action}"),
+            None,
+            Some(&json!({ "ids": ids, "reason": reason })),
+        )
+        .await?;
+    print(out, &r, |r| {
+        let list = |v: &Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut text = format!("{done_text}: {}", list(&r["done"]));
+        if r["skipped"].as_array().is_some_and(|a| !a.is_empty()) {
+            text.push_str(&format!("\nskipped: {}", list(&r["skipped"])));
+        }
+        text
     });
     Ok(())
 }

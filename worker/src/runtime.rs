@@ -163,10 +163,11 @@ async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
     loop {
         match engine.route_inbox_once(200).await {
             // A full batch: there may be more, go again at once.
-            Ok(r) if r.applied + r.unmatched + r.deferred == 200 => continue,
-            Ok(r) if r.unmatched > 0 => tracing::warn!(
+            Ok(r) if r.handled() == 200 => continue,
+            Ok(r) if r.unmatched > 0 || r.parked > 0 => tracing::warn!(
                 unmatched = r.unmatched,
-                "webhooks matched no journey; parked for operators"
+                parked = r.parked,
+                "webhooks matched no journey or could not be processed; parked for operators"
             ),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "inbox routing failed"),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod engine;
 pub mod metrics;
 pub mod settings;
+pub mod storable;
 pub mod store;
 pub mod tracecontext;
 

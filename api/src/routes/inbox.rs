@@ -1,16 +1,19 @@
-//! `/v1/inbox`: stored webhooks, the unmatched ones parked for operators, and replay.
+//! `/v1/inbox`: stored webhooks and rejections by status, and the operator's
+//! repairs — replay or park one or many, audited with a reason.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::AsOperator;
+use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, QueryParams, path_param};
+use crate::routes::journeys::{MAX_REASON, bounded};
 use crate::routes::vendors::audit;
 use crate::views::ActionRequest;
 
@@ -18,11 +21,19 @@ use crate::views::ActionRequest;
 pub struct InboxItem {
     pub id: i64,
     pub vendor: String,
+    /// The vendor's event id (`sha256:<hex>` when it gave none, or one longer
+    /// than 200 characters; for a rejection, the SHA-256 of the body).
     pub dedup_key: String,
     pub event_type: Option<String>,
-    /// received (waiting to be routed), applied, or unmatched (parked).
+    /// `received` (waiting to be routed), `applied` (delivered to its
+    /// journey), `unmatched` (no journey owns what it is about), `parked`
+    /// (could not be processed, or set aside by an operator: `note` says
+    /// why), `ignored` (its journey does not receive such events), or
+    /// `rejected` (refused at the door: bad signature, malformed, too large;
+    /// listed from the rejections, which keep no body and cannot be replayed).
     pub status: String,
     pub journey_id: Option<Uuid>,
+    /// Why it is where it is: the routing error, an operator's reason.
     pub note: Option<String>,
     pub deliveries: i32,
     pub received_at: DateTime<Utc>,
@@ -35,13 +46,26 @@ pub struct InboxPage {
     pub next_cursor: Option<String>,
 }
 
+/// Every status an inbox listing can ask for.
+const STATUSES: [&str; 6] = [
+    "received",
+    "applied",
+    "unmatched",
+    "parked",
+    "ignored",
+    "rejected",
+];
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Default `unmatched`.
+    #[param(inline, value_type = Option<String>, pattern = "^(received|applied|unmatched|parked|ignored|rejected)$")]
     pub status: Option<String>,
     pub vendor: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -57,10 +81,10 @@ pub async fn list(
     QueryParams(q): QueryParams<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let status = q.status.unwrap_or_else(|| "unmatched".into());
-    if !matches!(status.as_str(), "received" | "applied" | "unmatched") {
+    if !STATUSES.contains(&status.as_str()) {
         return Err(ApiError::field(
             "status",
-            "must be received, applied or unmatched",
+            format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
     let limit = q.limit.unwrap_or(50);
@@ -74,18 +98,27 @@ pub async fn list(
         ),
         None => None,
     };
-    let mut items: Vec<InboxItem> = sqlx::query_as(
+    let sql = if status == "rejected" {
+        "SELECT id, vendor, 'sha256:' || body_sha256 AS dedup_key, NULL::text AS event_type,
+                'rejected' AS status, NULL::uuid AS journey_id,
+                status_code::text || ': ' || reason AS note, 1 AS deliveries,
+                received_at, received_at AS processed_at
+           FROM carepath.webhook_rejections
+          WHERE $1 = 'rejected' AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
+          ORDER BY id DESC LIMIT $4"
+    } else {
         "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
            FROM carepath.webhook_inbox
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4",
-    )
-    .bind(&status)
-    .bind(&q.vendor)
-    .bind(cursor)
-    .bind(limit + 1)
-    .fetch_all(state.engine.pool())
-    .await?;
+          ORDER BY id DESC LIMIT $4"
+    };
+    let mut items: Vec<InboxItem> = sqlx::query_as(sql)
+        .bind(&status)
+        .bind(&q.vendor)
+        .bind(cursor)
+        .bind(limit + 1)
+        .fetch_all(state.engine.pool())
+        .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|i| i.id.to_string())
@@ -95,12 +128,74 @@ pub async fn list(
     Ok(Json(InboxPage { items, next_cursor }))
 }
 
+/// What an operator can do to stored events.
+#[derive(Debug, Clone, Copy)]
+enum InboxAction {
+    /// Route again: the same event id becomes the same signal, so a journey
+    /// that already has it does not get it twice.
+    Replay,
+    /// Set aside, with the operator's reason, so it is not routed.
+    Park,
+}
+
+impl InboxAction {
+    fn audit_name(self) -> &'static str {
+        match self {
+            InboxAction::Replay => "inbox_replay",
+            InboxAction::Park => "inbox_park",
+        }
+    }
+}
+
+/// Applies `action` to the entries `ids` in one statement; the ids it
+/// applied to, in order. An applied event is not parked (it was delivered);
+/// an event waiting to be routed is not replayed (it is about to be).
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    action: InboxAction,
+    ids: &[i64],
+    reason: &str,
+) -> Result<Vec<i64>, ApiError> {
+    let sql = match action {
+        InboxAction::Replay => {
+            "UPDATE carepath.webhook_inbox
+                SET status = 'received', note = NULL, processed_at = NULL, route_after = now(),
+                    route_attempts = 0
+              WHERE id = ANY($1) AND status <> 'received'
+              RETURNING id"
+        }
+        InboxAction::Park => {
+            "UPDATE carepath.webhook_inbox
+                SET status = 'parked', note = $2, processed_at = now()
+              WHERE id = ANY($1) AND status IN ('received', 'unmatched', 'ignored', 'parked')
+              RETURNING id"
+        }
+    };
+    let mut done: Vec<i64> = sqlx::query_scalar(sql)
+        .bind(ids)
+        .bind(format!("parked by {}: {reason}", caller.actor().0))
+        .fetch_all(state.engine.pool())
+        .await?;
+    done.sort_unstable();
+    if !done.is_empty() {
+        let target = done
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        audit(state, caller, action.audit_name(), &target, reason).await?;
+    }
+    Ok(done)
+}
+
 #[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "webhooks", operation_id = "replay_inbox", request_body = ActionRequest,
     params(("id" = i64, Path, description = "Inbox entry")),
     responses((status = 200, description = "Queued for routing again", body = InboxItem),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 404, description = "Not found", body = ErrorBody),
+              (status = 409, description = "Already waiting to be routed", body = ErrorBody),
               (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn replay(
     State(state): State<AppState>,
@@ -108,30 +203,118 @@ pub async fn replay(
     InboxId(id): InboxId,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<InboxItem>, ApiError> {
-    if req.reason.trim().is_empty() {
-        return Err(ApiError::field("reason", "must not be empty"));
-    }
-    // A replayed event becomes the same signal (same event id): a journey
-    // that already has it does not get it twice.
+    one(&state, &caller, InboxAction::Replay, id, &req.reason).await
+}
+
+#[utoipa::path(post, path = "/v1/inbox/{id}/park", tag = "webhooks", operation_id = "park_inbox", request_body = ActionRequest,
+    params(("id" = i64, Path, description = "Inbox entry")),
+    responses((status = 200, description = "Set aside; it is not routed until replayed", body = InboxItem),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody),
+              (status = 409, description = "Already applied to its journey", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn park(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    InboxId(id): InboxId,
+    Body(req): Body<ActionRequest>,
+) -> Result<Json<InboxItem>, ApiError> {
+    one(&state, &caller, InboxAction::Park, id, &req.reason).await
+}
+
+async fn one(
+    state: &AppState,
+    caller: &Caller,
+    action: InboxAction,
+    id: i64,
+    reason: &str,
+) -> Result<Json<InboxItem>, ApiError> {
+    bounded("reason", reason, MAX_REASON)?;
+    let done = act(state, caller, action, &[id], reason).await?;
     let item: Option<InboxItem> = sqlx::query_as(
-        "UPDATE carepath.webhook_inbox SET status = 'received', note = NULL, processed_at = NULL,
-                route_after = now()
-          WHERE id = $1
-          RETURNING id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at",
+        "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
+           FROM carepath.webhook_inbox WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(state.engine.pool())
     .await?;
     let item = item.ok_or_else(|| ApiError::not_found(format!("no inbox entry {id}")))?;
-    audit(
-        &state,
-        &caller,
-        "inbox_replay",
-        &id.to_string(),
-        &req.reason,
-    )
-    .await?;
+    if done.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("inbox entry {id} is {}", item.status),
+        ));
+    }
     Ok(Json(item))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxBulkRequest {
+    /// The inbox entries to act on: 1 to 500 ids.
+    #[schema(min_items = 1, max_items = 500)]
+    pub ids: Vec<i64>,
+    /// Why: recorded in the operator audit with the caller.
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxBulkResult {
+    /// The entries acted on.
+    pub done: Vec<i64>,
+    /// Entries that do not exist or whose status does not allow the action.
+    pub skipped: Vec<i64>,
+}
+
+async fn bulk(
+    state: &AppState,
+    caller: &Caller,
+    action: InboxAction,
+    req: InboxBulkRequest,
+) -> Result<Json<InboxBulkResult>, ApiError> {
+    bounded("reason", &req.reason, MAX_REASON)?;
+    if req.ids.is_empty() || req.ids.len() > 500 {
+        return Err(ApiError::field("ids", "must list 1 to 500 inbox entries"));
+    }
+    let done = act(state, caller, action, &req.ids, &req.reason).await?;
+    let mut skipped: Vec<i64> = req
+        .ids
+        .iter()
+        .copied()
+        .filter(|id| done.binary_search(id).is_err())
+        .collect();
+    skipped.sort_unstable();
+    skipped.dedup();
+    Ok(Json(InboxBulkResult { done, skipped }))
+}
+
+#[utoipa::path(post, path = "/v1/inbox/replay", tag = "webhooks", operation_id = "replay_inbox_many", request_body = InboxBulkRequest,
+    responses((status = 200, description = "The entries queued for routing again, and those skipped", body = InboxBulkResult),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn replay_many(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    Body(req): Body<InboxBulkRequest>,
+) -> Result<Json<InboxBulkResult>, ApiError> {
+    bulk(&state, &caller, InboxAction::Replay, req).await
+}
+
+#[utoipa::path(post, path = "/v1/inbox/park", tag = "webhooks", operation_id = "park_inbox_many", request_body = InboxBulkRequest,
+    responses((status = 200, description = "The entries set aside, and those skipped", body = InboxBulkResult),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn park_many(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    Body(req): Body<InboxBulkRequest>,
+) -> Result<Json<InboxBulkResult>, ApiError> {
+    bulk(&state, &caller, InboxAction::Park, req).await
 }
 
 /// An inbox entry id in the path.

@@ -24,6 +24,10 @@ pub struct WebhookAck {
     pub dedup_key: String,
 }
 
+/// Event ids up to this many characters are kept as the vendor sent them;
+/// longer ones are kept as their SHA-256.
+const MAX_EVENT_ID: usize = 200;
+
 /// Headers worth keeping with the stored event (never the signature secret's input alone).
 const KEPT_HEADERS: [&str; 3] = ["content-type", "user-agent", webhook_signature::HEADER];
 
@@ -44,9 +48,8 @@ pub async fn receive(
     let Some(secrets) = state.webhooks.secrets.get(&vendor) else {
         return Err(ApiError::not_found(format!("no vendor named {vendor:?}")));
     };
-    let body = body.map_err(body_rejection)?;
-    let reject = |status: StatusCode, code: &'static str, reason: String| {
-        let (state, vendor, body) = (state.clone(), vendor.clone(), body.clone());
+    let reject = |status: StatusCode, code: &'static str, reason: String, body: Bytes| {
+        let (state, vendor) = (state.clone(), vendor.clone());
         async move {
             let recorded = sqlx::query(
                 "INSERT INTO carepath.webhook_rejections (vendor, status_code, reason, body_sha256, body_bytes)
@@ -56,7 +59,7 @@ pub async fn receive(
             .bind(i32::from(status.as_u16()))
             .bind(&reason)
             .bind(hex::encode(Sha256::digest(&body)))
-            .bind(body.len() as i32)
+            .bind(i32::try_from(body.len()).unwrap_or(i32::MAX))
             .execute(state.engine.pool())
             .await;
             if let Err(e) = recorded {
@@ -69,6 +72,21 @@ pub async fn receive(
             ApiError::new(status, code, reason)
         }
     };
+    // A body the API will not read (too large, cut off) is a rejection like
+    // any other: recorded and counted, so a vendor stuck on it is seen.
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            let refused = body_rejection(e);
+            let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "malformed"
+            };
+            let reason = refused.body.error.message;
+            return Err(reject(refused.status, code, reason, Bytes::new()).await);
+        }
+    };
     let signature = headers
         .get(webhook_signature::HEADER)
         .and_then(|v| v.to_str().ok())
@@ -79,6 +97,7 @@ pub async fn receive(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "signature missing or invalid".into(),
+            body,
         )
         .await);
     };
@@ -88,9 +107,12 @@ pub async fn receive(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!("timestamp {skew} s away from now, beyond the tolerance"),
+            body,
         )
         .await);
     }
+    // What storage would refuse, or could not read back, is refused here:
+    // stored, it would be a row no one can process.
     let event: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -98,17 +120,27 @@ pub async fn receive(
                 StatusCode::BAD_REQUEST,
                 "malformed",
                 "the body is not a JSON object".into(),
+                body,
             )
             .await);
         }
     };
-    let dedup_key = event["event_id"]
-        .as_str()
-        .filter(|id| !id.is_empty() && !id.contains('\0'))
-        .map_or_else(
-            || format!("sha256:{}", hex::encode(Sha256::digest(&body))),
-            str::to_owned,
-        );
+    if let Err(e) = carepath_workflows::storable::check(&event) {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("the body cannot be stored: {e}"),
+            body,
+        )
+        .await);
+    }
+    let dedup_key = match event["event_id"].as_str() {
+        Some(id) if !id.is_empty() && id.chars().count() <= MAX_EVENT_ID => id.to_owned(),
+        // An over-long id still deduplicates, by its digest: it reaches a
+        // unique index, whose entries are bounded.
+        Some(id) if !id.is_empty() => format!("sha256:{}", hex::encode(Sha256::digest(id))),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+    };
     let kept: serde_json::Map<String, Value> = KEPT_HEADERS
         .iter()
         .filter_map(|h| {
@@ -127,7 +159,7 @@ pub async fn receive(
     )
     .bind(&vendor)
     .bind(&dedup_key)
-    .bind(event["type"].as_str().filter(|t| !t.contains('\0')))
+    .bind(event["type"].as_str())
     .bind(body.as_ref())
     .bind(Value::Object(kept))
     .fetch_optional(state.engine.pool())

@@ -12,6 +12,9 @@ pub struct Demo;
 
 #[async_trait]
 impl Workflow for Demo {
+    fn signals(&self) -> &[&str] {
+        &["review"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let review_timeout =
             Duration::from_millis(input["review_timeout_ms"].as_u64().unwrap_or(3000));

@@ -28,6 +28,9 @@ impl VendorProbe {
 
 #[async_trait]
 impl Workflow for VendorProbe {
+    fn signals(&self) -> &[&str] {
+        &["clinical.case"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let journey = ctx.journey_id().to_string();
         let p = &input["patient"];

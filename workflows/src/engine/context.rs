@@ -194,6 +194,14 @@ impl JourneyCtx {
         match result {
             Ok(value) => {
                 let output = serde_json::to_value(&value)?;
+                // Recorded output is read back on every later run: what could
+                // not be stored or decoded fails the step now, visibly.
+                if let Err(e) = crate::storable::check(&output) {
+                    let message = format!("its output cannot be recorded: output.{e}");
+                    self.record_failure(seq, &key, attempt, &message, started_at)
+                        .await?;
+                    return Err(WorkflowError::Failed(format!("step {key}: {message}")));
+                }
                 self.record_success(seq, &key, output, attempt, started_at)
                     .await?;
                 Ok(value)

@@ -74,6 +74,19 @@ impl From<carepath_activities::VendorError> for StepError {
     }
 }
 
+/// Errors that the same work will meet again, however often it is retried:
+/// data the database will not store (SQLSTATE class 22), a broken constraint
+/// (23), a limit exceeded (54), or a stored value that cannot be decoded.
+pub fn refuses_forever(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => true,
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StepError {
     fn from(e: sqlx::Error) -> Self {
         StepError::transient(format!("database: {e}"))
@@ -138,6 +151,22 @@ pub enum EngineError {
         action: &'static str,
         detail: String,
     },
+    /// This idempotency key already started a journey of this workflow with a
+    /// different request (input).
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// The workflow does not receive a signal of this name.
+    #[error("{workflow} does not receive a signal named {name:?}")]
+    UnknownSignal {
+        workflow: String,
+        name: String,
+        /// The names it does receive.
+        accepted: Vec<String>,
+    },
+    /// A value the engine was asked to store or process breaks its rules
+    /// (such as [`crate::storable`]): where (`payload.a.b`, `body`), and what.
+    #[error("{path}: {problem}")]
+    Invalid { path: String, problem: String },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("queue: {0}")]
@@ -145,4 +174,32 @@ pub enum EngineError {
     /// A journey's run was cut short; it stays due and runs again.
     #[error("run interrupted: {0}")]
     Interrupted(String),
+}
+
+impl EngineError {
+    /// Whether this error is about the data being handled (and so will recur
+    /// however often it is retried), rather than about the database's
+    /// availability: such work is parked or failed, never retried in a loop.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            EngineError::Database(e) => refuses_forever(e),
+            EngineError::Invalid { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl EngineError {
+    /// A value that breaks the storable rule, found at `path` under `root`.
+    pub fn unstorable(root: &str, e: crate::storable::Unstorable) -> Self {
+        let path = match (root, e.path.as_str()) {
+            (r, "") => r.to_owned(),
+            ("", p) => p.to_owned(),
+            (r, p) => format!("{r}.{p}"),
+        };
+        Self::Invalid {
+            path,
+            problem: e.problem.to_owned(),
+        }
+    }
 }

@@ -1,6 +1,12 @@
 //! Routes stored webhooks to journeys, after they were acknowledged: each
 //! becomes a signal (deduplicated by its event id) on the journey that owns the
 //! resource it is about, or is parked as unmatched for an operator.
+//!
+//! Every event is routed on its own savepoint: an event whose own routing
+//! fails with a data error (a value PostgreSQL refuses, a body that cannot be
+//! decoded) is parked with its error and the batch goes on, so no stored row
+//! can hold back the rows behind it. Only errors that say nothing about the
+//! event (a lost connection) fail the batch, which is retried whole.
 
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
@@ -8,7 +14,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::error::EngineError;
-use super::ops::{Actor, signal_in};
+use super::ops::Actor;
 use crate::store::refs;
 
 /// The resources a vendor's event may be about, by the field naming them.
@@ -17,6 +23,13 @@ const REFERENCES: [(&str, &str); 3] = [
     ("order", "order_id"),
     ("patient", "patient_id"),
 ];
+
+/// A reference longer than this names nothing carepath recorded (its own
+/// keys are bounded the same way), so it is not looked up or kept.
+const MAX_REFERENCE: usize = 200;
+/// The topic of an event type (`case` in `case.approved`) becomes part of a
+/// signal name: a short identifier or nothing.
+const MAX_TOPIC: usize = 64;
 
 #[derive(sqlx::FromRow)]
 struct Stored {
@@ -29,12 +42,31 @@ struct Stored {
     young: bool,
 }
 
+/// What one routing pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RouteReport {
     pub applied: usize,
     pub unmatched: usize,
     /// Unmatched events put back to be looked at again shortly.
     pub deferred: usize,
+    /// Events that could not be processed, parked with their error.
+    pub parked: usize,
+    /// Events about a journey's resource that its workflow does not receive.
+    pub ignored: usize,
+}
+
+impl RouteReport {
+    /// Events this pass took off the `received` list, whatever became of them.
+    pub fn handled(&self) -> usize {
+        self.applied + self.unmatched + self.deferred + self.parked + self.ignored
+    }
+}
+
+/// Where one event ended.
+enum Routed {
+    Applied { journey: Uuid, note: Option<String> },
+    Ignored { journey: Uuid, note: String },
+    Unmatched { refs: Vec<String> },
 }
 
 impl Engine {
@@ -63,89 +95,198 @@ impl Engine {
         .fetch_all(&mut *tx)
         .await?;
         for row in rows {
-            let event: Value = serde_json::from_slice(&row.body).unwrap_or(Value::Null);
-            let (status, journey, note) = route_one(
-                &mut tx,
-                &row.vendor,
-                &row.dedup_key,
-                row.event_type.as_deref(),
-                event,
-            )
-            .await?;
-            if status == "unmatched" && row.young {
-                // 0.25 s, 0.5 s, 1 s, ... capped at 8 s, until the grace ends.
-                sqlx::query(
-                    "UPDATE carepath.webhook_inbox
-                        SET route_attempts = route_attempts + 1,
-                            route_after = now() + make_interval(
-                                secs => least(8.0, 0.25 * power(2, route_attempts)))
-                      WHERE id = $1",
-                )
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-                report.deferred += 1;
-                continue;
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+            let outcome = match self.route_event(&mut savepoint, &row).await {
+                Ok(routed) => record(&mut savepoint, &row, routed).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(tally) => {
+                    savepoint.commit().await?;
+                    tally.count(&mut report);
+                }
+                Err(e) if e.is_data_error() => {
+                    savepoint.rollback().await?;
+                    park(&mut tx, row.id, &e.to_string()).await?;
+                    report.parked += 1;
+                }
+                Err(e) => return Err(e),
             }
-            if status == "applied" {
-                report.applied += 1;
-            } else {
-                report.unmatched += 1;
-            }
-            sqlx::query(
-                "UPDATE carepath.webhook_inbox
-                    SET status = $2, journey_id = $3, note = $4, processed_at = now()
-                  WHERE id = $1",
-            )
-            .bind(row.id)
-            .bind(status)
-            .bind(journey)
-            .bind(note)
-            .execute(&mut *tx)
-            .await?;
         }
         tx.commit().await?;
         Ok(report)
     }
-}
 
-async fn route_one(
-    tx: &mut Transaction<'_, Postgres>,
-    vendor: &str,
-    dedup_key: &str,
-    event_type: Option<&str>,
-    event: Value,
-) -> Result<(&'static str, Option<Uuid>, Option<String>), EngineError> {
-    let mut owner = None;
-    for (kind, field) in REFERENCES {
-        if let Some(reference) = event["data"][field].as_str()
-            && let Some(journey) = refs::owner(&mut **tx, vendor, kind, reference).await?
+    /// Decides where one stored event goes and, when a journey owns what it
+    /// is about, delivers it as that journey's signal.
+    async fn route_event(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        row: &Stored,
+    ) -> Result<Routed, EngineError> {
+        let event: Value = serde_json::from_slice(&row.body).map_err(|e| EngineError::Invalid {
+            path: "body".into(),
+            problem: format!("is not JSON ({e})"),
+        })?;
+        crate::storable::check(&event).map_err(|e| EngineError::unstorable("body", e))?;
+        // `case.approved` → signal `clinical.case`: a journey waits on the
+        // resource, and reads what happened from the payload.
+        let topic = match row.event_type.as_deref() {
+            None => "event",
+            Some(t) => t.split('.').next().unwrap_or_default(),
+        };
+        if topic.is_empty()
+            || topic.len() > MAX_TOPIC
+            || !topic
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            owner = Some(journey);
-            break;
+            return Err(EngineError::Invalid {
+                path: "type".into(),
+                problem: "does not start with a short identifier (letters, digits, _ or -) \
+                          to name a signal after"
+                    .into(),
+            });
+        }
+        let references: Vec<(&str, &str)> = REFERENCES
+            .iter()
+            .filter_map(|(kind, field)| {
+                event["data"][field]
+                    .as_str()
+                    .filter(|r| !r.is_empty() && r.chars().count() <= MAX_REFERENCE)
+                    .map(|r| (*kind, r))
+            })
+            .collect();
+        let mut owner = None;
+        for (kind, reference) in &references {
+            if let Some(journey) = refs::owner(&mut **tx, &row.vendor, kind, reference).await? {
+                owner = Some(journey);
+                break;
+            }
+        }
+        let Some(journey) = owner else {
+            return Ok(Routed::Unmatched {
+                refs: references
+                    .iter()
+                    .map(|(kind, reference)| refs::tag(kind, reference))
+                    .collect(),
+            });
+        };
+        let name = format!("{}.{topic}", row.vendor);
+        let actor = Actor::new(format!("webhook:{}", row.vendor));
+        let signalled = self
+            .signal_in(
+                tx,
+                journey,
+                &name,
+                &row.vendor,
+                &row.dedup_key,
+                &event,
+                &actor,
+            )
+            .await;
+        match signalled {
+            Ok(_) => Ok(Routed::Applied {
+                journey,
+                note: None,
+            }),
+            Err(EngineError::NotApplicable { status, .. }) => Ok(Routed::Applied {
+                journey,
+                note: Some(format!("ignored: the journey is {status}")),
+            }),
+            Err(e @ EngineError::UnknownSignal { .. }) => Ok(Routed::Ignored {
+                journey,
+                note: e.to_string(),
+            }),
+            Err(e) => Err(e),
         }
     }
-    let Some(journey) = owner else {
-        return Ok((
+}
+
+/// What a routed event counts as in the pass's report.
+enum Tally {
+    Applied,
+    Unmatched,
+    Deferred,
+    Ignored,
+}
+
+impl Tally {
+    fn count(self, report: &mut RouteReport) {
+        match self {
+            Tally::Applied => report.applied += 1,
+            Tally::Unmatched => report.unmatched += 1,
+            Tally::Deferred => report.deferred += 1,
+            Tally::Ignored => report.ignored += 1,
+        }
+    }
+}
+
+/// Writes where the event ended on its inbox row.
+async fn record(
+    tx: &mut Transaction<'_, Postgres>,
+    row: &Stored,
+    routed: Routed,
+) -> Result<Tally, EngineError> {
+    let (status, journey, note, refs, tally) = match routed {
+        Routed::Unmatched { .. } if row.young => {
+            // 0.25 s, 0.5 s, 1 s, ... capped at 8 s, until the grace ends.
+            sqlx::query(
+                "UPDATE carepath.webhook_inbox
+                    SET route_attempts = route_attempts + 1,
+                        route_after = now() + make_interval(
+                            secs => least(8.0, 0.25 * power(2, route_attempts)))
+                  WHERE id = $1",
+            )
+            .bind(row.id)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(Tally::Deferred);
+        }
+        Routed::Unmatched { refs } => (
             "unmatched",
             None,
-            Some("no journey owns the resource this event is about".into()),
-        ));
-    };
-    // `case.approved` → signal `clinical.case`: a journey waits on the resource,
-    // and reads what happened from the payload.
-    let topic = event_type
-        .and_then(|t| t.split('.').next())
-        .unwrap_or("event");
-    let name = format!("{vendor}.{topic}");
-    let actor = Actor::new(format!("webhook:{vendor}"));
-    match signal_in(tx, journey, &name, vendor, dedup_key, &event, &actor).await {
-        Ok(_) => Ok(("applied", Some(journey), None)),
-        Err(EngineError::NotApplicable { status, .. }) => Ok((
-            "applied",
+            Some("no journey owns the resource this event is about".to_owned()),
+            refs,
+            Tally::Unmatched,
+        ),
+        Routed::Applied { journey, note } => {
+            ("applied", Some(journey), note, Vec::new(), Tally::Applied)
+        }
+        Routed::Ignored { journey, note } => (
+            "ignored",
             Some(journey),
-            Some(format!("ignored: the journey is {status}")),
-        )),
-        Err(e) => Err(e),
-    }
+            Some(note),
+            Vec::new(),
+            Tally::Ignored,
+        ),
+    };
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET status = $2, journey_id = $3, note = $4, refs = $5, processed_at = now()
+          WHERE id = $1",
+    )
+    .bind(row.id)
+    .bind(status)
+    .bind(journey)
+    .bind(note)
+    .bind(refs)
+    .execute(&mut **tx)
+    .await?;
+    Ok(tally)
+}
+
+/// Sets an event that cannot be processed aside, with its error, where an
+/// operator finds it (`GET /v1/inbox?status=parked`) and can replay it.
+async fn park(tx: &mut Transaction<'_, Postgres>, id: i64, error: &str) -> Result<(), EngineError> {
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET status = 'parked', note = $2, processed_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(format!("cannot be processed: {}", error.replace('\0', "")))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -53,11 +53,18 @@ impl Engine {
             .registry
             .latest(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
+        if let Err(e) = crate::storable::check(&input) {
+            return Err(EngineError::unstorable("input", e));
+        }
         let mut tx = self.pool.begin().await?;
+        // The digest is taken by PostgreSQL over jsonb's canonical text, so
+        // it is the same for the same input however the client spelled it.
         let inserted: Option<Journey> = sqlx::query_as(concat!(
             "INSERT INTO carepath.journeys
-                 (id, workflow, version, idempotency_key, input, wake_at, trace_context)
-             VALUES ($1, $2, $3, $4, $5, now(), $6)
+                 (id, workflow, version, idempotency_key, input, wake_at, trace_context,
+                  request_digest)
+             VALUES ($1, $2, $3, $4, $5, now(), $6,
+                     encode(sha256(convert_to($5::jsonb::text, 'UTF8')), 'hex'))
              ON CONFLICT ON CONSTRAINT journeys_idempotency_key DO NOTHING
              RETURNING ",
             journey_columns!()
@@ -72,11 +79,26 @@ impl Engine {
         .await?;
         let Some(journey) = inserted else {
             tx.commit().await?;
+            let same: bool = sqlx::query_scalar(
+                "SELECT request_digest = encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex')
+                   FROM carepath.journeys WHERE workflow = $1 AND idempotency_key = $2",
+            )
+            .bind(workflow)
+            .bind(idempotency_key)
+            .bind(&input)
+            .fetch_one(&self.pool)
+            .await?;
+            if !same {
+                // Never the other request's journey: its id and status are
+                // someone else's business.
+                return Err(EngineError::IdempotencyKeyReused);
+            }
             let existing: Journey = sqlx::query_as(concat!(
                 "SELECT ",
                 journey_columns!(),
-                " FROM carepath.journeys WHERE idempotency_key = $1"
+                " FROM carepath.journeys WHERE workflow = $1 AND idempotency_key = $2"
             ))
+            .bind(workflow)
             .bind(idempotency_key)
             .fetch_one(&self.pool)
             .await?;
@@ -114,8 +136,9 @@ impl Engine {
         actor: &Actor,
     ) -> Result<SignalOutcome, EngineError> {
         let mut tx = self.pool.begin().await?;
-        let outcome =
-            signal_in(&mut tx, journey_id, name, source, event_id, payload, actor).await?;
+        let outcome = self
+            .signal_in(&mut tx, journey_id, name, source, event_id, payload, actor)
+            .await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -142,7 +165,8 @@ impl Engine {
             });
         }
         let event_id = format!("decision:{}", Uuid::new_v4());
-        signal_in(&mut tx, id, name, "operator", &event_id, payload, actor).await?;
+        self.signal_in(&mut tx, id, name, "operator", &event_id, payload, actor)
+            .await?;
         history::append(
             &mut *tx,
             id,
@@ -300,42 +324,52 @@ impl Engine {
     }
 }
 
-/// [`Engine::signal`] inside the caller's transaction (the webhook router
-/// marks its inbox row in the same one).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn signal_in(
-    tx: &mut Transaction<'_, Postgres>,
-    journey_id: Uuid,
-    name: &str,
-    source: &str,
-    event_id: &str,
-    payload: &Value,
-    actor: &Actor,
-) -> Result<SignalOutcome, EngineError> {
-    let journey = lock(tx, journey_id).await?;
-    if journey.status.is_terminal() {
-        return Err(EngineError::NotApplicable {
-            action: "signal",
-            status: journey.status,
-        });
+impl Engine {
+    /// [`Engine::signal`] inside the caller's transaction (the webhook router
+    /// marks its inbox row in the same one). Refuses a name the journey's
+    /// workflow does not receive and a payload that breaks the storable rule,
+    /// so nothing is stored that no one will ever consume or read back.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn signal_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        journey_id: Uuid,
+        name: &str,
+        source: &str,
+        event_id: &str,
+        payload: &Value,
+        actor: &Actor,
+    ) -> Result<SignalOutcome, EngineError> {
+        if let Err(e) = crate::storable::check(payload) {
+            return Err(EngineError::unstorable("payload", e));
+        }
+        let journey = lock(tx, journey_id).await?;
+        if journey.status.is_terminal() {
+            return Err(EngineError::NotApplicable {
+                action: "signal",
+                status: journey.status,
+            });
+        }
+        self.registry
+            .check_signal(&journey.workflow, journey.version, name)?;
+        if !signals::insert(&mut **tx, journey_id, name, source, event_id, payload).await? {
+            return Ok(SignalOutcome::Duplicate);
+        }
+        history::append(
+            &mut **tx,
+            journey_id,
+            &actor.0,
+            "signal_received",
+            json!({ "name": name, "source": source, "event_id": event_id }),
+        )
+        .await?;
+        let awaited = journey.status == JourneyStatus::Waiting
+            && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
+        if awaited {
+            make_due(tx, journey_id).await?;
+        }
+        Ok(SignalOutcome::Accepted)
     }
-    if !signals::insert(&mut **tx, journey_id, name, source, event_id, payload).await? {
-        return Ok(SignalOutcome::Duplicate);
-    }
-    history::append(
-        &mut **tx,
-        journey_id,
-        &actor.0,
-        "signal_received",
-        json!({ "name": name, "source": source, "event_id": event_id }),
-    )
-    .await?;
-    let awaited = journey.status == JourneyStatus::Waiting
-        && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
-    if awaited {
-        make_due(tx, journey_id).await?;
-    }
-    Ok(SignalOutcome::Accepted)
 }
 
 enum Effect {

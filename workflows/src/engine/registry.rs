@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::context::JourneyCtx;
-use super::error::WorkflowError;
+use super::error::{EngineError, WorkflowError};
 
 /// A journey definition: an async function of its input, written against a
 /// [`JourneyCtx`]. It is re-run from the top on every resume, so everything that
@@ -28,13 +28,13 @@ pub trait Workflow: Send + Sync + 'static {
         Ok(input)
     }
 
-    /// The signal names this workflow can receive through
-    /// `POST /v1/journeys/{id}/signals/{name}` and from the webhook inbox
-    /// (`<vendor>.<topic>`). Any other name is refused with the list of these.
-    /// The default, `None`, accepts any name (for workflows that wait on
-    /// names they compute).
-    fn signals(&self) -> Option<&[&str]> {
-        None
+    /// The signal names this workflow can receive — through
+    /// `POST /v1/journeys/{id}/signals/{name}`, an operator's decision, or the
+    /// webhook inbox (`<vendor>.<topic>`). Any other name is refused (422 at
+    /// the API, `ignored` in the inbox) rather than stored where no wait will
+    /// ever consume it. The default receives none.
+    fn signals(&self) -> &[&str] {
+        &[]
     }
 
     /// Checks a signal's payload before it is stored (paths relative to the
@@ -76,5 +76,28 @@ impl Registry {
 
     pub fn get(&self, name: &str, version: i32) -> Option<Arc<dyn Workflow>> {
         self.workflows.get(name)?.get(&version).cloned()
+    }
+
+    /// Whether journeys of `workflow` at `version` receive the signal `name`
+    /// ([`Workflow::signals`]). A version this process does not have (a
+    /// rolling deploy) is given the benefit of the doubt.
+    pub fn check_signal(
+        &self,
+        workflow: &str,
+        version: i32,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let Some(code) = self.get(workflow, version) else {
+            return Ok(());
+        };
+        if code.signals().contains(&name) {
+            return Ok(());
+        }
+        let accepted = code.signals().iter().map(|n| (*n).to_owned()).collect();
+        Err(EngineError::UnknownSignal {
+            workflow: workflow.to_owned(),
+            name: name.to_owned(),
+            accepted,
+        })
     }
 }

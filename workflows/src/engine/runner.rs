@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::context::JourneyCtx;
-use super::error::{EngineError, WorkflowError};
+use super::error::{EngineError, WorkflowError, refuses_forever};
 use super::queue::{JourneyTask, push_wakeup};
 use crate::store::{history, steps};
 
@@ -95,18 +95,6 @@ struct Claimed {
     trace_context: Option<String>,
 }
 
-/// Errors that the same run will meet again, however often it is retried:
-/// data the database will not store (class 22), a broken constraint (23), a
-/// limit exceeded (54).
-fn refuses_forever(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
-        _ => false,
-    }
-}
-
 /// Marks a due journey running; `None` when it is not due (a stale or
 /// duplicate task, or a journey an operator paused, cancelled or finished).
 async fn claim(conn: &mut PgConnection, journey_id: Uuid) -> Result<Option<Claimed>, sqlx::Error> {
@@ -137,9 +125,17 @@ impl Engine {
             return Ok(RunOutcome::Busy);
         };
         let journey_id = task.journey_id;
-        let Some(claimed) = claim(lock.conn(), journey_id).await? else {
-            lock.release().await?;
-            return Ok(RunOutcome::NotDue);
+        // What was recorded must be readable; if it is not (a value stored
+        // before the door refused it, a hand-edited row), every run would die
+        // the same way, so the journey fails visibly with the reason instead.
+        let claimed = match claim(lock.conn(), journey_id).await {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => {
+                lock.release().await?;
+                return Ok(RunOutcome::NotDue);
+            }
+            Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
+            Err(e) => return Err(e.into()),
         };
         if claimed.stalled_runs > self.config.max_stalled_runs as i32 {
             let message = format!(
@@ -166,7 +162,11 @@ impl Engine {
             lock.release().await?;
             return Ok(RunOutcome::Suspended);
         };
-        let recorded = steps::load(lock.conn(), journey_id).await?;
+        let recorded = match steps::load(lock.conn(), journey_id).await {
+            Ok(recorded) => recorded,
+            Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
+            Err(e) => return Err(e.into()),
+        };
         let mut ctx = JourneyCtx::new(
             journey_id,
             claimed.workflow.clone(),
@@ -258,6 +258,17 @@ impl Engine {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn unreadable(
+    mut lock: JourneyLock,
+    journey_id: Uuid,
+    e: &sqlx::Error,
+) -> Result<RunOutcome, EngineError> {
+    let message = format!("this journey's recorded data cannot be read: {e}");
+    fail(lock.conn(), journey_id, &message.replace('\0', "")).await?;
+    lock.release().await?;
+    Ok(RunOutcome::Failed)
 }
 
 async fn complete(

@@ -26,17 +26,22 @@ pub async fn link(
     sqlx::query(
         "UPDATE carepath.webhook_inbox
             SET status = 'received', note = NULL, processed_at = NULL, route_after = now()
-          WHERE status = 'unmatched' AND vendor = $1
-            AND convert_from(body, 'UTF8')::jsonb -> 'data' ->> ($2 || '_id') = $3",
+          WHERE status = 'unmatched' AND vendor = $1 AND refs @> ARRAY[$2]",
     )
     .bind(vendor)
-    .bind(kind)
-    .bind(reference)
+    .bind(tag(kind, reference))
     .execute(db)
     .await?;
     Ok(())
 }
 
+/// How an unmatched inbox event lists a resource it names (`case:<id>`),
+/// so [`link`] finds it.
+pub fn tag(kind: &str, reference: &str) -> String {
+    format!("{kind}:{reference}")
+}
+
+/// The journey that owns the vendor's `kind` `reference`, if one does.
 pub async fn owner(
     db: impl PgExecutor<'_>,
     vendor: &str,

@@ -81,6 +81,14 @@ fn until(at: DateTime<Utc>) -> Duration {
 
 #[async_trait]
 impl Workflow for AsyncConsult {
+    fn signals(&self) -> &[&str] {
+        &[
+            REVIEW_SIGNAL,
+            PATIENT_RESPONSE,
+            "clinical.case",
+            "pharmacy.order",
+        ]
+    }
     fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {
         let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now().date_naive())?;
         serde_json::to_value(parsed)

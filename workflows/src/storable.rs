@@ -1,0 +1,98 @@
+//! What JSON carepath accepts, so that everything it accepts can be stored and
+//! read back: PostgreSQL's `jsonb` refuses the NUL character (`\u0000`) in any
+//! string or key, and serde_json refuses to decode values nested deeper than
+//! 128 levels — and the engine wraps what it stores (a signal's payload sits
+//! two levels down in the position that consumed it). Every door (request
+//! bodies, signals, webhooks) and every record the engine writes (signals,
+//! step outputs) applies this one rule.
+
+use serde_json::Value;
+
+/// The deepest nesting accepted anywhere (a scalar at the top is depth 0, `[1]`
+/// depth 1): far above any real request (a consult is 4 deep), far below
+/// serde_json's decoding limit of 128 even after the engine's wrapping.
+pub const MAX_DEPTH: usize = 32;
+
+/// Why a JSON value cannot be stored, and where (`data.case_id`, `[3].a`; the
+/// empty string for the value itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct Unstorable {
+    pub path: String,
+    pub problem: &'static str,
+}
+
+/// Checks `value` against the rule above; the first problem found, by path.
+///
+/// ```
+/// use carepath_workflows::storable::{check, MAX_DEPTH};
+/// use serde_json::json;
+/// assert!(check(&json!({"a": ["b"]})).is_ok());
+/// assert_eq!(check(&json!({"a": {"b": "x\u{0}"}})).unwrap_err().path, "a.b");
+/// let mut deep = json!(1);
+/// for _ in 0..=MAX_DEPTH { deep = json!([deep]); }
+/// assert!(check(&deep).is_err());
+/// ```
+pub fn check(value: &Value) -> Result<(), Unstorable> {
+    walk(value, String::new(), 0)
+}
+
+fn walk(value: &Value, path: String, depth: usize) -> Result<(), Unstorable> {
+    let fail = |path: String, problem| Err(Unstorable { path, problem });
+    match value {
+        Value::String(s) if s.contains('\0') => fail(path, "must not contain the NUL character"),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => fail(
+            path,
+            "is nested too deeply (at most 32 levels of arrays and objects)",
+        ),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| walk(v, format!("{path}[{i}]"), depth + 1)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return fail(at, "must not contain the NUL character");
+            }
+            walk(v, at, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!("leaf"), |v, _| json!([v]))
+    }
+
+    #[test]
+    fn depth_is_accepted_up_to_the_limit_and_refused_past_it() {
+        for levels in MAX_DEPTH - 2..=MAX_DEPTH {
+            assert!(check(&nested(levels)).is_ok(), "{levels} levels");
+        }
+        for levels in [MAX_DEPTH + 1, MAX_DEPTH + 2, 125] {
+            assert!(check(&nested(levels)).is_err(), "{levels} levels");
+        }
+    }
+
+    #[test]
+    fn nul_is_found_in_values_and_keys_at_any_depth() {
+        let cases = [
+            (json!("a\u{0}b"), ""),
+            (json!({"data": {"order_id": "x\u{0}"}}), "data.order_id"),
+            (json!({"k\u{0}": 1}), "k\u{0}"),
+            (json!({"a": [1, {"b": ["\u{0}"]}]}), "a[1].b[0]"),
+        ];
+        for (value, path) in cases {
+            assert_eq!(check(&value).map_err(|e| e.path), Err(path.to_owned()));
+        }
+    }
+}

@@ -531,8 +531,12 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     );
     let chart = &stack.sandbox.resources("patient").await[0];
     assert_eq!(
-        chart["phone"], "(415) 555-9999",
-        "the chart has her new phone"
+        chart["phone"], "+14155559999",
+        "the chart has her new phone, in E.164 whatever spelling the brand sent"
+    );
+    assert_eq!(
+        chart["email"], "Maria.G@example.com",
+        "the email as validated: trimmed, its domain lower-cased"
     );
 
     // Same name and birthday, but neither phone nor email agrees: a person decides.

@@ -3,9 +3,11 @@
 //! A journey keeps the version it started on, so its wording stays the one the
 //! patient answered after a new version ships.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::canonical::{self, DateRule};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -88,10 +90,22 @@ impl Questionnaires {
 impl Questionnaire {
     /// Checks `answers` (an object keyed by question id) against this version.
     pub fn validate(&self, answers: &Value) -> Vec<Problem> {
+        self.canonical(answers, DateRule::Strict)
+            .err()
+            .unwrap_or_default()
+    }
+
+    /// `answers` checked against this version, in canonical form (dates
+    /// `YYYY-MM-DD`, read by `dates`), or every problem.
+    pub fn canonical(&self, answers: &Value, dates: DateRule) -> Result<Value, Vec<Problem>> {
         let path = |id: &str| format!("questionnaire.answers.{id}");
         let Some(given) = answers.as_object() else {
-            return vec![("questionnaire.answers".into(), "must be an object".into())];
+            return Err(vec![(
+                "questionnaire.answers".into(),
+                "must be an object".into(),
+            )]);
         };
+        let mut canonical = given.clone();
         let mut problems = Vec::new();
         for key in given.keys() {
             if !self.questions.iter().any(|q| &q.id == key) {
@@ -111,15 +125,20 @@ impl Questionnaire {
                     problems.push((path(&q.id), "answers a question that was not asked".into()))
                 }
                 (None, true) if q.required => problems.push((path(&q.id), "is required".into())),
-                (Some(answer), true) => {
-                    if let Err(message) = q.check(answer) {
-                        problems.push((path(&q.id), message));
+                (Some(answer), true) => match q.check(answer, dates) {
+                    Ok(answer) => {
+                        canonical.insert(q.id.clone(), answer);
                     }
-                }
+                    Err(message) => problems.push((path(&q.id), message)),
+                },
                 _ => {}
             }
         }
-        problems
+        if problems.is_empty() {
+            Ok(Value::Object(canonical))
+        } else {
+            Err(problems)
+        }
     }
 
     /// The questions as this version worded them, with the patient's answers.
@@ -132,10 +151,13 @@ impl Questionnaire {
 }
 
 impl Question {
-    fn check(&self, answer: &Value) -> Result<(), String> {
+    /// The answer in canonical form, or why it is not an answer to this
+    /// question. Only dates have more than one spelling in JSON.
+    fn check(&self, answer: &Value, dates: DateRule) -> Result<Value, String> {
+        let as_given = Ok(answer.clone());
         match self.kind {
             Kind::Text => match answer.as_str() {
-                Some(s) if !s.trim().is_empty() && s.chars().count() <= 2000 => Ok(()),
+                Some(s) if !s.trim().is_empty() && s.chars().count() <= 2000 => as_given,
                 _ => Err("must be text of 1 to 2000 characters".into()),
             },
             Kind::Number => {
@@ -147,14 +169,14 @@ impl Question {
                         self.max.unwrap_or(f64::MAX)
                     ));
                 }
-                Ok(())
+                as_given
             }
-            Kind::Boolean => answer
-                .as_bool()
-                .map(|_| ())
-                .ok_or_else(|| "must be true or false".into()),
+            Kind::Boolean => match answer.as_bool() {
+                Some(_) => as_given,
+                None => Err("must be true or false".into()),
+            },
             Kind::Choice => match answer.as_str() {
-                Some(c) if self.choices.iter().any(|x| x == c) => Ok(()),
+                Some(c) if self.choices.iter().any(|x| x == c) => as_given,
                 _ => Err(format!("must be one of {}", self.choices.join(", "))),
             },
             Kind::MultiChoice => match answer.as_array() {
@@ -164,7 +186,7 @@ impl Question {
                             .is_some_and(|c| self.choices.iter().any(|x| x == c))
                     }) =>
                 {
-                    Ok(())
+                    as_given
                 }
                 _ => Err(format!(
                     "must be a list drawn from {}",
@@ -173,9 +195,9 @@ impl Question {
             },
             Kind::Date => answer
                 .as_str()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .map(|_| ())
-                .ok_or_else(|| "must be a date (YYYY-MM-DD)".into()),
+                .and_then(|d| dates.read(d))
+                .map(|d| Value::String(canonical::date_text(d)))
+                .ok_or_else(|| "must be a date written YYYY-MM-DD".into()),
         }
     }
 }
@@ -186,56 +208,49 @@ pub const SERVED_STATES: &[&str] = &[
     "NV", "NY", "OH", "OR", "PA", "TN", "TX", "UT", "VA", "WA", "WI",
 ];
 
-/// Eligibility of the patient in `input.patient`, on `today` (injected, so
-/// tests can pin it): adult, in a served state, reachable.
-pub fn eligibility(patient: &Value, today: NaiveDate) -> Vec<Problem> {
+/// The age a patient must have reached.
+pub const ADULT: u32 = 18;
+/// The oldest age a date of birth can plausibly give: older is a typo or a
+/// placeholder (`0001-01-01`), never a patient.
+pub const OLDEST: u32 = 120;
+
+/// Eligibility at `now`: a plausible date of birth, an adult, in a served
+/// state. Both values are canonical; `None` is one that had no canonical
+/// form, which the caller reports.
+///
+/// Ages are counted on the date it is where the patient lives, not in UTC:
+/// at 05:00 UTC it is still yesterday in California, and a Californian
+/// whose 18th birthday is today in UTC is 17 there. For a state spanning
+/// several time zones the westernmost is used ([`canonical::state_zone`]).
+pub fn eligibility(
+    date_of_birth: Option<NaiveDate>,
+    state: Option<&str>,
+    now: DateTime<Utc>,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let path = |f: &str| format!("patient.{f}");
-    match patient["date_of_birth"]
-        .as_str()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    {
-        None => problems.push((path("date_of_birth"), "must be a date (YYYY-MM-DD)".into())),
-        Some(dob) if dob > today => {
-            problems.push((path("date_of_birth"), "is in the future".into()))
-        }
-        Some(dob) if today.years_since(dob).unwrap_or(0) < 18 => {
-            problems.push((
+    if let Some(dob) = date_of_birth {
+        let today = canonical::local_date(state.unwrap_or_default(), now);
+        match today.years_since(dob) {
+            None => problems.push((path("date_of_birth"), "is in the future".into())),
+            Some(age) if age > OLDEST => problems.push((
                 path("date_of_birth"),
-                "the patient must be 18 or older".into(),
-            ));
+                format!("is more than {OLDEST} years ago"),
+            )),
+            Some(age) if age < ADULT => problems.push((
+                path("date_of_birth"),
+                format!("the patient must be {ADULT} or older"),
+            )),
+            Some(_) => {}
         }
-        Some(_) => {}
     }
-    match patient["address"]["state"].as_str() {
-        Some(s) if SERVED_STATES.contains(&s) => {}
-        Some(_) => problems.push((
-            path("address.state"),
-            "is not a US state the clinical network serves".into(),
-        )),
-        None => problems.push((path("address.state"), "is required".into())),
-    }
-    if patient["phone"]
-        .as_str()
-        .and_then(super::matching::phone)
-        .is_none()
+    if let Some(s) = state
+        && !SERVED_STATES.contains(&s)
     {
         problems.push((
-            path("phone"),
-            "must be a phone number (E.164, or 10 US digits)".into(),
+            path("address.state"),
+            "is not a US state the clinical network serves".into(),
         ));
-    }
-    let email_ok = patient["email"].as_str().is_some_and(|e| {
-        let e = e.trim();
-        e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }) && !e.contains(char::is_whitespace)
-    });
-    if !email_ok {
-        problems.push((path("email"), "must be an email address".into()));
     }
     problems
 }
@@ -336,27 +351,95 @@ mod tests {
         assert_eq!(v2[0].0, "Your height, in centimetres");
     }
 
+    fn at(instant: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(instant)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{instant}: {e}"))
+    }
+
+    fn born(date: &str) -> Option<NaiveDate> {
+        canonical::date(date)
+    }
+
     #[test]
-    fn eligibility_needs_an_adult_in_a_served_state_who_can_be_reached() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
-        let ok = json!({ "date_of_birth": "1990-02-01", "address": { "state": "CA" },
-                         "phone": "(415) 555-0100", "email": "ann@example.com" });
-        assert!(
-            eligibility(&ok, today).is_empty(),
-            "{:?}",
-            eligibility(&ok, today)
-        );
-        let turns_18_tomorrow = json!({ "date_of_birth": "2008-11-24", "address": { "state": "CA" },
-                                        "phone": "+14155550100", "email": "ann@example.com" });
+    fn eligibility_needs_a_plausible_adult_in_a_served_state() {
+        let now = at("2026-11-23T20:00:00Z");
+        for dob in ["1990-02-01", "2008-11-23", "1906-11-23"] {
+            assert!(eligibility(born(dob), Some("CA"), now).is_empty(), "{dob}");
+        }
+        for dob in [
+            "2026-11-23",
+            "2008-11-24",
+            "1905-11-22",
+            "0001-01-01",
+            "2027-01-01",
+        ] {
+            assert_eq!(
+                paths(&eligibility(born(dob), Some("CA"), now)),
+                vec!["patient.date_of_birth"],
+                "{dob}"
+            );
+        }
         assert_eq!(
-            paths(&eligibility(&turns_18_tomorrow, today)),
+            paths(&eligibility(born("1990-02-01"), Some("AK"), now)),
+            vec!["patient.address.state"]
+        );
+        // A value with no canonical form was reported by the caller already.
+        assert!(eligibility(None, None, now).is_empty());
+        // Without a state, the age is still judged (on the latest US date).
+        assert_eq!(
+            paths(&eligibility(born("2015-01-01"), None, now)),
             vec!["patient.date_of_birth"]
         );
-        let bad = json!({ "date_of_birth": "1990-02-01", "address": { "state": "PR" },
-                          "phone": "555-0100", "email": "ann@example" });
+    }
+
+    #[test]
+    fn eligibility_turns_on_the_patients_local_midnight() {
+        // 18 on 2026-11-24: in California that is 08:00 UTC (PST is UTC-8).
+        let dob = born("2008-11-24");
+        for (instant, eligible) in [
+            ("2026-11-24T05:00:00Z", false),
+            ("2026-11-24T07:59:59Z", false),
+            ("2026-11-24T08:00:00Z", true),
+            ("2026-11-24T09:00:00Z", true),
+        ] {
+            assert_eq!(
+                eligibility(dob, Some("CA"), at(instant)).is_empty(),
+                eligible,
+                "{instant}"
+            );
+        }
+        // Summer: PDT is UTC-7.
+        let summer = born("2008-07-04");
+        assert!(!eligibility(summer, Some("CA"), at("2026-07-04T06:59:00Z")).is_empty());
+        assert!(eligibility(summer, Some("CA"), at("2026-07-04T07:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn date_answers_are_strict_and_canonical() {
+        let q = bundled();
+        let derm = q.get("dermatology", 2).unwrap_or_else(|| unreachable!());
+        let answers = |d: &str| {
+            json!({ "concern": "acne", "duration_months": 6, "tried_treatments": false,
+                    "photo_id_uploaded": true, "first_noticed": d })
+        };
+        let canonical = derm.canonical(&answers("2024-03-01 "), DateRule::Strict);
+        assert_eq!(canonical.ok(), Some(answers("2024-03-01")));
+        for poison in [
+            "+2024-03-01",
+            "2024-3-1",
+            "2024-03-01T10:00:00Z",
+            "03/01/2024",
+        ] {
+            assert_eq!(
+                paths(&derm.validate(&answers(poison))),
+                vec!["questionnaire.answers.first_noticed"],
+                "{poison}"
+            );
+        }
         assert_eq!(
-            paths(&eligibility(&bad, today)),
-            vec!["patient.address.state", "patient.phone", "patient.email"]
+            derm.canonical(&answers("2024-3-1"), DateRule::Legacy).ok(),
+            Some(answers("2024-03-01"))
         );
     }
 }

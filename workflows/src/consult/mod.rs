@@ -1,5 +1,6 @@
 //! The telehealth journey (`async_consult`, ARCHITECTURE §4) and its parts.
 
+pub mod canonical;
 pub mod config;
 pub mod fhir;
 pub mod input;

@@ -90,7 +90,7 @@ impl Workflow for AsyncConsult {
         ]
     }
     fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {
-        let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now().date_naive())?;
+        let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now())?;
         serde_json::to_value(parsed)
             .map_err(|e| vec![(String::new(), format!("cannot be represented: {e}"))])
     }
@@ -132,10 +132,14 @@ impl Workflow for AsyncConsult {
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         // Checked at start; this only fails for input written around the API,
         // and names the field without quoting the value (PHI).
-        let intake: ConsultInput = serde_path_to_error::deserialize(&input).map_err(|e| {
+        let intake = ConsultInput::from_stored(&input, &self.questionnaires).map_err(|e| {
             WorkflowError::fail(format!("input does not fit async_consult at {}", e.path()))
         })?;
-        let answers = self.validate_intake(ctx, &input).await?;
+        // The intake is checked in the form it is sent on in, which for a
+        // journey started before inputs were stored canonical is not `input`.
+        let canonical = serde_json::to_value(&intake)
+            .map_err(|_| WorkflowError::fail("the intake cannot be written as JSON"))?;
+        let answers = self.validate_intake(ctx, &canonical).await?;
         let patient_id = self.find_patient(ctx, &intake).await?;
         let clinical_patient = self.sync_patient(ctx, &intake, patient_id).await?;
         let submitted = self
@@ -226,8 +230,7 @@ impl AsyncConsult {
         ctx.set_phase("validating_intake");
         let (questionnaires, input) = (self.questionnaires.clone(), input.clone());
         ctx.step("validate_intake", |_| async move {
-            let today = Utc::now().date_naive();
-            let parsed = ConsultInput::parse(&input, &questionnaires, today).map_err(|p| {
+            let parsed = ConsultInput::parse(&input, &questionnaires, Utc::now()).map_err(|p| {
                 let fields: Vec<String> = p.into_iter().map(|(f, m)| format!("{f} {m}")).collect();
                 StepError::permanent(format!("intake refused: {}", fields.join("; ")))
             })?;

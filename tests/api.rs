@@ -264,7 +264,8 @@ async fn start_is_idempotent_and_rejected_starts_change_nothing() {
             "/v1/journeys",
             Some(&api.product),
             Some(json!({
-                "workflow": "waiter", "idempotency_key": "intake-1", "input": {}
+                "workflow": "waiter", "idempotency_key": "intake-1",
+                "input": { "email": "a@b.example" }
             })),
         )
         .await;

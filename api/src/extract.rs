@@ -30,8 +30,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             )
         })?;
         if let Err(e) = carepath_workflows::storable::check(&value) {
-            let path = if e.path.is_empty() { "body" } else { &e.path };
-            return Err(ApiError::field(path, e.problem));
+            let path = if e.path.is_empty() {
+                "body".into()
+            } else {
+                e.path
+            };
+            return Err(ApiError::field(&path, e.problem));
         }
         serde_path_to_error::deserialize(value)
             .map(Body)

@@ -22,6 +22,24 @@ pub struct Unstorable {
     pub problem: &'static str,
 }
 
+impl Unstorable {
+    /// The problem with the path put under `root` (`payload`, `output`):
+    /// `payload.a.b: must not ...`, or `payload: ...` for the value itself.
+    pub fn under(&self, root: &str) -> String {
+        format!("{}: {}", self.path_under(root), self.problem)
+    }
+
+    /// The path put under `root`.
+    pub fn path_under(&self, root: &str) -> String {
+        match (root, self.path.as_str()) {
+            (r, "") => r.to_owned(),
+            ("", p) => p.to_owned(),
+            (r, p) if p.starts_with('[') => format!("{r}{p}"),
+            (r, p) => format!("{r}.{p}"),
+        }
+    }
+}
+
 /// Checks `value` against the rule above; the first problem found, by path.
 ///
 /// ```
@@ -50,10 +68,11 @@ fn walk(value: &Value, path: String, depth: usize) -> Result<(), Unstorable> {
             .enumerate()
             .try_for_each(|(i, v)| walk(v, format!("{path}[{i}]"), depth + 1)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let key = shown(k);
             let at = if path.is_empty() {
-                k.clone()
+                key
             } else {
-                format!("{path}.{k}")
+                format!("{path}.{key}")
             };
             if k.contains('\0') {
                 return fail(at, "must not contain the NUL character");
@@ -61,6 +80,16 @@ fn walk(value: &Value, path: String, depth: usize) -> Result<(), Unstorable> {
             walk(v, at, depth + 1)
         }),
         _ => Ok(()),
+    }
+}
+
+/// A key as it may appear in a path that is stored and returned: NUL
+/// written as its escape, at most 64 characters.
+fn shown(key: &str) -> String {
+    let key = key.replace('\0', "\\u0000");
+    match key.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+        None => key,
     }
 }
 
@@ -88,7 +117,7 @@ mod tests {
         let cases = [
             (json!("a\u{0}b"), ""),
             (json!({"data": {"order_id": "x\u{0}"}}), "data.order_id"),
-            (json!({"k\u{0}": 1}), "k\u{0}"),
+            (json!({"k\u{0}": 1}), "k\\u0000"),
             (json!({"a": [1, {"b": ["\u{0}"]}]}), "a[1].b[0]"),
         ];
         for (value, path) in cases {

@@ -235,7 +235,9 @@ pub async fn input(
     QueryParams(q): QueryParams<ReasonQuery>,
 ) -> Result<Json<InputView>, ApiError> {
     bounded("reason", &q.reason, MAX_REASON)?;
-    let journey = find(state.engine.pool(), id).await?;
+    let input = journeys::input(state.engine.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
     history::append(
         state.engine.pool(),
         id,
@@ -246,7 +248,7 @@ pub async fn input(
     .await?;
     Ok(Json(InputView {
         journey_id: id,
-        input: journey.input,
+        input,
     }))
 }
 

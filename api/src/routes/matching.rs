@@ -8,7 +8,7 @@ use serde_json::json;
 
 use carepath_workflows::consult::input::ConsultInput;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
-use carepath_workflows::store::steps;
+use carepath_workflows::store::{journeys, steps};
 
 use crate::AppState;
 use crate::auth::AsOperator;
@@ -44,7 +44,8 @@ pub async fn show(
     if awaiting_review {
         // As the registry is now: a patient created since the journey
         // matched (another intake of the same person) must be offered.
-        let intake: ConsultInput = serde_json::from_value(journey.input)
+        let input = journeys::input(pool, id).await?.unwrap_or_default();
+        let intake: ConsultInput = serde_json::from_value(input)
             .map_err(|_| ApiError::internal("the journey's input no longer parses"))?;
         outcome.candidates =
             patients::current_candidates(pool, &patients::person_of(&intake.patient)).await?;

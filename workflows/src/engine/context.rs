@@ -197,7 +197,7 @@ impl JourneyCtx {
                 // Recorded output is read back on every later run: what could
                 // not be stored or decoded fails the step now, visibly.
                 if let Err(e) = crate::storable::check(&output) {
-                    let message = format!("its output cannot be recorded: output.{e}");
+                    let message = format!("its output cannot be recorded: {}", e.under("output"));
                     self.record_failure(seq, &key, attempt, &message, started_at)
                         .await?;
                     return Err(WorkflowError::Failed(format!("step {key}: {message}")));

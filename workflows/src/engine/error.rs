@@ -192,13 +192,8 @@ impl EngineError {
 impl EngineError {
     /// A value that breaks the storable rule, found at `path` under `root`.
     pub fn unstorable(root: &str, e: crate::storable::Unstorable) -> Self {
-        let path = match (root, e.path.as_str()) {
-            (r, "") => r.to_owned(),
-            ("", p) => p.to_owned(),
-            (r, p) => format!("{r}.{p}"),
-        };
         Self::Invalid {
-            path,
+            path: e.path_under(root),
             problem: e.problem.to_owned(),
         }
     }

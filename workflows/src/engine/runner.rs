@@ -209,10 +209,17 @@ impl Engine {
         let phase = ctx.phase().to_owned();
         let conn = ctx.conn();
         let outcome = match result {
-            Ok(output) => {
-                complete(conn, journey_id, &phase, &output).await?;
-                RunOutcome::Completed
-            }
+            Ok(output) => match crate::storable::check(&output) {
+                Ok(()) => {
+                    complete(conn, journey_id, &phase, &output).await?;
+                    RunOutcome::Completed
+                }
+                Err(e) => {
+                    let message = format!("its output cannot be recorded: {}", e.under("output"));
+                    fail(conn, journey_id, &message).await?;
+                    RunOutcome::Failed
+                }
+            },
             Err(WorkflowError::Suspended) => RunOutcome::Suspended,
             Err(WorkflowError::Stopped) => RunOutcome::Stopped,
             Err(WorkflowError::Released) => {

@@ -78,8 +78,6 @@ pub struct Journey {
     pub phase: String,
     pub waiting_for: Option<String>,
     pub wake_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
-    pub input: Value,
     pub output: Option<Value>,
     pub last_error: Option<String>,
     pub attempts: i32,
@@ -88,11 +86,14 @@ pub struct Journey {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// The columns of [`Journey`], for `concat!` into static SQL.
+/// The columns of [`Journey`], for `concat!` into static SQL. The input (PHI,
+/// and the largest value) is not among them: reading a journey's state never
+/// needs it, so an operator can still see and act on a journey whose input
+/// cannot be read; [`input`] reads it where it is needed.
 #[macro_export]
 macro_rules! journey_columns {
     () => {
-        "id, workflow, version, idempotency_key, status, phase, waiting_for, wake_at, input, \
+        "id, workflow, version, idempotency_key, status, phase, waiting_for, wake_at, \
          output, last_error, attempts, created_at, updated_at, finished_at"
     };
 }
@@ -125,6 +126,14 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, s
     .bind(id)
     .fetch_optional(db)
     .await
+}
+
+/// The journey's input, as it was started (`None` when no such journey).
+pub async fn input(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Value>, sqlx::Error> {
+    sqlx::query_scalar("SELECT input FROM carepath.journeys WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Reads the journey and locks its row for the rest of the transaction.

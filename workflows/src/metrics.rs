@@ -146,9 +146,9 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         out,
         name,
         "gauge",
-        "Stored webhooks by routing status (received = not yet routed).",
+        "Stored webhooks by routing status (received = not yet routed; parked = could not be processed).",
     );
-    for status in ["received", "applied", "unmatched"] {
+    for status in ["received", "applied", "unmatched", "parked", "ignored"] {
         let n = inbox
             .iter()
             .find(|(s, _)| s == status)

@@ -36,6 +36,8 @@ struct Options {
     consult: ConsultConfig,
     /// Breaker settings for every vendor: (failures, open seconds).
     breaker: (u32, f64),
+    /// Workers inside the test process (0 when the test runs worker processes).
+    workers: usize,
 }
 
 impl Default for Options {
@@ -51,8 +53,10 @@ impl Default for Options {
                 more_info_cancel: Duration::from_secs(120),
                 refill_interval: Duration::from_secs(1),
                 fulfilment_check: Duration::from_secs(30),
+                ..ConsultConfig::default()
             },
             breaker: (5, 2.0),
+            workers: 2,
         }
     }
 }
@@ -83,10 +87,9 @@ impl Stack {
         };
         let engine = builtin::engine(&db.pool, &settings, test_engine_config()).expect("engine");
         serve_api_on(listener, engine.clone(), vendors);
-        let workers = vec![
-            InProcessWorker::start(engine.clone(), "consult-a"),
-            InProcessWorker::start(engine.clone(), "consult-b"),
-        ];
+        let workers = (0..options.workers)
+            .map(|i| InProcessWorker::start(engine.clone(), &format!("consult-{i}")))
+            .collect();
         let product = create_token(&db.pool, "brand", Role::Product)
             .await
             .expect("token");
@@ -264,25 +267,34 @@ impl Stack {
 
     async fn wait_completed(&self, ids: &[Uuid], timeout: Duration) {
         let pool = &self.db.pool;
-        wait_for("every journey to complete", timeout, || async move {
-            let done: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM carepath.journeys WHERE id = ANY($1) AND status = 'completed'",
-            )
-            .bind(ids)
-            .fetch_one(pool)
-            .await
-            .ok()?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
             let failed: Vec<(Uuid, Option<String>)> = sqlx::query_as(
                 "SELECT id, last_error FROM carepath.journeys WHERE id = ANY($1) AND status = 'failed'",
             )
             .bind(ids)
             .fetch_all(pool)
             .await
-            .ok()?;
+            .expect("failed journeys");
             assert!(failed.is_empty(), "journeys failed: {failed:?}");
-            (done == ids.len() as i64).then_some(())
-        })
-        .await;
+            // Where the unfinished ones are, by status, phase and what they wait for.
+            let pending: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+                "SELECT status, phase, waiting_for, count(*) FROM carepath.journeys
+                  WHERE id = ANY($1) AND status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+            )
+            .bind(ids)
+            .fetch_all(pool)
+            .await
+            .expect("pending journeys");
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for every journey to complete; not yet: {pending:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -1000,4 +1012,313 @@ async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
     }
     assert_eq!(by_status.values().sum::<i64>(), 1, "{by_status:?}");
     stack.stop().await;
+}
+
+/// The journeys started for one patient in the re-submission tests.
+struct Resubmitted {
+    patient: usize,
+    journeys: Vec<Uuid>,
+}
+
+/// `patients` patients each send two or three intakes for the same offering
+/// within about a second, under different keys — every other patient's
+/// second intake at the same instant as the first.
+async fn resubmit(stack: &std::sync::Arc<Stack>, patients: usize) -> Vec<Resubmitted> {
+    let mut starts = Vec::new();
+    for i in 0..patients {
+        let stack = stack.clone();
+        starts.push(tokio::spawn(async move {
+            let send = |n: usize| {
+                let stack = stack.clone();
+                async move {
+                    stack
+                        .start_journey(
+                            &format!("p{i}-intake-{n}"),
+                            consult_input(patient(i), "approve", 0),
+                        )
+                        .await
+                }
+            };
+            let mut journeys = Vec::new();
+            if i % 2 == 0 {
+                let (a, b) = tokio::join!(send(0), send(1));
+                journeys.extend([a, b]);
+            } else {
+                journeys.push(send(0).await);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                journeys.push(send(1).await);
+            }
+            if i % 3 == 0 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                journeys.push(send(2).await);
+            }
+            Resubmitted {
+                patient: i,
+                journeys,
+            }
+        }));
+    }
+    let mut sent = Vec::new();
+    for s in starts {
+        sent.push(s.await.expect("intakes"));
+    }
+    sent
+}
+
+/// Every patient ended with one approved consult and the rest of their
+/// intakes merged into it; the vendors hold one case, one prescription and
+/// one order per patient, and each re-submission reached the clinician once.
+/// The approved journeys' outputs, by patient.
+async fn one_consult_each(stack: &Stack, patients: &[Resubmitted]) -> BTreeMap<usize, Value> {
+    let all: Vec<Uuid> = patients.iter().flat_map(|p| p.journeys.clone()).collect();
+    let mut approved = BTreeMap::new();
+    for p in patients {
+        let mut open = None;
+        let mut merged = Vec::new();
+        for id in &p.journeys {
+            let out = stack.output(*id).await;
+            match out["outcome"].as_str() {
+                Some("approved") => {
+                    assert!(
+                        open.is_none(),
+                        "patient {}: two consults approved",
+                        p.patient
+                    );
+                    open = Some((*id, out));
+                }
+                Some("merged") => merged.push((*id, out)),
+                _ => panic!("patient {}: unexpected outcome {out}", p.patient),
+            }
+        }
+        let (open_id, open_out) =
+            open.unwrap_or_else(|| panic!("patient {}: no consult", p.patient));
+        for (id, out) in &merged {
+            assert_eq!(out["merged_into"], json!(open_id), "{out}");
+            assert_eq!(out["case_id"], open_out["case_id"], "{out}");
+            let story = stack.story(*id).await;
+            assert!(
+                story.contains(&"attach_to_open_consult".to_owned())
+                    && !story.contains(&"submit_case".to_owned()),
+                "{story:?}"
+            );
+            // The product reads the outcome where it reads everything else.
+            let (_, view) = stack
+                .get(&stack.product, &format!("/v1/journeys/{id}"))
+                .await;
+            assert_eq!(view["output"]["merged_into"], json!(open_id), "{view}");
+        }
+        assert_eq!(merged.len(), p.journeys.len() - 1);
+        approved.insert(p.patient, open_out);
+    }
+    let n = patients.len();
+    let held = |kind: &'static str| stack.sandbox.resources(kind);
+    assert_eq!(held("case").await.len(), n, "one case per patient");
+    assert_eq!(
+        held("prescription").await.len(),
+        n,
+        "one prescription per patient"
+    );
+    assert_eq!(
+        held("order").await.len(),
+        n,
+        "one order per prescription fill"
+    );
+    let attached = held("message")
+        .await
+        .into_iter()
+        .filter(|m| m["from"] == "partner")
+        .count();
+    assert_eq!(
+        attached,
+        all.len() - n,
+        "each re-submission reached the clinician once"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    approved
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription() {
+    let mut options = Options::default();
+    options.sandbox.webhooks.duplicate_rate = 0.3;
+    options.sandbox.webhooks.max_delay_ms = 300;
+    // The clinician takes a while, so the re-submissions land while the first
+    // consult is open; refills are a minute apart, so the prescription stays
+    // active for the intake sent after the approval.
+    options.sandbox.clinician.decide_ms = 10_000;
+    options.consult.refill_interval = Duration::from_secs(60);
+    let stack = std::sync::Arc::new(Stack::start(options).await);
+    let patients = resubmit(&stack, 50).await;
+    let all: Vec<Uuid> = patients.iter().flat_map(|p| p.journeys.clone()).collect();
+    stack.wait_completed(&all, Duration::from_secs(180)).await;
+    let approved = one_consult_each(&stack, &patients).await;
+    let held = |kind: &'static str| stack.sandbox.resources(kind);
+
+    // An intake after the approval, while the prescription is active, waits
+    // for a person, showing them the prescription.
+    let mut after = Vec::new();
+    for i in [1usize, 2, 4] {
+        let id = stack
+            .start_journey(
+                &format!("p{i}-after-approval"),
+                consult_input(patient(i), "decline", 0),
+            )
+            .await;
+        after.push((i, id));
+    }
+    for (i, id) in &after {
+        let pool = &stack.db.pool;
+        wait_for(
+            "the intake to wait for review",
+            Duration::from_secs(30),
+            || async move {
+                let w: Option<String> =
+                    sqlx::query_scalar("SELECT waiting_for FROM carepath.journeys WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(pool)
+                        .await
+                        .ok()?;
+                (w.as_deref() == Some("signal:intake_review")).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(stack.phase_and_wait(*id).await.0, "active_treatment_review");
+        let (status, review) = stack
+            .get(&stack.ops, &format!("/v1/journeys/{id}/intake-review"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{review}");
+        assert_eq!(review["kind"], "active_treatment", "{review}");
+        assert_eq!(
+            review["prescription"]["prescription_id"], approved[i]["prescription_id"],
+            "{review}"
+        );
+        assert_eq!(review["actions"], json!(["proceed", "close"]), "{review}");
+    }
+    // Attach does not apply; close ends it; proceed opens a consult (declined here).
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{}/intake-review", after[0].1),
+            &json!({ "action": "attach", "reason": "same thing" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let shown = stack.ctl(&["intake-review", &after[0].1.to_string()]).await;
+    assert!(shown.contains("active_treatment"), "{shown}");
+    stack
+        .ctl(&[
+            "intake-review",
+            &after[0].1.to_string(),
+            "--close",
+            "--reason",
+            "already on treatment; told the patient",
+        ])
+        .await;
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{}/intake-review", after[1].1),
+            &json!({ "action": "proceed", "reason": "dose change requested by the clinician" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let decided = [after[0].1, after[1].1];
+    stack
+        .wait_completed(&decided, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        stack.output(after[0].1).await["outcome"],
+        "closed_by_review"
+    );
+    assert_eq!(stack.output(after[1].1).await["outcome"], "declined");
+    let history: Vec<String> = sqlx::query_scalar(
+        "SELECT detail->>'reason' FROM carepath.journey_history WHERE journey_id = $1 AND kind = 'decide'",
+    )
+    .bind(after[0].1)
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("history");
+    assert_eq!(history, vec!["already on treatment; told the patient"]);
+    // The third still waits: nothing reaches a vendor without a decision.
+    assert_eq!(
+        stack.phase_and_wait(after[2].1).await.1.as_deref(),
+        Some("signal:intake_review")
+    );
+    assert_eq!(
+        held("case").await.len(),
+        51,
+        "only the proceeded intake opened a case"
+    );
+    match std::sync::Arc::try_unwrap(stack) {
+        Ok(stack) => stack.stop().await,
+        Err(_) => panic!("the stack is still shared"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resubmissions_stay_one_consult_when_a_worker_is_killed_during_the_claim() {
+    let mut options = Options::default();
+    options.sandbox.webhooks.duplicate_rate = 0.3;
+    options.sandbox.webhooks.max_delay_ms = 300;
+    options.sandbox.clinician.decide_ms = 6000;
+    options.workers = 0;
+    let stack = std::sync::Arc::new(Stack::start(options).await);
+    let config = write_config(&format!(
+        "{}[consult]\ndecision_sla = \"60s\"\nmore_info_reminder = \"60s\"\n\
+         more_info_cancel = \"120s\"\nrefill_interval = \"60s\"\nfulfilment_check = \"30s\"\n",
+        stack.sandbox.all_vendors_toml()
+    ));
+    let config = config.to_string_lossy().to_string();
+    let env = [("CAREPATH_CONFIG", config.as_str())];
+    let spawn = |name: &str| WorkerProcess::spawn_with(&stack.db.url, name, &env);
+    let mut workers = vec![spawn("claim-a"), spawn("claim-b")];
+
+    let sending = {
+        let stack = stack.clone();
+        tokio::spawn(async move { resubmit(&stack, 30).await })
+    };
+    // Kill a worker as soon as journeys are claiming, and once more while
+    // the rest still are; each time a replacement starts.
+    let claims = |n: i64| {
+        let pool = stack.db.pool.clone();
+        async move {
+            wait_for(
+                "journeys to claim consults",
+                Duration::from_secs(60),
+                || {
+                    let pool = pool.clone();
+                    async move {
+                        let claimed: i64 = sqlx::query_scalar(
+                            "SELECT count(*) FROM carepath.journey_history
+                          WHERE kind = 'step_completed' AND detail->>'step' = 'claim_consult'",
+                        )
+                        .fetch_one(&pool)
+                        .await
+                        .ok()?;
+                        (claimed >= n).then_some(())
+                    }
+                },
+            )
+            .await;
+        }
+    };
+    claims(1).await;
+    workers[0].kill9();
+    workers[0] = spawn("claim-c");
+    claims(30).await;
+    workers[1].kill9();
+    workers[1] = spawn("claim-d");
+
+    let patients = sending.await.expect("intakes");
+    let all: Vec<Uuid> = patients.iter().flat_map(|p| p.journeys.clone()).collect();
+    stack.wait_completed(&all, Duration::from_secs(180)).await;
+    one_consult_each(&stack, &patients).await;
+    workers.iter_mut().for_each(WorkerProcess::assert_alive);
+    drop(workers);
+    let _ = std::fs::remove_file(&config);
+    match std::sync::Arc::try_unwrap(stack) {
+        Ok(stack) => stack.stop().await,
+        Err(_) => panic!("the stack is still shared"),
+    }
 }

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use routes::{health, inbox, journeys, matching, tokens, vendors, webhooks};
+use routes::{health, inbox, intake_review, journeys, matching, tokens, vendors, webhooks};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -62,6 +62,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::input))
         .routes(routes!(journeys::signal))
         .routes(routes!(matching::show, matching::decide))
+        .routes(routes!(intake_review::show, intake_review::decide))
         .routes(routes!(journeys::pause))
         .routes(routes!(journeys::resume))
         .routes(routes!(journeys::retry))

@@ -437,6 +437,29 @@ impl Sandbox {
             .expect("sandbox JSON")
     }
 
+    /// Every vendor's profile pointed at this sandbox (for worker processes,
+    /// which read their configuration from a file), generous limits.
+    pub fn all_vendors_toml(&self) -> String {
+        carepath_activities::config::VENDORS
+            .iter()
+            .map(|vendor| {
+                let auth = if *vendor == "clinical" {
+                    r#"{ kind = "oauth2", token_path = "/v1/partner/auth/token", client_id = "carepath", client_secret_env = "CAREPATH_CLINICAL_CLIENT_SECRET" }"#.to_owned()
+                } else {
+                    format!(
+                        r#"{{ kind = "api_key", header = "x-api-key", key_env = "CAREPATH_{}_API_KEY" }}"#,
+                        vendor.to_uppercase()
+                    )
+                };
+                format!(
+                    "[vendors.{vendor}]\nbase_url = \"{}/{vendor}\"\nauth = {auth}\n\
+                     rate_per_sec = 2000.0\nburst = 200\n\n",
+                    self.url
+                )
+            })
+            .collect()
+    }
+
     /// Vendor profiles for this sandbox; `clinical` is appended as given.
     pub fn config_toml(&self, clinical: &str) -> String {
         format!(

@@ -92,6 +92,23 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
+    /// An intake held for review (a duplicate intake, or one over an active
+    /// prescription): what it collided with, or (with --attach, --proceed or
+    /// --close) the reviewer's decision.
+    IntakeReview {
+        id: String,
+        /// Merge it into the patient's open consult.
+        #[arg(long, conflicts_with_all = ["proceed", "close"], requires = "reason")]
+        attach: bool,
+        /// Open a consult anyway.
+        #[arg(long, conflicts_with = "close", requires = "reason")]
+        proceed: bool,
+        /// End it without a consult.
+        #[arg(long, requires = "reason")]
+        close: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// A journey's patient match: its candidates, or (with --link or
     /// --create) the reviewer's decision for a journey waiting in patient_match_review.
     Match {
@@ -387,6 +404,55 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         }
         CtlCommand::InboxPark { ids, reason } => {
             inbox_bulk(&api, out, "park", "parked", &ids, &reason).await?;
+        }
+        CtlCommand::IntakeReview {
+            id,
+            attach,
+            proceed,
+            close,
+            reason,
+        } => {
+            let path = format!("/v1/journeys/{id}/intake-review");
+            let action = [("attach", attach), ("proceed", proceed), ("close", close)]
+                .into_iter()
+                .find_map(|(name, chosen)| chosen.then_some(name));
+            match action {
+                Some(action) => {
+                    let body = json!({ "action": action, "reason": reason });
+                    let j = api.call(Method::POST, &path, None, Some(&body)).await?;
+                    print(out, &j, |j| {
+                        format!(
+                            "journey {}: {} {}",
+                            s(&j["id"]),
+                            s(&j["status"]),
+                            s(&j["phase"])
+                        )
+                    });
+                }
+                None => {
+                    let r = api.call(Method::GET, &path, None, None).await?;
+                    print(out, &r, |r| {
+                        let rx = &r["prescription"];
+                        format!(
+                            "kind: {}  awaiting review: {}  actions: {}\nopen consult: {}\nactive prescription: {} ({}), written {}, active until {}",
+                            s(&r["kind"]),
+                            r["awaiting_review"],
+                            r["actions"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(s)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            s(&r["open_journey_id"]),
+                            s(&rx["prescription_id"]),
+                            s(&rx["medication"]),
+                            s(&rx["written_at"]),
+                            s(&rx["active_until"]),
+                        )
+                    });
+                }
+            }
         }
         CtlCommand::Match {
             id,

@@ -22,23 +22,31 @@ use crate::consult::intake::Questionnaires;
 use crate::{Engine, EngineConfig, Registry, Settings};
 
 /// The built-in workflows and the telehealth journey, registered under their
-/// names at version 1.
+/// names at version 1 (the telehealth journey also at its current version).
 pub fn registry(
     pool: &PgPool,
     vendors: &Arc<Vendors>,
     consult: &ConsultConfig,
 ) -> anyhow::Result<Registry> {
     let questionnaires = Arc::new(Questionnaires::bundled()?);
+    let consult_journey = || {
+        AsyncConsult::new(
+            vendors.clone(),
+            pool.clone(),
+            consult.clone(),
+            questionnaires.clone(),
+        )
+    };
     Ok(Registry::new()
         .with(
             crate::consult::journey::NAME,
             1,
-            AsyncConsult::new(
-                vendors.clone(),
-                pool.clone(),
-                consult.clone(),
-                questionnaires,
-            ),
+            consult_journey().version_1(),
+        )
+        .with(
+            crate::consult::journey::NAME,
+            crate::consult::journey::VERSION,
+            consult_journey(),
         )
         .with("demo", 1, Demo)
         .with("noop", 1, Noop)

@@ -1,9 +1,25 @@
 //! The journey's timings. Every one is configuration (`[consult]` in the TOML
 //! file), so tests and the demo run months in seconds.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+/// What a second intake does while the same patient has an open consult for
+/// the same offering.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePolicy {
+    /// The new answers go to the open case as a message to the clinician;
+    /// the new journey ends `merged`, naming the open one.
+    #[default]
+    Attach,
+    /// The new journey waits in `duplicate_intake_review` for an operator.
+    Review,
+    /// Parallel consults are fine for this offering (nothing is claimed).
+    Allow,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +40,10 @@ pub struct ConsultConfig {
     /// in case its webhooks were lost.
     #[serde(with = "humantime_serde")]
     pub fulfilment_check: Duration,
+    /// A second intake while the patient's consult for the offering is open.
+    pub duplicate_intake: DuplicatePolicy,
+    /// Per-offering exceptions to `duplicate_intake` (`{ glp1_monthly = "review" }`).
+    pub duplicate_intake_by_offering: BTreeMap<String, DuplicatePolicy>,
 }
 
 impl Default for ConsultConfig {
@@ -35,11 +55,21 @@ impl Default for ConsultConfig {
             more_info_cancel: Duration::from_secs(14 * DAY),
             refill_interval: Duration::from_secs(30 * DAY),
             fulfilment_check: Duration::from_secs(DAY),
+            duplicate_intake: DuplicatePolicy::Attach,
+            duplicate_intake_by_offering: BTreeMap::new(),
         }
     }
 }
 
 impl ConsultConfig {
+    /// The policy for a second intake for `offering_id`.
+    pub fn duplicate_policy(&self, offering_id: &str) -> DuplicatePolicy {
+        self.duplicate_intake_by_offering
+            .get(offering_id)
+            .copied()
+            .unwrap_or(self.duplicate_intake)
+    }
+
     pub fn check(&self) -> anyhow::Result<()> {
         if self.more_info_cancel <= self.more_info_reminder {
             anyhow::bail!(

@@ -2,6 +2,7 @@
 
 pub mod canonical;
 pub mod config;
+pub mod consults;
 pub mod fhir;
 pub mod input;
 pub mod intake;

@@ -5,6 +5,7 @@
 //! journey acts on — a time, a vendor's answer — comes from a recorded step or
 //! signal, so a replay months later takes the same path.
 
+mod admission;
 mod clinician;
 mod fulfilment;
 mod patient;
@@ -34,12 +35,24 @@ pub const NAME: &str = "async_consult";
 pub const REVIEW_SIGNAL: &str = "patient_match";
 /// The patient's answer to a request for more information, relayed by the product.
 pub const PATIENT_RESPONSE: &str = "patient_response";
+/// The signal an operator's decision on an intake held for review (a
+/// duplicate intake, or one over an active prescription) arrives as (only
+/// through `/v1/journeys/{id}/intake-review`).
+pub const INTAKE_REVIEW: &str = "intake_review";
+/// The version new consults start on: one open consult per patient and
+/// offering. Version 1 (registered beside it until its journeys end) has no
+/// such guard; its journeys keep their recorded sequence of steps.
+pub const VERSION: i32 = 2;
+
+pub use admission::ReviewAction;
 
 pub struct AsyncConsult {
     vendors: Arc<Vendors>,
     pool: PgPool,
     config: ConsultConfig,
     questionnaires: Arc<Questionnaires>,
+    /// Whether journeys claim the patient's consult (version 2 on).
+    patient_guards: bool,
 }
 
 impl AsyncConsult {
@@ -54,7 +67,16 @@ impl AsyncConsult {
             pool,
             config,
             questionnaires,
+            patient_guards: true,
         }
+    }
+
+    /// The journey as version 1 ran it: no consult claim, no prescription
+    /// record. Kept so that journeys started on it replay as they recorded.
+    #[must_use]
+    pub fn version_1(mut self) -> Self {
+        self.patient_guards = false;
+        self
     }
 }
 
@@ -84,11 +106,13 @@ impl Workflow for AsyncConsult {
     fn signals(&self) -> &[&str] {
         &[
             REVIEW_SIGNAL,
+            INTAKE_REVIEW,
             PATIENT_RESPONSE,
             "clinical.case",
             "pharmacy.order",
         ]
     }
+
     fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {
         let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now())?;
         serde_json::to_value(parsed)
@@ -100,6 +124,10 @@ impl Workflow for AsyncConsult {
             REVIEW_SIGNAL => Err(vec![(
                 "name".into(),
                 "is decided by an operator at /v1/journeys/{id}/patient-match".into(),
+            )]),
+            INTAKE_REVIEW => Err(vec![(
+                "name".into(),
+                "is decided by an operator at /v1/journeys/{id}/intake-review".into(),
             )]),
             PATIENT_RESPONSE => {
                 let mut problems = Vec::new();
@@ -141,6 +169,11 @@ impl Workflow for AsyncConsult {
             .map_err(|_| WorkflowError::fail("the intake cannot be written as JSON"))?;
         let answers = self.validate_intake(ctx, &canonical).await?;
         let patient_id = self.find_patient(ctx, &intake).await?;
+        if self.patient_guards
+            && let Some(ended) = self.admit(ctx, &intake, patient_id, &answers).await?
+        {
+            return Ok(ended);
+        }
         let clinical_patient = self.sync_patient(ctx, &intake, patient_id).await?;
         let submitted = self
             .submit_case(ctx, &intake, &clinical_patient, answers)
@@ -159,6 +192,7 @@ impl Workflow for AsyncConsult {
             Decision::Abandoned => {
                 ctx.set_phase("cancelled_no_response");
                 self.withdraw_case(ctx, &submitted.case_id).await?;
+                self.close_consult(ctx, patient_id).await?;
                 let closed = self
                     .notify(
                         ctx,
@@ -173,6 +207,7 @@ impl Workflow for AsyncConsult {
             }
             Decision::Declined { at } => {
                 ctx.set_phase("declined");
+                self.close_consult(ctx, patient_id).await?;
                 self.notify(
                     ctx,
                     "notify_declined",
@@ -190,6 +225,8 @@ impl Workflow for AsyncConsult {
                 ctx.set_phase("prescribed");
                 let rx = self
                     .fetch_prescription(ctx, &intake, &submitted.case_id)
+                    .await?;
+                self.record_prescription(ctx, &intake, patient_id, &rx, at)
                     .await?;
                 self.notify(
                     ctx,
@@ -219,6 +256,61 @@ impl Workflow for AsyncConsult {
 }
 
 impl AsyncConsult {
+    /// The consult is decided: the patient's next intake for the offering
+    /// opens a new one.
+    async fn close_consult(
+        &self,
+        ctx: &mut JourneyCtx,
+        patient_id: uuid::Uuid,
+    ) -> Result<(), WorkflowError> {
+        if !self.patient_guards {
+            return Ok(());
+        }
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        ctx.step("close_consult", |_| async move {
+            Ok(super::consults::close(&pool, patient_id, journey).await?)
+        })
+        .await
+    }
+
+    /// The prescription is recorded for the patient — active until its last
+    /// refill would run out — and the consult closed, at once: an intake
+    /// that finds the consult closed finds the prescription.
+    async fn record_prescription(
+        &self,
+        ctx: &mut JourneyCtx,
+        intake: &ConsultInput,
+        patient_id: uuid::Uuid,
+        rx: &clinician::Prescription,
+        approved_at: DateTime<Utc>,
+    ) -> Result<(), WorkflowError> {
+        if !self.patient_guards {
+            return Ok(());
+        }
+        let fills = rx.refills + 1;
+        let active_until = approved_at
+            + chrono::Duration::from_std(self.config.refill_interval * fills)
+                .unwrap_or(chrono::Duration::MAX);
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        let (offering, id, medication) = (
+            intake.offering.id.clone(),
+            rx.id.clone(),
+            rx.medication.clone(),
+        );
+        ctx.step("record_prescription", |_| async move {
+            Ok(super::consults::record_prescription_and_close(
+                &pool,
+                patient_id,
+                &offering,
+                journey,
+                (&id, &medication),
+                active_until,
+            )
+            .await?)
+        })
+        .await
+    }
+
     /// Checks the intake again (a journey can be started around the API) and
     /// keeps the questions in the wording of the version the patient
     /// answered: later versions never change what was asked.

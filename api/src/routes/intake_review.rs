@@ -1,0 +1,148 @@
+//! `/v1/journeys/{id}/intake-review`: intakes held for a person's decision
+//! (ARCHITECTURE §2.9) — a second intake while the patient's consult for the
+//! offering is open (offerings with the `review` policy), or an intake over
+//! an active prescription. An operator sees what it collides with (ids and
+//! times, no PHI) and attaches it to the open consult, lets it proceed, or
+//! closes it; the decision is recorded with the reason.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use carepath_workflows::consult::consults::{ActivePrescription, Claim};
+use carepath_workflows::consult::journey::{INTAKE_REVIEW, ReviewAction};
+use carepath_workflows::store::{journeys, steps};
+
+use crate::AppState;
+use crate::auth::AsOperator;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Body, JourneyId};
+use crate::routes::journeys::{MAX_REASON, bounded};
+use crate::views::JourneyView;
+
+/// What an intake collided with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeReviewView {
+    pub journey_id: Uuid,
+    /// Whether the journey waits for a person to decide.
+    pub awaiting_review: bool,
+    /// `duplicate_intake` (the patient's consult for the offering is open in
+    /// `open_journey_id`) or `active_treatment` (`prescription` is still
+    /// within its refill period); absent when the intake collided with nothing.
+    pub kind: Option<String>,
+    pub open_journey_id: Option<Uuid>,
+    /// `{prescription_id, medication, journey_id, written_at, active_until}`.
+    #[schema(value_type = Option<Object>)]
+    pub prescription: Option<ActivePrescription>,
+    /// The actions that apply: `attach` (duplicate intakes only), `proceed`, `close`.
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeReviewRequest {
+    /// `attach` (merge into the open consult), `proceed` (open a consult
+    /// anyway) or `close` (end this intake without a consult).
+    #[schema(value_type = String)]
+    pub action: ReviewAction,
+    /// Why: recorded in the journey's history with the caller.
+    pub reason: String,
+}
+
+/// The collision the journey's claim recorded, if any.
+async fn collision(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Claim>, ApiError> {
+    let recorded = steps::load(pool, id).await?;
+    Ok(recorded
+        .iter()
+        .find(|s| s.key == "claim_consult" && s.status == "completed")
+        .and_then(|s| s.output.clone())
+        .and_then(|o| serde_json::from_value(o).ok()))
+}
+
+fn view(id: Uuid, awaiting_review: bool, claim: Option<Claim>) -> IntakeReviewView {
+    let (kind, open, prescription) = match claim {
+        Some(Claim::Open { journey_id }) => (Some("duplicate_intake"), Some(journey_id), None),
+        Some(Claim::ActiveTreatment { prescription }) => {
+            (Some("active_treatment"), None, Some(prescription))
+        }
+        _ => (None, None, None),
+    };
+    let mut actions = Vec::new();
+    if awaiting_review {
+        if kind == Some("duplicate_intake") {
+            actions.push("attach".to_owned());
+        }
+        actions.extend(["proceed".to_owned(), "close".to_owned()]);
+    }
+    IntakeReviewView {
+        journey_id: id,
+        awaiting_review,
+        kind: kind.map(str::to_owned),
+        open_journey_id: open,
+        prescription,
+        actions,
+    }
+}
+
+fn waits_for_review(journey: &carepath_workflows::Journey) -> bool {
+    journey.waiting_for.as_deref() == Some(&format!("signal:{INTAKE_REVIEW}"))
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/intake-review", tag = "operations",
+    params(("id" = Uuid, Path, description = "Journey id")),
+    responses((status = 200, description = "What the intake collided with, and the actions that apply", body = IntakeReviewView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: AsOperator,
+    JourneyId(id): JourneyId,
+) -> Result<Json<IntakeReviewView>, ApiError> {
+    let pool = state.engine.pool();
+    let journey = journeys::get(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    let claim = collision(pool, id).await?;
+    Ok(Json(view(id, waits_for_review(&journey), claim)))
+}
+
+#[utoipa::path(post, path = "/v1/journeys/{id}/intake-review", tag = "operations",
+    params(("id" = Uuid, Path, description = "Journey id")), request_body = IntakeReviewRequest,
+    responses((status = 200, description = "Decided; the journey goes on", body = JourneyView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody),
+              (status = 409, description = "The journey is not waiting for an intake review", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    JourneyId(id): JourneyId,
+    Body(req): Body<IntakeReviewRequest>,
+) -> Result<Json<JourneyView>, ApiError> {
+    bounded("reason", &req.reason, MAX_REASON)?;
+    let pool = state.engine.pool();
+    if req.action == ReviewAction::Attach
+        && !matches!(collision(pool, id).await?, Some(Claim::Open { .. }))
+    {
+        return Err(ApiError::field(
+            "action",
+            "attach applies only to a duplicate intake (an open consult to attach to)",
+        ));
+    }
+    let journey = state
+        .engine
+        .decide(
+            id,
+            INTAKE_REVIEW,
+            &json!({ "action": req.action }),
+            &caller.actor(),
+            &req.reason,
+        )
+        .await?;
+    Ok(Json(journey.into()))
+}

@@ -75,6 +75,10 @@ impl Scenario {
 pub struct Started {
     pub id: String,
     pub scenario: Scenario,
+    /// This intake re-submits the one at this index (same patient, same
+    /// offering, a new key): of the two, one ends as the scenario implies and
+    /// the other `merged` into it.
+    pub resubmits: Option<usize>,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -92,37 +96,72 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
 
     let mut rng = rand::rng();
-    let mut started = Vec::with_capacity(args.journeys);
-    let mut returning = 0;
+    let mut started: Vec<Started> = Vec::with_capacity(args.journeys);
+    let mut inputs: Vec<Value> = Vec::with_capacity(args.journeys);
+    let (mut returning, mut resubmitted) = (0, 0);
     for i in 0..args.journeys {
+        // One intake in fifteen is the previous patient submitting again
+        // (a refreshed page, a second tab) while their consult is open; half
+        // of those for an offering whose policy holds them for an operator.
+        if i % 15 == 7
+            && let Some(previous) = started.last()
+            && matches!(
+                previous.scenario,
+                Scenario::Approve | Scenario::Decline | Scenario::MoreInfo
+            )
+        {
+            let scenario = previous.scenario;
+            let mut input = inputs[i - 1].clone();
+            input["payment_reference"] = json!(format!("pay_demo_{i}"));
+            let id = stack
+                .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
+                .await?;
+            started.push(Started {
+                id,
+                scenario,
+                resubmits: Some(i - 1),
+            });
+            inputs.push(input);
+            resubmitted += 1;
+            continue;
+        }
         let scenario = Scenario::pick(rng.random_range(0..100));
-        // One patient in twenty is back for a second consult, with a new phone
-        // number: matching links them to their chart instead of making another.
-        let patient = if i >= 20 && i % 20 == 0 {
+        // One patient in twenty is back for a consult about something else,
+        // with a new phone number: matching links them to their chart
+        // instead of making another.
+        let (patient, offering) = if i >= 20 && i % 20 == 0 {
             returning += 1;
-            patients::returning(i - 19)
+            (patients::returning(i - 19), "demo_offering_2")
+        } else if i % 30 == 21 {
+            (patients::new(i), "demo_offering_review")
         } else {
-            patients::new(i)
+            (patients::new(i), "demo_offering")
         };
         let input = json!({
             "patient": patient,
             "questionnaire": patients::questionnaire(i),
-            "offering": { "id": "demo_offering", "refills": rng.random_range(0..=2) },
+            "offering": { "id": offering, "refills": rng.random_range(0..=2) },
             "payment_reference": format!("pay_demo_{i}"),
             "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg",
                           "url": format!("https://files.brand.example/{i}/id.jpg") },
             "scenario": scenario.sandbox(),
         });
         let id = stack
-            .start_journey(&format!("demo-{}-{i}", stack.run_id), input)
+            .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
             .await?;
         if scenario == Scenario::SilentPatient {
             stack.silence(&id);
         }
-        started.push(Started { id, scenario });
+        started.push(Started {
+            id,
+            scenario,
+            resubmits: None,
+        });
+        inputs.push(input);
     }
     println!(
-        "started {} journeys ({returning} of them returning patients); faults follow on a schedule\n",
+        "started {} journeys ({returning} of them returning patients, {resubmitted} the same \
+         patient submitting again); faults follow on a schedule\n",
         started.len()
     );
 

@@ -29,6 +29,7 @@ more_info_reminder = "4s"
 more_info_cancel = "15s"
 refill_interval = "3s"
 fulfilment_check = "15s"
+duplicate_intake_by_offering = { demo_offering_review = "review" }
 "#;
 
 pub struct Stack {
@@ -121,6 +122,7 @@ impl Stack {
             stack.lock_workers().push(worker);
         }
         stack.answer_patients();
+        stack.review_duplicate_intakes();
         Ok(stack)
     }
 
@@ -243,6 +245,40 @@ impl Stack {
             Ok(r) => r.json().await.unwrap_or(Value::Null),
             Err(_) => Value::Null,
         }
+    }
+
+    /// The operator on duty: an intake held in `duplicate_intake_review` is
+    /// the same patient asking again while their consult is open, so it is
+    /// attached to that consult, with the reason on record.
+    fn review_duplicate_intakes(&self) {
+        let (http, api, ops, stop) = (
+            self.http.clone(),
+            self.api_url.clone(),
+            self.operator_token.clone(),
+            self.stop.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let url = format!(
+                    "{api}/v1/journeys?phase=duplicate_intake_review&status=waiting&limit=500"
+                );
+                let page: Value = match http.get(url).bearer_auth(&ops).send().await {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
+                for j in page["items"].as_array().into_iter().flatten() {
+                    let id = super::text(j, "/id");
+                    let _ = http
+                        .post(format!("{api}/v1/journeys/{id}/intake-review"))
+                        .bearer_auth(&ops)
+                        .json(&json!({ "action": "attach",
+                                       "reason": "demo operator: the same patient again while their consult is open" }))
+                        .send()
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
     }
 
     /// The patients, as the brand's product relays them: a journey waiting

@@ -173,7 +173,7 @@ fn dispatch(
             let mut case = body.clone();
             case["status"] = json!("submitted");
             case["more_info_rounds"] = json!(0);
-            let case = s.create("case", ext.as_deref(), case);
+            let case = s.create_case(ext.as_deref(), case);
             if let Some(id) = case["id"].as_str() {
                 events.push(Event::CaseSubmitted {
                     case_id: id.to_owned(),
@@ -185,6 +185,24 @@ fn dispatch(
             Some(c) => (200, c.clone()),
             None => not_found("case"),
         },
+        ("clinical", "POST", ["v1", "partner", "cases", id, "withdraw"]) => {
+            let Some(case) = s.get_mut("case", id) else {
+                return not_found("case");
+            };
+            match case["status"].as_str() {
+                // Withdrawing twice changes nothing, as a retry should.
+                Some("withdrawn") => (200, case.clone()),
+                Some(decided @ ("approved" | "declined")) => (
+                    409,
+                    json!({ "error": { "message": format!("the case is already {decided}") } }),
+                ),
+                _ => {
+                    case["status"] = json!("withdrawn");
+                    case["withdrawn_reason"] = body["reason"].clone();
+                    (200, case.clone())
+                }
+            }
+        }
         ("clinical", "POST", ["v1", "partner", "cases", id, "files"]) => {
             if s.get("case", id).is_none() {
                 return not_found("case");
@@ -227,7 +245,7 @@ fn dispatch(
             let ext = body["external_id"].as_str().map(str::to_owned);
             let mut order = body.clone();
             order["status"] = json!("received");
-            let order = s.create("order", ext.as_deref(), order);
+            let order = s.create_order(ext.as_deref(), order);
             if let Some(id) = order["id"].as_str() {
                 events.push(Event::OrderPlaced {
                     order_id: id.to_owned(),

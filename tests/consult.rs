@@ -341,6 +341,11 @@ fn consult_input(patient: Value, scenario: &str, refills: u32) -> Value {
     })
 }
 
+/// What the sandbox counts when no vendor saw a duplicate across journeys.
+fn no_cross_journey_duplicates() -> Value {
+    json!({ "open_case": 0, "active_prescription": 0, "order_per_fill": 0 })
+}
+
 /// Whether `expected` appears in `story` in that order (other steps may sit between).
 fn tells(story: &[String], expected: &[String]) -> bool {
     let mut it = story.iter();
@@ -459,6 +464,11 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
     }
     let c = stack.sandbox.counters().await;
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
     assert!(c["webhooks_sent"].as_u64() > Some(0), "{c}");
     let held = |kind: &'static str| stack.sandbox.resources(kind);
     assert_eq!(held("patient").await.len(), 200, "one chart per patient");
@@ -670,9 +680,12 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     .await
     .expect("audit");
     assert_eq!(audited, 1);
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
     assert_eq!(
-        stack.sandbox.counters().await["duplicate_side_effects"],
-        json!({})
+        counters["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{counters}"
     );
     stack.stop().await;
 }
@@ -724,6 +737,11 @@ async fn a_vendor_down_when_the_clinician_approves_delays_the_journey_but_duplic
     );
     let c = stack.sandbox.counters().await;
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
     let retried: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.journey_history WHERE journey_id = $1 AND kind = 'step_retry_scheduled'",
     )
@@ -763,9 +781,17 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    // An approval, recorded in the EHR and the CRM.
+    // An approval, recorded in the EHR and the CRM, shipped to an address
+    // typed carelessly: the pharmacy receives it in canonical form.
+    let mut careless = patient(12);
+    careless["first_name"] = json!(format!(
+        "  {} ",
+        patient(12)["first_name"].as_str().unwrap_or("?")
+    ));
+    careless["address"] = json!({ "line1": " 12 Main St ", "line2": " Apt 4 ", "city": "Oakland ",
+                                  "state": "ca", "postal_code": "946011234" });
     let approved = stack
-        .start_journey("approved", consult_input(patient(12), "approve", 0))
+        .start_journey("approved", consult_input(careless, "approve", 0))
         .await;
     stack
         .wait_completed(&[silent, approved], Duration::from_secs(60))
@@ -822,6 +848,33 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
         .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
         .and_then(|n| n.parse().ok());
     assert!(raised >= Some(1), "{metrics}");
+
+    let orders = stack.sandbox.resources("order").await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(
+        orders[0]["ship_to"],
+        json!({ "line1": "12 Main St", "line2": "Apt 4", "city": "Oakland",
+                "state": "CA", "postal_code": "94601-1234" }),
+        "{orders:?}"
+    );
+    assert_eq!(
+        orders[0]["patient_name"],
+        json!({ "first_name": patient(12)["first_name"], "last_name": patient(12)["last_name"] }),
+        "{orders:?}"
+    );
+    assert_eq!(orders[0]["fill"], 0);
+    assert_eq!(
+        orders[0]["external_id"],
+        format!("{approved}:fill:0"),
+        "{orders:?}"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
 
     // The case went out in the wording of the version the patient answered
     // (v1), though v2 is the latest.

@@ -1,5 +1,6 @@
 //! `carepath demo`, as a newcomer runs it (smaller): it must end with every
-//! journey as its scenario implies and no duplicate side effect.
+//! journey as its scenario implies and no duplicate side effect, within a
+//! journey or across journeys.
 
 use std::process::Command;
 
@@ -19,6 +20,7 @@ fn the_demo_runs_to_a_clean_summary() {
     for line in [
         "every journey ended as its scenario implies: yes",
         "duplicate side effects at the vendors: 0",
+        "duplicates across journeys at the vendors: open_case 0, active_prescription 0, order_per_fill 0",
         "a worker process killed with SIGKILL mid-run",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");

@@ -1,12 +1,17 @@
 //! Vendor resilience against the real sandbox over HTTP and a real
 //! PostgreSQL: token endpoint 504s, a 429 storm, an outage, a rejected
-//! payload, and a rate limit shared by two worker processes.
+//! payload, and a rate limit shared by two worker processes. And the
+//! sandbox's own checks: duplicates across journeys, and pharmacy orders
+//! it could not ship.
 
 mod support;
 
 use std::time::Duration;
 
-use carepath_activities::VendorsConfig;
+use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
+use carepath_activities::vendors::clinical::{CaseRequest, PatientRecord};
+use carepath_activities::vendors::pharmacy::{OrderRequest, PatientName, ShipTo};
+use carepath_activities::{VendorError, Vendors, VendorsConfig};
 use carepath_workflows::{Actor, Engine, builtin};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -326,7 +331,6 @@ async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
 
     use axum::body::Bytes;
     use axum::http::HeaderMap;
-    use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
     use carepath_activities::webhook_signature;
 
     type Received = Arc<Mutex<Vec<(String, Option<i64>, Value)>>>;
@@ -470,4 +474,275 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
         wait_status(&db.pool, id, "completed", Duration::from_secs(30)).await;
     }
     worker.shutdown().await;
+}
+
+/// Unthrottled vendor clients for `sandbox`: what a journey's steps call.
+fn sandbox_clients(sandbox: &Sandbox, db: &TestDb) -> std::sync::Arc<Vendors> {
+    let mut config = VendorsConfig::for_sandbox(&sandbox.url);
+    for profile in config.vendors.values_mut() {
+        profile.rate_per_sec = 1000.0;
+        profile.burst = 100;
+    }
+    Vendors::new(&config, &db.pool).expect("vendor clients")
+}
+
+fn chart(name: &str) -> PatientRecord {
+    PatientRecord {
+        external_id: format!("patient-{name}"),
+        first_name: name.to_owned(),
+        last_name: "Tester".into(),
+        date_of_birth: "1980-05-06".into(),
+        sex: None,
+        email: None,
+        phone: None,
+        state: "CA".into(),
+    }
+}
+
+async fn new_chart(vendors: &Vendors, name: &str) -> String {
+    let created = vendors
+        .clinical
+        .create_patient(&chart(name), &format!("patient:{name}"))
+        .await
+        .expect("create patient");
+    created["id"].as_str().expect("patient id").to_owned()
+}
+
+/// A case from journey `journey` (its external id and idempotency key) for
+/// the patient and offering, with the clinician's decision; its id.
+async fn new_case(
+    vendors: &Vendors,
+    journey: &str,
+    patient: &str,
+    offering: &str,
+    scenario: &str,
+) -> String {
+    let case = CaseRequest {
+        patient_id: patient.to_owned(),
+        external_id: journey.to_owned(),
+        offering_id: offering.to_owned(),
+        refills: 1,
+        questionnaire: json!({ "id": "q", "version": 1 }),
+        answers: json!([]),
+        scenario: Some(scenario.to_owned()),
+    };
+    let created = vendors
+        .clinical
+        .create_case(&case, &format!("case:{journey}"))
+        .await
+        .expect("create case");
+    created["id"].as_str().expect("case id").to_owned()
+}
+
+/// Waits until the case has `status`; the case.
+async fn case_reaches(vendors: &Vendors, id: &str, status: &str) -> Value {
+    wait_for(
+        &format!("case {id} to be {status}"),
+        Duration::from_secs(20),
+        || async {
+            let case = vendors.clinical.get_case(id).await.ok()?;
+            (case["status"] == status).then_some(case)
+        },
+    )
+    .await
+}
+
+fn order(prescription: &str, patient: &str, journey: &str, fill: u32) -> OrderRequest {
+    OrderRequest {
+        prescription_id: prescription.to_owned(),
+        patient_id: patient.to_owned(),
+        external_id: format!("{journey}:fill:{fill}"),
+        fill,
+        patient_name: PatientName {
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+        },
+        ship_to: ShipTo {
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Oakland".into(),
+            state: "CA".into(),
+            postal_code: "94601".into(),
+        },
+    }
+}
+
+fn cross(open_case: u64, active_prescription: u64, order_per_fill: u64) -> Value {
+    json!({ "open_case": open_case, "active_prescription": active_prescription,
+            "order_per_fill": order_per_fill })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription_and_fill() {
+    let mut settings = SandboxSettings::default();
+    settings.clinician.assign_ms = 20;
+    settings.clinician.decide_ms = 20;
+    let sandbox = Sandbox::start_with(SandboxConfig {
+        webhook_url: None,
+        webhook_secret: "test-secret".into(),
+        settings: settings.clone(),
+    })
+    .await;
+    let db = fresh_db().await;
+    let vendors = sandbox_clients(&sandbox, &db);
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(0, 0, 0), "{c}");
+
+    // Two open cases for one patient and offering: one too many. Another
+    // offering, or another patient, is a consult of its own.
+    let ann = new_chart(&vendors, "ann").await;
+    let bob = new_chart(&vendors, "bob").await;
+    new_case(&vendors, "j-ann-1", &ann, "glp1", "stall").await;
+    new_case(&vendors, "j-ann-2", &ann, "glp1", "stall").await;
+    new_case(&vendors, "j-ann-3", &ann, "dermatology", "stall").await;
+    new_case(&vendors, "j-bob-1", &bob, "glp1", "stall").await;
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
+
+    // A case after the first was declined, or withdrawn, is a new consult.
+    let cy = new_chart(&vendors, "cy").await;
+    let declined = new_case(&vendors, "j-cy-1", &cy, "glp1", "decline").await;
+    case_reaches(&vendors, &declined, "declined").await;
+    new_case(&vendors, "j-cy-2", &cy, "glp1", "decline").await;
+    let di = new_chart(&vendors, "di").await;
+    let withdrawn = new_case(&vendors, "j-di-1", &di, "glp1", "stall").await;
+    let case = vendors
+        .clinical
+        .withdraw_case(&withdrawn, "the patient did not answer", "withdraw:j-di-1")
+        .await
+        .expect("withdraw");
+    assert_eq!(case["status"], "withdrawn");
+    new_case(&vendors, "j-di-2", &di, "glp1", "stall").await;
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
+
+    // Two approvals for one patient and medication within a year: two active
+    // prescriptions (the first case was closed when the second was opened).
+    let eve = new_chart(&vendors, "eve").await;
+    let first = new_case(&vendors, "j-eve-1", &eve, "glp1", "approve").await;
+    let first = case_reaches(&vendors, &first, "approved").await;
+    let second = new_case(&vendors, "j-eve-2", &eve, "glp1", "approve").await;
+    case_reaches(&vendors, &second, "approved").await;
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
+
+    // Orders: the first fill; the same request again under its key (a
+    // retried step) is answered from the record; the same fill from another
+    // journey is one too many; the next fill is not.
+    let rx = first["prescription"]["id"]
+        .as_str()
+        .expect("prescription id");
+    let placed = vendors
+        .pharmacy
+        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .await
+        .expect("order");
+    let again = vendors
+        .pharmacy
+        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .await
+        .expect("the same order again");
+    assert_eq!(placed["id"], again["id"], "a retry is the same order");
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
+    assert_eq!(c["idempotent_replays"], 1, "{c}");
+    vendors
+        .pharmacy
+        .create_order(&order(rx, &eve, "j-eve-2", 0), "order:j-eve-2:0")
+        .await
+        .expect("a second order for the first fill");
+    vendors
+        .pharmacy
+        .create_order(&order(rx, &eve, "j-eve-1", 1), "order:j-eve-1:1")
+        .await
+        .expect("the refill");
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
+    // None of these repeated an external id: the other counter sees nothing.
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+
+    // A prescription no longer active does not count against the next one.
+    settings.prescription_active_secs = 0;
+    sandbox
+        .settings(serde_json::to_value(&settings).expect("settings"))
+        .await;
+    let fay = new_chart(&vendors, "fay").await;
+    for journey in ["j-fay-1", "j-fay-2"] {
+        let case = new_case(&vendors, journey, &fay, "glp1", "approve").await;
+        case_reaches(&vendors, &case, "approved").await;
+    }
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
+}
+
+#[tokio::test]
+async fn the_pharmacy_refuses_an_order_it_could_not_ship_naming_the_field() {
+    let sandbox = Sandbox::start().await;
+    let db = fresh_db().await;
+    let vendors = sandbox_clients(&sandbox, &db);
+    let refusal = |result: Result<Value, VendorError>| match result {
+        Err(VendorError::Rejected {
+            status, message, ..
+        }) => (status, message),
+        other => panic!("not refused: {other:?}"),
+    };
+
+    let mut nameless = order("rx_1", "pat_1", "j-1", 0);
+    nameless.patient_name.last_name = String::new();
+    let (status, message) = refusal(vendors.pharmacy.create_order(&nameless, "k-1").await);
+    assert_eq!(status, 422);
+    assert!(message.contains("patient_name.last_name"), "{message}");
+
+    for (field, bad) in [("state", "ca"), ("postal_code", "9460"), ("city", " ")] {
+        let mut o = order("rx_1", "pat_1", "j-1", 0);
+        match field {
+            "state" => o.ship_to.state = bad.into(),
+            "postal_code" => o.ship_to.postal_code = bad.into(),
+            _ => o.ship_to.city = bad.into(),
+        }
+        let (status, message) = refusal(
+            vendors
+                .pharmacy
+                .create_order(&o, &format!("k-{field}"))
+                .await,
+        );
+        assert_eq!(status, 422);
+        assert!(message.contains(&format!("ship_to.{field}")), "{message}");
+    }
+
+    // As carepath sent orders before: no name, no address.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/pharmacy/v1/orders", sandbox.url))
+        .header("x-api-key", "sandbox")
+        .json(&json!({ "prescription_id": "rx_1", "patient_id": "pat_1",
+                       "external_id": "j-old:fill:0", "fill": 0 }))
+        .send()
+        .await
+        .expect("post order");
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(
+        body["error"]["fields"][0]["path"], "patient_name.first_name",
+        "{body}"
+    );
+    assert!(sandbox.resources("order").await.is_empty());
+
+    // A shippable order is kept as sent; no second line, no `line2`.
+    let placed = vendors
+        .pharmacy
+        .create_order(&order("rx_1", "pat_1", "j-1", 0), "k-ok")
+        .await
+        .expect("order");
+    assert_eq!(placed["status"], "received");
+    let held = sandbox.resources("order").await;
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        held[0]["ship_to"],
+        json!({ "line1": "1 Main St", "city": "Oakland", "state": "CA", "postal_code": "94601" })
+    );
+    assert_eq!(
+        held[0]["patient_name"],
+        json!({ "first_name": "Ann", "last_name": "Lee" })
+    );
+    assert_eq!(held[0]["fill"], 0);
 }

@@ -394,6 +394,23 @@ impl Sandbox {
         );
     }
 
+    /// Replaces the simulated world's settings (`SandboxSettings` as JSON;
+    /// what it leaves out takes its default).
+    pub async fn settings(&self, settings: serde_json::Value) {
+        let resp = self
+            .http
+            .put(format!("{}/_sandbox/settings", self.url))
+            .json(&settings)
+            .send()
+            .await
+            .expect("set sandbox settings");
+        assert!(
+            resp.status().is_success(),
+            "settings refused: {}",
+            resp.status()
+        );
+    }
+
     pub async fn counters(&self) -> serde_json::Value {
         self.get("/_sandbox/counters").await
     }

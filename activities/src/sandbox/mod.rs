@@ -20,7 +20,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 
 pub use faults::FaultRequest;
-pub use state::{Counters, RequestRecord, SandboxSettings};
+pub use state::{Counters, CrossJourneyDuplicates, RequestRecord, SandboxSettings};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -46,10 +46,7 @@ impl App {
 
 pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
     crate::tls::install_crypto_provider();
-    let initial = state::State {
-        settings: config.settings.clone(),
-        ..state::State::default()
-    };
+    let initial = state::State::new(config.settings.clone());
     let app = Arc::new(App {
         state: Mutex::new(initial),
         config,

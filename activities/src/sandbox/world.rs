@@ -24,10 +24,18 @@ impl App {
             Event::CaseSubmitted { case_id } => {
                 tokio::time::sleep(Duration::from_millis(clinician.assign_ms)).await;
                 let clinician_id = format!("clin_{}", rand::rng().random_range(100..999));
-                self.update_case(&case_id, |c| {
+                // A case withdrawn before a clinician picked it up is not picked up.
+                let assigned = self.update_case(&case_id, |c| {
+                    if c["status"] != "submitted" {
+                        return false;
+                    }
                     c["status"] = json!("assigned");
                     c["clinician_id"] = json!(clinician_id);
+                    true
                 });
+                if !assigned {
+                    return;
+                }
                 self.webhook(
                     "clinical",
                     "case.assigned",
@@ -71,6 +79,10 @@ impl App {
             let Some(case) = s.get_mut("case", case_id) else {
                 return;
             };
+            // A withdrawn or cancelled case is no longer reviewed.
+            if matches!(case["status"].as_str(), Some("withdrawn" | "cancelled")) {
+                return;
+            }
             if case["scenario"].as_str().is_none() {
                 let total = (mix.approve + mix.decline + mix.more_info).max(1);
                 let roll = rand::rng().random_range(0..total);
@@ -109,12 +121,14 @@ impl App {
             } else {
                 case["status"] = json!("approved");
                 let rx = json!({
+                    "patient_id": case["patient_id"].clone(),
                     "medication": case["offering_id"].clone(),
                     "refills": case["refills"].clone(),
                     "case_id": case_id,
                 });
-                // One case, one prescription: a second one is counted as a duplicate.
-                let prescription = s.create("prescription", Some(case_id), rx);
+                // One case, one prescription: a second one is counted as a
+                // duplicate; so is one for a medication the patient still has.
+                let prescription = s.create_prescription(case_id, rx);
                 if let Some(case) = s.get_mut("case", case_id) {
                     case["prescription"] = prescription.clone();
                 }
@@ -127,10 +141,9 @@ impl App {
         self.webhook("clinical", decision.0, decision.1).await;
     }
 
-    fn update_case(&self, case_id: &str, f: impl FnOnce(&mut Value)) {
-        if let Some(case) = self.lock().get_mut("case", case_id) {
-            f(case);
-        }
+    /// Applies `f` to the case; what it returned, or false without such a case.
+    fn update_case(&self, case_id: &str, f: impl FnOnce(&mut Value) -> bool) -> bool {
+        self.lock().get_mut("case", case_id).is_some_and(f)
     }
 
     /// Sends one event to carepath's inbox: late by up to `max_delay_ms`

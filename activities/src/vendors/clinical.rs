@@ -96,6 +96,24 @@ impl ClinicalNetwork {
             .await
     }
 
+    /// Withdraws a case the patient will not go on with (`reason` is shown
+    /// to the clinician): it is no longer reviewed, and is closed, so a later
+    /// case for the same patient and offering is a new consult. Withdrawing
+    /// twice answers the withdrawn case; a case already approved or declined
+    /// is refused (409, [`VendorError::Rejected`]).
+    pub async fn withdraw_case(
+        &self,
+        case_id: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Value, VendorError> {
+        let path = format!("/v1/partner/cases/{case_id}/withdraw");
+        let body = json!({ "reason": reason });
+        self.0
+            .call(Method::Post, &path, Some(&body), Some(key))
+            .await
+    }
+
     /// A message on the case; `from` is `patient` or `partner`.
     pub async fn send_message(
         &self,

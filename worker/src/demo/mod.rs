@@ -185,7 +185,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     stack.stop().await;
     if !all_as_expected {
-        bail!("some journeys did not end as their scenario implies (see above)");
+        bail!(
+            "some journeys did not end as their scenario implies, or a vendor saw a duplicate (see above)"
+        );
     }
     Ok(())
 }

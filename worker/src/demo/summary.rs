@@ -12,7 +12,8 @@ use super::{Stack, Started};
 /// A journey's id, status, output and seconds from start to end.
 type Ended = (String, String, Option<Value>, Option<f64>);
 
-/// Prints the summary; whether every journey ended as its scenario implies.
+/// Prints the summary; whether every journey ended as its scenario implies
+/// and the vendors saw no duplicate, within a journey or across journeys.
 pub async fn print(
     stack: &Stack,
     started: &[Started],
@@ -120,6 +121,14 @@ pub async fn print(
         .as_object()
         .map(|m| m.values().filter_map(Value::as_u64).sum())
         .unwrap_or_default();
+    // Each of the three named, so a missing key (an older sandbox) shows as
+    // unknown and fails the run instead of passing as zero.
+    let across = &counters["cross_journey_duplicates"];
+    let cross: Vec<(&str, Option<u64>)> = ["open_case", "active_prescription", "order_per_fill"]
+        .into_iter()
+        .map(|k| (k, across[k].as_u64()))
+        .collect();
+    let cross_clean = cross.iter().all(|(_, n)| *n == Some(0));
 
     println!(
         "\n== {} journeys in {:.0} s ==",
@@ -187,6 +196,17 @@ pub async fn print(
         held(stack, "order").await
     );
     println!("  duplicate side effects at the vendors: {duplicates}");
+    println!(
+        "  duplicates across journeys at the vendors: {}",
+        cross
+            .iter()
+            .map(|(k, n)| match n {
+                Some(n) => format!("{k} {n}"),
+                None => format!("{k} unknown"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     if let Some(example) = started
         .iter()
@@ -202,7 +222,7 @@ pub async fn print(
         println!("  carepath ctl list --status failed");
         println!("  carepath ctl inbox");
     }
-    Ok(unexpected.is_empty() && duplicates == 0)
+    Ok(unexpected.is_empty() && duplicates == 0 && cross_clean)
 }
 
 async fn held(stack: &Stack, kind: &str) -> usize {

@@ -2,6 +2,7 @@
 //! their interval. Order states only move forward.
 
 use carepath_activities::vendors::notify::Channel;
+use carepath_activities::vendors::pharmacy::{OrderRequest, PatientName, ShipTo};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -24,22 +25,40 @@ fn order_rank(status: &str) -> Option<usize> {
 
 impl AsyncConsult {
     /// Places the order for fill `fill` (0 is the first): the fill number
-    /// names it, so one prescription fill is one order.
+    /// names it, so one prescription fill is one order. It goes to the
+    /// patient's name and address from the intake, which are canonical.
     pub(super) async fn place_order(
         &self,
         ctx: &mut JourneyCtx,
+        intake: &ConsultInput,
         clinical_patient: &str,
         rx: &Prescription,
         fill: u32,
     ) -> Result<String, WorkflowError> {
         let journey = ctx.journey_id();
         let (vendors, pool) = (self.vendors.clone(), self.pool.clone());
-        let (prescription, patient) = (rx.id.clone(), clinical_patient.to_owned());
+        let (p, address) = (&intake.patient, &intake.patient.address);
+        let order = OrderRequest {
+            prescription_id: rx.id.clone(),
+            patient_id: clinical_patient.to_owned(),
+            external_id: format!("{journey}:fill:{fill}"),
+            fill,
+            patient_name: PatientName {
+                first_name: p.first_name.clone(),
+                last_name: p.last_name.clone(),
+            },
+            ship_to: ShipTo {
+                line1: address.line1.clone(),
+                line2: address.line2.clone(),
+                city: address.city.clone(),
+                state: address.state.clone(),
+                postal_code: address.postal_code.clone(),
+            },
+        };
         ctx.step("place_order", |s| async move {
-            let external = format!("{journey}:fill:{fill}");
             let created = vendors
                 .pharmacy
-                .create_order(&prescription, &patient, &external, &s.idempotency_key())
+                .create_order(&order, &s.idempotency_key())
                 .await?;
             let id = created["id"]
                 .as_str()
@@ -76,7 +95,9 @@ impl AsyncConsult {
             )
             .await?;
             ctx.set_phase("requesting_refill");
-            let order = self.place_order(ctx, clinical_patient, rx, fill).await?;
+            let order = self
+                .place_order(ctx, intake, clinical_patient, rx, fill)
+                .await?;
             ctx.set_phase("awaiting_fulfilment");
             filled_at = self.track_order(ctx, intake, &order).await?;
             orders.push(order);

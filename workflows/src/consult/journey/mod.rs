@@ -238,7 +238,9 @@ impl Workflow for AsyncConsult {
                 .await?;
                 // The medication first: records and the CRM must never hold up a patient's order.
                 ctx.set_phase("sending_to_pharmacy");
-                let first = self.place_order(ctx, &clinical_patient, &rx, 0).await?;
+                let first = self
+                    .place_order(ctx, &intake, &clinical_patient, &rx, 0)
+                    .await?;
                 self.record_encounter(ctx, &intake, patient_id, &submitted, at, Some(&rx))
                     .await?;
                 self.engage(ctx, "consult_closed", at).await?;

@@ -1188,6 +1188,11 @@ async fn one_consult_each(stack: &Stack, patients: &[Resubmitted]) -> BTreeMap<u
     );
     let c = stack.sandbox.counters().await;
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
     approved
 }
 
@@ -1302,6 +1307,12 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
         held("case").await.len(),
         51,
         "only the proceeded intake opened a case"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
     );
     match std::sync::Arc::try_unwrap(stack) {
         Ok(stack) => stack.stop().await,

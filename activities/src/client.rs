@@ -350,6 +350,12 @@ impl VendorClient {
         let mut req = self.http.request(method.reqwest(), &url);
         let mut token_used = None;
         match &self.auth {
+            // The rate limit may have kept this call waiting while another
+            // process met a 429: a token request is a request too, and must
+            // not go out during the hold it set.
+            Auth::OAuth(_) if let Err(e) = self.check_hold().await => {
+                return Attempt::Refused(e);
+            }
             Auth::OAuth(tokens) => match tokens.token().await {
                 Ok(token) => {
                     req = req.bearer_auth(&token);

@@ -91,7 +91,7 @@ fn waits_for_review(journey: &carepath_workflows::Journey) -> bool {
     journey.waiting_for.as_deref() == Some(&format!("signal:{INTAKE_REVIEW}"))
 }
 
-#[utoipa::path(get, path = "/v1/journeys/{id}/intake-review", tag = "operations",
+#[utoipa::path(get, path = "/v1/journeys/{id}/intake-review", tag = "operations", operation_id = "show_intake_review",
     params(("id" = Uuid, Path, description = "Journey id")),
     responses((status = 200, description = "What the intake collided with, and the actions that apply", body = IntakeReviewView),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
@@ -110,7 +110,7 @@ pub async fn show(
     Ok(Json(view(id, waits_for_review(&journey), claim)))
 }
 
-#[utoipa::path(post, path = "/v1/journeys/{id}/intake-review", tag = "operations",
+#[utoipa::path(post, path = "/v1/journeys/{id}/intake-review", tag = "operations", operation_id = "decide_intake_review",
     params(("id" = Uuid, Path, description = "Journey id")), request_body = IntakeReviewRequest,
     responses((status = 200, description = "Decided; the journey goes on", body = JourneyView),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),

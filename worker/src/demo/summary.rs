@@ -52,7 +52,10 @@ pub async fn print(
             // The same patient twice: one consult ends as its scenario
             // implies, the other intake is merged into it, whichever came first.
             Some(first) => {
-                let mut pair = [outcome_of(&started[first]).unwrap_or_default(), outcome.clone()];
+                let mut pair = [
+                    outcome_of(&started[first]).unwrap_or_default(),
+                    outcome.clone(),
+                ];
                 pair.sort();
                 let mut want = [expected.to_owned(), "merged".to_owned()];
                 want.sort();

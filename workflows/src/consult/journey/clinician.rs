@@ -234,13 +234,18 @@ impl AsyncConsult {
     ) -> Result<(), WorkflowError> {
         let (vendors, case) = (self.vendors.clone(), case_id.to_owned());
         ctx.step("withdraw_case", |s| async move {
-            let text = "The patient did not answer the request for more information; \
-                        the consult is withdrawn.";
-            vendors
+            let reason = "The patient did not answer the request for more information.";
+            match vendors
                 .clinical
-                .send_message(&case, "partner", text, &s.idempotency_key())
-                .await?;
-            Ok(())
+                .withdraw_case(&case, reason, &s.idempotency_key())
+                .await
+            {
+                Ok(_) => Ok(()),
+                // Decided in the instant since the case was looked at: nothing
+                // is left open at the network to withdraw.
+                Err(carepath_activities::VendorError::Rejected { status: 409, .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
         })
         .await
     }

@@ -5,20 +5,21 @@
 -- different request is refused instead of answered with another journey.
 -- jsonb's text form is canonical (keys ordered, duplicates dropped, spacing
 -- normalised), so the same input written two ways has one digest.
+-- Journeys started before keep no digest (NULL): their input was stored as
+-- sent, not canonical, so a digest of it would refuse a genuine retry; their
+-- key keeps answering with their journey, as it did.
 ALTER TABLE carepath.journeys ADD COLUMN request_digest text;
-UPDATE carepath.journeys
-   SET request_digest = encode(sha256(convert_to(input::text, 'UTF8')), 'hex');
-ALTER TABLE carepath.journeys ALTER COLUMN request_digest SET NOT NULL;
 ALTER TABLE carepath.journeys DROP CONSTRAINT journeys_idempotency_key;
 ALTER TABLE carepath.journeys
     ADD CONSTRAINT journeys_idempotency_key UNIQUE (workflow, idempotency_key);
 
 -- Inbox rows that cannot be processed are parked with their error (never
 -- retried ahead of the rows behind them); events about a resource whose
--- journey does not receive them are ignored, visibly.
+-- journey does not receive them are ignored, visibly; an operator may set
+-- one aside for good (skipped).
 ALTER TABLE carepath.webhook_inbox DROP CONSTRAINT webhook_inbox_status_check;
 ALTER TABLE carepath.webhook_inbox ADD CONSTRAINT webhook_inbox_status_check
-    CHECK (status IN ('received', 'applied', 'unmatched', 'parked', 'ignored'));
+    CHECK (status IN ('received', 'applied', 'unmatched', 'parked', 'ignored', 'skipped'));
 CREATE INDEX webhook_inbox_parked ON carepath.webhook_inbox (id) WHERE status = 'parked';
 
 -- The resources an unmatched event names (`case:<id>`), written by the router

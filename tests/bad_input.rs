@@ -386,23 +386,30 @@ async fn the_webhook_door_refuses_what_storage_would_refuse_and_records_each_ref
     let (status, page) = s
         .call(
             Method::GET,
-            "/v1/inbox?status=rejected&limit=100",
+            "/v1/inbox/rejections?limit=100",
             &s.operator,
             None,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["items"].as_array().map(Vec::len), Some(expected.len()));
+    // The 413 is recorded by its declared size (its body was never read).
+    assert_eq!(page["items"][0]["status_code"], 413, "{page}");
     assert!(
-        page["items"][0]["note"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("413")),
+        page["items"][0]["body_bytes"].as_i64() > Some(300 * 1024),
         "{page}"
     );
-    // Stored: the three at the depth limit and the long id, once.
+    // Numbered events deduplicate by their number.
+    let numbered = br#"{"event_id":12345,"type":"case.assigned","data":{"case_id":"c"}}"#;
+    let (_, first) = s.deliver(numbered).await;
+    assert_eq!(first["dedup_key"], "12345", "{first}");
+    let again = br#"{"event_id": 12345, "type": "case.assigned", "data": {"case_id": "c"}}"#;
+    let (_, second) = s.deliver(again).await;
+    assert_eq!(second["status"], "duplicate", "{second}");
+    // Stored: the three at the depth limit, the long id and the numbered one, once each.
     assert_eq!(
         count(&s.db.pool, "SELECT count(*) FROM carepath.webhook_inbox").await,
-        4
+        5
     );
 }
 
@@ -707,7 +714,7 @@ async fn an_idempotency_key_names_one_request_of_one_workflow() {
 }
 
 #[tokio::test]
-async fn operators_list_park_and_replay_inbox_entries_with_a_reason() {
+async fn operators_list_skip_and_replay_inbox_entries_with_a_reason() {
     let s = Stack::start().await;
     let poison = s
         .store_raw(
@@ -751,7 +758,7 @@ async fn operators_list_park_and_replay_inbox_entries_with_a_reason() {
     let (status, b) = s
         .call(
             Method::POST,
-            &format!("/v1/inbox/{orphan}/park"),
+            &format!("/v1/inbox/{orphan}/skip"),
             &s.operator,
             Some(json!({ "reason": " " })),
         )
@@ -760,13 +767,13 @@ async fn operators_list_park_and_replay_inbox_entries_with_a_reason() {
     let (status, b) = s
         .call(
             Method::POST,
-            &format!("/v1/inbox/{orphan}/park"),
+            &format!("/v1/inbox/{orphan}/skip"),
             &s.operator,
             Some(json!({ "reason": "test event from the vendor's staging" })),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!(b["status"], "parked");
+    assert_eq!(b["status"], "skipped");
     assert!(
         b["note"]
             .as_str()
@@ -785,7 +792,7 @@ async fn operators_list_park_and_replay_inbox_entries_with_a_reason() {
         .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!(b["done"], json!([poison, orphan]));
-    assert_eq!(b["skipped"], json!([999_999]));
+    assert_eq!(b["not_done"], json!([999_999]));
     assert_eq!(s.inbox_status(orphan).await.0, "received");
     // A row waiting to be routed is not replayed again.
     let (status, b) = s
@@ -814,7 +821,7 @@ async fn operators_list_park_and_replay_inbox_entries_with_a_reason() {
         vec![
             (
                 "token:ops-alice".to_owned(),
-                "inbox_park".to_owned(),
+                "inbox_skip".to_owned(),
                 "test event from the vendor's staging".to_owned()
             ),
             (

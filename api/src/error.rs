@@ -129,10 +129,14 @@ impl From<EngineError> for ApiError {
                 ..
             } => Self::field(
                 "name",
-                format!(
-                    "is not a signal {workflow} receives; it receives {}",
-                    accepted.join(", ")
-                ),
+                if accepted.is_empty() {
+                    format!("is not a signal {workflow} receives; it receives none")
+                } else {
+                    format!(
+                        "is not a signal {workflow} receives; it receives {}",
+                        accepted.join(", ")
+                    )
+                },
             ),
             EngineError::Invalid { path, problem } => Self::field(&path, problem),
             EngineError::Database(_) | EngineError::Queue(_) | EngineError::Interrupted(_) => {

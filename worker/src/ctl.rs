@@ -70,7 +70,8 @@ enum CtlCommand {
         reason: String,
     },
     /// Stored webhooks by status: received, applied, unmatched (the
-    /// default), parked, ignored, or rejected (refused at the door).
+    /// default), parked (could not be processed), ignored, skipped; or
+    /// `rejected`: the webhooks refused at the door (a list of its own).
     Inbox {
         #[arg(long, default_value = "unmatched")]
         status: String,
@@ -85,8 +86,8 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Set stored webhooks aside so they are not routed (replay brings them back).
-    InboxPark {
+    /// Set stored webhooks aside for good (replay brings them back).
+    InboxSkip {
         #[arg(required = true)]
         ids: Vec<i64>,
         #[arg(long)]
@@ -355,6 +356,33 @@ pub async fn run(args: CtlArgs) -> Result<()> {
                 .await?;
             print(out, &v, vendors_table);
         }
+        CtlCommand::Inbox { status, vendor } if status == "rejected" => {
+            let query: Vec<(&str, String)> = vendor.into_iter().map(|v| ("vendor", v)).collect();
+            let page = api
+                .call(Method::GET, "/v1/inbox/rejections", Some(&query), None)
+                .await?;
+            print(out, &page, |p| {
+                let mut t = table(&[
+                    "rejection",
+                    "vendor",
+                    "answered",
+                    "reason",
+                    "bytes",
+                    "received",
+                ]);
+                for i in p["items"].as_array().into_iter().flatten() {
+                    t.add_row(vec![
+                        i["id"].to_string(),
+                        s(&i["vendor"]),
+                        i["status_code"].to_string(),
+                        s(&i["reason"]),
+                        i["body_bytes"].to_string(),
+                        s(&i["received_at"]),
+                    ]);
+                }
+                t.to_string()
+            });
+        }
         CtlCommand::Inbox { status, vendor } => {
             let mut query = vec![("status", status)];
             if let Some(v) = vendor {
@@ -402,8 +430,8 @@ pub async fn run(args: CtlArgs) -> Result<()> {
             )
             .await?;
         }
-        CtlCommand::InboxPark { ids, reason } => {
-            inbox_bulk(&api, out, "park", "parked", &ids, &reason).await?;
+        CtlCommand::InboxSkip { ids, reason } => {
+            inbox_bulk(&api, out, "skip", "skipped", &ids, &reason).await?;
         }
         CtlCommand::IntakeReview {
             id,
@@ -568,8 +596,8 @@ async fn act(api: &Api, out: Output, action: &str, a: ActionArgs) -> Result<()> 
     Ok(())
 }
 
-/// `inbox-replay` / `inbox-park`: one call for all the ids, then what was
-/// done and what was skipped (absent, or in a status the action does not take).
+/// `inbox-replay` / `inbox-skip`: one call for all the ids, then what was
+/// done and what was left as it was.
 async fn inbox_bulk(
     api: &Api,
     out: Output,
@@ -596,8 +624,11 @@ async fn inbox_bulk(
                 .join(" ")
         };
         let mut text = format!("{done_text}: {}", list(&r["done"]));
-        if r["skipped"].as_array().is_some_and(|a| !a.is_empty()) {
-            text.push_str(&format!("\nskipped: {}", list(&r["skipped"])));
+        if r["not_done"].as_array().is_some_and(|a| !a.is_empty()) {
+            text.push_str(&format!(
+                "\nleft as they were (absent, or in a status this does not apply to): {}",
+                list(&r["not_done"])
+            ));
         }
         text
     });

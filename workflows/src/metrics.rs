@@ -148,7 +148,14 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         "gauge",
         "Stored webhooks by routing status (received = not yet routed; parked = could not be processed).",
     );
-    for status in ["received", "applied", "unmatched", "parked", "ignored"] {
+    for status in [
+        "received",
+        "applied",
+        "unmatched",
+        "parked",
+        "ignored",
+        "skipped",
+    ] {
         let n = inbox
             .iter()
             .find(|(s, _)| s == status)

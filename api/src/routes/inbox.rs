@@ -1,5 +1,5 @@
-//! `/v1/inbox`: stored webhooks and rejections by status, and the operator's
-//! repairs — replay or park one or many, audited with a reason.
+//! `/v1/inbox`: stored webhooks by status, the webhooks refused at the door,
+//! and the operator's repairs — replay or skip one or many, audited with a reason.
 
 use axum::Json;
 use axum::extract::State;
@@ -27,10 +27,9 @@ pub struct InboxItem {
     pub event_type: Option<String>,
     /// `received` (waiting to be routed), `applied` (delivered to its
     /// journey), `unmatched` (no journey owns what it is about), `parked`
-    /// (could not be processed, or set aside by an operator: `note` says
-    /// why), `ignored` (its journey does not receive such events), or
-    /// `rejected` (refused at the door: bad signature, malformed, too large;
-    /// listed from the rejections, which keep no body and cannot be replayed).
+    /// (could not be processed: `note` holds the error), `ignored` (its
+    /// journey does not receive such events) or `skipped` (set aside by an
+    /// operator: `note` says who and why).
     pub status: String,
     pub journey_id: Option<Uuid>,
     /// Why it is where it is: the routing error, an operator's reason.
@@ -46,14 +45,14 @@ pub struct InboxPage {
     pub next_cursor: Option<String>,
 }
 
-/// Every status an inbox listing can ask for.
+/// Every status an inbox entry can have.
 const STATUSES: [&str; 6] = [
     "received",
     "applied",
     "unmatched",
     "parked",
     "ignored",
-    "rejected",
+    "skipped",
 ];
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,7 +60,7 @@ const STATUSES: [&str; 6] = [
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Default `unmatched`.
-    #[param(inline, value_type = Option<String>, pattern = "^(received|applied|unmatched|parked|ignored|rejected)$")]
+    #[param(inline, value_type = Option<String>, pattern = "^(received|applied|unmatched|parked|ignored|skipped)$")]
     pub status: Option<String>,
     pub vendor: Option<String>,
     /// 1 to 500, default 50.
@@ -98,20 +97,10 @@ pub async fn list(
         ),
         None => None,
     };
-    let sql = if status == "rejected" {
-        "SELECT id, vendor, 'sha256:' || body_sha256 AS dedup_key, NULL::text AS event_type,
-                'rejected' AS status, NULL::uuid AS journey_id,
-                status_code::text || ': ' || reason AS note, 1 AS deliveries,
-                received_at, received_at AS processed_at
-           FROM carepath.webhook_rejections
-          WHERE $1 = 'rejected' AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4"
-    } else {
-        "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
+    let sql = "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
            FROM carepath.webhook_inbox
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4"
-    };
+          ORDER BY id DESC LIMIT $4";
     let mut items: Vec<InboxItem> = sqlx::query_as(sql)
         .bind(&status)
         .bind(&q.vendor)
@@ -128,27 +117,105 @@ pub async fn list(
     Ok(Json(InboxPage { items, next_cursor }))
 }
 
+/// A webhook refused at the door (bad signature, stale, malformed, too
+/// large): nothing of it was stored but this record, so it cannot be replayed;
+/// its vendor has to send it again.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Rejection {
+    /// A rejection's own number (not an inbox entry's).
+    pub id: i64,
+    pub vendor: String,
+    /// The HTTP status it was answered with (400, 401, 413).
+    pub status_code: i32,
+    pub reason: String,
+    /// SHA-256 of the body, hex; empty for a body too large to be read.
+    pub body_sha256: String,
+    /// The body's size in bytes (for a body too large to be read, its
+    /// declared `Content-Length`, or 0).
+    pub body_bytes: i32,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectionPage {
+    pub items: Vec<Rejection>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RejectionQuery {
+    pub vendor: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/inbox/rejections", tag = "webhooks", operation_id = "list_rejections", params(RejectionQuery),
+    responses((status = 200, description = "Webhooks refused at the door, newest first", body = RejectionPage),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn rejections(
+    State(state): State<AppState>,
+    _caller: AsOperator,
+    QueryParams(q): QueryParams<RejectionQuery>,
+) -> Result<Json<RejectionPage>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    let cursor = match q.cursor {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::field("cursor", "is not a cursor"))?,
+        ),
+        None => None,
+    };
+    let mut items: Vec<Rejection> = sqlx::query_as(
+        "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
+           FROM carepath.webhook_rejections
+          WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+    )
+    .bind(&q.vendor)
+    .bind(cursor)
+    .bind(limit + 1)
+    .fetch_all(state.engine.pool())
+    .await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|i| i.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(RejectionPage { items, next_cursor }))
+}
+
 /// What an operator can do to stored events.
 #[derive(Debug, Clone, Copy)]
 enum InboxAction {
     /// Route again: the same event id becomes the same signal, so a journey
     /// that already has it does not get it twice.
     Replay,
-    /// Set aside, with the operator's reason, so it is not routed.
-    Park,
+    /// Set aside for good, with the operator's reason: it is not routed
+    /// (until replayed), and no longer counts as needing attention.
+    Skip,
 }
 
 impl InboxAction {
     fn audit_name(self) -> &'static str {
         match self {
             InboxAction::Replay => "inbox_replay",
-            InboxAction::Park => "inbox_park",
+            InboxAction::Skip => "inbox_skip",
         }
     }
 }
 
 /// Applies `action` to the entries `ids` in one statement; the ids it
-/// applied to, in order. An applied event is not parked (it was delivered);
+/// applied to, in order. An applied event is not skipped (it was delivered);
 /// an event waiting to be routed is not replayed (it is about to be).
 async fn act(
     state: &AppState,
@@ -165,16 +232,16 @@ async fn act(
               WHERE id = ANY($1) AND status <> 'received'
               RETURNING id"
         }
-        InboxAction::Park => {
+        InboxAction::Skip => {
             "UPDATE carepath.webhook_inbox
-                SET status = 'parked', note = $2, processed_at = now()
+                SET status = 'skipped', note = $2, processed_at = now()
               WHERE id = ANY($1) AND status IN ('received', 'unmatched', 'ignored', 'parked')
               RETURNING id"
         }
     };
     let mut done: Vec<i64> = sqlx::query_scalar(sql)
         .bind(ids)
-        .bind(format!("parked by {}: {reason}", caller.actor().0))
+        .bind(format!("skipped by {}: {reason}", caller.actor().0))
         .fetch_all(state.engine.pool())
         .await?;
     done.sort_unstable();
@@ -206,21 +273,21 @@ pub async fn replay(
     one(&state, &caller, InboxAction::Replay, id, &req.reason).await
 }
 
-#[utoipa::path(post, path = "/v1/inbox/{id}/park", tag = "webhooks", operation_id = "park_inbox", request_body = ActionRequest,
+#[utoipa::path(post, path = "/v1/inbox/{id}/skip", tag = "webhooks", operation_id = "skip_inbox", request_body = ActionRequest,
     params(("id" = i64, Path, description = "Inbox entry")),
     responses((status = 200, description = "Set aside; it is not routed until replayed", body = InboxItem),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 404, description = "Not found", body = ErrorBody),
-              (status = 409, description = "Already applied to its journey", body = ErrorBody),
+              (status = 409, description = "Already applied to its journey, or already skipped", body = ErrorBody),
               (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
-pub async fn park(
+pub async fn skip(
     State(state): State<AppState>,
     caller: AsOperator,
     InboxId(id): InboxId,
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<InboxItem>, ApiError> {
-    one(&state, &caller, InboxAction::Park, id, &req.reason).await
+    one(&state, &caller, InboxAction::Skip, id, &req.reason).await
 }
 
 async fn one(
@@ -266,7 +333,7 @@ pub struct InboxBulkResult {
     /// The entries acted on.
     pub done: Vec<i64>,
     /// Entries that do not exist or whose status does not allow the action.
-    pub skipped: Vec<i64>,
+    pub not_done: Vec<i64>,
 }
 
 async fn bulk(
@@ -280,15 +347,15 @@ async fn bulk(
         return Err(ApiError::field("ids", "must list 1 to 500 inbox entries"));
     }
     let done = act(state, caller, action, &req.ids, &req.reason).await?;
-    let mut skipped: Vec<i64> = req
+    let mut not_done: Vec<i64> = req
         .ids
         .iter()
         .copied()
         .filter(|id| done.binary_search(id).is_err())
         .collect();
-    skipped.sort_unstable();
-    skipped.dedup();
-    Ok(Json(InboxBulkResult { done, skipped }))
+    not_done.sort_unstable();
+    not_done.dedup();
+    Ok(Json(InboxBulkResult { done, not_done }))
 }
 
 #[utoipa::path(post, path = "/v1/inbox/replay", tag = "webhooks", operation_id = "replay_inbox_many", request_body = InboxBulkRequest,
@@ -304,17 +371,17 @@ pub async fn replay_many(
     bulk(&state, &caller, InboxAction::Replay, req).await
 }
 
-#[utoipa::path(post, path = "/v1/inbox/park", tag = "webhooks", operation_id = "park_inbox_many", request_body = InboxBulkRequest,
-    responses((status = 200, description = "The entries set aside, and those skipped", body = InboxBulkResult),
+#[utoipa::path(post, path = "/v1/inbox/skip", tag = "webhooks", operation_id = "skip_inbox_many", request_body = InboxBulkRequest,
+    responses((status = 200, description = "The entries set aside, and those left as they were", body = InboxBulkResult),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
-pub async fn park_many(
+pub async fn skip_many(
     State(state): State<AppState>,
     caller: AsOperator,
     Body(req): Body<InboxBulkRequest>,
 ) -> Result<Json<InboxBulkResult>, ApiError> {
-    bulk(&state, &caller, InboxAction::Park, req).await
+    bulk(&state, &caller, InboxAction::Skip, req).await
 }
 
 /// An inbox entry id in the path.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use carepath_workflows::consult::consults::{ActivePrescription, Claim};
 use carepath_workflows::consult::journey::{INTAKE_REVIEW, ReviewAction};
-use carepath_workflows::store::{journeys, steps};
+use carepath_workflows::store::journeys;
 
 use crate::AppState;
 use crate::auth::AsOperator;
@@ -52,14 +52,19 @@ pub struct IntakeReviewRequest {
     pub reason: String,
 }
 
-/// The collision the journey's claim recorded, if any.
+/// The collision the journey's latest claim recorded, if any (a journey
+/// claims again when the consult it was merging into ended).
 async fn collision(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Claim>, ApiError> {
-    let recorded = steps::load(pool, id).await?;
-    Ok(recorded
-        .iter()
-        .find(|s| s.key == "claim_consult" && s.status == "completed")
-        .and_then(|s| s.output.clone())
-        .and_then(|o| serde_json::from_value(o).ok()))
+    let output: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT output FROM carepath.journey_steps
+          WHERE journey_id = $1 AND status = 'completed'
+            AND (key = 'claim_consult' OR key LIKE 'claim\\_consult#%')
+          ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(output.and_then(|o| serde_json::from_value(o).ok()))
 }
 
 fn view(id: Uuid, awaiting_review: bool, claim: Option<Claim>) -> IntakeReviewView {

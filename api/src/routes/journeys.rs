@@ -104,7 +104,7 @@ pub async fn get(
     let journey = find(state.engine.pool(), id).await?;
     let mut view = JourneyView::from(journey);
     view.steps = Some(
-        steps::load(state.engine.pool(), id)
+        steps::summaries(state.engine.pool(), id)
             .await?
             .into_iter()
             .map(StepView::from)

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use carepath_workflows::consult::input::ConsultInput;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
-use carepath_workflows::store::{journeys, steps};
+use carepath_workflows::store::journeys;
 
 use crate::AppState;
 use crate::auth::AsOperator;
@@ -33,11 +33,15 @@ pub async fn show(
     let journey = carepath_workflows::store::journeys::get(pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let recorded = steps::load(pool, id).await?;
+    let recorded: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT output FROM carepath.journey_steps
+          WHERE journey_id = $1 AND key = 'match_patient' AND status = 'completed'",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
     let mut outcome: MatchOutcome = recorded
-        .iter()
-        .find(|s| s.key == "match_patient" && s.status == "completed")
-        .and_then(|s| s.output.clone())
         .and_then(|o| serde_json::from_value(o).ok())
         .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
     let awaiting_review = journey.waiting_for.as_deref() == Some("signal:patient_match");

@@ -50,10 +50,7 @@ fn admit(name: &str, reason: &str) -> Result<(), ApiError> {
     if !VENDORS.contains(&name) {
         return Err(ApiError::not_found(format!("no vendor named {name:?}")));
     }
-    if reason.trim().is_empty() {
-        return Err(ApiError::field("reason", "must not be empty"));
-    }
-    Ok(())
+    crate::routes::journeys::bounded("reason", reason, crate::routes::journeys::MAX_REASON)
 }
 
 /// Audits the action and answers with the vendors as they now are.

@@ -48,8 +48,18 @@ pub async fn receive(
     let Some(secrets) = state.webhooks.secrets.get(&vendor) else {
         return Err(ApiError::not_found(format!("no vendor named {vendor:?}")));
     };
-    let reject = |status: StatusCode, code: &'static str, reason: String, body: Bytes| {
+    // A body too large to read is recorded by its declared size, without a digest.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let reject = |status: StatusCode, code: &'static str, reason: String, body: Option<Bytes>| {
         let (state, vendor) = (state.clone(), vendor.clone());
+        let (digest, size) = match &body {
+            Some(b) => (hex::encode(Sha256::digest(b)), b.len() as i64),
+            None => (String::new(), declared),
+        };
         async move {
             let recorded = sqlx::query(
                 "INSERT INTO carepath.webhook_rejections (vendor, status_code, reason, body_sha256, body_bytes)
@@ -58,8 +68,8 @@ pub async fn receive(
             .bind(&vendor)
             .bind(i32::from(status.as_u16()))
             .bind(&reason)
-            .bind(hex::encode(Sha256::digest(&body)))
-            .bind(i32::try_from(body.len()).unwrap_or(i32::MAX))
+            .bind(digest)
+            .bind(i32::try_from(size).unwrap_or(i32::MAX))
             .execute(state.engine.pool())
             .await;
             if let Err(e) = recorded {
@@ -84,7 +94,7 @@ pub async fn receive(
                 "malformed"
             };
             let reason = refused.body.error.message;
-            return Err(reject(refused.status, code, reason, Bytes::new()).await);
+            return Err(reject(refused.status, code, reason, None).await);
         }
     };
     let signature = headers
@@ -97,7 +107,7 @@ pub async fn receive(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "signature missing or invalid".into(),
-            body,
+            Some(body.clone()),
         )
         .await);
     };
@@ -107,7 +117,7 @@ pub async fn receive(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!("timestamp {skew} s away from now, beyond the tolerance"),
-            body,
+            Some(body.clone()),
         )
         .await);
     }
@@ -120,7 +130,7 @@ pub async fn receive(
                 StatusCode::BAD_REQUEST,
                 "malformed",
                 "the body is not a JSON object".into(),
-                body,
+                Some(body.clone()),
             )
             .await);
         }
@@ -130,11 +140,15 @@ pub async fn receive(
             StatusCode::BAD_REQUEST,
             "malformed",
             format!("the body cannot be stored: {e}"),
-            body,
+            Some(body.clone()),
         )
         .await);
     }
-    let dedup_key = match event["event_id"].as_str() {
+    // Vendors that number their events are deduplicated by the number.
+    let numbered = event["event_id"]
+        .as_number()
+        .map(serde_json::Number::to_string);
+    let dedup_key = match event["event_id"].as_str().or(numbered.as_deref()) {
         Some(id) if !id.is_empty() && id.chars().count() <= MAX_EVENT_ID => id.to_owned(),
         // An over-long id still deduplicates, by its digest: it reaches a
         // unique index, whose entries are bounded.

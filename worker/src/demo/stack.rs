@@ -64,6 +64,10 @@ impl Stack {
         settings.webhooks.duplicate_rate = 0.3;
         settings.webhooks.max_delay_ms = 400;
         settings.webhooks.token_ttl_secs = 8;
+        // A prescription is active for carepath until its last refill runs
+        // out: here at least one refill interval (3 s). The sandbox counts a
+        // second one within that time as a duplicate — never a false one.
+        settings.prescription_active_secs = 3;
         tokio::spawn(carepath_activities::sandbox::serve(
             sandbox_listener,
             SandboxConfig {

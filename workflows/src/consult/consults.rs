@@ -66,65 +66,83 @@ async fn active_prescription(
     .await
 }
 
-/// Claims the patient's open consult for `offering_id` for `journey_id`.
+/// How [`claim`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimMode {
+    /// One open consult per patient and offering: another open one is
+    /// [`Claim::Open`].
+    Exclusive,
+    /// The offering allows parallel consults: nothing is claimed, only an
+    /// active prescription is looked for.
+    Parallel,
+    /// An operator decided this intake opens a consult, whatever else is open
+    /// or active: it is claimed regardless.
+    Forced,
+}
+
+/// Claims a consult of `offering_id` for the patient, for `journey_id`.
 ///
-/// In order, under the patient's lock: a consult held by another journey
-/// that has not ended is [`Claim::Open`] (a failed journey still holds it:
-/// an operator's retry must not meet a second case); an active prescription
-/// is [`Claim::ActiveTreatment`] (unless `despite_treatment`, an operator's
-/// decision); otherwise the pair is claimed — or, when `exclusive` is false
-/// (the offering allows parallel consults), left unclaimed. Idempotent: a
-/// re-run for the journey that holds the claim answers [`Claim::Claimed`].
+/// In order, under the patient's lock: another journey's consult that is
+/// open — not closed, its journey not completed or cancelled (a failed one
+/// still holds it: an operator's retry must not meet a second case) — is
+/// [`Claim::Open`] in [`ClaimMode::Exclusive`]; an active prescription is
+/// [`Claim::ActiveTreatment`] (except when [`ClaimMode::Forced`]); otherwise
+/// the consult is recorded as this journey's — except in
+/// [`ClaimMode::Parallel`], which records nothing. Idempotent: a re-run for a
+/// journey whose consult is recorded answers [`Claim::Claimed`].
 pub async fn claim(
     pool: &PgPool,
     patient_id: Uuid,
     offering_id: &str,
     journey_id: Uuid,
-    exclusive: bool,
-    despite_treatment: bool,
+    mode: ClaimMode,
 ) -> Result<Claim, sqlx::Error> {
     let mut tx = pool.begin().await?;
     lock_patient(&mut tx, patient_id).await?;
-    let holder: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT c.journey_id,
-                c.closed_at IS NULL AND j.status NOT IN ('completed', 'cancelled')
-           FROM carepath.consult_claims c JOIN carepath.journeys j ON j.id = c.journey_id
-          WHERE c.patient_id = $1 AND c.offering_id = $2",
+    let mine: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM carepath.consult_claims WHERE journey_id = $1)",
     )
-    .bind(patient_id)
-    .bind(offering_id)
-    .fetch_optional(&mut *tx)
+    .bind(journey_id)
+    .fetch_one(&mut *tx)
     .await?;
-    match holder {
-        Some((holder, _)) if holder == journey_id => {
-            tx.commit().await?;
-            return Ok(Claim::Claimed);
-        }
-        Some((holder, true)) if exclusive => {
-            tx.commit().await?;
-            return Ok(Claim::Open { journey_id: holder });
-        }
-        _ => {}
+    if mine {
+        tx.commit().await?;
+        return Ok(Claim::Claimed);
     }
-    if !despite_treatment
+    if mode == ClaimMode::Exclusive {
+        let open: Option<Uuid> = sqlx::query_scalar(
+            "SELECT c.journey_id
+               FROM carepath.consult_claims c JOIN carepath.journeys j ON j.id = c.journey_id
+              WHERE c.patient_id = $1 AND c.offering_id = $2 AND c.closed_at IS NULL
+                AND j.status NOT IN ('completed', 'cancelled')
+              ORDER BY c.opened_at LIMIT 1",
+        )
+        .bind(patient_id)
+        .bind(offering_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(open) = open {
+            tx.commit().await?;
+            return Ok(Claim::Open { journey_id: open });
+        }
+    }
+    if mode != ClaimMode::Forced
         && let Some(prescription) = active_prescription(&mut tx, patient_id, offering_id).await?
     {
         tx.commit().await?;
         return Ok(Claim::ActiveTreatment { prescription });
     }
-    if !exclusive {
+    if mode == ClaimMode::Parallel {
         tx.commit().await?;
         return Ok(Claim::Unclaimed);
     }
     sqlx::query(
-        "INSERT INTO carepath.consult_claims (patient_id, offering_id, journey_id)
-         VALUES ($1, $2, $3)
-         ON CONFLICT (patient_id, offering_id) DO UPDATE
-            SET journey_id = EXCLUDED.journey_id, opened_at = now(), closed_at = NULL",
+        "INSERT INTO carepath.consult_claims (journey_id, patient_id, offering_id)
+         VALUES ($1, $2, $3)",
     )
+    .bind(journey_id)
     .bind(patient_id)
     .bind(offering_id)
-    .bind(journey_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -184,20 +202,25 @@ async fn close_in(conn: &mut PgConnection, journey_id: Uuid) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Where an intake merged into another journey's consult stands: the open
-/// journey's case at the clinical network, once it has one, and whether that
-/// journey has ended.
-pub async fn case_of(
-    pool: &PgPool,
-    journey_id: Uuid,
-) -> Result<(Option<String>, bool), sqlx::Error> {
-    sqlx::query_as(
+/// The open consult an intake would merge into, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenConsult {
+    /// Its case at the clinical network, once submitted.
+    pub case_id: Option<String>,
+    /// Its journey's status (`running`, `waiting`, `failed`, ...).
+    pub status: String,
+}
+
+/// Where the consult of `journey_id` stands.
+pub async fn open_consult(pool: &PgPool, journey_id: Uuid) -> Result<OpenConsult, sqlx::Error> {
+    let (case_id, status): (Option<String>, String) = sqlx::query_as(
         "SELECT (SELECT ref FROM carepath.journey_refs
                   WHERE journey_id = j.id AND vendor = 'clinical' AND kind = 'case' LIMIT 1),
-                j.status IN ('completed', 'cancelled')
+                j.status
            FROM carepath.journeys j WHERE j.id = $1",
     )
     .bind(journey_id)
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok(OpenConsult { case_id, status })
 }

@@ -143,6 +143,22 @@ impl ConsultInput {
         required("payment_reference", &parsed.payment_reference);
         required("photo_id.file_name", &parsed.photo_id.file_name);
         required("photo_id.url", &parsed.photo_id.url);
+        // Free text that reaches an index (the registry's contacts) or a
+        // vendor (the ship-to) is bounded like everything else.
+        required("patient.email", &p.email);
+        required("patient.phone", &p.phone);
+        if let Some(line2) = &p.address.line2 {
+            required("patient.address.line2", line2);
+        }
+        // The offering is what one open consult per patient is keyed on: one
+        // spelling per offering, so "GLP1_Monthly " cannot open a second.
+        if !is_offering_id(&parsed.offering.id) {
+            problems.push((
+                "offering.id".into(),
+                "must be an offering id: 1 to 100 lower-case letters, digits, '_', '-' or '.'"
+                    .into(),
+            ));
+        }
         if !matches!(
             parsed.photo_id.content_type.as_str(),
             "image/jpeg" | "image/png" | "application/pdf"
@@ -271,6 +287,14 @@ impl Patient {
     }
 }
 
+/// An offering id as the brand's catalogue writes it.
+fn is_offering_id(id: &str) -> bool {
+    (1..=100).contains(&id.len())
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
+}
+
 /// serde quotes the offending value (`invalid type: string "Ann", expected
 /// u32`); what the patient wrote is not repeated back in an error.
 fn without_value(message: &str) -> String {
@@ -366,6 +390,36 @@ pub(crate) mod tests {
     #[test]
     fn a_good_request_passes() {
         assert_eq!(problems(&sample()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn one_spelling_per_offering_and_bounded_free_text() {
+        for offering in [
+            "GLP1_Monthly",
+            "glp1_monthly ",
+            "glp1_monthly\t",
+            " glp1",
+            "",
+            "a b",
+        ] {
+            let mut bad = sample();
+            bad["offering"]["id"] = json!(offering);
+            assert!(
+                problems(&bad).contains(&"offering.id".to_owned()),
+                "{offering:?}"
+            );
+        }
+        let mut ok = sample();
+        ok["offering"]["id"] = json!("glp1-monthly.v2");
+        assert_eq!(problems(&ok), Vec::<String>::new());
+        for (field, path) in [("email", "patient.email"), ("phone", "patient.phone")] {
+            let mut long = sample();
+            long["patient"][field] = json!(format!("{}@example.com", "a".repeat(4000)));
+            assert!(problems(&long).contains(&path.to_owned()), "{field}");
+        }
+        let mut long = sample();
+        long["patient"]["address"]["line2"] = json!("x".repeat(100_000));
+        assert_eq!(problems(&long), vec!["patient.address.line2"]);
     }
 
     #[test]

@@ -87,9 +87,15 @@ pub fn refuses_forever(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A database error in a step: data the database refuses will be refused on
+/// every attempt, so it fails the step at once; anything else is retried.
 impl From<sqlx::Error> for StepError {
     fn from(e: sqlx::Error) -> Self {
-        StepError::transient(format!("database: {e}"))
+        if refuses_forever(&e) {
+            StepError::permanent(format!("the database refused it: {e}"))
+        } else {
+            StepError::transient(format!("database: {e}"))
+        }
     }
 }
 

@@ -73,6 +73,10 @@ impl Engine {
     /// Routes up to `batch` received webhooks, oldest first. One router at a
     /// time (a transaction-scoped advisory lock), so a journey's events become
     /// signals in the order they arrived.
+    ///
+    /// The batch's rows stay locked until the pass commits, so an operator's
+    /// replay or skip of one of them waits for the pass and then applies to
+    /// the row as the pass left it, never to be overwritten by it.
     pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
         let mut tx = self.pool.begin().await?;
         let routing: bool =
@@ -88,7 +92,8 @@ impl Engine {
                     received_at > now() - make_interval(secs => $2) AS young
                FROM carepath.webhook_inbox
               WHERE status = 'received' AND route_after <= now()
-              ORDER BY id LIMIT $1",
+              ORDER BY id LIMIT $1
+                FOR UPDATE",
         )
         .bind(batch)
         .bind(self.config.unmatched_grace.as_secs_f64())

@@ -80,7 +80,8 @@ impl Engine {
         let Some(journey) = inserted else {
             tx.commit().await?;
             let same: bool = sqlx::query_scalar(
-                "SELECT request_digest = encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex')
+                "SELECT request_digest IS NULL
+                        OR request_digest = encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex')
                    FROM carepath.journeys WHERE workflow = $1 AND idempotency_key = $2",
             )
             .bind(workflow)

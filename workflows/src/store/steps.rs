@@ -55,3 +55,20 @@ pub async fn load(
     .fetch_all(db)
     .await
 }
+
+/// The journey's positions without their outputs, for people: what a step
+/// returned is the workflow's business (and may be PHI), and a journey whose
+/// recorded output cannot be read can still be looked at.
+pub async fn summaries(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+) -> Result<Vec<StepRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, key, kind, status, NULL::jsonb AS output, attempts, last_error, due_at,
+                coalesce(due_at <= now(), true) AS due, started_at, finished_at
+           FROM carepath.journey_steps WHERE journey_id = $1 ORDER BY seq",
+    )
+    .bind(journey_id)
+    .fetch_all(db)
+    .await
+}

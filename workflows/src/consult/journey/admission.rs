@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::{AsyncConsult, INTAKE_REVIEW};
 use crate::consult::config::DuplicatePolicy;
-use crate::consult::consults::{self, Claim};
+use crate::consult::consults::{self, Claim, ClaimMode};
 use crate::consult::input::ConsultInput;
 use crate::{JourneyCtx, StepError, WorkflowError};
 
 /// How often an intake merged into an open consult looks again for that
 /// consult's case, while the open journey has not submitted it yet.
-const CASE_RECHECK: Duration = Duration::from_secs(1);
+const CASE_RECHECK: Duration = Duration::from_secs(3);
 
 /// What an operator decided about an intake held for review.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,6 +31,28 @@ pub enum ReviewAction {
     Close,
 }
 
+/// Where admission goes next.
+enum Next {
+    Claim,
+    Attach(Uuid),
+    /// Wait for a person; the open consult, for a duplicate intake.
+    Review(Option<Uuid>),
+}
+
+/// What became of an attempt to attach to an open consult; the output of the
+/// `attach_to_open_consult` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "attach", rename_all = "snake_case")]
+enum Attached {
+    /// The answers went to this case.
+    Sent { case_id: String },
+    /// The open journey ended (completed or cancelled): claim again.
+    Ended,
+    /// The open journey is failed or paused: nobody would act on the
+    /// answers, so a person decides.
+    Stuck,
+}
+
 impl AsyncConsult {
     /// Claims the patient's consult for the offering. `None`: this journey
     /// goes on to open a case. `Some(output)`: it ends here (merged into the
@@ -42,63 +64,81 @@ impl AsyncConsult {
         patient_id: Uuid,
         answers: &Value,
     ) -> Result<Option<Value>, WorkflowError> {
-        ctx.set_phase("claiming_consult");
         let policy = self.config.duplicate_policy(&intake.offering.id);
-        let claim = self
-            .claim(ctx, "claim_consult", intake, patient_id, false)
-            .await?;
-        let review = match claim {
-            Claim::Claimed | Claim::Unclaimed => return Ok(None),
-            Claim::Open { journey_id } if policy == DuplicatePolicy::Attach => {
-                return self
-                    .attach(ctx, journey_id, patient_id, answers)
-                    .await
-                    .map(Some);
-            }
-            Claim::Open { journey_id } => {
-                ctx.set_phase("duplicate_intake_review");
-                Some(journey_id)
-            }
-            Claim::ActiveTreatment { .. } => {
-                ctx.set_phase("active_treatment_review");
-                None
-            }
+        let mode = if policy == DuplicatePolicy::Allow {
+            ClaimMode::Parallel
+        } else {
+            ClaimMode::Exclusive
         };
-        let action = loop {
+        let mut next = Next::Claim;
+        loop {
+            next = match next {
+                Next::Claim => {
+                    ctx.set_phase("claiming_consult");
+                    match self.claim(ctx, intake, patient_id, mode).await? {
+                        Claim::Claimed | Claim::Unclaimed => return Ok(None),
+                        Claim::Open { journey_id } if policy == DuplicatePolicy::Attach => {
+                            Next::Attach(journey_id)
+                        }
+                        Claim::Open { journey_id } => Next::Review(Some(journey_id)),
+                        Claim::ActiveTreatment { .. } => Next::Review(None),
+                    }
+                }
+                Next::Attach(open) => match self.attach(ctx, open, answers).await? {
+                    Attached::Sent { case_id } => {
+                        ctx.set_phase("merged");
+                        return Ok(Some(json!({
+                            "outcome": "merged",
+                            "merged_into": open,
+                            "case_id": case_id,
+                            "patient_id": patient_id,
+                        })));
+                    }
+                    Attached::Ended => Next::Claim,
+                    Attached::Stuck => Next::Review(Some(open)),
+                },
+                Next::Review(open) => {
+                    ctx.set_phase(if open.is_some() {
+                        "duplicate_intake_review"
+                    } else {
+                        "active_treatment_review"
+                    });
+                    match (self.reviewed(ctx, open.is_some()).await?, open) {
+                        (ReviewAction::Attach, Some(open)) => Next::Attach(open),
+                        (ReviewAction::Proceed, _) => {
+                            // A person decided: this consult is opened, and
+                            // recorded, so later intakes find it open.
+                            self.claim(ctx, intake, patient_id, ClaimMode::Forced)
+                                .await?;
+                            return Ok(None);
+                        }
+                        _ => {
+                            ctx.set_phase("closed_by_review");
+                            return Ok(Some(
+                                json!({ "outcome": "closed_by_review", "patient_id": patient_id }),
+                            ));
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// The reviewer's action (checked by the API before it is signalled;
+    /// anything else, or `attach` where there is nothing to attach to, waits on).
+    async fn reviewed(
+        &self,
+        ctx: &mut JourneyCtx,
+        duplicate: bool,
+    ) -> Result<ReviewAction, WorkflowError> {
+        loop {
             let Some(decision) = ctx.wait_signal(INTAKE_REVIEW, None).await? else {
                 continue;
             };
-            // Checked by the API before it is signalled; anything else waits on.
             match serde_json::from_value::<ReviewAction>(decision["action"].clone()) {
-                Ok(ReviewAction::Attach) if review.is_none() => continue,
-                Ok(action) => break action,
+                Ok(ReviewAction::Attach) if !duplicate => continue,
+                Ok(action) => return Ok(action),
                 Err(_) => continue,
-            }
-        };
-        match (action, review) {
-            (ReviewAction::Attach, Some(open)) => {
-                self.attach(ctx, open, patient_id, answers).await.map(Some)
-            }
-            (ReviewAction::Close, _) | (ReviewAction::Attach, None) => {
-                ctx.set_phase("closed_by_review");
-                Ok(Some(
-                    json!({ "outcome": "closed_by_review", "patient_id": patient_id }),
-                ))
-            }
-            (ReviewAction::Proceed, Some(_)) => Ok(None),
-            (ReviewAction::Proceed, None) => {
-                // Over an active prescription, by a person's decision: the
-                // pair is still claimed, so a consult opened meanwhile merges.
-                match self
-                    .claim(ctx, "claim_consult_after_review", intake, patient_id, true)
-                    .await?
-                {
-                    Claim::Open { journey_id } => self
-                        .attach(ctx, journey_id, patient_id, answers)
-                        .await
-                        .map(Some),
-                    _ => Ok(None),
-                }
             }
         }
     }
@@ -106,73 +146,58 @@ impl AsyncConsult {
     async fn claim(
         &self,
         ctx: &mut JourneyCtx,
-        key: &str,
         intake: &ConsultInput,
         patient_id: Uuid,
-        despite_treatment: bool,
+        mode: ClaimMode,
     ) -> Result<Claim, WorkflowError> {
-        let exclusive = self.config.duplicate_policy(&intake.offering.id) != DuplicatePolicy::Allow;
         let (pool, journey, offering) = (
             self.pool.clone(),
             ctx.journey_id(),
             intake.offering.id.clone(),
         );
+        let key = if mode == ClaimMode::Forced {
+            "claim_consult_by_review"
+        } else {
+            "claim_consult"
+        };
         ctx.step(key, |_| async move {
-            Ok(consults::claim(
-                &pool,
-                patient_id,
-                &offering,
-                journey,
-                exclusive,
-                despite_treatment,
-            )
-            .await?)
+            Ok(consults::claim(&pool, patient_id, &offering, journey, mode).await?)
         })
         .await
     }
 
     /// Sends this intake's answers to the open consult's case as a message to
     /// the clinician (one call, under this journey's idempotency key), once
-    /// that case exists; this journey then ends `merged`, naming the open one.
+    /// that case exists and while someone will act on it.
     async fn attach(
         &self,
         ctx: &mut JourneyCtx,
         open: Uuid,
-        patient_id: Uuid,
         answers: &Value,
-    ) -> Result<Value, WorkflowError> {
+    ) -> Result<Attached, WorkflowError> {
         ctx.set_phase("merging_into_open_consult");
         let (vendors, pool) = (self.vendors.clone(), self.pool.clone());
         let text = resubmission_message(answers);
-        let case_id: String = ctx
-            .step("attach_to_open_consult", |s| async move {
-                let (case, ended) = consults::case_of(&pool, open).await?;
-                let Some(case) = case else {
-                    if ended {
-                        return Err(StepError::permanent(format!(
-                            "the open consult (journey {open}) ended before it had a case"
-                        )));
-                    }
-                    return Err(StepError::Unavailable {
-                        message: format!("the open consult (journey {open}) has no case yet"),
-                        retry_after: CASE_RECHECK,
-                        waiting_for: format!("consult:{open}"),
-                    });
-                };
-                vendors
-                    .clinical
-                    .send_message(&case, "partner", &text, &s.idempotency_key())
-                    .await?;
-                Ok(case)
-            })
-            .await?;
-        ctx.set_phase("merged");
-        Ok(json!({
-            "outcome": "merged",
-            "merged_into": open,
-            "case_id": case_id,
-            "patient_id": patient_id,
-        }))
+        ctx.step("attach_to_open_consult", |s| async move {
+            let consult = consults::open_consult(&pool, open).await?;
+            match (consult.status.as_str(), consult.case_id) {
+                ("completed" | "cancelled", _) => Ok(Attached::Ended),
+                ("failed" | "paused", _) => Ok(Attached::Stuck),
+                (_, None) => Err(StepError::Unavailable {
+                    message: format!("the open consult (journey {open}) has no case yet"),
+                    retry_after: CASE_RECHECK,
+                    waiting_for: format!("consult:{open}"),
+                }),
+                (_, Some(case_id)) => {
+                    vendors
+                        .clinical
+                        .send_message(&case_id, "partner", &text, &s.idempotency_key())
+                        .await?;
+                    Ok(Attached::Sent { case_id })
+                }
+            }
+        })
+        .await
     }
 }
 

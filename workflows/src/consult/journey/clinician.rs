@@ -237,7 +237,9 @@ impl AsyncConsult {
             let reason = "The patient did not answer the request for more information.";
             match vendors
                 .clinical
-                .withdraw_case(&case, reason, &s.idempotency_key())
+                // Its own key: this step once sent a message under the step's
+                // key, and a vendor must not answer a withdrawal with that.
+                .withdraw_case(&case, reason, &format!("{}:withdraw", s.idempotency_key()))
                 .await
             {
                 Ok(_) => Ok(()),

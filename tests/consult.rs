@@ -1386,3 +1386,107 @@ async fn resubmissions_stay_one_consult_when_a_worker_is_killed_during_the_claim
         Err(_) => panic!("the stack is still shared"),
     }
 }
+
+/// Waits until journey `id` waits for `what`.
+async fn wait_waiting_for(stack: &Stack, id: Uuid, what: &str) {
+    let pool = &stack.db.pool;
+    wait_for(
+        &format!("journey {id} to wait for {what}"),
+        Duration::from_secs(30),
+        || async move {
+            let w: Option<String> =
+                sqlx::query_scalar("SELECT waiting_for FROM carepath.journeys WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .ok()?;
+            (w.as_deref() == Some(what)).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
+    let mut options = Options::default();
+    options.sandbox.clinician.decide_ms = 5000;
+    let stack = Stack::start(options).await;
+    // The first intake stops before it has a case: the network is down and
+    // an operator pauses it. It keeps the patient's consult, and nobody will
+    // act on it until someone resumes it.
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "clinical", "outage_secs": 600.0 }))
+        .await;
+    let first = stack
+        .start_journey("stuck-1", consult_input(patient(7), "approve", 0))
+        .await;
+    wait_waiting_for(&stack, first, "vendor:clinical").await;
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{first}/pause"),
+            &json!({ "reason": "looking into the network's answers" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "clinical", "outage_secs": 0.0 }))
+        .await;
+
+    // The patient tries again: a person decides, rather than a merge into a
+    // stopped consult or a wait for a case that may never come.
+    let second = stack
+        .start_journey("stuck-2", consult_input(patient(7), "approve", 0))
+        .await;
+    wait_waiting_for(&stack, second, "signal:intake_review").await;
+    assert_eq!(
+        stack.phase_and_wait(second).await.0,
+        "duplicate_intake_review"
+    );
+    let (_, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{second}/intake-review"))
+        .await;
+    assert_eq!(review["kind"], "duplicate_intake", "{review}");
+    assert_eq!(review["open_journey_id"], json!(first), "{review}");
+    assert_eq!(
+        review["actions"],
+        json!(["attach", "proceed", "close"]),
+        "{review}"
+    );
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{second}/intake-review"),
+            &json!({ "action": "proceed", "reason": "the first intake is paused" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    wait_waiting_for(&stack, second, "signal:clinical.case").await;
+
+    // A third intake while the proceeded consult is open merges into it (the
+    // operator's consult is recorded like any other, and a live consult is
+    // preferred to a stopped one).
+    let third = stack
+        .start_journey("stuck-3", consult_input(patient(7), "approve", 0))
+        .await;
+    stack
+        .wait_completed(&[second, third], Duration::from_secs(60))
+        .await;
+    assert_eq!(stack.output(second).await["outcome"], "approved");
+    let merged = stack.output(third).await;
+    assert_eq!(
+        (&merged["outcome"], &merged["merged_into"]),
+        (&json!("merged"), &json!(second)),
+        "{merged}"
+    );
+    assert_eq!(stack.sandbox.resources("case").await.len(), 1);
+    let c = stack.sandbox.counters().await;
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
+    stack.stop().await;
+}

@@ -84,8 +84,9 @@ pub enum ClaimMode {
 ///
 /// In order, under the patient's lock: another journey's consult that is
 /// open — not closed, its journey not completed or cancelled (a failed one
-/// still holds it: an operator's retry must not meet a second case) — is
-/// [`Claim::Open`] in [`ClaimMode::Exclusive`]; an active prescription is
+/// still holds it: an operator's retry must not meet a second case; a live
+/// one is preferred, then the newest) — is [`Claim::Open`] in
+/// [`ClaimMode::Exclusive`]; an active prescription is
 /// [`Claim::ActiveTreatment`] (except when [`ClaimMode::Forced`]); otherwise
 /// the consult is recorded as this journey's — except in
 /// [`ClaimMode::Parallel`], which records nothing. Idempotent: a re-run for a
@@ -115,7 +116,7 @@ pub async fn claim(
                FROM carepath.consult_claims c JOIN carepath.journeys j ON j.id = c.journey_id
               WHERE c.patient_id = $1 AND c.offering_id = $2 AND c.closed_at IS NULL
                 AND j.status NOT IN ('completed', 'cancelled')
-              ORDER BY c.opened_at LIMIT 1",
+              ORDER BY j.status IN ('failed', 'paused'), c.opened_at DESC LIMIT 1",
         )
         .bind(patient_id)
         .bind(offering_id)

@@ -28,3 +28,42 @@ CREATE TABLE carepath.prescriptions (
     active_until     timestamptz NOT NULL
 );
 CREATE INDEX prescriptions_patient ON carepath.prescriptions (patient_id, offering_id, active_until);
+
+-- Consults opened before this guard existed (version 1 of async_consult keeps
+-- no claim): recorded once, here, so an intake on the new version finds them.
+-- Open until their journey ends, or closed by the decision already made.
+INSERT INTO carepath.consult_claims (journey_id, patient_id, offering_id, opened_at, closed_at)
+SELECT j.id, (m.output->>'patient_id')::uuid, j.input->'offering'->>'id', j.created_at,
+       CASE WHEN EXISTS (SELECT 1 FROM carepath.journey_steps d
+                          WHERE d.journey_id = j.id AND d.key = 'decision_time'
+                            AND d.status = 'completed')
+            THEN now() END
+  FROM carepath.journeys j
+  JOIN carepath.journey_steps m
+    ON m.journey_id = j.id AND m.key = 'match_patient' AND m.status = 'completed'
+ WHERE j.workflow = 'async_consult' AND j.status NOT IN ('completed', 'cancelled')
+   AND m.output->>'patient_id' IS NOT NULL
+   AND j.input->'offering'->>'id' IS NOT NULL
+   AND EXISTS (SELECT 1 FROM carepath.patients p WHERE p.id = (m.output->>'patient_id')::uuid);
+
+-- Their prescriptions likewise, active for the production refill interval
+-- (30 days) per fill from the decision.
+INSERT INTO carepath.prescriptions
+    (prescription_id, patient_id, offering_id, medication, journey_id, written_at, active_until)
+SELECT rx.output->>'id', (m.output->>'patient_id')::uuid, j.input->'offering'->>'id',
+       coalesce(rx.output->>'medication', j.input->'offering'->>'id'), j.id, t.at,
+       t.at + interval '30 days' * (coalesce((rx.output->>'refills')::int, 0) + 1)
+  FROM carepath.journeys j
+  JOIN carepath.journey_steps m
+    ON m.journey_id = j.id AND m.key = 'match_patient' AND m.status = 'completed'
+  JOIN carepath.journey_steps rx
+    ON rx.journey_id = j.id AND rx.key = 'fetch_prescription' AND rx.status = 'completed'
+  LEFT JOIN carepath.journey_steps d
+    ON d.journey_id = j.id AND d.key = 'decision_time' AND d.status = 'completed'
+ CROSS JOIN LATERAL (SELECT coalesce((d.output #>> '{}')::timestamptz, rx.finished_at, j.created_at) AS at) t
+ WHERE j.workflow = 'async_consult'
+   AND m.output->>'patient_id' IS NOT NULL
+   AND rx.output->>'id' IS NOT NULL
+   AND j.input->'offering'->>'id' IS NOT NULL
+   AND EXISTS (SELECT 1 FROM carepath.patients p WHERE p.id = (m.output->>'patient_id')::uuid)
+ON CONFLICT (prescription_id) DO NOTHING;

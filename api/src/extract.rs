@@ -155,3 +155,60 @@ impl<S: Send + Sync> FromRequestParts<S> for VendorParam {
             .map(VendorParam)
     }
 }
+
+/// Deserializes a list of 64-bit integers as JSON has them: `2.0` is the
+/// same number as `2` (JSON Schema's `integer` admits both), so a client
+/// whose JSON writer spells whole numbers with a fraction is not refused.
+pub fn whole_i64s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    use serde::Deserialize;
+    use serde::de::Error;
+    Vec::<serde_json::Number>::deserialize(d)?
+        .iter()
+        .map(|n| {
+            whole_i64(n).ok_or_else(|| D::Error::custom(format!("{n} is not a 64-bit integer")))
+        })
+        .collect()
+}
+
+fn whole_i64(n: &serde_json::Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    // Past 2^53 a float no longer names one integer: refused, not guessed.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Ids {
+        #[serde(deserialize_with = "whole_i64s")]
+        ids: Vec<i64>,
+    }
+
+    fn ids(v: serde_json::Value) -> Result<Vec<i64>, serde_json::Error> {
+        serde_json::from_value::<Ids>(json!({ "ids": v })).map(|i| i.ids)
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_however_spelled() {
+        assert_eq!(
+            ids(json!([1, 2.0, -3.0, i64::MIN, i64::MAX])).ok(),
+            Some(vec![1, 2, -3, i64::MIN, i64::MAX])
+        );
+        assert_eq!(ids(json!([9007199254740992.0])).ok(), Some(vec![1 << 53]));
+        for refused in [
+            json!([1.5]),
+            json!([1e300]),
+            json!([u64::MAX]),
+            json!(["1"]),
+        ] {
+            assert!(ids(refused.clone()).is_err(), "{refused}");
+        }
+    }
+}

@@ -14,7 +14,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use carepath_activities::VendorsConfig;
 use carepath_workflows::Engine;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -89,7 +92,110 @@ fn documented() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3 document of every route [`router`] serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+    let mut doc = documented().split_for_parts().1;
+    BodyRejections.modify(&mut doc);
+    JourneyLinks.modify(&mut doc);
+    doc
+}
+
+/// Links from a started journey (`POST /v1/journeys`, 200 and 201) to the
+/// operations on `/v1/journeys/{id}…`, its `id` from the answer: what a client
+/// can do next, and the path a stateful tester follows to real journeys. Not
+/// to its patient match, which exists only once a consult has matched.
+struct JourneyLinks;
+
+impl Modify for JourneyLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let targets: Vec<String> = openapi
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| {
+                path.starts_with("/v1/journeys/{id}") && !path.ends_with("/patient-match")
+            })
+            .flat_map(|(_, item)| operations(item))
+            .filter_map(|op| op.operation_id.clone())
+            .collect();
+        let Some(start) = openapi
+            .paths
+            .paths
+            .get_mut("/v1/journeys")
+            .and_then(|item| item.post.as_mut())
+        else {
+            return;
+        };
+        for status in ["200", "201"] {
+            if let Some(RefOr::T(response)) = start.responses.responses.get_mut(status) {
+                for target in &targets {
+                    response.links.insert(
+                        target.clone(),
+                        LinkBuilder::new()
+                            .operation_id(target.clone())
+                            .parameter("id", "$response.body#/id")
+                            .build()
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The operations of a path item, in the methods the API uses.
+fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Every operation that reads a body answers 400 (`malformed`) to one that
+/// is not JSON and 413 (`payload_too_large`) past [`BODY_LIMIT`], before its
+/// handler runs: said once here, for every such operation, rather than in
+/// each annotation where a new route could forget it.
+struct BodyRejections;
+
+impl Modify for BodyRejections {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        let malformed = error("The body is not JSON (`malformed`)");
+        let too_large = error(&format!(
+            "The body is larger than {} KiB (`payload_too_large`)",
+            BODY_LIMIT / 1024
+        ));
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item).filter(|op| op.request_body.is_some()) {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| malformed.clone().into());
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| too_large.clone().into());
+            }
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,8 +1,10 @@
 //! What JSON carepath accepts, so that everything it accepts can be stored and
 //! read back: PostgreSQL's `jsonb` refuses the NUL character (`\u0000`) in any
-//! string or key, and serde_json refuses to decode values nested deeper than
+//! string or key, serde_json refuses to decode values nested deeper than
 //! 128 levels — and the engine wraps what it stores (a signal's payload sits
-//! two levels down in the position that consumed it). Every door (request
+//! two levels down in the position that consumed it) — and `jsonb` gives
+//! numbers back written out in full (`1.7976931348623157e308` as 309 digits),
+//! which serde_json cannot read back near `f64::MAX`. Every door (request
 //! bodies, signals, webhooks) and every record the engine writes (signals,
 //! step outputs) applies this one rule.
 
@@ -12,6 +14,11 @@ use serde_json::Value;
 /// depth 1): far above any real request (a consult is 4 deep), far below
 /// serde_json's decoding limit of 128 even after the engine's wrapping.
 pub const MAX_DEPTH: usize = 32;
+
+/// Numbers must be smaller than this in magnitude: serde_json reads back any
+/// such number as `jsonb` writes it, and refuses some of those above (`number
+/// out of range`), which would leave a stored journey unreadable.
+pub const MAX_MAGNITUDE: f64 = 1e308;
 
 /// Why a JSON value cannot be stored, and where (`data.case_id`, `[3].a`; the
 /// empty string for the value itself).
@@ -59,6 +66,9 @@ fn walk(value: &Value, path: String, depth: usize) -> Result<(), Unstorable> {
     let fail = |path: String, problem| Err(Unstorable { path, problem });
     match value {
         Value::String(s) if s.contains('\0') => fail(path, "must not contain the NUL character"),
+        Value::Number(n) if n.as_f64().is_some_and(|f| f.abs() >= MAX_MAGNITUDE) => {
+            fail(path, "must be less than 1e308 in magnitude")
+        }
         Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => fail(
             path,
             "is nested too deeply (at most 32 levels of arrays and objects)",
@@ -110,6 +120,25 @@ mod tests {
         for levels in [MAX_DEPTH + 1, MAX_DEPTH + 2, 125] {
             assert!(check(&nested(levels)).is_err(), "{levels} levels");
         }
+    }
+
+    /// How `jsonb` writes a number back: every digit, no exponent.
+    fn as_jsonb_writes(digits: &str, zeros: usize) -> String {
+        format!("{digits}{}", "0".repeat(zeros))
+    }
+
+    #[test]
+    fn numbers_too_large_to_read_back_are_refused() {
+        // f64::MAX as jsonb gives it back: unreadable, so refused at the door.
+        let max = as_jsonb_writes("17976931348623157", 292);
+        assert!(serde_json::from_str::<Value>(&max).is_err());
+        assert!(check(&json!({"a": [f64::MAX]})).is_err_and(|e| e.path == "a[0]"));
+        assert!(check(&json!(-1e308)).is_err());
+        // The largest accepted ones read back.
+        let below = as_jsonb_writes("9999999999999999", 292);
+        assert!(serde_json::from_str::<Value>(&below).is_ok());
+        assert!(check(&json!(9.999999999999999e307)).is_ok());
+        assert!(check(&json!({"n": [i64::MIN, u64::MAX, 5e-324, 0.5]})).is_ok());
     }
 
     #[test]

@@ -8,14 +8,14 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::views::Health;
 
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "OK", body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, description = "OK", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
     })
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses((status = 200, description = "OK", body = Health), (status = 503, description = "Database unreachable or not migrated", body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     carepath_workflows::db::ensure_migrated(state.engine.pool())
@@ -32,7 +32,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(
     State(state): State<AppState>,
@@ -47,8 +47,8 @@ pub async fn metrics(
     ))
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "health",
-    responses((status = 200, description = "This document (OpenAPI 3)")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "This document (OpenAPI 3)", body = Object, content_type = "application/json")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi())
 }

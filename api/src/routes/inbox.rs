@@ -13,9 +13,11 @@ use crate::AppState;
 use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, QueryParams, path_param};
-use crate::routes::journeys::{MAX_REASON, bounded};
+use crate::routes::journeys::bounded;
 use crate::routes::vendors::audit;
-use crate::views::ActionRequest;
+use crate::views::{
+    ActionRequest, FilterText, InboxCursor, MAX_REASON, Reason, documented_as, one_of_words,
+};
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct InboxItem {
@@ -55,17 +57,24 @@ const STATUSES: [&str; 6] = [
     "skipped",
 ];
 
+documented_as!(
+    /// An inbox status a listing can ask for.
+    InboxStatus => one_of_words("An inbox status (default `unmatched`)", &STATUSES)
+);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Default `unmatched`.
-    #[param(inline, value_type = Option<String>, pattern = "^(received|applied|unmatched|parked|ignored|skipped)$")]
+    #[param(inline, value_type = Option<InboxStatus>)]
     pub status: Option<String>,
+    #[param(inline, value_type = Option<FilterText>)]
     pub vendor: Option<String>,
     /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(inline, value_type = Option<InboxCursor>)]
     pub cursor: Option<String>,
 }
 
@@ -146,10 +155,12 @@ pub struct RejectionPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RejectionQuery {
+    #[param(inline, value_type = Option<FilterText>)]
     pub vendor: Option<String>,
     /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(inline, value_type = Option<InboxCursor>)]
     pub cursor: Option<String>,
 }
 
@@ -322,9 +333,10 @@ async fn one(
 pub struct InboxBulkRequest {
     /// The inbox entries to act on: 1 to 500 ids.
     #[schema(min_items = 1, max_items = 500)]
+    #[serde(deserialize_with = "crate::extract::whole_i64s")]
     pub ids: Vec<i64>,
     /// Why: recorded in the operator audit with the caller.
-    #[schema(min_length = 1, max_length = 1000)]
+    #[schema(value_type = Reason)]
     pub reason: String,
 }
 

@@ -20,8 +20,9 @@ use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JourneyId};
-use crate::routes::journeys::{MAX_REASON, bounded};
-use crate::views::JourneyView;
+use crate::routes::journeys::bounded;
+use crate::views::MAX_REASON;
+use crate::views::{JourneyView, Reason, documented_as, one_of_words};
 
 /// What an intake collided with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,14 +42,22 @@ pub struct IntakeReviewView {
     pub actions: Vec<String>,
 }
 
+documented_as!(
+    /// What a reviewer does with an intake held for review.
+    ReviewActionWord => one_of_words(
+        "`attach` (merge into the open consult; duplicate intakes only), \
+         `proceed` (open a consult anyway) or `close` (end this intake without a consult)",
+        &["attach", "proceed", "close"],
+    )
+);
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntakeReviewRequest {
-    /// `attach` (merge into the open consult), `proceed` (open a consult
-    /// anyway) or `close` (end this intake without a consult).
-    #[schema(value_type = String)]
+    #[schema(value_type = ReviewActionWord)]
     pub action: ReviewAction,
     /// Why: recorded in the journey's history with the caller.
+    #[schema(value_type = Reason)]
     pub reason: String,
 }
 
@@ -131,6 +140,21 @@ pub async fn decide(
 ) -> Result<Json<JourneyView>, ApiError> {
     bounded("reason", &req.reason, MAX_REASON)?;
     let pool = state.engine.pool();
+    let journey = journeys::get(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    // Whether it waits for a review comes first: an action that would apply
+    // to a review is not wrong, only too early or too late.
+    if !waits_for_review(&journey) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "journey {id} is {} in phase {}, not waiting for an intake review",
+                journey.status, journey.phase
+            ),
+        ));
+    }
     if req.action == ReviewAction::Attach
         && !matches!(collision(pool, id).await?, Some(Claim::Open { .. }))
     {

@@ -15,9 +15,9 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Body, JourneyId, NameParam, QueryParams};
 use crate::views::*;
 
-const MAX_KEY: usize = 200;
-pub(crate) const MAX_REASON: usize = 1000;
-
+/// Text the API stores or looks up: not blank, no NUL, at most `max`
+/// characters. The document says the same through the [`Key`], [`Reason`]
+/// and [`TokenName`] schemas.
 pub(crate) fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::field(path, "must not be empty"));
@@ -40,6 +40,7 @@ pub(crate) fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiErro
         (status = 200, description = "This idempotency key already started this journey", body = JourneyView),
         (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
+        (status = 409, description = "This idempotency key already started a journey of this workflow with a different request", body = ErrorBody),
         (status = 422, description = "Invalid input, with the failing fields", body = ErrorBody),
     ))]
 pub async fn start(
@@ -220,6 +221,7 @@ pub async fn verify(
 #[into_params(parameter_in = Query)]
 pub struct ReasonQuery {
     /// Why the input is read: recorded in the journey's history.
+    #[param(inline, value_type = Reason)]
     pub reason: String,
 }
 
@@ -253,7 +255,7 @@ pub async fn input(
 }
 
 #[utoipa::path(post, path = "/v1/journeys/{id}/signals/{name}", tag = "journeys",
-    params(("id" = Uuid, Path, description = "Journey id"), ("name" = String, Path, description = "Signal name")),
+    params(("id" = Uuid, Path, description = "Journey id"), ("name" = inline(SignalName), Path, description = "Signal name")),
     request_body = SignalRequest,
     responses((status = 202, description = "Stored; applied when the journey waits for it", body = SignalAccepted),
               (status = 200, description = "This event id was already received", body = SignalAccepted),
@@ -384,7 +386,7 @@ pub async fn bulk_retry(
     bounded("reason", &req.reason, MAX_REASON)?;
     let f = req.filter;
     let status = f.status.unwrap_or_else(|| "failed".into());
-    if status != "failed" && status != "waiting" {
+    if !RETRYABLE_STATUSES.contains(&status.as_str()) {
         return Err(ApiError::field(
             "filter.status",
             "must be failed or waiting",

@@ -9,12 +9,13 @@ use serde_json::json;
 use carepath_workflows::consult::input::ConsultInput;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
 use carepath_workflows::store::journeys;
+use carepath_workflows::{EngineError, JourneyStatus};
 
 use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JourneyId};
-use crate::views::{JourneyView, MatchDecisionRequest, MatchView};
+use crate::views::{JourneyView, MAX_REASON, MatchDecisionRequest, MatchView};
 
 use carepath_workflows::consult::journey::REVIEW_SIGNAL;
 
@@ -81,7 +82,22 @@ pub async fn decide(
     JourneyId(id): JourneyId,
     Body(req): Body<MatchDecisionRequest>,
 ) -> Result<Json<JourneyView>, ApiError> {
-    super::journeys::bounded("reason", &req.reason, super::journeys::MAX_REASON)?;
+    super::journeys::bounded("reason", &req.reason, MAX_REASON)?;
+    // The journey first: a request about a journey that does not exist, or
+    // does not wait for this review, is answered as such (404, 409) whatever
+    // patient it names. `decide` checks again, atomically.
+    let journey = journeys::get(state.engine.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    if journey.status != JourneyStatus::Waiting
+        || journey.waiting_for.as_deref() != Some(&format!("signal:{REVIEW_SIGNAL}"))
+    {
+        return Err(EngineError::NotApplicable {
+            action: "decide",
+            status: journey.status,
+        }
+        .into());
+    }
     let payload = match (req.action.as_str(), req.patient_id) {
         ("link", Some(patient)) => {
             if !patients::exists(state.engine.pool(), patient).await? {

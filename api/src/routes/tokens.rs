@@ -9,7 +9,7 @@ use crate::auth::{self, AsAdmin, TokenError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, NameParam};
 use crate::routes::vendors::audit;
-use crate::views::{TokenCreated, TokenRequest};
+use crate::views::{MAX_TOKEN_NAME, TokenCreated, TokenName, TokenRequest};
 
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = TokenRequest,
     responses((status = 201, description = "Created", body = TokenCreated), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
@@ -19,7 +19,8 @@ pub async fn create(
     caller: AsAdmin,
     Body(req): Body<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    if req.name.trim().is_empty() || req.name.len() > 100 {
+    // Characters, not bytes: the document's `maxLength` counts characters.
+    if req.name.trim().is_empty() || req.name.chars().count() > MAX_TOKEN_NAME {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
     let token = auth::create_token(state.engine.pool(), &req.name, req.role)
@@ -49,7 +50,7 @@ pub async fn create(
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{name}", tag = "tokens",
-    params(("name" = String, Path, description = "Token name")),
+    params(("name" = inline(TokenName), Path, description = "Token name")),
     responses((status = 204, description = "Revoked"), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn revoke(

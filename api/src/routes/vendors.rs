@@ -11,7 +11,8 @@ use crate::AppState;
 use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, NameParam};
-use crate::views::{ActionRequest, VendorView, VendorsView};
+use crate::routes::journeys::bounded;
+use crate::views::{ActionRequest, MAX_REASON, VendorName, VendorView, VendorsView};
 
 #[utoipa::path(get, path = "/v1/vendors", tag = "vendors", operation_id = "list_vendors",
     responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody)))]
@@ -50,7 +51,8 @@ fn admit(name: &str, reason: &str) -> Result<(), ApiError> {
     if !VENDORS.contains(&name) {
         return Err(ApiError::not_found(format!("no vendor named {name:?}")));
     }
-    crate::routes::journeys::bounded("reason", reason, crate::routes::journeys::MAX_REASON)
+    // The same rule as every other operator reason: the document's `Reason`.
+    bounded("reason", reason, MAX_REASON)
 }
 
 /// Audits the action and answers with the vendors as they now are.
@@ -71,7 +73,7 @@ fn indefinitely() -> std::time::Duration {
 }
 
 #[utoipa::path(post, path = "/v1/vendors/{name}/pause", tag = "vendors", operation_id = "pause_vendor", request_body = ActionRequest,
-    params(("name" = String, Path, description = "Vendor")),
+    params(("name" = inline(VendorName), Path, description = "Vendor")),
     responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn pause(
@@ -94,7 +96,7 @@ pub async fn pause(
 }
 
 #[utoipa::path(post, path = "/v1/vendors/{name}/resume", tag = "vendors", operation_id = "resume_vendor", request_body = ActionRequest,
-    params(("name" = String, Path, description = "Vendor")),
+    params(("name" = inline(VendorName), Path, description = "Vendor")),
     responses((status = 200, description = "OK", body = VendorsView), (status = 401, description = "Missing or unknown bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn resume(

@@ -126,7 +126,7 @@ impl Stack {
             stack.lock_workers().push(worker);
         }
         stack.answer_patients();
-        stack.review_duplicate_intakes();
+        stack.review_intakes();
         Ok(stack)
     }
 
@@ -251,10 +251,12 @@ impl Stack {
         }
     }
 
-    /// The operator on duty: an intake held in `duplicate_intake_review` is
-    /// the same patient asking again while their consult is open, so it is
-    /// attached to that consult, with the reason on record.
-    fn review_duplicate_intakes(&self) {
+    /// The operator on duty. An intake held in `duplicate_intake_review` is
+    /// the same patient asking again while their consult is open: it is
+    /// attached to that consult. One held in `active_treatment_review` came
+    /// after the first consult's approval (the patient is on treatment): it is
+    /// closed. Each with the reason on record.
+    fn review_intakes(&self) {
         let (http, api, ops, stop) = (
             self.http.clone(),
             self.api_url.clone(),
@@ -262,23 +264,34 @@ impl Stack {
             self.stop.clone(),
         );
         tokio::spawn(async move {
+            let decisions = [
+                (
+                    "duplicate_intake_review",
+                    "attach",
+                    "demo operator: the same patient again while their consult is open",
+                ),
+                (
+                    "active_treatment_review",
+                    "close",
+                    "demo operator: already on treatment for this offering; told the patient",
+                ),
+            ];
             while !stop.is_cancelled() {
-                let url = format!(
-                    "{api}/v1/journeys?phase=duplicate_intake_review&status=waiting&limit=500"
-                );
-                let page: Value = match http.get(url).bearer_auth(&ops).send().await {
-                    Ok(r) => r.json().await.unwrap_or(Value::Null),
-                    Err(_) => Value::Null,
-                };
-                for j in page["items"].as_array().into_iter().flatten() {
-                    let id = super::text(j, "/id");
-                    let _ = http
-                        .post(format!("{api}/v1/journeys/{id}/intake-review"))
-                        .bearer_auth(&ops)
-                        .json(&json!({ "action": "attach",
-                                       "reason": "demo operator: the same patient again while their consult is open" }))
-                        .send()
-                        .await;
+                for (phase, action, reason) in decisions {
+                    let url = format!("{api}/v1/journeys?phase={phase}&status=waiting&limit=500");
+                    let page: Value = match http.get(url).bearer_auth(&ops).send().await {
+                        Ok(r) => r.json().await.unwrap_or(Value::Null),
+                        Err(_) => Value::Null,
+                    };
+                    for j in page["items"].as_array().into_iter().flatten() {
+                        let id = super::text(j, "/id");
+                        let _ = http
+                            .post(format!("{api}/v1/journeys/{id}/intake-review"))
+                            .bearer_auth(&ops)
+                            .json(&json!({ "action": action, "reason": reason }))
+                            .send()
+                            .await;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }

@@ -48,7 +48,8 @@ async fn lock_patient(conn: &mut PgConnection, patient_id: Uuid) -> Result<(), s
     Ok(())
 }
 
-/// The patient's active prescription for the offering, newest first.
+/// The patient's active prescription for the offering, newest first: one
+/// whose journey is still filling it, or whose supply has not run out.
 async fn active_prescription(
     conn: &mut PgConnection,
     patient_id: Uuid,
@@ -57,7 +58,11 @@ async fn active_prescription(
     sqlx::query_as(
         "SELECT prescription_id, medication, journey_id, written_at, active_until
            FROM carepath.prescriptions
-          WHERE patient_id = $1 AND offering_id = $2 AND active_until > now()
+          WHERE patient_id = $1 AND offering_id = $2
+            AND (active_until > now()
+                 OR EXISTS (SELECT 1 FROM carepath.journeys j
+                             WHERE j.id = prescriptions.journey_id
+                               AND j.status NOT IN ('completed', 'cancelled')))
           ORDER BY written_at DESC LIMIT 1",
     )
     .bind(patient_id)
@@ -181,6 +186,24 @@ pub async fn record_prescription_and_close(
     .await?;
     close_in(&mut tx, journey_id).await?;
     tx.commit().await
+}
+
+/// The last fill of this journey's prescription was delivered: its supply
+/// lasts until `until`, and the prescription is active until then at least.
+pub async fn supply_ends(
+    pool: &PgPool,
+    journey_id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.prescriptions SET active_until = greatest(active_until, $2)
+          WHERE journey_id = $1",
+    )
+    .bind(journey_id)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Closes the consult this journey holds, if it holds one (the clinician

@@ -247,6 +247,7 @@ impl Workflow for AsyncConsult {
                 let orders = self
                     .fulfil(ctx, &intake, &clinical_patient, &rx, first)
                     .await?;
+                self.record_supply_end(ctx).await?;
                 ctx.set_phase("completed");
                 let mut out = summary("approved");
                 out["prescription_id"] = json!(rx.id);
@@ -290,9 +291,10 @@ impl AsyncConsult {
             return Ok(());
         }
         let fills = rx.refills + 1;
-        let active_until = approved_at
-            + chrono::Duration::from_std(self.config.refill_interval * fills)
-                .unwrap_or(chrono::Duration::MAX);
+        let active_until = chrono::Duration::from_std(self.config.refill_interval * fills)
+            .ok()
+            .and_then(|d| approved_at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let (pool, journey) = (self.pool.clone(), ctx.journey_id());
         let (offering, id, medication) = (
             intake.offering.id.clone(),
@@ -309,6 +311,23 @@ impl AsyncConsult {
                 active_until,
             )
             .await?)
+        })
+        .await
+    }
+
+    /// The last fill is delivered: its supply lasts one refill interval, and
+    /// the prescription stays active (a new intake waits for review) until then.
+    async fn record_supply_end(&self, ctx: &mut JourneyCtx) -> Result<(), WorkflowError> {
+        if !self.patient_guards {
+            return Ok(());
+        }
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        let supply = chrono::Duration::from_std(self.config.refill_interval).ok();
+        ctx.step("record_supply_end", |_| async move {
+            let until = supply
+                .and_then(|d| Utc::now().checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            Ok(super::consults::supply_ends(&pool, journey, until).await?)
         })
         .await
     }

@@ -832,3 +832,81 @@ async fn operators_list_skip_and_replay_inbox_entries_with_a_reason() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_skip_during_a_routing_pass_is_never_overwritten_by_it() {
+    let s = Stack::start().await;
+    let journey = s.start_journey("await_case", "race").await;
+    refs::link(&s.db.pool, journey, "clinical", "case", "case_r")
+        .await
+        .expect("link");
+    let event = |id: &str, case: &str| {
+        json!({ "event_id": id, "type": "case.assigned", "data": { "case_id": case } })
+            .to_string()
+            .into_bytes()
+    };
+    s.store_raw("r1", "case.assigned", &event("r1", "case_r"))
+        .await;
+    let second = s
+        .store_raw("r2", "case.assigned", &event("r2", "case_r"))
+        .await;
+
+    // Hold the journey's row, so the pass stops inside its first event with
+    // the batch's rows in hand.
+    let mut holder = s.db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM carepath.journeys WHERE id = $1 FOR UPDATE")
+        .bind(journey)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the journey");
+    let pass = {
+        let engine = s.engine.clone();
+        tokio::spawn(async move { engine.route_inbox_once(10).await })
+    };
+    let pool = s.db.pool.clone();
+    wait_for("the pass to wait on the journey", LONG, || {
+        let pool = pool.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query LIKE '%FROM carepath.journeys%FOR UPDATE%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (waiting > 0).then_some(())
+        }
+    })
+    .await;
+    // The operator sets the second event aside while the pass holds it.
+    let skip = {
+        let (http, url, token) = (s.http.clone(), s.url.clone(), s.operator.clone());
+        tokio::spawn(async move {
+            let resp = http
+                .post(format!("{url}/v1/inbox/{second}/skip"))
+                .bearer_auth(token)
+                .json(&json!({ "reason": "looks like a test event" }))
+                .send()
+                .await
+                .expect("skip");
+            resp.status()
+        })
+    };
+    holder.rollback().await.expect("release the journey");
+    let report = pass.await.expect("join").expect("pass");
+    let answered = skip.await.expect("join");
+    // Whichever came first, the answer and the row agree: the pass applied it
+    // and the skip was refused, or the skip won and the row stays skipped.
+    let (status, _) = s.inbox_status(second).await;
+    match answered {
+        StatusCode::CONFLICT => {
+            assert_eq!(
+                (status.as_str(), report.applied),
+                ("applied", 2),
+                "{report:?}"
+            )
+        }
+        StatusCode::OK => assert_eq!(status, "skipped", "{report:?}"),
+        other => panic!("skip answered {other}"),
+    }
+}

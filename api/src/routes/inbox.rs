@@ -95,17 +95,7 @@ pub async fn list(
             format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 500"));
-    }
-    let cursor = match q.cursor {
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| ApiError::field("cursor", "is not a cursor"))?,
-        ),
-        None => None,
-    };
+    let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
     let sql = "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
            FROM carepath.webhook_inbox
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
@@ -117,12 +107,7 @@ pub async fn list(
         .bind(limit + 1)
         .fetch_all(state.engine.pool())
         .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|i| i.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(InboxPage { items, next_cursor }))
 }
 
@@ -174,17 +159,7 @@ pub async fn rejections(
     _caller: AsOperator,
     QueryParams(q): QueryParams<RejectionQuery>,
 ) -> Result<Json<RejectionPage>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 500"));
-    }
-    let cursor = match q.cursor {
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| ApiError::field("cursor", "is not a cursor"))?,
-        ),
-        None => None,
-    };
+    let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
     let mut items: Vec<Rejection> = sqlx::query_as(
         "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
            FROM carepath.webhook_rejections
@@ -196,13 +171,34 @@ pub async fn rejections(
     .bind(limit + 1)
     .fetch_all(state.engine.pool())
     .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|i| i.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(RejectionPage { items, next_cursor }))
+}
+
+/// A listing's `limit` (1 to 500, default 50) and `cursor` (the last id of
+/// the previous page), checked.
+fn page_of(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<i64>), ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    let cursor = cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::field("cursor", "is not a cursor"))
+        })
+        .transpose()?;
+    Ok((limit, cursor))
+}
+
+/// Newest first, `limit + 1` rows fetched: the page, and the cursor of the
+/// next one when there is one.
+fn next_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Option<String> {
+    if items.len() as i64 <= limit {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(|i| id(i).to_string())
 }
 
 /// What an operator can do to stored events.

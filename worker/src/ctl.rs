@@ -447,15 +447,7 @@ pub async fn run(args: CtlArgs) -> Result<()> {
             match action {
                 Some(action) => {
                     let body = json!({ "action": action, "reason": reason });
-                    let j = api.call(Method::POST, &path, None, Some(&body)).await?;
-                    print(out, &j, |j| {
-                        format!(
-                            "journey {}: {} {}",
-                            s(&j["id"]),
-                            s(&j["status"]),
-                            s(&j["phase"])
-                        )
-                    });
+                    decide(&api, out, &path, &body).await?;
                 }
                 None => {
                     let r = api.call(Method::GET, &path, None, None).await?;
@@ -497,17 +489,7 @@ pub async fn run(args: CtlArgs) -> Result<()> {
                 (None, false) => None,
             };
             match decision {
-                Some(body) => {
-                    let j = api.call(Method::POST, &path, None, Some(&body)).await?;
-                    print(out, &j, |j| {
-                        format!(
-                            "journey {}: {} {}",
-                            s(&j["id"]),
-                            s(&j["status"]),
-                            s(&j["phase"])
-                        )
-                    });
-                }
+                Some(body) => decide(&api, out, &path, &body).await?,
                 None => {
                     let m = api.call(Method::GET, &path, None, None).await?;
                     print(out, &m, |m| {
@@ -588,6 +570,21 @@ async fn act(api: &Api, out: Output, action: &str, a: ActionArgs) -> Result<()> 
     print(out, &j, |j| {
         format!(
             "{} is now {} ({})",
+            s(&j["id"]),
+            s(&j["status"]),
+            s(&j["phase"])
+        )
+    });
+    Ok(())
+}
+
+/// A reviewer's decision (`match`, `intake-review`): posted, then where the
+/// journey now is.
+async fn decide(api: &Api, out: Output, path: &str, body: &Value) -> Result<()> {
+    let j = api.call(Method::POST, path, None, Some(body)).await?;
+    print(out, &j, |j| {
+        format!(
+            "journey {}: {} {}",
             s(&j["id"]),
             s(&j["status"]),
             s(&j["phase"])

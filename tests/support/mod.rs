@@ -3,6 +3,8 @@
 //! worker processes, and waiting on conditions with deadlines.
 #![allow(dead_code)]
 
+pub mod consult_stack;
+
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;

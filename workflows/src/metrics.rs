@@ -39,6 +39,14 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The kinds of alert journeys raise, always reported (zero included) so an
+/// alert rule on them has a series to read.
+const ALERT_KINDS: [&str; 3] = [
+    "decision_sla_exceeded",
+    "fulfilment_stalled",
+    "order_refused",
+];
+
 /// Everything `/metrics` shows.
 pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
     let mut out = carepath_activities::metrics::render_process();
@@ -188,8 +196,12 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     );
     f.sample(name, &[], rejected as f64);
 
+    // A task not due yet is a timer, not work waiting for a worker: it is
+    // reported as `Scheduled`, so `Pending` means due and not yet taken.
     let queue: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM apalis.jobs WHERE job_type = $1 GROUP BY status ORDER BY 1",
+        "SELECT CASE WHEN status = 'Pending' AND run_at > now() THEN 'Scheduled' ELSE status END,
+                count(*)
+           FROM apalis.jobs WHERE job_type = $1 GROUP BY 1 ORDER BY 1",
     )
     .bind(crate::JOURNEY_QUEUE)
     .fetch_all(pool)
@@ -199,7 +211,8 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         out,
         name,
         "gauge",
-        "Tasks in the journey queue by apalis status.",
+        "Tasks in the journey queue by apalis status; Pending: due and not yet taken by a \
+         worker; Scheduled: Pending in apalis but not due yet (a journey's timer or timeout).",
     );
     for (status, n) in &queue {
         f.sample(name, &[("status", status)], *n as f64);
@@ -209,6 +222,24 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     let name = "carepath_alerts_total";
     let mut f = Family::new(out, name, "counter", "Alerts raised by journeys, by kind.");
     for (kind, n) in &alerts {
+        f.sample(name, &[("kind", kind)], *n as f64);
+    }
+    let open = crate::store::alerts::open_counts(pool).await?;
+    let name = "carepath_alerts_open";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Alerts of journeys under way that the journey has not got past yet, by kind.",
+    );
+    for kind in ALERT_KINDS {
+        let n = open.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+        f.sample(name, &[("kind", kind)], n as f64);
+    }
+    for (kind, n) in open
+        .iter()
+        .filter(|(k, _)| !ALERT_KINDS.contains(&k.as_str()))
+    {
         f.sample(name, &[("kind", kind)], *n as f64);
     }
     Ok(())

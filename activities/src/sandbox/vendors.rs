@@ -229,7 +229,7 @@ fn dispatch(
             let message = s.create(
                 "message",
                 ext.as_deref(),
-                json!({ "case_id": id, "from": body["from"] }),
+                json!({ "case_id": id, "from": body["from"], "text": body["text"] }),
             );
             if answering {
                 events.push(Event::PatientAnswered {
@@ -237,6 +237,24 @@ fn dispatch(
                 });
             }
             (201, message)
+        }
+        ("clinical", "GET", ["v1", "partner", "cases", id, "messages"]) => {
+            if s.get("case", id).is_none() {
+                return not_found("case");
+            }
+            let mut items: Vec<Value> = s
+                .resources
+                .get("message")
+                .map(|m| {
+                    m.values()
+                        .filter(|m| m["case_id"] == *id)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Oldest first; RFC 3339 times of one clock sort as text.
+            items.sort_by(|a, b| a["created_at"].as_str().cmp(&b["created_at"].as_str()));
+            (200, json!({ "items": items }))
         }
         ("pharmacy", "POST", ["v1", "orders"]) => {
             if let Some(problem) = invalid_order(&body) {

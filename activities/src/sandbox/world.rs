@@ -70,8 +70,8 @@ impl App {
     }
 
     /// A case names its scenario (`approve`, `decline`, `more_info`,
-    /// `more_info_2`, `stall`: assigned but never decided) or gets one from
-    /// the configured mix, once.
+    /// `more_info_2`, `cancel`: the network cancels it, `stall`: assigned but
+    /// never decided) or gets one from the configured mix, once.
     async fn decide(self: &Arc<Self>, case_id: &str) {
         let decision = {
             let mut s = self.lock();
@@ -99,6 +99,8 @@ impl App {
             if scenario == "stall" {
                 return;
             }
+            // When the clinician acted: what a lost webhook's delay is measured from.
+            case["status_changed_at"] = json!(Utc::now().to_rfc3339());
             let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
             let wanted = match scenario.as_str() {
                 "more_info" => 1,
@@ -108,9 +110,24 @@ impl App {
             if rounds < wanted {
                 case["status"] = json!("more_info_requested");
                 case["more_info_rounds"] = json!(rounds + 1);
+                // The question is a message on the case, as at a real
+                // network: the webhook carries it, a lookup must fetch it.
+                let question = question(rounds + 1);
+                s.create(
+                    "message",
+                    None,
+                    json!({ "case_id": case_id, "from": "clinician", "text": question,
+                            "round": rounds + 1 }),
+                );
                 (
                     "case.more_info_requested",
-                    json!({ "case_id": case_id, "round": rounds + 1 }),
+                    json!({ "case_id": case_id, "round": rounds + 1, "message": question }),
+                )
+            } else if scenario == "cancel" {
+                case["status"] = json!("cancelled");
+                (
+                    "case.cancelled",
+                    json!({ "case_id": case_id, "reason": "no clinician available" }),
                 )
             } else if scenario == "decline" {
                 case["status"] = json!("declined");
@@ -187,6 +204,14 @@ impl App {
                 }
             });
         }
+    }
+}
+
+/// The clinician's question in round `round` (no patient data in it).
+fn question(round: u64) -> String {
+    match round {
+        1 => "How long have you had these symptoms, and have you tried any treatment?".into(),
+        n => format!("Round {n}: could you send a photo of the affected area in daylight?"),
     }
 }
 

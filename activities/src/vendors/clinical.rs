@@ -114,6 +114,36 @@ impl ClinicalNetwork {
             .await
     }
 
+    /// The case's messages, oldest first: `{"items": [{"id", "from":
+    /// "clinician"|"patient"|"partner", "text", "round" (a clinician's
+    /// round of questions), "created_at"}]}`.
+    pub async fn messages(&self, case_id: &str) -> Result<Value, VendorError> {
+        let path = format!("/v1/partner/cases/{case_id}/messages");
+        self.0.call(Method::Get, &path, None, None).await
+    }
+
+    /// The clinician's question: the latest message from the clinician on
+    /// the case — of round `round` when given and the messages name rounds.
+    /// `None` when the case holds none.
+    pub async fn question(
+        &self,
+        case_id: &str,
+        round: Option<u64>,
+    ) -> Result<Option<String>, VendorError> {
+        let listed = self.messages(case_id).await?;
+        let items = listed["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(items
+            .iter()
+            .rev()
+            .filter(|m| m["from"] == "clinician")
+            .find(|m| round.is_none() || m["round"].is_null() || m["round"].as_u64() == round)
+            .and_then(|m| m["text"].as_str())
+            .map(str::to_owned))
+    }
+
     /// A message on the case; `from` is `patient` or `partner`.
     pub async fn send_message(
         &self,

@@ -28,7 +28,9 @@ decision_sla = "20s"
 more_info_reminder = "4s"
 more_info_cancel = "15s"
 refill_interval = "3s"
-fulfilment_check = "15s"
+case_check = "3s"
+fulfilment_check = "4s"
+check_max = "10s"
 duplicate_intake_by_offering = { demo_offering_review = "review" }
 "#;
 

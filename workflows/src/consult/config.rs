@@ -36,10 +36,32 @@ pub struct ConsultConfig {
     /// From a fill to the next refill.
     #[serde(with = "humantime_serde")]
     pub refill_interval: Duration,
+    /// A clinical case the network has been silent about this long is looked
+    /// up, in case its webhooks were lost (reconciliation); every state the
+    /// lookup finds drives the journey as its webhook would.
+    #[serde(with = "humantime_serde")]
+    pub case_check: Duration,
     /// A pharmacy silent this long about an order is asked for its status,
     /// in case its webhooks were lost.
     #[serde(with = "humantime_serde")]
     pub fulfilment_check: Duration,
+    /// Per vendor state, a silence other than `case_check` / `fulfilment_check`
+    /// before the first lookup: `{ "clinical.info_received" = "30m",
+    /// "pharmacy.shipped" = "6h" }`. Keys are `clinical.<case status>`
+    /// (`submitted`, `assigned`, `info_received`) or `pharmacy.<order status>`
+    /// (`received`, `filled`, `shipped`).
+    #[serde(with = "humantime_map")]
+    pub check_by_state: BTreeMap<String, Duration>,
+    /// Each lookup that learns nothing new multiplies the next silence by
+    /// this (1.0: a fixed period) ...
+    pub check_backoff: f64,
+    /// ... up to this.
+    #[serde(with = "humantime_serde")]
+    pub check_max: Duration,
+    /// An order that has not moved for this long since it was placed or last
+    /// moved (as a lookup finds it) raises `fulfilment_stalled`.
+    #[serde(with = "humantime_serde")]
+    pub fulfilment_stall: Duration,
     /// A second intake while the patient's consult for the offering is open.
     pub duplicate_intake: DuplicatePolicy,
     /// Per-offering exceptions to `duplicate_intake` (`{ glp1_monthly = "review" }`).
@@ -54,7 +76,12 @@ impl Default for ConsultConfig {
             more_info_reminder: Duration::from_secs(3 * DAY),
             more_info_cancel: Duration::from_secs(14 * DAY),
             refill_interval: Duration::from_secs(30 * DAY),
-            fulfilment_check: Duration::from_secs(DAY),
+            case_check: Duration::from_secs(10 * 60),
+            fulfilment_check: Duration::from_secs(30 * 60),
+            check_by_state: BTreeMap::new(),
+            check_backoff: 2.0,
+            check_max: Duration::from_secs(6 * 3600),
+            fulfilment_stall: Duration::from_secs(3 * DAY),
             duplicate_intake: DuplicatePolicy::Attach,
             duplicate_intake_by_offering: BTreeMap::new(),
         }
@@ -79,6 +106,70 @@ impl ConsultConfig {
         if self.refill_interval.is_zero() || self.fulfilment_check.is_zero() {
             anyhow::bail!("consult.refill_interval and consult.fulfilment_check must be positive");
         }
+        if self.case_check.is_zero() || self.check_max.is_zero() {
+            anyhow::bail!("consult.case_check and consult.check_max must be positive");
+        }
+        if !(1.0..=10.0).contains(&self.check_backoff) {
+            anyhow::bail!("consult.check_backoff must be between 1.0 (a fixed period) and 10.0");
+        }
+        for (key, period) in &self.check_by_state {
+            let known = key
+                .strip_prefix("clinical.")
+                .is_some_and(|s| CASE_STATES.contains(&s))
+                || key
+                    .strip_prefix("pharmacy.")
+                    .is_some_and(|s| ORDER_STATES.contains(&s));
+            if !known {
+                anyhow::bail!(
+                    "consult.check_by_state: {key:?} names no state a journey waits in; \
+                     known: clinical.{}, pharmacy.{}",
+                    CASE_STATES.join(", clinical."),
+                    ORDER_STATES.join(", pharmacy.")
+                );
+            }
+            if period.is_zero() {
+                anyhow::bail!("consult.check_by_state.{key} must be positive");
+            }
+        }
         Ok(())
+    }
+
+    /// How long `vendor` (`clinical`, `pharmacy`) may stay silent about a
+    /// resource in `state` before it is looked up, the first time.
+    pub fn first_check(&self, vendor: &str, state: &str) -> Duration {
+        self.check_by_state
+            .get(&format!("{vendor}.{state}"))
+            .copied()
+            .unwrap_or(if vendor == "clinical" {
+                self.case_check
+            } else {
+                self.fulfilment_check
+            })
+    }
+}
+
+/// Case states a journey waits for the clinician in.
+const CASE_STATES: [&str; 3] = ["submitted", "assigned", "info_received"];
+/// Order states a journey waits for the pharmacy in.
+const ORDER_STATES: [&str; 3] = ["received", "filled", "shipped"];
+
+/// `BTreeMap<String, Duration>` written as humantime strings (`"30m"`).
+mod humantime_map {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Duration>, D::Error> {
+        let text = BTreeMap::<String, String>::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| {
+                humantime::parse_duration(&v)
+                    .map(|d| (k.clone(), d))
+                    .map_err(|e| serde::de::Error::custom(format!("{k}: {e}")))
+            })
+            .collect()
     }
 }

@@ -14,7 +14,14 @@ use super::intake::{Problem, Questionnaires, eligibility};
 /// Refills an offering may carry: a year of monthly fills.
 pub const MAX_REFILLS: u32 = 12;
 /// Sandbox-only decisions a start request may ask for.
-pub const SCENARIOS: [&str; 5] = ["approve", "decline", "more_info", "more_info_2", "stall"];
+pub const SCENARIOS: [&str; 6] = [
+    "approve",
+    "decline",
+    "more_info",
+    "more_info_2",
+    "cancel",
+    "stall",
+];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

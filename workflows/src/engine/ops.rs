@@ -295,6 +295,16 @@ impl Engine {
                 .bind(finished)
                 .execute(&mut *tx)
                 .await?;
+                if finished {
+                    crate::store::alerts::resolve_in(
+                        &mut tx,
+                        id,
+                        &[],
+                        None,
+                        "an operator cancelled the journey",
+                    )
+                    .await?;
+                }
             }
             Effect::RunNow(steps_sql) => {
                 if let Some(sql) = steps_sql {

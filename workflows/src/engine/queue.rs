@@ -65,12 +65,17 @@ pub enum RunAt {
     NotBefore(DateTime<Utc>),
 }
 
-/// Pushes `task` (whose fence the caller has just stored) in `conn`'s transaction.
+/// Pushes `task` (whose fence the caller has just stored) in `conn`'s
+/// transaction, and drops the journey's previous wake-up if it has not run.
 pub async fn push_task(
     conn: &mut PgConnection,
     task: JourneyTask,
     run_at: RunAt,
 ) -> Result<(), EngineError> {
+    let superseded = JourneyTask {
+        fence: task.fence - 1,
+        ..task
+    };
     let args = serde_json::to_vec(&task).map_err(|e| EngineError::Conflict {
         action: "enqueue",
         detail: e.to_string(),
@@ -88,6 +93,17 @@ pub async fn push_task(
         .build();
     let tasks: Vec<PgTask> = vec![task];
     apalis_postgres::queries::push_tasks(&mut *conn, JOURNEY_QUEUE, tasks).await?;
+    // The wake-up this one supersedes (a timeout a signal came before, a
+    // retry an operator ran early) would only find nothing to do when its
+    // time came; until then it would sit in the queue as Pending work.
+    sqlx::query(
+        "DELETE FROM apalis.jobs
+          WHERE job_type = $1 AND idempotency_key = $2 AND status = 'Pending'",
+    )
+    .bind(JOURNEY_QUEUE)
+    .bind(superseded.key())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -299,6 +299,9 @@ async fn complete(
     .rows_affected();
     if done == 1 {
         history::append(&mut *tx, journey_id, "engine", "completed", json!({})).await?;
+        // What it raised no longer waits for anyone.
+        crate::store::alerts::resolve_in(&mut tx, journey_id, &[], None, "the journey completed")
+            .await?;
     }
     tx.commit().await
 }

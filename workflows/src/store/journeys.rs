@@ -101,8 +101,8 @@ macro_rules! journey_columns {
 /// When a journey (the row aliased `j`) is overdue — it should have moved and
 /// has not: it waits and its wake time passed more than a minute ago; it has been running
 /// without recording anything for `CAREPATH_STUCK_AFTER_SECS` (15 minutes;
-/// a session setting every connection carries); or it raised an alert (a
-/// decision past its SLA, an order stuck) and nothing has reached it since.
+/// a session setting every connection carries); or it has an open alert (a
+/// decision past its SLA, an order stuck) that it has not got past.
 #[macro_export]
 macro_rules! overdue_condition {
     () => {
@@ -111,9 +111,7 @@ macro_rules! overdue_condition {
           OR (j.status = 'running' AND greatest(j.wake_at, j.updated_at) < now() - make_interval(secs =>
                 coalesce(nullif(current_setting('carepath.stuck_after_secs', true), '')::float8, 900)))
           OR EXISTS (SELECT 1 FROM carepath.alerts a
-                      WHERE a.journey_id = j.id
-                        AND a.raised_at > coalesce((SELECT max(s.consumed_at) FROM carepath.signals s
-                                                     WHERE s.journey_id = j.id), '-infinity'))))"
+                      WHERE a.journey_id = j.id AND a.resolved_at IS NULL)))"
     };
 }
 

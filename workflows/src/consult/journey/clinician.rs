@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::reconcile::{CaseFound, CaseLookup, DECISIVE, Silence};
 use super::{AsyncConsult, PATIENT_RESPONSE, Submitted, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::alerts;
@@ -20,6 +21,26 @@ pub(super) enum Decision {
     },
     /// The patient never answered a request for more information.
     Abandoned,
+    /// The network cancelled the case (no clinician will decide it).
+    Cancelled,
+}
+
+/// The alert a clinician's turn past its SLA raises.
+const SLA_ALERT: &str = "decision_sla_exceeded";
+
+/// A round of questions to put to the patient.
+struct Asking<'a> {
+    case_id: &'a str,
+    /// How many times the patient has been asked, this one included: the
+    /// `round` their answer names.
+    round: u64,
+    /// The clinician's question, when the event carried it.
+    question: Option<String>,
+}
+
+/// Where an event came from, for people reading the history.
+fn source_of(event: &Value) -> &str {
+    event["source"].as_str().unwrap_or("webhook")
 }
 
 /// How a more-information round ended.
@@ -28,9 +49,10 @@ enum Round {
         at: DateTime<Utc>,
     },
     Unanswered,
-    /// The clinician decided while the patient was silent: the decision is
-    /// already waiting among the case's events.
-    Overtaken,
+    /// The clinician decided while the patient was silent: the decision,
+    /// when the lookup that found it may drive it; else it is waiting among
+    /// the case's events, or the next lookup finds it.
+    Overtaken(Option<Value>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,9 +65,11 @@ pub(super) struct Prescription {
 
 impl AsyncConsult {
     /// The clinician's decision, however many more-information rounds it
-    /// takes. No decision within the SLA of the clinician's turn: the case is
-    /// looked up (its webhook may be lost) and, still undecided, an alert is
-    /// raised — once per turn — and the journey keeps waiting and looking.
+    /// takes. A network silent about the case for a while (`case_check`,
+    /// backing off) is asked, and what it says drives the journey as the
+    /// lost webhook would have; a webhook that arrives after all changes
+    /// nothing. Still undecided past the SLA of the clinician's turn, an
+    /// alert is raised — once per turn — and resolved when the clinician acts.
     pub(super) async fn await_decision(
         &self,
         ctx: &mut JourneyCtx,
@@ -60,30 +84,52 @@ impl AsyncConsult {
         // patient was asked (the `round` the product answers with).
         let mut last_round = 0u64;
         let mut asked = 0u64;
+        // The case's state as the journey knows it, and how long the network
+        // may stay silent about it.
+        let mut known = "submitted";
+        let mut silence = Silence::new(&self.config, "clinical", known);
         loop {
+            let sla_at = turn_since + sla;
             let timeout = if alerted {
-                sla
+                silence.period()
             } else {
-                until(turn_since + sla)
+                silence.period().min(until(sla_at))
             };
             let event = match ctx.wait_signal("clinical.case", Some(timeout)).await? {
-                Some(event) => event,
+                Some(event) => {
+                    silence.heard();
+                    event
+                }
                 None => {
-                    let status = self.check_case(ctx, &submitted.case_id).await?;
-                    if matches!(status.as_str(), "approved" | "declined") {
-                        // The decision's webhook was lost: act on the case itself.
-                        json!({ "type": format!("case.{status}"), "data": {} })
-                    } else {
-                        if !alerted {
-                            self.raise_sla_alert(ctx, &submitted.case_id).await?;
-                            alerted = true;
+                    let looked = self.check_case(ctx, &submitted.case_id, sla_at).await?;
+                    let news = looked.news(known, last_round);
+                    let decisive = news.as_ref().is_some_and(|e| {
+                        DECISIVE.contains(&e["type"].as_str().unwrap_or_default())
+                    });
+                    if !decisive && !alerted && looked.past_sla() {
+                        self.raise_sla_alert(ctx, &submitted.case_id).await?;
+                        alerted = true;
+                    }
+                    match news {
+                        Some(event) => {
+                            silence.heard();
+                            event
                         }
-                        continue;
+                        None => {
+                            silence.learnt_nothing();
+                            continue;
+                        }
                     }
                 }
             };
             match event["type"].as_str().unwrap_or_default() {
-                "case.assigned" => ctx.set_phase("in_clinician_review"),
+                "case.assigned" => {
+                    ctx.set_phase("in_clinician_review");
+                    if known == "submitted" {
+                        known = "assigned";
+                        silence.moved_to(known);
+                    }
+                }
                 "case.more_info_requested" => {
                     let round = event["data"]["round"].as_u64().unwrap_or(last_round + 1);
                     if round <= last_round {
@@ -91,55 +137,95 @@ impl AsyncConsult {
                     }
                     last_round = round;
                     asked += 1;
-                    match self
-                        .more_info(ctx, intake, &submitted.case_id, asked)
-                        .await?
-                    {
+                    let question = event["data"]["message"].as_str().map(str::to_owned);
+                    let asking = Asking {
+                        case_id: &submitted.case_id,
+                        round: asked,
+                        question,
+                    };
+                    match self.more_info(ctx, intake, asking).await? {
                         Round::Answered { at } => {
                             turn_since = at;
                             alerted = false;
+                            known = "info_received";
+                            silence.moved_to(known);
                             ctx.set_phase("awaiting_clinician");
                         }
-                        Round::Overtaken => ctx.set_phase("awaiting_clinician"),
+                        Round::Overtaken(Some(decision)) => {
+                            return self.decided(ctx, &decision).await;
+                        }
+                        Round::Overtaken(None) => ctx.set_phase("awaiting_clinician"),
                         Round::Unanswered => return Ok(Decision::Abandoned),
                     }
                 }
-                kind @ ("case.approved" | "case.declined") => {
-                    let at = self.decision_time(ctx, &event).await?;
-                    return Ok(if kind == "case.approved" {
-                        Decision::Approved { at }
-                    } else {
-                        Decision::Declined { at }
-                    });
+                "case.approved" | "case.declined" | "case.cancelled" => {
+                    return self.decided(ctx, &event).await;
                 }
                 _ => {}
             }
         }
     }
 
+    /// The clinician's decision in `event` (a webhook or its lookup).
+    async fn decided(
+        &self,
+        ctx: &mut JourneyCtx,
+        event: &Value,
+    ) -> Result<Decision, WorkflowError> {
+        if event["type"] == "case.cancelled" {
+            return Ok(Decision::Cancelled);
+        }
+        let at = self.decision_time(ctx, event).await?;
+        Ok(if event["type"] == "case.approved" {
+            Decision::Approved { at }
+        } else {
+            Decision::Declined { at }
+        })
+    }
+
     /// When the clinician decided: the event's time, or (when it names none)
-    /// the time the journey learnt of it — recorded either way.
+    /// the time the journey learnt of it — recorded either way. The turn's
+    /// SLA alert, if one was raised, is resolved with it.
     async fn decision_time(
         &self,
         ctx: &mut JourneyCtx,
         event: &Value,
     ) -> Result<DateTime<Utc>, WorkflowError> {
         let named = event_time(event);
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        let how = format!("the clinician decided ({})", source_of(event));
         ctx.step("decision_time", |_| async move {
+            alerts::resolve(&pool, journey, &[SLA_ALERT], None, &how).await?;
             Ok::<_, StepError>(named.unwrap_or_else(Utc::now))
         })
         .await
     }
 
+    /// Asks the network for the case (its webhooks may be lost): its status,
+    /// and with a round of questions, the clinician's question from the
+    /// case's messages. Whether the turn's SLA (ending `sla_at`) had passed
+    /// is judged now and recorded, so a replay takes the same path.
     async fn check_case(
         &self,
         ctx: &mut JourneyCtx,
         case_id: &str,
-    ) -> Result<String, WorkflowError> {
+        sla_at: DateTime<Utc>,
+    ) -> Result<CaseLookup, WorkflowError> {
         let (vendors, case) = (self.vendors.clone(), case_id.to_owned());
         ctx.step("check_case", |_| async move {
-            let case = vendors.clinical.get_case(&case).await?;
-            Ok(case["status"].as_str().unwrap_or_default().to_owned())
+            let found = vendors.clinical.get_case(&case).await?;
+            let status = found["status"].as_str().unwrap_or_default().to_owned();
+            let (mut round, mut message) = (None, None);
+            if status == "more_info_requested" {
+                round = found["more_info_rounds"].as_u64();
+                message = vendors.clinical.question(&case, round).await?;
+            }
+            Ok(CaseLookup::Found(CaseFound {
+                status,
+                round,
+                message,
+                past_sla: Utc::now() >= sla_at,
+            }))
         })
         .await
     }
@@ -153,32 +239,29 @@ impl AsyncConsult {
         let sla = self.config.decision_sla.as_secs();
         ctx.step("decision_sla_alert", |s| async move {
             let detail = json!({ "case_id": case, "sla_secs": sla });
-            Ok(alerts::raise(&pool, journey, "decision_sla_exceeded", &s.key, detail).await?)
+            Ok(alerts::raise(&pool, journey, SLA_ALERT, &s.key, detail).await?)
         })
         .await
     }
 
-    /// Round `round` of questions: tell the patient, wait for their answer
-    /// to this round (reminding once), pass it to the clinician. An answer
-    /// to another round — early, late or sent twice — is not this round's.
+    /// A round of questions: tell the patient (with the clinician's
+    /// question), wait for their answer to this round (reminding once), pass
+    /// it to the clinician. An answer to another round — early, late or sent
+    /// twice — is not this round's.
     async fn more_info(
         &self,
         ctx: &mut JourneyCtx,
         intake: &ConsultInput,
-        case_id: &str,
-        round: u64,
+        asking: Asking<'_>,
     ) -> Result<Round, WorkflowError> {
         ctx.set_phase("awaiting_patient_response");
         let p = &intake.patient;
-        let asked = self
-            .notify(
-                ctx,
-                "notify_more_info",
-                Channel::Email,
-                &p.email,
-                "more_info_requested",
-            )
-            .await?;
+        let Asking {
+            case_id,
+            round,
+            question,
+        } = asking;
+        let asked = self.ask_patient(ctx, case_id, &p.email, question).await?;
         let (remind_at, give_up_at) = (
             asked + self.config.more_info_reminder,
             asked + self.config.more_info_cancel,
@@ -204,12 +287,22 @@ impl AsyncConsult {
                     reminded = true;
                 }
                 None => {
-                    let status = self.check_case(ctx, case_id).await?;
-                    return Ok(if status == "more_info_requested" {
-                        Round::Unanswered
-                    } else {
-                        Round::Overtaken
-                    });
+                    // The SLA does not apply while the patient has the turn.
+                    let looked = self
+                        .check_case(ctx, case_id, DateTime::<Utc>::MAX_UTC)
+                        .await?;
+                    if looked.status() == "more_info_requested" {
+                        return Ok(Round::Unanswered);
+                    }
+                    // Decided meanwhile: act on it now unless the lookup was
+                    // recorded before lookups drove decisions here.
+                    let decision = match &looked {
+                        CaseLookup::Found(_) => looked
+                            .news("info_received", u64::MAX)
+                            .filter(|e| e["type"] != "case.more_info_requested"),
+                        CaseLookup::Status(_) => None,
+                    };
+                    return Ok(Round::Overtaken(decision));
                 }
             }
         };
@@ -225,6 +318,42 @@ impl AsyncConsult {
             })
             .await?;
         Ok(Round::Answered { at })
+    }
+
+    /// Tells the patient the clinician needs more information, with the
+    /// clinician's question (fetched from the case when the event that
+    /// brought the round did not carry it); the clinician has acted, so the
+    /// turn's SLA alert is resolved. Returns when the patient was asked.
+    async fn ask_patient(
+        &self,
+        ctx: &mut JourneyCtx,
+        case_id: &str,
+        email: &str,
+        question: Option<String>,
+    ) -> Result<DateTime<Utc>, WorkflowError> {
+        let (vendors, pool, journey) = (self.vendors.clone(), self.pool.clone(), ctx.journey_id());
+        let (case, to) = (case_id.to_owned(), email.to_owned());
+        ctx.step("notify_more_info", |s| async move {
+            let question = match question {
+                Some(q) => Some(q),
+                None => vendors.clinical.question(&case, None).await?,
+            };
+            let data = json!({ "question": question });
+            vendors
+                .notify
+                .send_with(
+                    Channel::Email,
+                    &to,
+                    "more_info_requested",
+                    &data,
+                    &s.idempotency_key(),
+                )
+                .await?;
+            let how = "the clinician asked the patient for more information";
+            alerts::resolve(&pool, journey, &[SLA_ALERT], None, how).await?;
+            Ok(Utc::now())
+        })
+        .await
     }
 
     pub(super) async fn withdraw_case(

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::clinician::Prescription;
+use super::reconcile::{self, OrderFound, OrderLookup, Silence};
 use super::{AsyncConsult, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::{alerts, refs};
@@ -16,8 +17,8 @@ use crate::{JourneyCtx, StepError, WorkflowError};
 const ORDER_STATES: [&str; 4] = ["received", "filled", "shipped", "delivered"];
 /// States after which an order will not be fulfilled.
 const DEAD_STATES: [&str; 3] = ["cancelled", "rejected", "failed"];
-/// Silent checks in a row after which people are told an order is stuck.
-const STALLED_AFTER_CHECKS: u32 = 3;
+/// The alerts an order that moves again resolves.
+const ORDER_ALERTS: [&str; 2] = ["fulfilment_stalled", "order_refused"];
 
 fn order_rank(status: &str) -> Option<usize> {
     ORDER_STATES.iter().position(|s| *s == status)
@@ -108,8 +109,10 @@ impl AsyncConsult {
     /// Follows an order to delivery; returns when it was filled. An event
     /// older than the order's state (a late `filled` after `shipped`) is
     /// absorbed, a skipped state is implied, an event about an earlier fill's
-    /// order is ignored. A pharmacy silent for `fulfilment_check` is asked;
-    /// an order stuck or refused raises an alert and the journey keeps
+    /// order is ignored. A pharmacy silent for `fulfilment_check` (backing
+    /// off) is asked, and the state it tells moves the order as its webhook
+    /// would; an order refused, or not moving for `fulfilment_stall`, raises
+    /// an alert — resolved when the order moves — and the journey keeps
     /// waiting for the pharmacy or an operator.
     async fn track_order(
         &self,
@@ -120,35 +123,35 @@ impl AsyncConsult {
         let delivered = ORDER_STATES.len() - 1;
         let mut rank = 0;
         let mut filled_at = None;
+        // When the order last moved, as recorded (none yet: since it was placed).
+        let mut moved_at = None;
         let mut silent_checks = 0;
         let mut alerted = false;
+        let mut silence = Silence::new(&self.config, "pharmacy", ORDER_STATES[rank]);
         while rank < delivered {
             let wait = ctx
-                .wait_signal("pharmacy.order", Some(self.config.fulfilment_check))
+                .wait_signal("pharmacy.order", Some(silence.period()))
                 .await?;
-            let (status, named_at) = match wait {
+            // (status, the time the event names, stalled, learnt by lookup)
+            let (status, named_at, stalled, looked_up) = match wait {
                 Some(event) => {
                     if event["data"]["order_id"].as_str() != Some(order_id) {
                         continue;
                     }
                     silent_checks = 0;
+                    silence.heard();
                     let status = event["data"]["status"].as_str().unwrap_or_default();
-                    (status.to_owned(), event_time(&event))
+                    (status.to_owned(), event_time(&event), false, false)
                 }
                 None => {
-                    let (vendors, order) = (self.vendors.clone(), order_id.to_owned());
-                    let status: String = ctx
-                        .step("check_order", |_| async move {
-                            let o = vendors.pharmacy.get_order(&order).await?;
-                            Ok(o["status"].as_str().unwrap_or_default().to_owned())
-                        })
-                        .await?;
+                    let looked = self.check_order(ctx, order_id, rank, moved_at).await?;
                     silent_checks += 1;
-                    (status, None)
+                    let stalled = looked.stalled(silent_checks);
+                    (looked.status().to_owned(), None, stalled, true)
                 }
             };
             let dead = DEAD_STATES.contains(&status.as_str());
-            if (dead || silent_checks >= STALLED_AFTER_CHECKS) && !alerted {
+            if (dead || stalled) && !alerted {
                 let kind = if dead {
                     "order_refused"
                 } else {
@@ -158,27 +161,68 @@ impl AsyncConsult {
                 alerted = true;
             }
             let Some(new) = order_rank(&status).filter(|r| *r > rank) else {
+                if looked_up {
+                    silence.learnt_nothing();
+                }
                 continue;
             };
             rank = new;
+            silence.moved_to(ORDER_STATES[rank]);
             if status == "shipped" {
                 let phone = &intake.patient.phone;
                 self.notify(ctx, "notify_shipped", Channel::Sms, phone, "order_shipped")
                     .await?;
             }
             // The transition, with its time, is recorded: that time (not a
-            // clock read on replay) dates the fill.
+            // clock read on replay) dates the fill. The order moved, so what
+            // was raised about it being stuck is resolved.
+            let (pool, journey, order) = (self.pool.clone(), ctx.journey_id(), order_id.to_owned());
+            let how = format!("the order is {status}");
             let at: DateTime<Utc> = ctx
                 .step(&format!("order_{status}"), |_| async move {
+                    let about = Some(("order_id", order.as_str()));
+                    alerts::resolve(&pool, journey, &ORDER_ALERTS, about, &how).await?;
                     Ok::<_, StepError>(named_at.unwrap_or_else(Utc::now))
                 })
                 .await?;
+            moved_at = Some(at);
             if filled_at.is_none() && new >= 1 {
                 filled_at = Some(at);
             }
         }
         // Delivered implies filled, so a time was recorded above.
         filled_at.ok_or_else(|| WorkflowError::fail("order delivered without a recorded fill"))
+    }
+
+    /// Asks the pharmacy for the order (its webhooks may be lost). Whether
+    /// it is stalled — still at `rank` and not moved for `fulfilment_stall`
+    /// since `moved_at` (or since the pharmacy created it) — is judged now
+    /// and recorded, so a replay takes the same path.
+    async fn check_order(
+        &self,
+        ctx: &mut JourneyCtx,
+        order_id: &str,
+        rank: usize,
+        moved_at: Option<DateTime<Utc>>,
+    ) -> Result<OrderLookup, WorkflowError> {
+        let (vendors, order) = (self.vendors.clone(), order_id.to_owned());
+        let stall = self.config.fulfilment_stall;
+        ctx.step("check_order", |_| async move {
+            let found = vendors.pharmacy.get_order(&order).await?;
+            let status = found["status"].as_str().unwrap_or_default().to_owned();
+            let now = Utc::now();
+            let placed = found["created_at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let since = moved_at.or(placed).unwrap_or(now);
+            let moved = order_rank(&status).is_some_and(|r| r > rank);
+            Ok(OrderLookup::Found(OrderFound {
+                stalled: !moved && reconcile::stalled(since, now, stall),
+                status,
+            }))
+        })
+        .await
     }
 
     async fn raise_order_alert(

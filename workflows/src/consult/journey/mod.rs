@@ -9,6 +9,7 @@ mod admission;
 mod clinician;
 mod fulfilment;
 mod patient;
+mod reconcile;
 mod records;
 
 use std::sync::Arc;
@@ -204,6 +205,21 @@ impl Workflow for AsyncConsult {
                     .await?;
                 self.engage(ctx, "consult_closed", closed).await?;
                 Ok(summary("cancelled_no_response"))
+            }
+            Decision::Cancelled => {
+                ctx.set_phase("cancelled_by_network");
+                self.close_consult(ctx, patient_id).await?;
+                let closed = self
+                    .notify(
+                        ctx,
+                        "notify_cancelled",
+                        Channel::Email,
+                        email,
+                        "consult_cancelled_by_network",
+                    )
+                    .await?;
+                self.engage(ctx, "consult_closed", closed).await?;
+                Ok(summary("cancelled_by_network"))
             }
             Decision::Declined { at } => {
                 ctx.set_phase("declined");

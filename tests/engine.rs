@@ -245,6 +245,26 @@ async fn the_same_event_id_twice_is_applied_once() {
 }
 
 #[tokio::test]
+async fn a_timeout_a_signal_came_before_leaves_no_pending_task_behind() {
+    let db = fresh_db().await;
+    let engine = engine(&db.pool, Registry::new().with("waiter", 1, Waiter));
+    let worker = InProcessWorker::start(engine.clone(), "superseded");
+    // A day's timeout: its wake-up task would sit in the queue for a day.
+    let id = start(&engine, "waiter", json!({ "timeout_ms": 86_400_000 })).await;
+    wait_waiting_for(&db.pool, id, "signal:go").await;
+    let pending = "SELECT count(*) FROM apalis.jobs WHERE status = 'Pending'";
+    assert_eq!(count(&db.pool, pending).await, 1, "the timeout's wake-up");
+    engine
+        .signal(id, "go", "api", "evt-1", &json!({}), &actor())
+        .await
+        .expect("signal");
+    wait_status(&db.pool, id, "completed", LONG).await;
+    worker.shutdown().await;
+    // An operator reading carepath_queue_tasks{status="Pending"} sees no work.
+    assert_eq!(count(&db.pool, pending).await, 0);
+}
+
+#[tokio::test]
 async fn a_wait_with_a_timeout_takes_the_timeout_branch_when_nothing_arrives() {
     let db = fresh_db().await;
     let engine = engine(&db.pool, Registry::new().with("waiter", 1, Waiter));

@@ -120,6 +120,7 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
         "carepath_inbox_lag_seconds",
         "carepath_vendor_hold_remaining_seconds",
         "carepath_oldest_overdue_journey_age_seconds",
+        "carepath_alerts_open",
     ] {
         assert!(
             from_worker.contains(&format!("# TYPE {family} ")),

@@ -118,12 +118,16 @@ pub async fn print(
             .unwrap_or_default()
     };
 
-    let (retries, vendor_waits, signals, alerts): (i64, i64, i64, i64) = sqlx::query_as(
+    let (retries, vendor_waits, signals, alerts, open_alerts, lookups): (i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(
         "SELECT (SELECT count(*) FROM carepath.journey_history WHERE kind = 'step_retry_scheduled'),
                 (SELECT count(*) FROM carepath.journey_history
                   WHERE kind = 'step_retry_scheduled' AND detail->>'waiting_for' LIKE 'vendor:%'),
                 (SELECT count(*) FROM carepath.journey_history WHERE kind = 'signal_applied'),
-                (SELECT count(*) FROM carepath.alerts)",
+                (SELECT count(*) FROM carepath.alerts),
+                (SELECT count(*) FROM carepath.alerts WHERE resolved_at IS NULL),
+                (SELECT count(*) FROM carepath.journey_steps
+                  WHERE key ~ '^check_(case|order)' AND status = 'completed')",
     )
     .fetch_one(&stack.pool)
     .await?;
@@ -212,7 +216,10 @@ pub async fn print(
         "  OAuth tokens: {} requested, {} issued",
         counters["token_requests"], counters["tokens_issued"]
     );
-    println!("  alerts raised:                    {alerts}");
+    println!(
+        "  vendors asked after a silence:    {lookups} lookups (a lost webhook never strands a journey)"
+    );
+    println!("  alerts raised:                    {alerts} ({open_alerts} still open)");
     println!(
         "  charts: {patients} patients for {} journeys ({linked} intakes linked to an existing chart, not duplicated)",
         started.len()

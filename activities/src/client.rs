@@ -179,8 +179,15 @@ impl VendorClient {
         &self.name
     }
 
-    /// Calls `path` on the vendor. Mutating calls carry `idempotency_key`, so a
-    /// retried step is recognised by the vendor as the same call.
+    /// The profile this client was built from.
+    pub fn profile(&self) -> &VendorProfile {
+        &self.profile
+    }
+
+    /// Calls `path` on the vendor (appended to the profile's `base_url`; it
+    /// may end in a query string the caller has encoded). Mutating calls
+    /// carry `idempotency_key`, so a retried step is recognised by the vendor
+    /// as the same call.
     pub async fn call(
         &self,
         method: Method,

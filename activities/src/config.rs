@@ -12,6 +12,10 @@ use serde::Deserialize;
 /// The vendors journeys use. Each has a profile, defaulted to the sandbox.
 pub const VENDORS: [&str; 5] = ["clinical", "pharmacy", "ehr", "crm", "notify"];
 
+/// The vendors whose client can read an event feed (a profile may declare
+/// `feed` only for these).
+pub const FEED_VENDORS: [&str; 1] = ["pharmacy"];
+
 pub const DEFAULT_SANDBOX: &str = "http://127.0.0.1:8090";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +68,32 @@ impl Default for RetryConfig {
     }
 }
 
+/// A vendor's cursor-based "events since" endpoint, which workers read every
+/// `every` for the events whose webhooks were lost (`[vendors.pharmacy]
+/// feed = { path = "/v1/events", every = "30s" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// The endpoint's path under the profile's `base_url`, starting with `/`
+    /// (carepath adds the query: `after`, `limit`).
+    pub path: String,
+    /// How often a worker reads it: a duration such as `"30s"` or `"5m"`
+    /// (more than zero). Of all the workers, one reads at a time.
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+    /// Events asked for per request, 1 to 500 (default 100); a read goes on
+    /// until a page comes back with fewer.
+    #[serde(default = "default_page")]
+    pub page: u32,
+}
+
+fn default_page() -> u32 {
+    100
+}
+
+/// The most events a feed request may ask for.
+pub const MAX_FEED_PAGE: u32 = 500;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VendorProfile {
@@ -86,6 +116,10 @@ pub struct VendorProfile {
     /// the step hands the journey back to wait durably.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
+    /// The vendor's event feed, read by the workers; none by default. Only
+    /// for [`FEED_VENDORS`].
+    #[serde(default)]
+    pub feed: Option<FeedConfig>,
 }
 
 fn default_rate() -> f64 {
@@ -105,7 +139,8 @@ fn default_max_wait_ms() -> u64 {
 }
 
 impl VendorProfile {
-    /// The profile for `vendor` on a sandbox at `sandbox`.
+    /// The profile for `vendor` on a sandbox at `sandbox`. The pharmacy's
+    /// declares the sandbox's feed (`/v1/events`, read every 5 s).
     pub fn sandbox(vendor: &str, sandbox: &str) -> Self {
         let auth = if vendor == "clinical" {
             AuthConfig::Oauth2 {
@@ -129,6 +164,11 @@ impl VendorProfile {
             timeout_ms: default_timeout_ms(),
             connect_timeout_ms: default_connect_timeout_ms(),
             max_wait_ms: default_max_wait_ms(),
+            feed: (vendor == "pharmacy").then(|| FeedConfig {
+                path: "/v1/events".into(),
+                every: Duration::from_secs(5),
+                page: default_page(),
+            }),
         }
     }
 
@@ -172,8 +212,10 @@ impl VendorsConfig {
         Self::from_profiles(file.vendors)
     }
 
-    /// The given profiles over the sandbox defaults; unknown vendors and
-    /// impossible limits are refused.
+    /// The given profiles over the sandbox defaults; unknown vendors,
+    /// impossible limits and a feed for a vendor whose client cannot read
+    /// one (or one with no interval, a page out of 1–500, a path without its
+    /// leading `/`) are refused.
     pub fn from_profiles(profiles: BTreeMap<String, VendorProfile>) -> Result<Self> {
         let mut cfg = Self::default();
         for (name, profile) in profiles {
@@ -186,10 +228,32 @@ impl VendorsConfig {
             if profile.rate_per_sec <= 0.0 || profile.burst == 0 {
                 bail!("vendors.{name}: rate_per_sec and burst must be positive");
             }
+            if let Some(feed) = &profile.feed {
+                check_feed(&name, feed)?;
+            }
             cfg.vendors.insert(name, profile);
         }
         Ok(cfg)
     }
+}
+
+fn check_feed(vendor: &str, feed: &FeedConfig) -> Result<()> {
+    if !FEED_VENDORS.contains(&vendor) {
+        bail!(
+            "vendors.{vendor}.feed: carepath cannot read a feed of {vendor}; only of {}",
+            FEED_VENDORS.join(", ")
+        );
+    }
+    if feed.every.is_zero() {
+        bail!("vendors.{vendor}.feed.every must be more than zero");
+    }
+    if !(1..=MAX_FEED_PAGE).contains(&feed.page) {
+        bail!("vendors.{vendor}.feed.page must be from 1 to {MAX_FEED_PAGE}");
+    }
+    if !feed.path.starts_with('/') || feed.path.contains(['?', '#']) {
+        bail!("vendors.{vendor}.feed.path must start with / and hold no query");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,5 +284,61 @@ mod tests {
         assert!(VendorsConfig::from_toml("[vendors.bank]\nbase_url = \"x\"").is_err());
         let typo = "[vendors.crm]\nbase_url = \"x\"\nrate = 3\nauth = { kind = \"api_key\", header = \"h\", key_env = \"K\" }";
         assert!(VendorsConfig::from_toml(typo).is_err());
+    }
+
+    #[test]
+    fn a_feed_is_read_for_the_pharmacy_and_refused_for_vendors_that_have_none() {
+        let pharmacy = |feed: &str| {
+            format!(
+                "[vendors.pharmacy]\nbase_url = \"https://pharmacy.example\"\n\
+                 auth = {{ kind = \"api_key\", header = \"x-api-key\", key_env = \"K\" }}\n{feed}\n"
+            )
+        };
+        let cfg = VendorsConfig::from_toml(&pharmacy(
+            "feed = { path = \"/v1/events\", every = \"30s\" }",
+        ))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            cfg.vendors["pharmacy"].feed,
+            Some(FeedConfig {
+                path: "/v1/events".into(),
+                every: Duration::from_secs(30),
+                page: 100,
+            })
+        );
+        // A profile without one reads none; the sandbox's default declares one.
+        let cfg = VendorsConfig::from_toml(&pharmacy("")).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(cfg.vendors["pharmacy"].feed, None);
+        let sandbox = VendorsConfig::default();
+        assert_eq!(
+            sandbox.vendors["pharmacy"].feed.as_ref().map(|f| f.every),
+            Some(Duration::from_secs(5))
+        );
+        assert!(
+            sandbox
+                .vendors
+                .iter()
+                .all(|(name, p)| p.feed.is_none() || name == "pharmacy")
+        );
+
+        let clinical = "[vendors.clinical]\nbase_url = \"x\"\n\
+            auth = { kind = \"api_key\", header = \"h\", key_env = \"K\" }\n\
+            feed = { path = \"/v1/events\", every = \"30s\" }\n";
+        let refused = VendorsConfig::from_toml(clinical).map(|_| ()).unwrap_err();
+        assert!(
+            refused.to_string().contains("vendors.clinical.feed"),
+            "{refused:#}"
+        );
+        for bad in [
+            "feed = { path = \"/v1/events\", every = \"0s\" }",
+            "feed = { path = \"/v1/events\", every = \"30s\", page = 0 }",
+            "feed = { path = \"/v1/events\", every = \"30s\", page = 501 }",
+            "feed = { path = \"v1/events\", every = \"30s\" }",
+            "feed = { path = \"/v1/events?all=1\", every = \"30s\" }",
+            "feed = { path = \"/v1/events\", every = \"often\" }",
+            "feed = { path = \"/v1/events\" }",
+        ] {
+            assert!(VendorsConfig::from_toml(&pharmacy(bad)).is_err(), "{bad}");
+        }
     }
 }

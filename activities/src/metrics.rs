@@ -69,6 +69,17 @@ pub static WEBHOOKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Events read from vendor feeds by outcome: `stored` (new to the inbox),
+/// `duplicate` (already there, e.g. from its webhook) or `rejected` (not
+/// storable: recorded in the inbox's rejections and skipped).
+pub static FEED_EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "carepath_feed_events_total",
+        "Events read from vendor feeds by vendor and outcome (stored, duplicate, rejected).",
+        &["vendor", "outcome"],
+    )
+});
+
 pub static STEPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "carepath_steps_total",

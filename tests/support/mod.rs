@@ -109,9 +109,7 @@ pub struct InProcessWorker {
 
 impl InProcessWorker {
     pub fn start(engine: Engine, name: &str) -> Self {
-        let stop = CancellationToken::new();
-        let handle = tokio::spawn(runtime::run(engine, test_worker_config(name), stop.clone()));
-        Self { stop, handle }
+        Self::start_with_feeds(engine, Vec::new(), name)
     }
 
     pub async fn shutdown(self) {
@@ -541,4 +539,63 @@ pub async fn serve_api(engine: Engine, vendors: carepath_activities::VendorsConf
     let url = format!("http://{}", listener.local_addr().expect("API address"));
     serve_api_on(listener, engine, vendors);
     url
+}
+
+impl InProcessWorker {
+    /// A worker that also reads these vendor feeds (from
+    /// `builtin::engine_and_feeds`), each every `feed.every`.
+    pub fn start_with_feeds(
+        engine: Engine,
+        feeds: Vec<carepath_workflows::feeds::Feed>,
+        name: &str,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(runtime::run(
+            engine,
+            feeds,
+            test_worker_config(name),
+            stop.clone(),
+        ));
+        Self { stop, handle }
+    }
+}
+
+impl Sandbox {
+    /// Delivers every webhook a fault dropped, now (`POST
+    /// /_sandbox/webhooks/redeliver`); how many.
+    pub async fn redeliver(&self) -> u64 {
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/_sandbox/webhooks/redeliver", self.url))
+            .send()
+            .await
+            .expect("redeliver")
+            .json()
+            .await
+            .expect("redeliver JSON");
+        answer["redelivered"].as_u64().expect("redelivered count")
+    }
+
+    /// The webhooks dropped and not yet redelivered: `{vendor, event_id,
+    /// occurred_at, body}` each.
+    pub async fn dropped_webhooks(&self) -> Vec<serde_json::Value> {
+        let all = self.get("/_sandbox/webhooks/dropped").await;
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Appends `item`, whatever it is, to the pharmacy's event feed; the
+    /// feed's cursor after it.
+    pub async fn add_feed_item(&self, item: &serde_json::Value) -> String {
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/_sandbox/feed", self.url))
+            .json(item)
+            .send()
+            .await
+            .expect("add a feed item")
+            .json()
+            .await
+            .expect("feed item JSON");
+        answer["cursor"].as_str().expect("cursor").to_owned()
+    }
 }

@@ -223,7 +223,7 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
     db::ensure_migrated(&pool).await?;
     let settings = Settings::load(args.config.as_deref())?;
-    let engine = builtin::engine(&pool, &settings, args.tuning.engine_config())?;
+    let (engine, feeds) = builtin::engine_and_feeds(&pool, &settings, args.tuning.engine_config())?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     if let Some(listen) = &args.metrics_listen {
@@ -236,7 +236,7 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     }
     let cfg = args.tuning.worker_config(args.concurrency);
     tracing::info!(concurrency = cfg.concurrency, name = %cfg.name, "worker starting");
-    runtime::run(engine, cfg, stop).await?;
+    runtime::run(engine, feeds, cfg, stop).await?;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The worker: apalis workers fetching journey tasks, the reconciler, and a
-//! graceful shutdown that hands in-flight journeys back instead of abandoning them.
+//! The worker: apalis workers fetching journey tasks, the reconciler, the
+//! inbox router, the readers of vendors' event feeds, and a graceful shutdown
+//! that hands in-flight journeys back instead of abandoning them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,9 @@ use anyhow::Result;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use carepath_workflows::engine::reconciler::ReconcilerConfig;
+use carepath_workflows::feeds::Feed;
 use carepath_workflows::{Engine, JOURNEY_QUEUE, JourneyTask};
+use sqlx::PgPool;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -60,10 +63,21 @@ fn default_name() -> String {
         .unwrap_or_else(|| "carepath".into())
 }
 
-/// Runs until `stop` is cancelled, then shuts down gracefully.
-pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> Result<()> {
+/// Runs until `stop` is cancelled, then shuts down gracefully. Besides the
+/// journeys, it reads each of `feeds` every `feed.every` (none: `Vec::new()`;
+/// a worker's come from `carepath_workflows::builtin::engine_and_feeds`).
+pub async fn run(
+    engine: Engine,
+    feeds: Vec<Feed>,
+    cfg: WorkerConfig,
+    stop: CancellationToken,
+) -> Result<()> {
     let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
     let router = tokio::spawn(inbox_loop(engine.clone(), cfg.poll_interval, stop.clone()));
+    let readers: Vec<_> = feeds
+        .into_iter()
+        .map(|feed| tokio::spawn(feed_loop(feed, engine.pool().clone(), stop.clone())))
+        .collect();
     let pool = engine.pool().clone();
     let factory_cfg = cfg.clone();
     let release = stop.clone();
@@ -115,6 +129,9 @@ pub async fn run(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) -> 
         .await;
     let _ = reconciler.await;
     let _ = router.await;
+    for reader in readers {
+        let _ = reader.await;
+    }
     result.map_err(Into::into)
 }
 
@@ -176,5 +193,31 @@ async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// Reads one vendor's feed every `feed.config.every` (again at once when a
+/// poll stopped at its page limit); of all the workers, one reads at a time.
+/// A shutdown ends a poll where it is: what it stored stays stored, and its
+/// lease runs out by itself.
+async fn feed_loop(feed: Feed, pool: PgPool, stop: CancellationToken) {
+    let mut pause = feed.config.every;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        let polled = tokio::select! {
+            _ = stop.cancelled() => return,
+            polled = feed.poll_once(&pool) => polled,
+        };
+        pause = match polled {
+            Ok(report) if report.more => Duration::ZERO,
+            Ok(_) => feed.config.every,
+            Err(error) => {
+                tracing::warn!(vendor = %feed.vendor, %error, "reading the vendor's event feed failed");
+                feed.config.every
+            }
+        };
     }
 }

@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod consult;
 pub mod db;
 pub mod engine;
+pub mod feeds;
 pub mod metrics;
 pub mod settings;
 pub mod storable;

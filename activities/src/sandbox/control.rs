@@ -1,5 +1,6 @@
 //! `/_sandbox/*`: set and clear faults, read counters and the request log,
-//! change the simulated world's settings, reset everything.
+//! change the simulated world's settings, redeliver dropped webhooks, add a
+//! raw item to the pharmacy's feed, reset everything.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,10 +8,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::App;
 use super::faults::{FaultRequest, VendorFaults};
-use super::state::{Counters, RequestRecord, SandboxSettings};
+use super::state::{Counters, DroppedWebhook, RequestRecord, SandboxSettings};
 
 pub async fn set_fault(
     State(app): State<Arc<App>>,
@@ -93,4 +95,26 @@ pub async fn resources(
             .map(|r| r.values().cloned().collect())
             .unwrap_or_default(),
     )
+}
+
+/// `POST /_sandbox/webhooks/redeliver`: every webhook a fault dropped is
+/// delivered now (late), unchanged but freshly signed; answers
+/// `{"redelivered": n}` once each was delivered or given up on.
+pub async fn redeliver(State(app): State<Arc<App>>) -> Json<Value> {
+    let n = app.redeliver().await;
+    Json(json!({ "redelivered": n }))
+}
+
+/// `GET /_sandbox/webhooks/dropped`: the webhooks dropped and not yet
+/// redelivered, oldest first.
+pub async fn dropped(State(app): State<Arc<App>>) -> Json<Vec<DroppedWebhook>> {
+    Json(app.lock().dropped_webhooks.clone())
+}
+
+/// `POST /_sandbox/feed` with any JSON value: appends it, as it is, to the
+/// pharmacy's feed (to show what a reader does with an item it cannot
+/// store); answers `{"cursor"}`, the feed's cursor just after it.
+pub async fn feed_item(State(app): State<Arc<App>>, Json(item): Json<Value>) -> Json<Value> {
+    let cursor = app.lock().pharmacy_feed.push(item);
+    Json(json!({ "cursor": cursor }))
 }

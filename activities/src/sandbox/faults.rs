@@ -1,5 +1,6 @@
 //! Fault injection, per vendor: error rates, added latency, outages, 429
-//! storms with Retry-After, and 504s from the token endpoint.
+//! storms with Retry-After, 504s from the token endpoint, and webhooks that
+//! are never sent.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +10,17 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// What an operator of the sandbox asks for, by HTTP (`POST /_sandbox/faults`).
-/// Durations are relative to the moment the fault is set.
+/// Durations are relative to the moment the fault is set. A request replaces
+/// whatever fault the vendor had; `DELETE /_sandbox/faults` clears every vendor's.
+///
+/// Lost webhooks: the sandbox decides for each event as it is generated
+/// (before its delay and duplication) whether its webhook is dropped — never
+/// delivered, as by a vendor that gave up on a dead receiver. A dropped event
+/// is counted in `webhooks_dropped` (`GET /_sandbox/counters`) and kept, so
+/// that `POST /_sandbox/webhooks/redeliver` can send it late, unchanged (same
+/// `event_id` and `occurred_at`, freshly signed). A pharmacy event is in the
+/// pharmacy's feed (`GET /pharmacy/v1/events`) whether its webhook was
+/// dropped or not.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRequest {
@@ -34,6 +45,15 @@ pub struct FaultRequest {
     /// The token endpoint answers 504 for this long.
     #[serde(default)]
     pub token_504_secs: Option<f64>,
+    /// Every webhook of this vendor generated within this many seconds from
+    /// now is dropped.
+    #[serde(default)]
+    pub drop_webhooks_secs: Option<f64>,
+    /// Webhooks whose event `type` is one of these (`"order.shipped"`,
+    /// `"case.more_info_requested"`) are dropped for as long as this fault
+    /// stays set. Default: none.
+    #[serde(default)]
+    pub drop_webhook_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -45,6 +65,10 @@ pub struct VendorFaults {
     pub outage_until: Option<DateTime<Utc>>,
     pub storm_until: Option<DateTime<Utc>>,
     pub token_504_until: Option<DateTime<Utc>>,
+    /// Webhooks generated before this time are dropped.
+    pub drop_webhooks_until: Option<DateTime<Utc>>,
+    /// Webhooks of these event types are dropped.
+    pub drop_webhook_types: Vec<String>,
 }
 
 /// What the fault layer decided for one request.
@@ -80,6 +104,8 @@ impl Faults {
                 outage_until: until(req.outage_secs),
                 storm_until: until(req.storm_secs),
                 token_504_until: until(req.token_504_secs),
+                drop_webhooks_until: until(req.drop_webhooks_secs),
+                drop_webhook_types: req.drop_webhook_types,
             },
         );
     }
@@ -90,6 +116,15 @@ impl Faults {
 
     pub fn snapshot(&self) -> HashMap<String, VendorFaults> {
         self.by_vendor.clone()
+    }
+
+    /// Whether the webhook of `vendor`'s event of type `kind`, generated
+    /// now, is to be dropped.
+    pub fn drops_webhook(&self, vendor: &str, kind: &str) -> bool {
+        self.by_vendor.get(vendor).is_some_and(|f| {
+            f.drop_webhooks_until.is_some_and(|t| Utc::now() < t)
+                || f.drop_webhook_types.iter().any(|t| t == kind)
+        })
     }
 
     pub fn latency(&self, vendor: &str) -> Duration {

@@ -5,10 +5,12 @@
 //!
 //! Vendors live under their name: `/clinical/v1/partner/...` (MDI-like),
 //! `/pharmacy/v1/orders`, `/ehr/fhir/{type}`, `/crm/v1/events`,
-//! `/notify/v1/messages`. Controls live under `/_sandbox/`.
+//! `/notify/v1/messages`; the pharmacy's event feed at `/pharmacy/v1/events`.
+//! Controls live under `/_sandbox/`.
 
 mod control;
 pub mod faults;
+pub mod feed;
 pub mod state;
 mod vendors;
 mod world;
@@ -20,7 +22,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 
 pub use faults::FaultRequest;
-pub use state::{Counters, CrossJourneyDuplicates, RequestRecord, SandboxSettings};
+pub use state::{Counters, CrossJourneyDuplicates, DroppedWebhook, RequestRecord, SandboxSettings};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -64,6 +66,9 @@ pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
         .route("/_sandbox/counters", get(control::counters))
         .route("/_sandbox/requests", get(control::requests))
         .route("/_sandbox/reset", post(control::reset))
+        .route("/_sandbox/webhooks/redeliver", post(control::redeliver))
+        .route("/_sandbox/webhooks/dropped", get(control::dropped))
+        .route("/_sandbox/feed", post(control::feed_item))
         .route("/_sandbox/resources", get(control::resources))
         .route(
             "/_sandbox/settings",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::faults::Faults;
+use super::feed::Feed;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -107,6 +108,21 @@ pub struct Counters {
     pub cross_journey_duplicates: CrossJourneyDuplicates,
     pub webhooks_sent: u64,
     pub webhooks_failed: u64,
+    /// Webhooks a fault dropped (`drop_webhooks_secs`, `drop_webhook_types`):
+    /// never delivered unless redelivered by `POST /_sandbox/webhooks/redeliver`.
+    pub webhooks_dropped: u64,
+}
+
+/// A webhook a fault dropped, kept for a late redelivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedWebhook {
+    pub vendor: String,
+    pub event_id: String,
+    /// RFC 3339, as in the body.
+    pub occurred_at: String,
+    /// The JSON body exactly as it would have been sent (it is signed when
+    /// it is sent).
+    pub body: String,
 }
 
 /// Resources a vendor would call duplicates across journeys, counted when
@@ -154,6 +170,10 @@ pub struct State {
     latest_prescription: HashMap<(String, String), DateTime<Utc>>,
     /// (prescription id, fill) of every pharmacy order.
     order_fills: HashSet<(String, u64)>,
+    /// Every event the pharmacy generated, for `GET /pharmacy/v1/events`.
+    pub pharmacy_feed: Feed,
+    /// Webhooks dropped by a fault, oldest first, until redelivered.
+    pub dropped_webhooks: Vec<DroppedWebhook>,
 }
 
 /// The request log is bounded; tests read recent windows.
@@ -294,7 +314,8 @@ impl State {
         self.resources.get_mut(kind)?.get_mut(id)
     }
 
-    /// Clears everything but the settings: resources, counters, faults, log.
+    /// Clears everything but the settings: resources, counters, faults, log,
+    /// the pharmacy's feed and the dropped webhooks.
     pub fn reset(&mut self) {
         *self = State::new(self.settings.clone());
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -23,6 +23,7 @@ const SERVED_STATES: &[&str] = &[
 pub async fn handle(
     State(app): State<Arc<App>>,
     Path((vendor, rest)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -98,7 +99,15 @@ pub async fn handle(
             return json_response(stored.status, stored.body);
         }
         let mut events = Vec::new();
-        let (status, body) = dispatch(&mut s, &vendor, &method, &segments, parsed, &mut events);
+        let (status, body) = dispatch(
+            &mut s,
+            &vendor,
+            &method,
+            &segments,
+            query.as_deref(),
+            parsed,
+            &mut events,
+        );
         if let (true, Some(k)) = (mutating, &key)
             && status < 500
         {
@@ -133,11 +142,13 @@ pub enum Event {
     OrderPlaced { order_id: String },
 }
 
+/// `query` is the raw query string, without the `?`.
 fn dispatch(
     s: &mut super::state::State,
     vendor: &str,
     method: &Method,
     segments: &[&str],
+    query: Option<&str>,
     body: Value,
     events: &mut Vec<Event>,
 ) -> (u16, Value) {
@@ -275,6 +286,7 @@ fn dispatch(
             Some(o) => (200, o.clone()),
             None => not_found("order"),
         },
+        ("pharmacy", "GET", ["v1", "events"]) => s.pharmacy_feed.answer(query),
         ("ehr", "POST", ["fhir", resource_type]) => {
             if body["resourceType"].as_str() != Some(resource_type) {
                 return unprocessable("resourceType", "must match the URL");

@@ -9,6 +9,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::App;
+use super::feed;
+use super::state::DroppedWebhook;
 use super::vendors::Event;
 use crate::webhook_signature;
 
@@ -163,21 +165,44 @@ impl App {
         self.lock().get_mut("case", case_id).is_some_and(f)
     }
 
-    /// Sends one event to carepath's inbox: late by up to `max_delay_ms`
-    /// (which reorders events), twice at `duplicate_rate`, retried a few times
-    /// when the inbox does not answer 2xx, as vendors do.
+    /// Reports one event: appends it to the vendor's feed (the pharmacy's),
+    /// then, unless a fault drops it (kept for a redelivery), sends it to
+    /// carepath's inbox: late by up to `max_delay_ms` (which reorders
+    /// events), twice at `duplicate_rate`, retried a few times when the inbox
+    /// does not answer 2xx, as vendors do. Without a webhook URL, nothing is
+    /// sent (nor dropped).
     async fn webhook(self: &Arc<Self>, vendor: &str, kind: &str, data: Value) {
-        let Some(base) = self.config.webhook_url.clone() else {
-            return;
-        };
-        let settings = self.lock().settings.webhooks.clone();
-        let body = json!({
-            "event_id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        let event_id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let occurred_at = Utc::now().to_rfc3339();
+        let event = json!({
+            "event_id": event_id,
             "type": kind,
-            "occurred_at": Utc::now().to_rfc3339(),
+            "occurred_at": occurred_at,
             "data": data,
-        })
-        .to_string();
+        });
+        // The feed item and the webhook body are one JSON object, serialised
+        // the same way: byte for byte the same.
+        let body = event.to_string();
+        let settings = {
+            let mut s = self.lock();
+            if vendor == feed::VENDOR {
+                s.pharmacy_feed.push(event);
+            }
+            if self.config.webhook_url.is_none() {
+                return;
+            }
+            if s.faults.drops_webhook(vendor, kind) {
+                s.counters.webhooks_dropped += 1;
+                s.dropped_webhooks.push(DroppedWebhook {
+                    vendor: vendor.to_owned(),
+                    event_id,
+                    occurred_at,
+                    body,
+                });
+                return;
+            }
+            s.settings.webhooks.clone()
+        };
         let copies = if settings.duplicate_rate > 0.0
             && rand::rng().random_bool(settings.duplicate_rate.min(1.0))
         {
@@ -185,24 +210,48 @@ impl App {
         } else {
             1
         };
-        let url = format!("{}/{vendor}", base.trim_end_matches('/'));
         for _ in 0..copies {
             let delay = rand::rng().random_range(0..=settings.max_delay_ms);
-            let (http, secret, url, body) = (
-                self.http.clone(),
-                self.config.webhook_secret.clone(),
-                url.clone(),
-                body.clone(),
-            );
             // Each copy travels on its own, so a later event can overtake an earlier one.
-            let app = self.clone();
+            let (app, vendor, body) = (self.clone(), vendor.to_owned(), body.clone());
             tokio::spawn(async move {
-                if deliver(http, secret, url, body, Duration::from_millis(delay)).await {
-                    app.lock().counters.webhooks_sent += 1;
-                } else {
-                    app.lock().counters.webhooks_failed += 1;
-                }
+                app.send(&vendor, body, Duration::from_millis(delay)).await;
             });
+        }
+    }
+
+    /// Sends every webhook a fault dropped, now, in the order they were
+    /// dropped, unchanged (same event id and time; a fresh signature), and
+    /// forgets them; how many were sent or given up on (counted in
+    /// `webhooks_sent` / `webhooks_failed`).
+    pub(super) async fn redeliver(self: &Arc<Self>) -> usize {
+        let kept = std::mem::take(&mut self.lock().dropped_webhooks);
+        let n = kept.len();
+        for d in kept {
+            self.send(&d.vendor, d.body, Duration::ZERO).await;
+        }
+        n
+    }
+
+    /// Delivers `body` to `vendor`'s webhook URL after `delay`, and counts it.
+    async fn send(&self, vendor: &str, body: String, delay: Duration) {
+        let Some(base) = self.config.webhook_url.as_deref() else {
+            return;
+        };
+        let url = format!("{}/{vendor}", base.trim_end_matches('/'));
+        let sent = deliver(
+            self.http.clone(),
+            self.config.webhook_secret.clone(),
+            url,
+            body,
+            delay,
+        )
+        .await;
+        let mut s = self.lock();
+        if sent {
+            s.counters.webhooks_sent += 1;
+        } else {
+            s.counters.webhooks_failed += 1;
         }
     }
 }

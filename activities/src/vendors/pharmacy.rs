@@ -1,4 +1,4 @@
-//! The pharmacy: orders and their states.
+//! The pharmacy: orders and their states, and the feed of its events.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -71,4 +71,37 @@ impl Pharmacy {
             .call(Method::Get, &format!("/v1/orders/{id}"), None, None)
             .await
     }
+
+    /// One page of the pharmacy's events after the cursor `after` (from the
+    /// first event without one), at most `limit` of them: the pharmacy's
+    /// answer, `{"items": [<event>...], "next_cursor": "<cursor>"}`, each
+    /// item an event as its webhook's body (`{"event_id", "type",
+    /// "occurred_at", "data"}`), `next_cursor` the cursor after the last item
+    /// (the given one when nothing is new). Read from the profile's
+    /// `feed.path` ([`DEFAULT_FEED_PATH`] when it declares no feed). Errors
+    /// as [`VendorClient::call`]'s; a cursor the pharmacy cannot read is
+    /// [`VendorError::Rejected`] (400).
+    pub async fn events(&self, after: Option<&str>, limit: u32) -> Result<Value, VendorError> {
+        let path = self
+            .0
+            .profile()
+            .feed
+            .as_ref()
+            .map_or(DEFAULT_FEED_PATH, |f| f.path.as_str());
+        // The serializer is not Send: finished before the await.
+        let query = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
+            if let Some(cursor) = after {
+                query.append_pair("after", cursor);
+            }
+            query.finish()
+        };
+        self.0
+            .call(Method::Get, &format!("{path}?{query}"), None, None)
+            .await
+    }
 }
+
+/// Where the pharmacy's event feed is when the profile does not say.
+pub const DEFAULT_FEED_PATH: &str = "/v1/events";

@@ -112,14 +112,17 @@ pub async fn list(
 }
 
 /// A webhook refused at the door (bad signature, stale, malformed, too
-/// large): nothing of it was stored but this record, so it cannot be replayed;
-/// its vendor has to send it again.
+/// large), or an item of a vendor's feed that could not be stored: nothing of
+/// it was stored but this record, so it cannot be replayed; its vendor has to
+/// send it again.
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Rejection {
     /// A rejection's own number (not an inbox entry's).
     pub id: i64,
     pub vendor: String,
-    /// The HTTP status it was answered with (400, 401, 413).
+    /// The HTTP status it was answered with (400, 401, 413); for an item
+    /// of a vendor's feed (its `reason` starts with `feed:`), which is not
+    /// answered, the status its body would have got as a webhook (400).
     pub status_code: i32,
     pub reason: String,
     /// SHA-256 of the body, hex; empty for a body too large to be read.

@@ -8,10 +8,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use carepath_activities::webhook_signature;
+use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -23,10 +23,6 @@ pub struct WebhookAck {
     pub status: String,
     pub dedup_key: String,
 }
-
-/// Event ids up to this many characters are kept as the vendor sent them;
-/// longer ones are kept as their SHA-256.
-const MAX_EVENT_ID: usize = 200;
 
 /// Headers worth keeping with the stored event (never the signature secret's input alone).
 const KEPT_HEADERS: [&str; 3] = ["content-type", "user-agent", webhook_signature::HEADER];
@@ -56,21 +52,18 @@ pub async fn receive(
         .unwrap_or(0);
     let reject = |status: StatusCode, code: &'static str, reason: String, body: Option<Bytes>| {
         let (state, vendor) = (state.clone(), vendor.clone());
-        let (digest, size) = match &body {
-            Some(b) => (hex::encode(Sha256::digest(b)), b.len() as i64),
-            None => (String::new(), declared),
-        };
         async move {
-            let recorded = sqlx::query(
-                "INSERT INTO carepath.webhook_rejections (vendor, status_code, reason, body_sha256, body_bytes)
-                 VALUES ($1, $2, $3, $4, $5)",
+            let refused = match &body {
+                Some(b) => RefusedBody::Read(b),
+                None => RefusedBody::Unread { declared },
+            };
+            let recorded = inbox::reject(
+                state.engine.pool(),
+                &vendor,
+                status.as_u16(),
+                &reason,
+                refused,
             )
-            .bind(&vendor)
-            .bind(i32::from(status.as_u16()))
-            .bind(&reason)
-            .bind(digest)
-            .bind(i32::try_from(size).unwrap_or(i32::MAX))
-            .execute(state.engine.pool())
             .await;
             if let Err(e) = recorded {
                 return ApiError::internal(e);
@@ -144,17 +137,7 @@ pub async fn receive(
         )
         .await);
     }
-    // Vendors that number their events are deduplicated by the number.
-    let numbered = event["event_id"]
-        .as_number()
-        .map(serde_json::Number::to_string);
-    let dedup_key = match event["event_id"].as_str().or(numbered.as_deref()) {
-        Some(id) if !id.is_empty() && id.chars().count() <= MAX_EVENT_ID => id.to_owned(),
-        // An over-long id still deduplicates, by its digest: it reaches a
-        // unique index, whose entries are bounded.
-        Some(id) if !id.is_empty() => format!("sha256:{}", hex::encode(Sha256::digest(id))),
-        _ => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
-    };
+    let dedup_key = inbox::dedup_key(&event, &body);
     let kept: serde_json::Map<String, Value> = KEPT_HEADERS
         .iter()
         .filter_map(|h| {
@@ -164,25 +147,17 @@ pub async fn receive(
                 .map(|v| ((*h).to_owned(), json!(v)))
         })
         .collect();
-    let stored: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO carepath.webhook_inbox (vendor, dedup_key, event_type, body, headers)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT ON CONSTRAINT webhook_inbox_dedup
-         DO UPDATE SET deliveries = carepath.webhook_inbox.deliveries + 1
-         RETURNING (xmax = 0)::int::bigint",
+    let stored = inbox::store(
+        state.engine.pool(),
+        &vendor,
+        Source::Webhook,
+        &dedup_key,
+        event["type"].as_str(),
+        &body,
+        &Value::Object(kept),
     )
-    .bind(&vendor)
-    .bind(&dedup_key)
-    .bind(event["type"].as_str())
-    .bind(body.as_ref())
-    .bind(Value::Object(kept))
-    .fetch_optional(state.engine.pool())
     .await?;
-    let status = if stored == Some(1) {
-        "stored"
-    } else {
-        "duplicate"
-    };
+    let status = if stored { "stored" } else { "duplicate" };
     carepath_activities::metrics::WEBHOOKS
         .with_label_values(&[vendor.as_str(), status])
         .inc();

@@ -380,9 +380,15 @@ fn config_toml(sandbox: &str) -> String {
                 vendor.to_uppercase()
             )
         };
+        // The workers also read the pharmacy's event feed, as they would a real one's.
+        let feed = if vendor == "pharmacy" {
+            "feed = { path = \"/v1/events\", every = \"2s\" }\n"
+        } else {
+            ""
+        };
         text.push_str(&format!(
             "[vendors.{vendor}]\nbase_url = \"{sandbox}/{vendor}\"\nauth = {auth}\n\
-             rate_per_sec = 150.0\nburst = 30\nbreaker = {{ failures = 4, open_secs = 3.0 }}\n\n"
+             rate_per_sec = 150.0\nburst = 30\nbreaker = {{ failures = 4, open_secs = 3.0 }}\n{feed}\n"
         ));
     }
     text.push_str(TIMINGS);

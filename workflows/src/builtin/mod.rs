@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use crate::consult::AsyncConsult;
 use crate::consult::config::ConsultConfig;
 use crate::consult::intake::Questionnaires;
+use crate::feeds::Feed;
 use crate::{Engine, EngineConfig, Registry, Settings};
 
 /// The built-in workflows and the telehealth journey, registered under their
@@ -61,7 +62,18 @@ pub fn registry(
 /// An engine running every workflow above, with vendor clients and journey
 /// timings from `settings`.
 pub fn engine(pool: &PgPool, settings: &Settings, config: EngineConfig) -> anyhow::Result<Engine> {
+    Ok(engine_and_feeds(pool, settings, config)?.0)
+}
+
+/// What a worker runs: [`engine`], and the vendor feeds its profiles declare
+/// (see [`crate::feeds`]), read with the same vendor clients as the journeys.
+pub fn engine_and_feeds(
+    pool: &PgPool,
+    settings: &Settings,
+    config: EngineConfig,
+) -> anyhow::Result<(Engine, Vec<Feed>)> {
     let clients = Vendors::new(&settings.vendors, pool)?;
     let registry = registry(pool, &clients, &settings.consult)?;
-    Ok(Engine::new(pool.clone(), registry, config))
+    let feeds = crate::feeds::declared(&clients, &settings.vendors);
+    Ok((Engine::new(pool.clone(), registry, config), feeds))
 }

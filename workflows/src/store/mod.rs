@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod history;
+pub mod inbox;
 pub mod journeys;
 pub mod refs;
 pub mod signals;

@@ -1,0 +1,146 @@
+//! The one way a vendor's event enters the inbox, whichever way it came —
+//! pushed as a webhook or read from the vendor's feed — and the one way a
+//! refusal is recorded. The same event arriving twice (a webhook repeated, a
+//! feed item whose webhook also came) is stored once, under its dedup key,
+//! and only counts a delivery, so the router applies it once.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::PgExecutor;
+
+/// Event ids up to this many characters are kept as the vendor sent them;
+/// longer ones are kept as their SHA-256.
+pub const MAX_EVENT_ID: usize = 200;
+
+/// How an event reached the inbox (the row's `source`: the way it first
+/// arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Pushed by the vendor to `POST /webhooks/{vendor}`.
+    Webhook,
+    /// Read from the vendor's event feed by a worker.
+    Feed,
+}
+
+impl Source {
+    /// `webhook` or `feed`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Feed => "feed",
+        }
+    }
+}
+
+/// The key an event is deduplicated by within its vendor: its `event_id`
+/// (text, or a number written out), kept as is up to [`MAX_EVENT_ID`]
+/// characters and as `sha256:<hex>` of it beyond (it reaches a unique index,
+/// whose entries are bounded); without one, `sha256:<hex>` of `body`, the
+/// event's raw bytes.
+pub fn dedup_key(event: &Value, body: &[u8]) -> String {
+    // Vendors that number their events are deduplicated by the number.
+    let numbered = event["event_id"]
+        .as_number()
+        .map(serde_json::Number::to_string);
+    match event["event_id"].as_str().or(numbered.as_deref()) {
+        Some(id) if !id.is_empty() && id.chars().count() <= MAX_EVENT_ID => id.to_owned(),
+        Some(id) if !id.is_empty() => format!("sha256:{}", hex::encode(Sha256::digest(id))),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+    }
+}
+
+/// Stores `vendor`'s event `body` (raw bytes; the caller has checked that
+/// they are a storable JSON object, see [`crate::storable`]) with the
+/// `headers` worth keeping (a JSON object), to be routed by the workers.
+/// `true` when it was new; `false` when an event with this `dedup_key` was
+/// already stored (from either source), whose delivery count goes up by one
+/// and which is otherwise left as it was (its first `source` and body stay).
+pub async fn store(
+    db: impl PgExecutor<'_>,
+    vendor: &str,
+    source: Source,
+    dedup_key: &str,
+    event_type: Option<&str>,
+    body: &[u8],
+    headers: &Value,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO carepath.webhook_inbox (vendor, dedup_key, event_type, body, headers, source)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT ON CONSTRAINT webhook_inbox_dedup
+         DO UPDATE SET deliveries = carepath.webhook_inbox.deliveries + 1
+         RETURNING (xmax = 0)",
+    )
+    .bind(vendor)
+    .bind(dedup_key)
+    .bind(event_type)
+    .bind(body)
+    .bind(headers)
+    .bind(source.as_str())
+    .fetch_one(db)
+    .await
+}
+
+/// What is known of a refused body.
+#[derive(Debug, Clone, Copy)]
+pub enum RefusedBody<'a> {
+    /// Its bytes: recorded by size and SHA-256.
+    Read(&'a [u8]),
+    /// Too large to be read: recorded by its declared size (bytes), without
+    /// a digest.
+    Unread { declared: i64 },
+}
+
+/// Records an event refused before the inbox in
+/// `carepath.webhook_rejections`: the HTTP status it was answered with (for
+/// a feed item, which is not answered, the status its body would have got
+/// as a webhook), the `reason` (no event content: it is shown to operators)
+/// and the body's size and digest — never the body.
+pub async fn reject(
+    db: impl PgExecutor<'_>,
+    vendor: &str,
+    status_code: u16,
+    reason: &str,
+    body: RefusedBody<'_>,
+) -> Result<(), sqlx::Error> {
+    let (digest, size) = match body {
+        RefusedBody::Read(b) => (hex::encode(Sha256::digest(b)), b.len() as i64),
+        RefusedBody::Unread { declared } => (String::new(), declared),
+    };
+    sqlx::query(
+        "INSERT INTO carepath.webhook_rejections (vendor, status_code, reason, body_sha256, body_bytes)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(vendor)
+    .bind(i32::from(status_code))
+    .bind(reason)
+    .bind(digest)
+    .bind(i32::try_from(size).unwrap_or(i32::MAX))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn events_are_keyed_by_their_id_a_long_one_by_its_digest_and_none_by_the_body() {
+        let body = b"{}";
+        assert_eq!(dedup_key(&json!({ "event_id": "evt_1" }), body), "evt_1");
+        assert_eq!(dedup_key(&json!({ "event_id": 42 }), body), "42");
+        let long = "x".repeat(MAX_EVENT_ID + 1);
+        assert_eq!(
+            dedup_key(&json!({ "event_id": long }), body),
+            format!("sha256:{}", hex::encode(Sha256::digest(&long)))
+        );
+        let by_body = format!("sha256:{}", hex::encode(Sha256::digest(body)));
+        for id in [json!(""), json!(null), json!(["a"])] {
+            assert_eq!(dedup_key(&json!({ "event_id": id }), body), by_body);
+        }
+        assert_eq!(dedup_key(&json!({}), body), by_body);
+    }
+}

@@ -128,6 +128,12 @@ async fn bad_webhooks_are_refused_and_recorded_and_good_ones_stored() {
         count(&db.pool, "SELECT count(*) FROM carepath.webhook_inbox").await,
         0
     );
+    // Timestamps at the ends of the range are stale, like any other.
+    for t in [i64::MIN, i64::MAX] {
+        let signature = webhook_signature::sign(b"test-secret", t, &body);
+        let (s, b) = inbox.deliver("clinical", &body, Some(signature)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "t={t}: {b}");
+    }
 
     // During a rotation the previous secret still signs validly.
     let (s, b) = inbox

@@ -104,7 +104,8 @@ pub async fn receive(
         )
         .await);
     };
-    let skew = (chrono::Utc::now().timestamp() - signed_at).unsigned_abs();
+    // abs_diff: a timestamp at either end of the range cannot overflow it.
+    let skew = chrono::Utc::now().timestamp().abs_diff(signed_at);
     if skew > state.webhooks.tolerance.as_secs() {
         return Err(reject(
             StatusCode::UNAUTHORIZED,

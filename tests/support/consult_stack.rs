@@ -36,6 +36,8 @@ pub struct Options {
     pub breaker: (u32, f64),
     /// Workers inside the test process (0 when the test runs worker processes).
     pub workers: usize,
+    /// How often the workers read the pharmacy's event feed; `None`: not at all.
+    pub pharmacy_feed: Option<Duration>,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             },
             breaker: (5, 2.0),
             workers: 2,
+            pharmacy_feed: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -78,15 +81,26 @@ impl Stack {
             profile.burst = 200;
             profile.breaker.failures = options.breaker.0;
             profile.breaker.open_secs = options.breaker.1;
+            profile.feed = profile.feed.take().and_then(|mut feed| {
+                feed.every = options.pharmacy_feed?;
+                Some(feed)
+            });
         }
         let settings = Settings {
             vendors: vendors.clone(),
             consult: options.consult,
         };
-        let engine = builtin::engine(&db.pool, &settings, test_engine_config()).expect("engine");
+        let (engine, feeds) =
+            builtin::engine_and_feeds(&db.pool, &settings, test_engine_config()).expect("engine");
         serve_api_on(listener, engine.clone(), vendors);
         let workers = (0..options.workers)
-            .map(|i| InProcessWorker::start(engine.clone(), &format!("consult-{i}")))
+            .map(|i| {
+                InProcessWorker::start_with_feeds(
+                    engine.clone(),
+                    feeds.clone(),
+                    &format!("consult-{i}"),
+                )
+            })
             .collect();
         let product = create_token(&db.pool, "brand", Role::Product)
             .await

@@ -183,6 +183,18 @@ impl AsyncConsult {
         })
     }
 
+    /// The network cancelled the case: no clinician will decide it, so the
+    /// turn's SLA alert, if one was raised, is resolved.
+    pub(super) async fn case_cancelled(&self, ctx: &mut JourneyCtx) -> Result<(), WorkflowError> {
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+        ctx.step("case_cancelled", |_| async move {
+            let how = "the network cancelled the case";
+            alerts::resolve(&pool, journey, &[SLA_ALERT], None, how).await?;
+            Ok::<_, StepError>(())
+        })
+        .await
+    }
+
     /// When the clinician decided: the event's time, or (when it names none)
     /// the time the journey learnt of it — recorded either way. The turn's
     /// SLA alert, if one was raised, is resolved with it.

@@ -208,6 +208,7 @@ impl Workflow for AsyncConsult {
             }
             Decision::Cancelled => {
                 ctx.set_phase("cancelled_by_network");
+                self.case_cancelled(ctx).await?;
                 self.close_consult(ctx, patient_id).await?;
                 let closed = self
                     .notify(

@@ -1,0 +1,487 @@
+//! A lost webhook never strands a journey: with the vendors' webhooks
+//! dropped (as a vendor gives up on a receiver that did not answer), every
+//! journey learns what happened by asking — the clinical network by lookup,
+//! the pharmacy through its pull feed — ends as its scenario implies, and a
+//! webhook that arrives late afterwards changes nothing. Alerts raised while
+//! the vendor was silent are resolved once the journey gets past their cause.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::consult_stack::*;
+use support::*;
+use uuid::Uuid;
+
+/// Timings for a silent vendor: asked after 1 s, then 2 s, capped at 3 s;
+/// the clinician's SLA (2 s) passes before the clinician acts (3 s).
+fn silent_vendor_options() -> Options {
+    let mut options = Options::default();
+    options.sandbox.clinician.decide_ms = 3000;
+    options.consult.decision_sla = Duration::from_secs(2);
+    options.consult.case_check = Duration::from_secs(1);
+    options.consult.fulfilment_check = Duration::from_secs(1);
+    options.consult.check_backoff = 2.0;
+    options.consult.check_max = Duration::from_secs(3);
+    options.consult.more_info_reminder = Duration::from_secs(4);
+    options.consult.more_info_cancel = Duration::from_secs(8);
+    options
+}
+
+/// The journey's steps by key, with their recorded outputs.
+async fn outputs(stack: &Stack, id: Uuid) -> BTreeMap<String, Value> {
+    let rows: Vec<(String, Option<Value>)> = sqlx::query_as(
+        "SELECT key, output FROM carepath.journey_steps WHERE journey_id = $1 AND kind = 'step'",
+    )
+    .bind(id)
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("steps");
+    rows.into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(Value::Null)))
+        .collect()
+}
+
+async fn overdue(stack: &Stack) -> Vec<Value> {
+    let (status, body) = stack
+        .get(&stack.ops, "/v1/journeys?overdue=true&limit=200")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn open_alerts(stack: &Stack) -> Vec<(Uuid, String)> {
+    sqlx::query_as("SELECT journey_id, kind FROM carepath.alerts WHERE resolved_at IS NULL")
+        .fetch_all(&stack.db.pool)
+        .await
+        .expect("alerts")
+}
+
+/// `carepath_alerts_open{kind="..."}` as `/metrics` shows it.
+async fn open_alerts_metric(stack: &Stack, kind: &str) -> Option<f64> {
+    let text = stack
+        .http
+        .get(format!("{}/metrics", stack.api))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let prefix = format!("carepath_alerts_open{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|n| n.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_webhooks_are_lost() {
+    let stack = Stack::start(silent_vendor_options()).await;
+    // The network gives up on every webhook for 20 s: every clinician's
+    // action in that window reaches carepath only by asking.
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "clinical", "drop_webhooks_secs": 20.0 }))
+        .await;
+    let scenarios = [
+        ("approve", "approved"),
+        ("decline", "declined"),
+        ("more_info", "approved"),
+        ("more_info_2", "approved"),
+        ("silent", "cancelled_no_response"),
+        ("cancel", "cancelled_by_network"),
+    ];
+    let mut ids = Vec::new();
+    for (i, (scenario, _)) in scenarios.iter().enumerate() {
+        let asks = if *scenario == "silent" {
+            "more_info"
+        } else {
+            scenario
+        };
+        let id = stack
+            .start_journey(
+                &format!("lost-{scenario}"),
+                consult_input(patient(400 + i), asks, 0),
+            )
+            .await;
+        ids.push(id);
+    }
+    stack.answer_patients(vec![ids[4]]);
+    stack.wait_completed(&ids, Duration::from_secs(90)).await;
+
+    for ((scenario, outcome), id) in scenarios.iter().zip(&ids) {
+        let out = stack.output(*id).await;
+        assert_eq!(out["outcome"], *outcome, "{scenario}: {out}");
+        // The decision came from a lookup: no clinical webhook got through.
+        let steps = outputs(&stack, *id).await;
+        assert!(
+            steps.keys().any(|k| k.starts_with("check_case")),
+            "{scenario} never looked its case up: {:?}",
+            steps.keys()
+        );
+    }
+    let clinical_webhooks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM carepath.webhook_inbox WHERE vendor = 'clinical'")
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("inbox");
+    assert_eq!(
+        clinical_webhooks, 0,
+        "the window was meant to lose them all"
+    );
+    let counters = stack.sandbox.counters().await;
+    assert!(
+        counters["webhooks_dropped"].as_u64() >= Some(6),
+        "{counters}"
+    );
+
+    // The clinician's question reached the patient in every round, fetched
+    // from the case's messages since its webhook was lost.
+    let questions: Vec<String> = stack
+        .sandbox
+        .resources("message")
+        .await
+        .iter()
+        .filter(|m| m["from"] == "clinician")
+        .filter_map(|m| m["text"].as_str().map(str::to_owned))
+        .collect();
+    let asked: Vec<Value> = stack
+        .sandbox
+        .resources("notification")
+        .await
+        .into_iter()
+        .filter(|n| n["template"] == "more_info_requested")
+        .collect();
+    // more_info: 1, more_info_2: 2, silent: 1.
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    for n in &asked {
+        let q = n["data"]["question"].as_str().unwrap_or_default();
+        assert!(
+            !q.is_empty() && questions.iter().any(|c| c == q),
+            "the patient was not sent the clinician's question: {n}"
+        );
+    }
+
+    // The SLA passed while the network was silent: each alert it raised was
+    // resolved when the clinician's action was learnt; nothing is overdue.
+    let raised: i64 = count(
+        &stack.db.pool,
+        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    )
+    .await;
+    assert!(raised >= 1, "the SLA was meant to pass during the silence");
+    assert_eq!(open_alerts(&stack).await, vec![]);
+    assert_eq!(overdue(&stack).await, Vec::<Value>::new());
+    assert_eq!(
+        open_alerts_metric(&stack, "decision_sla_exceeded").await,
+        Some(0.0)
+    );
+    let resolved: Vec<String> = sqlx::query_scalar(
+        "SELECT resolution FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    )
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("resolutions");
+    assert!(
+        resolved
+            .iter()
+            .all(|r| r.contains("clinician") || r.contains("network cancelled")),
+        "resolved by the clinician's action, not by the journey's end: {resolved:?}"
+    );
+
+    // How long each journey took to learn the clinician's last action that
+    // its lost webhook would have told it (printed for the record; asserting
+    // on it would make this a timing test).
+    let cases = stack.sandbox.resources("case").await;
+    for ((scenario, _), id) in scenarios.iter().zip(&ids) {
+        let Some(case) = cases.iter().find(|c| c["external_id"] == id.to_string()) else {
+            continue;
+        };
+        let (Some(status), Some(acted)) =
+            (case["status"].as_str(), case["status_changed_at"].as_str())
+        else {
+            continue;
+        };
+        let learnt: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM min(finished_at) - $3::timestamptz)::float8
+               FROM carepath.journey_steps
+              WHERE journey_id = $1 AND key LIKE 'check_case%' AND output->>'status' = $2",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(acted)
+        .fetch_one(&stack.db.pool)
+        .await
+        .expect("lag");
+        eprintln!("{scenario}: the case became {status}; the journey learnt it {learnt:?} s later");
+    }
+
+    // The lost webhooks arrive after all: nothing changes.
+    let before: Vec<BTreeMap<String, Value>> = {
+        let mut all = Vec::new();
+        for id in &ids {
+            all.push(outputs(&stack, *id).await);
+        }
+        all
+    };
+    let notifications = stack.sandbox.resources("notification").await.len();
+    let redelivered: Value = stack
+        .http
+        .post(format!("{}/_sandbox/webhooks/redeliver", stack.sandbox.url))
+        .send()
+        .await
+        .expect("redeliver")
+        .json()
+        .await
+        .expect("redeliver JSON");
+    let n = redelivered["redelivered"].as_i64().unwrap_or_default();
+    assert!(n >= 6, "{redelivered}");
+    wait_for(
+        "the late webhooks to be stored and routed",
+        Duration::from_secs(30),
+        || async {
+            let (stored, waiting): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'received')
+                   FROM carepath.webhook_inbox WHERE vendor = 'clinical'",
+            )
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("inbox");
+            (stored >= n && waiting == 0).then_some(())
+        },
+    )
+    .await;
+    for (id, was) in ids.iter().zip(&before) {
+        assert_eq!(status_of(&stack.db.pool, *id).await, "completed");
+        assert_eq!(&outputs(&stack, *id).await, was, "journey {id} changed");
+    }
+    assert_eq!(
+        stack.sandbox.resources("notification").await.len(),
+        notifications,
+        "a late webhook made carepath write to a patient again"
+    );
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
+    assert_eq!(
+        counters["cross_journey_duplicates"],
+        no_cross_journey_duplicates()
+    );
+    assert_eq!(overdue(&stack).await, Vec::<Value>::new());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is_lost() {
+    let mut options = Options::default();
+    // Lookups an hour away: only the feed can move these orders.
+    options.consult.fulfilment_check = Duration::from_secs(3600);
+    options.pharmacy_feed = Some(Duration::from_secs(1));
+    let stack = Stack::start(options).await;
+    let order_events = ["order.filled", "order.shipped", "order.delivered"];
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "pharmacy", "drop_webhook_types": order_events }))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let input = consult_input(patient(420 + i), "approve", 1);
+        ids.push(stack.start_journey(&format!("feed-{i}"), input).await);
+    }
+    stack.wait_completed(&ids, Duration::from_secs(90)).await;
+
+    // Two fills each, three events per order, every one read from the feed.
+    let by_source: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT source, status, count(*) FROM carepath.webhook_inbox
+          WHERE vendor = 'pharmacy' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("inbox");
+    assert_eq!(by_source, vec![("feed".into(), "applied".into(), 18)]);
+    for id in &ids {
+        let steps = outputs(&stack, *id).await;
+        assert!(
+            !steps.keys().any(|k| k.starts_with("check_order")),
+            "the feed, not a lookup, was meant to move the orders: {:?}",
+            steps.keys()
+        );
+        assert_eq!(
+            stack.output(*id).await["orders"].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+
+    // The webhooks turn up after all: absorbed as repeat deliveries.
+    let before: Vec<BTreeMap<String, Value>> = {
+        let mut all = Vec::new();
+        for id in &ids {
+            all.push(outputs(&stack, *id).await);
+        }
+        all
+    };
+    stack.sandbox.fault(json!({ "vendor": "pharmacy" })).await;
+    let redelivered: Value = stack
+        .http
+        .post(format!("{}/_sandbox/webhooks/redeliver", stack.sandbox.url))
+        .send()
+        .await
+        .expect("redeliver")
+        .json()
+        .await
+        .expect("redeliver JSON");
+    assert_eq!(redelivered["redelivered"], 18, "{redelivered}");
+    wait_for("the late webhooks to be absorbed", Duration::from_secs(30), || async {
+        let repeats = count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.webhook_inbox WHERE vendor = 'pharmacy' AND deliveries = 2",
+        )
+        .await;
+        (repeats == 18).then_some(())
+    })
+    .await;
+    let rows = count(
+        &stack.db.pool,
+        "SELECT count(*) FROM carepath.webhook_inbox WHERE vendor = 'pharmacy'",
+    )
+    .await;
+    assert_eq!(rows, 18, "a late webhook was stored as a new event");
+    for (id, was) in ids.iter().zip(&before) {
+        assert_eq!(&outputs(&stack, *id).await, was, "journey {id} changed");
+    }
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() {
+    let mut options = Options::default();
+    // The pharmacy takes 4 s per state and its webhooks are lost; with no
+    // feed, lookups every second are all that move the order, and one that
+    // finds it unmoved for a second finds it stalled.
+    options.sandbox.clinician.decide_ms = 8000;
+    options.consult.fulfilment_check = Duration::from_millis(500);
+    options.consult.check_max = Duration::from_secs(1);
+    options.consult.fulfilment_stall = Duration::from_secs(1);
+    options.pharmacy_feed = None;
+    let stack = Stack::start(options).await;
+    stack
+        .sandbox
+        .fault(json!({ "vendor": "pharmacy", "drop_webhooks_secs": 600.0 }))
+        .await;
+    let id = stack
+        .start_journey("slow-pharmacy", consult_input(patient(430), "approve", 0))
+        .await;
+
+    let overdue_ids = || async {
+        overdue(&stack)
+            .await
+            .iter()
+            .filter_map(|j| j["id"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    wait_for(
+        "the stalled order's alert",
+        Duration::from_secs(60),
+        || async {
+            let open = open_alerts(&stack).await;
+            open.contains(&(id, "fulfilment_stalled".to_owned()))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        overdue_ids().await.contains(&id.to_string())
+            || status_of(&stack.db.pool, id).await == "completed",
+        "a journey with an open alert is overdue"
+    );
+    stack.wait_completed(&[id], Duration::from_secs(60)).await;
+
+    let resolution: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, resolution FROM carepath.alerts WHERE journey_id = $1")
+            .bind(id)
+            .fetch_all(&stack.db.pool)
+            .await
+            .expect("alerts");
+    assert!(
+        resolution.iter().any(|(k, r)| k == "fulfilment_stalled"
+            && r.as_deref().is_some_and(|r| r.starts_with("the order is"))),
+        "{resolution:?}"
+    );
+    assert_eq!(open_alerts(&stack).await, vec![]);
+    assert_eq!(overdue_ids().await, Vec::<String>::new());
+    assert_eq!(
+        open_alerts_metric(&stack, "fulfilment_stalled").await,
+        Some(0.0)
+    );
+    let history: Vec<String> = sqlx::query_scalar(
+        "SELECT kind FROM carepath.journey_history WHERE journey_id = $1 AND kind LIKE 'alert_%' ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("history");
+    assert_eq!(history, ["alert_raised", "alert_resolved"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operator_cancels_it() {
+    let mut options = Options::default();
+    options.consult.decision_sla = Duration::from_secs(1);
+    options.consult.case_check = Duration::from_millis(500);
+    options.consult.check_max = Duration::from_secs(1);
+    let stack = Stack::start(options).await;
+    let id = stack
+        .start_journey("stalled-case", consult_input(patient(440), "stall", 0))
+        .await;
+    wait_for("the SLA alert", Duration::from_secs(30), || async {
+        open_alerts(&stack)
+            .await
+            .contains(&(id, "decision_sla_exceeded".to_owned()))
+            .then_some(())
+    })
+    .await;
+    // Lookups go on (backing off) and find nothing new: the alert stays
+    // open, raised once, and the journey is overdue.
+    wait_for("more lookups", Duration::from_secs(30), || async {
+        let looks = count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.journey_steps WHERE key LIKE 'check_case%'",
+        )
+        .await;
+        (looks >= 3).then_some(())
+    })
+    .await;
+    let ids: Vec<String> = overdue(&stack)
+        .await
+        .iter()
+        .filter_map(|j| j["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, vec![id.to_string()]);
+    assert_eq!(
+        open_alerts_metric(&stack, "decision_sla_exceeded").await,
+        Some(1.0)
+    );
+    let raised = count(&stack.db.pool, "SELECT count(*) FROM carepath.alerts").await;
+    assert_eq!(raised, 1, "one alert per turn, however many lookups");
+
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{id}/cancel"),
+            &json!({ "reason": "the network lost the case; the patient was refunded" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(open_alerts(&stack).await, vec![]);
+    assert_eq!(overdue(&stack).await, Vec::<Value>::new());
+    assert_eq!(
+        open_alerts_metric(&stack, "decision_sla_exceeded").await,
+        Some(0.0)
+    );
+    stack.stop().await;
+}

@@ -45,9 +45,18 @@ pub fn schedule(stack: Arc<Stack>) -> (tokio::task::JoinHandle<()>, Injected) {
         }
         at(3).await;
         stack
-            .set_fault(json!({ "vendor": "pharmacy", "lost_response_rate": 0.3 }))
+            .set_fault(json!({ "vendor": "pharmacy", "lost_response_rate": 0.3,
+                               "drop_webhook_types": ["order.shipped"] }))
             .await;
-        note("pharmacy losing 30% of its answers after acting on them (for the rest of the run)");
+        note(
+            "pharmacy losing 30% of its answers after acting on them, and every `shipped` \
+              webhook (for the rest of the run: its event feed tells)",
+        );
+        at(2).await;
+        stack
+            .set_fault(json!({ "vendor": "clinical", "drop_webhooks_secs": 6.0 }))
+            .await;
+        note("clinical network losing every webhook for 6 s (carepath asks after 3 s of silence)");
     });
     (handle, injected)
 }

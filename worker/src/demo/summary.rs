@@ -29,26 +29,25 @@ pub async fn print(
     .fetch_all(&stack.pool)
     .await?;
     let by_id: BTreeMap<&str, &Ended> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
-    // Re-submissions that opened a consult of their own only after the
-    // patient's first one had closed (the first was decided before the
-    // second intake was admitted, e.g. while a worker was killed): a new
-    // consult is then right, and both end as the scenario implies.
+    // Pairs whose second consult was opened only after the other had closed
+    // (it was decided before the later intake was admitted, e.g. while a
+    // worker was killed, or while the later one waited to attach): a new
+    // consult is then right, and both end as the scenario implies. Either
+    // intake of a pair may be admitted first.
+    let pairs: Vec<(String, String)> = started
+        .iter()
+        .filter_map(|s| Some((started.get(s.resubmits?)?.id.clone(), s.id.clone())))
+        .collect();
+    let (firsts, agains): (Vec<String>, Vec<String>) = pairs.iter().cloned().unzip();
     let after_close: Vec<(String,)> = sqlx::query_as(
-        "SELECT again.journey_id::text
-           FROM carepath.consult_claims again
-           JOIN carepath.consult_claims first
-             ON first.patient_id = again.patient_id AND first.offering_id = again.offering_id
-            AND first.journey_id <> again.journey_id
-          WHERE again.journey_id = ANY($1::uuid[])
-            AND first.closed_at IS NOT NULL AND first.closed_at <= again.opened_at",
+        "SELECT p.again::text
+           FROM unnest($1::uuid[], $2::uuid[]) AS p(first, again)
+           JOIN carepath.consult_claims a ON a.journey_id = p.first
+           JOIN carepath.consult_claims b ON b.journey_id = p.again
+          WHERE b.opened_at >= a.closed_at OR a.opened_at >= b.closed_at",
     )
-    .bind(
-        started
-            .iter()
-            .filter(|s| s.resubmits.is_some())
-            .map(|s| s.id.clone())
-            .collect::<Vec<_>>(),
-    )
+    .bind(&firsts)
+    .bind(&agains)
     .fetch_all(&stack.pool)
     .await?;
 
@@ -131,8 +130,9 @@ pub async fn print(
     )
     .fetch_one(&stack.pool)
     .await?;
-    let (webhooks, redelivered, rejected): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), coalesce(sum(deliveries - 1), 0)::bigint,
+    let (webhooks, from_feed, redelivered, rejected): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE source = 'feed'),
+                coalesce(sum(deliveries - 1), 0)::bigint,
                 (SELECT count(*) FROM carepath.webhook_rejections)
            FROM carepath.webhook_inbox",
     )
@@ -205,7 +205,9 @@ pub async fn print(
         "  step retries scheduled:           {retries} ({vendor_waits} of them waiting out a vendor hold)"
     );
     println!(
-        "  webhooks stored:                  {webhooks}; repeat deliveries absorbed: {redelivered}; rejected: {rejected}"
+        "  vendor events stored:             {webhooks} ({from_feed} read from the pharmacy's feed before \
+         their webhook came, if it came); repeat deliveries absorbed (webhook or feed): {redelivered}; \
+         rejected: {rejected}"
     );
     println!("  signals applied to journeys:      {signals}");
     println!(

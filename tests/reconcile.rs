@@ -45,6 +45,15 @@ async fn outputs(stack: &Stack, id: Uuid) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// Every journey's steps and outputs, to compare before and after.
+async fn snapshot(stack: &Stack, ids: &[Uuid]) -> Vec<BTreeMap<String, Value>> {
+    let mut all = Vec::new();
+    for id in ids {
+        all.push(outputs(stack, *id).await);
+    }
+    all
+}
+
 async fn overdue(stack: &Stack) -> Vec<Value> {
     let (status, body) = stack
         .get(&stack.ops, "/v1/journeys?overdue=true&limit=200")
@@ -220,25 +229,10 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
     }
 
     // The lost webhooks arrive after all: nothing changes.
-    let before: Vec<BTreeMap<String, Value>> = {
-        let mut all = Vec::new();
-        for id in &ids {
-            all.push(outputs(&stack, *id).await);
-        }
-        all
-    };
+    let before = snapshot(&stack, &ids).await;
     let notifications = stack.sandbox.resources("notification").await.len();
-    let redelivered: Value = stack
-        .http
-        .post(format!("{}/_sandbox/webhooks/redeliver", stack.sandbox.url))
-        .send()
-        .await
-        .expect("redeliver")
-        .json()
-        .await
-        .expect("redeliver JSON");
-    let n = redelivered["redelivered"].as_i64().unwrap_or_default();
-    assert!(n >= 6, "{redelivered}");
+    let n = stack.sandbox.redeliver().await as i64;
+    assert!(n >= 6, "{n} redelivered");
     wait_for(
         "the late webhooks to be stored and routed",
         Duration::from_secs(30),
@@ -254,9 +248,13 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
         },
     )
     .await;
-    for (id, was) in ids.iter().zip(&before) {
+    assert_eq!(
+        snapshot(&stack, &ids).await,
+        before,
+        "a late webhook changed a journey"
+    );
+    for id in &ids {
         assert_eq!(status_of(&stack.db.pool, *id).await, "completed");
-        assert_eq!(&outputs(&stack, *id).await, was, "journey {id} changed");
     }
     assert_eq!(
         stack.sandbox.resources("notification").await.len(),
@@ -315,24 +313,9 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
     }
 
     // The webhooks turn up after all: absorbed as repeat deliveries.
-    let before: Vec<BTreeMap<String, Value>> = {
-        let mut all = Vec::new();
-        for id in &ids {
-            all.push(outputs(&stack, *id).await);
-        }
-        all
-    };
+    let before = snapshot(&stack, &ids).await;
     stack.sandbox.fault(json!({ "vendor": "pharmacy" })).await;
-    let redelivered: Value = stack
-        .http
-        .post(format!("{}/_sandbox/webhooks/redeliver", stack.sandbox.url))
-        .send()
-        .await
-        .expect("redeliver")
-        .json()
-        .await
-        .expect("redeliver JSON");
-    assert_eq!(redelivered["redelivered"], 18, "{redelivered}");
+    assert_eq!(stack.sandbox.redeliver().await, 18);
     wait_for("the late webhooks to be absorbed", Duration::from_secs(30), || async {
         let repeats = count(
             &stack.db.pool,
@@ -348,9 +331,11 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
     )
     .await;
     assert_eq!(rows, 18, "a late webhook was stored as a new event");
-    for (id, was) in ids.iter().zip(&before) {
-        assert_eq!(&outputs(&stack, *id).await, was, "journey {id} changed");
-    }
+    assert_eq!(
+        snapshot(&stack, &ids).await,
+        before,
+        "a late webhook changed a journey"
+    );
     let counters = stack.sandbox.counters().await;
     assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
     stack.stop().await;

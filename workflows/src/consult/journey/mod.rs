@@ -193,33 +193,16 @@ impl Workflow for AsyncConsult {
             Decision::Abandoned => {
                 ctx.set_phase("cancelled_no_response");
                 self.withdraw_case(ctx, &submitted.case_id).await?;
-                self.close_consult(ctx, patient_id).await?;
-                let closed = self
-                    .notify(
-                        ctx,
-                        "notify_cancelled",
-                        Channel::Email,
-                        email,
-                        "consult_cancelled",
-                    )
+                self.close_undecided(ctx, patient_id, email, "consult_cancelled")
                     .await?;
-                self.engage(ctx, "consult_closed", closed).await?;
                 Ok(summary("cancelled_no_response"))
             }
             Decision::Cancelled => {
                 ctx.set_phase("cancelled_by_network");
                 self.case_cancelled(ctx).await?;
-                self.close_consult(ctx, patient_id).await?;
-                let closed = self
-                    .notify(
-                        ctx,
-                        "notify_cancelled",
-                        Channel::Email,
-                        email,
-                        "consult_cancelled_by_network",
-                    )
+                let template = "consult_cancelled_by_network";
+                self.close_undecided(ctx, patient_id, email, template)
                     .await?;
-                self.engage(ctx, "consult_closed", closed).await?;
                 Ok(summary("cancelled_by_network"))
             }
             Decision::Declined { at } => {
@@ -276,6 +259,22 @@ impl Workflow for AsyncConsult {
 }
 
 impl AsyncConsult {
+    /// A consult that ends with no clinician's decision: closed, the patient
+    /// told (by `template`), the CRM told when.
+    async fn close_undecided(
+        &self,
+        ctx: &mut JourneyCtx,
+        patient_id: uuid::Uuid,
+        email: &str,
+        template: &'static str,
+    ) -> Result<(), WorkflowError> {
+        self.close_consult(ctx, patient_id).await?;
+        let closed = self
+            .notify(ctx, "notify_cancelled", Channel::Email, email, template)
+            .await?;
+        self.engage(ctx, "consult_closed", closed).await
+    }
+
     /// The consult is decided: the patient's next intake for the offering
     /// opens a new one.
     async fn close_consult(

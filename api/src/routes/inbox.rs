@@ -37,6 +37,9 @@ pub struct InboxItem {
     /// Why it is where it is: the routing error, an operator's reason.
     pub note: Option<String>,
     pub deliveries: i32,
+    /// How it first arrived: `webhook`, or `feed` (read from the vendor's
+    /// event feed; a webhook for it afterwards counts as a repeat delivery).
+    pub source: String,
     pub received_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
 }
@@ -96,7 +99,7 @@ pub async fn list(
         ));
     }
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let sql = "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
+    let sql = "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, received_at, processed_at
            FROM carepath.webhook_inbox
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
           ORDER BY id DESC LIMIT $4";
@@ -310,7 +313,7 @@ async fn one(
     bounded("reason", reason, MAX_REASON)?;
     let done = act(state, caller, action, &[id], reason).await?;
     let item: Option<InboxItem> = sqlx::query_as(
-        "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, received_at, processed_at
+        "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, received_at, processed_at
            FROM carepath.webhook_inbox WHERE id = $1",
     )
     .bind(id)

@@ -351,6 +351,31 @@ async fn wake_skips_a_timer() {
 }
 
 #[tokio::test]
+async fn wake_ends_a_signal_waits_timeout_now_and_refuses_a_wait_without_one() {
+    let db = fresh_db().await;
+    let engine = engine(&db.pool, Registry::new().with("waiter", 1, Waiter));
+    let worker = InProcessWorker::start(engine.clone(), "wake-signal");
+    // A day's timeout: woken, it takes the timeout branch now.
+    let timed = start(&engine, "waiter", json!({ "timeout_ms": 86_400_000 })).await;
+    // No timeout: nothing to end early.
+    let open = start(&engine, "waiter", json!({})).await;
+    wait_waiting_for(&db.pool, timed, "signal:go").await;
+    wait_waiting_for(&db.pool, open, "signal:go").await;
+    assert!(matches!(
+        engine.wake(open, &actor(), "nothing to hurry").await,
+        Err(EngineError::NotApplicable { .. })
+    ));
+    engine
+        .wake(timed, &actor(), "the vendor lost its webhook: ask now")
+        .await
+        .expect("wake");
+    wait_status(&db.pool, timed, "completed", LONG).await;
+    worker.shutdown().await;
+    assert_eq!(output(&db.pool, timed).await["first"], Value::Null);
+    assert_eq!(status_of(&db.pool, open).await, "waiting");
+}
+
+#[tokio::test]
 async fn pause_resume_and_cancel_act_on_a_journey_that_is_mid_retry() {
     let db = fresh_db().await;
     let open = Arc::new(AtomicBool::new(false));

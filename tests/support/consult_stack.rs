@@ -64,6 +64,10 @@ impl Default for Options {
 
 impl Stack {
     pub async fn start(options: Options) -> Self {
+        // What a configuration file would be refused for, a test is too.
+        if let Err(e) = options.consult.check() {
+            panic!("the test's [consult] is not valid: {e:#}");
+        }
         let db = fresh_db().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

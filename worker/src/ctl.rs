@@ -51,7 +51,8 @@ enum CtlCommand {
     Retry(ActionArgs),
     /// Cancel a journey.
     Cancel(ActionArgs),
-    /// Fire the timer a journey sleeps on now.
+    /// Fire the timer a journey sleeps on now, or end its wait for a signal
+    /// now (one waiting on a vendor then asks the vendor at once).
     Wake(ActionArgs),
     /// Retry every journey matching a filter.
     BulkRetry(BulkArgs),

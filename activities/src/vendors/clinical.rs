@@ -45,6 +45,14 @@ pub struct CaseFile {
     pub url: String,
 }
 
+/// A clinician's question on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub text: String,
+    /// Which round of questions it opened, when the network numbers them.
+    pub round: Option<u64>,
+}
+
 impl ClinicalNetwork {
     pub async fn create_patient(
         &self,
@@ -122,26 +130,23 @@ impl ClinicalNetwork {
         self.0.call(Method::Get, &path, None, None).await
     }
 
-    /// The clinician's question: the latest message from the clinician on
-    /// the case — of round `round` when given and the messages name rounds.
-    /// `None` when the case holds none.
-    pub async fn question(
-        &self,
-        case_id: &str,
-        round: Option<u64>,
-    ) -> Result<Option<String>, VendorError> {
+    /// The clinician's questions on the case, oldest first (its messages
+    /// from the clinician). Errors as [`Self::messages`].
+    pub async fn questions(&self, case_id: &str) -> Result<Vec<Question>, VendorError> {
         let listed = self.messages(case_id).await?;
-        let items = listed["items"]
+        Ok(listed["items"]
             .as_array()
             .map(Vec::as_slice)
-            .unwrap_or_default();
-        Ok(items
+            .unwrap_or_default()
             .iter()
-            .rev()
             .filter(|m| m["from"] == "clinician")
-            .find(|m| round.is_none() || m["round"].is_null() || m["round"].as_u64() == round)
-            .and_then(|m| m["text"].as_str())
-            .map(str::to_owned))
+            .filter_map(|m| {
+                Some(Question {
+                    text: m["text"].as_str()?.to_owned(),
+                    round: m["round"].as_u64(),
+                })
+            })
+            .collect())
     }
 
     /// A message on the case; `from` is `patient` or `partner`.

@@ -372,7 +372,7 @@ action!(
     wake,
     "/v1/journeys/{id}/wake",
     wake,
-    "Fires the timer a journey sleeps on now."
+    "Fires the timer a journey sleeps on now, or ends now the timeout of the signal it waits for (a journey waiting on a silent vendor then asks it at once); 409 for a wait with no timeout."
 );
 
 #[utoipa::path(post, path = "/v1/ops/retry", tag = "operations", request_body = BulkRetryRequest,

@@ -55,7 +55,8 @@ pub struct ConsultConfig {
     /// Each lookup that learns nothing new multiplies the next silence by
     /// this (1.0: a fixed period) ...
     pub check_backoff: f64,
-    /// ... up to this.
+    /// ... up to this (at least `case_check` and `fulfilment_check`; a
+    /// `check_by_state` period above it is its own cap).
     #[serde(with = "humantime_serde")]
     pub check_max: Duration,
     /// An order that has not moved for this long since it was placed or last
@@ -108,6 +109,14 @@ impl ConsultConfig {
         }
         if self.case_check.is_zero() || self.check_max.is_zero() {
             anyhow::bail!("consult.case_check and consult.check_max must be positive");
+        }
+        if self.fulfilment_stall.is_zero() {
+            anyhow::bail!("consult.fulfilment_stall must be positive");
+        }
+        if self.check_max < self.case_check || self.check_max < self.fulfilment_check {
+            anyhow::bail!(
+                "consult.check_max must be at least consult.case_check and consult.fulfilment_check"
+            );
         }
         if !(1.0..=10.0).contains(&self.check_backoff) {
             anyhow::bail!("consult.check_backoff must be between 1.0 (a fixed period) and 10.0");

@@ -122,6 +122,14 @@ impl JourneyCtx {
         &self.phase
     }
 
+    /// The key history recorded at the journey's next position (`check_case`,
+    /// `signal:clinical.case#3`), when this run is replaying one; `None` past
+    /// the end of history. Lets code that learnt to act on something it used
+    /// to pass over keep the path a journey already took.
+    pub fn recorded_next(&self) -> Option<&str> {
+        self.recorded.get(self.position).map(|r| r.key.as_str())
+    }
+
     /// Positions recorded in history that this run has not reached: non-empty at
     /// the end of a run means the code no longer does what history says it did.
     pub(crate) fn unreached(&self) -> &[StepRecord] {

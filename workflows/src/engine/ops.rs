@@ -246,7 +246,9 @@ impl Engine {
         .await
     }
 
-    /// Fires the timer a journey is sleeping on now.
+    /// Fires the timer a journey is sleeping on now, or ends now the timeout
+    /// of the signal it waits for (a journey waiting on a vendor then asks
+    /// the vendor at once). A wait with no timeout cannot be woken (409).
     pub async fn wake(
         &self,
         id: Uuid,
@@ -254,13 +256,24 @@ impl Engine {
         reason: &str,
     ) -> Result<Journey, EngineError> {
         self.act(id, "wake", actor, reason, |j| {
-            let sleeping = j.status == JourneyStatus::Waiting
-                && j.waiting_for
+            let waiting = j.status == JourneyStatus::Waiting;
+            let on = |prefix: &str| {
+                j.waiting_for
                     .as_deref()
-                    .is_some_and(|w| w.starts_with("timer:"));
-            sleeping.then_some(Effect::RunNow(Some(
+                    .is_some_and(|w| w.starts_with(prefix))
+            };
+            if waiting && on("timer:") {
+                return Some(Effect::RunNow(Some(
+                    "UPDATE carepath.journey_steps SET due_at = now()
+                      WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
+                )));
+            }
+            // A wait for a signal with a timeout times out now: a journey
+            // waiting on a silent vendor asks it at once.
+            (waiting && on("signal:") && j.wake_at.is_some()).then_some(Effect::RunNow(Some(
                 "UPDATE carepath.journey_steps SET due_at = now()
-                  WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
+                  WHERE journey_id = $1 AND kind = 'signal' AND status = 'waiting'
+                    AND due_at IS NOT NULL",
             )))
         })
         .await

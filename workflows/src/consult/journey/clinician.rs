@@ -158,6 +158,11 @@ impl AsyncConsult {
                         Round::Unanswered => return Ok(Decision::Abandoned),
                     }
                 }
+                // Recorded by code that passed cancellations over: that path.
+                "case.cancelled"
+                    if ctx
+                        .recorded_next()
+                        .is_some_and(|k| k.starts_with("signal:clinical.case")) => {}
                 "case.approved" | "case.declined" | "case.cancelled" => {
                     return self.decided(ctx, &event).await;
                 }
@@ -229,8 +234,23 @@ impl AsyncConsult {
             let status = found["status"].as_str().unwrap_or_default().to_owned();
             let (mut round, mut message) = (None, None);
             if status == "more_info_requested" {
-                round = found["more_info_rounds"].as_u64();
-                message = vendors.clinical.question(&case, round).await?;
+                // The question is best had, not needed: a network whose
+                // messages cannot be read still gets the patient asked.
+                let asked = match vendors.clinical.questions(&case).await {
+                    Ok(asked) => asked,
+                    Err(carepath_activities::VendorError::Rejected { .. }) => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                };
+                // The round as the case counts it; else as its questions do.
+                round = found["more_info_rounds"]
+                    .as_u64()
+                    .or_else(|| asked.last().and_then(|q| q.round))
+                    .or_else(|| (!asked.is_empty()).then_some(asked.len() as u64));
+                message = asked
+                    .iter()
+                    .rev()
+                    .find(|q| q.round.is_none() || q.round == round)
+                    .map(|q| q.text.clone());
             }
             Ok(CaseLookup::Found(CaseFound {
                 status,
@@ -348,7 +368,12 @@ impl AsyncConsult {
         ctx.step("notify_more_info", |s| async move {
             let question = match question {
                 Some(q) => Some(q),
-                None => vendors.clinical.question(&case, None).await?,
+                // Best had: the patient is asked even without the wording.
+                None => match vendors.clinical.questions(&case).await {
+                    Ok(asked) => asked.last().map(|q| q.text.clone()),
+                    Err(carepath_activities::VendorError::Rejected { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
             };
             let data = json!({ "question": question });
             vendors

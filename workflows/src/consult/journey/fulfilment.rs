@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::clinician::Prescription;
-use super::reconcile::{self, OrderFound, OrderLookup, Silence};
+use super::reconcile::{self, Moved, OrderFound, OrderLookup, Silence};
 use super::{AsyncConsult, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::{alerts, refs};
@@ -178,14 +178,23 @@ impl AsyncConsult {
             // was raised about it being stuck is resolved.
             let (pool, journey, order) = (self.pool.clone(), ctx.journey_id(), order_id.to_owned());
             let how = format!("the order is {status}");
-            let at: DateTime<Utc> = ctx
+            let moved: Moved = ctx
                 .step(&format!("order_{status}"), |_| async move {
                     let about = Some(("order_id", order.as_str()));
-                    alerts::resolve(&pool, journey, &ORDER_ALERTS, about, &how).await?;
-                    Ok::<_, StepError>(named_at.unwrap_or_else(Utc::now))
+                    let resolved =
+                        alerts::resolve(&pool, journey, &ORDER_ALERTS, about, &how).await?;
+                    Ok::<_, StepError>(Moved::Now {
+                        at: named_at.unwrap_or_else(Utc::now),
+                        resolved,
+                    })
                 })
                 .await?;
+            let at = moved.at();
             moved_at = Some(at);
+            // Got past what was raised: a stall in the next state is news again.
+            if moved.resolved() > 0 {
+                alerted = false;
+            }
             if filled_at.is_none() && new >= 1 {
                 filled_at = Some(at);
             }

@@ -132,6 +132,9 @@ impl CaseLookup {
                 s @ ("approved" | "declined" | "cancelled") => {
                     event(&format!("case.{s}"), json!({}))
                 }
+                // Withdrawn by someone else (the journey withdraws a case only
+                // once it stops waiting): no clinician will decide it either.
+                "withdrawn" => event("case.cancelled", json!({ "reason": "withdrawn" })),
                 "more_info_requested" => match f.round {
                     Some(round) if round > last_round => event(
                         "case.more_info_requested",
@@ -176,6 +179,32 @@ impl OrderLookup {
         match self {
             Self::Found(f) => f.stalled,
             Self::Status(_) => silent_lookups >= 3,
+        }
+    }
+}
+
+/// An `order_<status>` step's recorded output: when the order moved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Moved {
+    /// When, and how many alerts about the order being stuck it resolved
+    /// (one resolved re-arms the alert for the order's next state).
+    Now { at: DateTime<Utc>, resolved: u64 },
+    /// Recorded before alerts resolved: the time only (and no re-arming, as then).
+    Before(DateTime<Utc>),
+}
+
+impl Moved {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Now { at, .. } | Self::Before(at) => *at,
+        }
+    }
+
+    pub fn resolved(&self) -> u64 {
+        match self {
+            Self::Now { resolved, .. } => *resolved,
+            Self::Before(_) => 0,
         }
     }
 }
@@ -262,9 +291,21 @@ mod tests {
             assert_eq!(e["type"], format!("case.{s}"));
             assert!(DECISIVE.contains(&e["type"].as_str().unwrap_or_default()));
         }
+        let withdrawn = found("withdrawn", None).news("assigned", 0).unwrap();
+        assert_eq!(withdrawn["type"], "case.cancelled");
         let recorded = serde_json::to_value(found("assigned", None)).unwrap();
         let back: CaseLookup = serde_json::from_value(recorded).unwrap();
         assert!(matches!(back, CaseLookup::Found(_)));
+    }
+
+    #[test]
+    fn a_move_recorded_as_a_bare_time_re_arms_nothing() {
+        let at = Utc::now();
+        let old: Moved = serde_json::from_value(json!(at)).unwrap();
+        assert_eq!((old.at(), old.resolved()), (at, 0));
+        let new = serde_json::to_value(Moved::Now { at, resolved: 1 }).unwrap();
+        let back: Moved = serde_json::from_value(new).unwrap();
+        assert_eq!((back.at(), back.resolved()), (at, 1));
     }
 
     #[test]

@@ -301,7 +301,10 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
     assert_eq!(by_source, vec![("feed".into(), "applied".into(), 18)]);
     // Operators see where each came from.
     let (status, page) = stack
-        .get(&stack.ops, "/v1/inbox?status=applied&vendor=pharmacy&limit=100")
+        .get(
+            &stack.ops,
+            "/v1/inbox?status=applied&vendor=pharmacy&limit=100",
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let sources: Vec<&str> = page["items"]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use carepath_activities::config::FeedConfig;
+use carepath_activities::config::{FeedConfig, FeedStart};
 use carepath_activities::resilience::holds;
 use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
 use carepath_activities::vendors::pharmacy::{OrderRequest, PatientName, ShipTo};
@@ -86,6 +86,13 @@ impl Setup {
             .expect("the sandbox's pharmacy declares its feed");
         feed.page = page;
         feed
+    }
+
+    /// The database's gauges, as `/metrics` shows them.
+    async fn metrics(&self) -> String {
+        carepath_workflows::metrics::render(&self.db.pool)
+            .await
+            .expect("render the metrics")
     }
 
     async fn try_poll(&self, page: u32) -> Result<FeedReport, FeedError> {
@@ -190,6 +197,16 @@ impl Setup {
             .count()
     }
 }
+
+/// The value of the sample that starts with `prefix` (name and labels).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+const FAILING: &str = "carepath_feed_failing{vendor=\"pharmacy\"} ";
+const SUCCESS_AGE: &str = "carepath_feed_last_success_age_seconds{vendor=\"pharmacy\"} ";
 
 fn types(stored: &[Stored]) -> Vec<&str> {
     stored
@@ -687,4 +704,127 @@ async fn a_worker_reads_the_feed_by_itself_and_a_journey_gets_the_events_its_web
     )
     .await;
     assert_eq!(signals, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_whose_cursor_is_refused_shows_as_failing_until_a_good_read() {
+    let s = Setup::start().await;
+    // No feed read yet: the families, without a sample.
+    let before = s.metrics().await;
+    for family in [
+        "carepath_feed_failing",
+        "carepath_feed_last_success_age_seconds",
+    ] {
+        assert!(
+            before.contains(&format!("# TYPE {family} gauge")),
+            "{before}"
+        );
+        assert!(!before.contains(&format!("{family}{{")), "{before}");
+    }
+
+    let good = s.poll(100).await;
+    let after_good = s.metrics().await;
+    assert_eq!(sample(&after_good, FAILING), Some(0.0), "{after_good}");
+    let age = sample(&after_good, SUCCESS_AGE).unwrap_or(-1.0);
+    assert!((0.0..60.0).contains(&age), "{after_good}");
+
+    // A cursor the pharmacy never gave (past its last event): refused at
+    // every poll.
+    sqlx::query("UPDATE carepath.vendor_feeds SET cursor = '1000'")
+        .execute(&s.db.pool)
+        .await
+        .expect("spoil the cursor");
+    for _ in 0..2 {
+        let refused = s.try_poll(100).await;
+        assert!(
+            matches!(
+                refused,
+                Err(FeedError::Vendor(VendorError::Rejected { status: 400, .. }))
+            ),
+            "{refused:?}"
+        );
+    }
+    let failing = s.metrics().await;
+    assert_eq!(sample(&failing, FAILING), Some(1.0), "{failing}");
+    // Polled since, but the last success is the good read's.
+    let (polled_after_success,): (bool,) = sqlx::query_as(
+        "SELECT polled_at > succeeded_at FROM carepath.vendor_feeds WHERE vendor = 'pharmacy'",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .expect("the feed's row");
+    assert!(polled_after_success);
+    sqlx::query("UPDATE carepath.vendor_feeds SET succeeded_at = now() - interval '20 minutes'")
+        .execute(&s.db.pool)
+        .await
+        .expect("age the last success");
+    let age = sample(&s.metrics().await, SUCCESS_AGE).unwrap_or_default();
+    assert!((1200.0..1300.0).contains(&age), "age {age}");
+
+    // The operator puts back the cursor last read: the next poll is good.
+    sqlx::query("UPDATE carepath.vendor_feeds SET cursor = $1")
+        .bind(&good.cursor)
+        .execute(&s.db.pool)
+        .await
+        .expect("restore the cursor");
+    s.poll(100).await;
+    let healed = s.metrics().await;
+    assert_eq!(sample(&healed, FAILING), Some(0.0), "{healed}");
+    let age = sample(&healed, SUCCESS_AGE).unwrap_or(-1.0);
+    assert!((0.0..60.0).contains(&age), "{healed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_starts_now_skips_the_events_before_its_first_read() {
+    let s = Setup::start().await;
+    let mut now = s.feed(2);
+    now.start = FeedStart::Now;
+    let poll = |feed: FeedConfig| {
+        let (pool, vendors) = (s.db.pool.clone(), s.vendors.clone());
+        async move { feeds::poll_once(&pool, "pharmacy", &vendors, &feed).await }
+    };
+    s.drop_order_webhooks().await;
+    s.place_order(1).await;
+    s.dropped(3).await;
+
+    // A first read that fails skips nothing yet and stores no cursor.
+    s.sandbox
+        .fault(json!({ "vendor": "pharmacy", "outage_secs": 60.0, "drop_webhook_types": ORDER_EVENTS }))
+        .await;
+    assert!(poll(now.clone()).await.is_err());
+    assert_eq!(s.feed_row().await.0, None);
+    s.drop_order_webhooks().await;
+
+    // The first good one pages past the three events (two pages of two)
+    // without storing them, and stores the cursor at the end.
+    let first = poll(now.clone()).await.expect("first read");
+    assert_eq!(
+        (
+            first.read,
+            first.pages,
+            first.stored,
+            first.skipped,
+            first.more
+        ),
+        (true, 2, 0, 3, false),
+        "{first:?}"
+    );
+    assert!(s.inbox().await.is_empty());
+    let (cursor, events_stored, last_error, _, _) = s.feed_row().await;
+    assert_eq!(
+        (cursor.as_deref(), events_stored, last_error),
+        (Some("3"), 0, None)
+    );
+
+    // Events after it are read, and stored.
+    let order = s.place_order(2).await;
+    s.dropped(6).await;
+    let next = poll(now.clone()).await.expect("next read");
+    assert_eq!((next.stored, next.skipped), (3, 0), "{next:?}");
+    let stored = s.inbox().await;
+    assert_eq!(types(&stored), ORDER_EVENTS);
+    for row in &stored {
+        let body: Value = serde_json::from_slice(&row.body).expect("stored JSON");
+        assert_eq!(body["data"]["order_id"], order.as_str());
+    }
 }

@@ -121,6 +121,9 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
         "carepath_vendor_hold_remaining_seconds",
         "carepath_oldest_overdue_journey_age_seconds",
         "carepath_alerts_open",
+        // Always there; a sample per feed a worker has read.
+        "carepath_feed_failing",
+        "carepath_feed_last_success_age_seconds",
     ] {
         assert!(
             from_worker.contains(&format!("# TYPE {family} ")),

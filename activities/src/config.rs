@@ -85,6 +85,25 @@ pub struct FeedConfig {
     /// until a page comes back with fewer.
     #[serde(default = "default_page")]
     pub page: u32,
+    /// Where the first read begins, when carepath has no cursor of this
+    /// feed yet: `"beginning"` (the default) reads the vendor's whole
+    /// history; `"now"` skips every event the feed already holds — events
+    /// that happened before the first read are never stored (their webhooks
+    /// still are) — and reads on from there.
+    #[serde(default)]
+    pub start: FeedStart,
+}
+
+/// Where a feed's first read begins ([`FeedConfig::start`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedStart {
+    /// From the vendor's first event: the whole history is read.
+    #[default]
+    Beginning,
+    /// From the vendor's last event at the first read: what the feed held
+    /// before it is paged past without being stored.
+    Now,
 }
 
 fn default_page() -> u32 {
@@ -168,6 +187,7 @@ impl VendorProfile {
                 path: "/v1/events".into(),
                 every: Duration::from_secs(5),
                 page: default_page(),
+                start: FeedStart::Beginning,
             }),
         }
     }
@@ -304,8 +324,22 @@ mod tests {
                 path: "/v1/events".into(),
                 every: Duration::from_secs(30),
                 page: 100,
+                start: FeedStart::Beginning,
             })
         );
+        for (start, read) in [
+            ("\"beginning\"", FeedStart::Beginning),
+            ("\"now\"", FeedStart::Now),
+        ] {
+            let cfg = VendorsConfig::from_toml(&pharmacy(&format!(
+                "feed = {{ path = \"/v1/events\", every = \"30s\", start = {start} }}"
+            )))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+            assert_eq!(
+                cfg.vendors["pharmacy"].feed.as_ref().map(|f| f.start),
+                Some(read)
+            );
+        }
         // A profile without one reads none; the sandbox's default declares one.
         let cfg = VendorsConfig::from_toml(&pharmacy("")).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(cfg.vendors["pharmacy"].feed, None);
@@ -337,6 +371,9 @@ mod tests {
             "feed = { path = \"/v1/events?all=1\", every = \"30s\" }",
             "feed = { path = \"/v1/events\", every = \"often\" }",
             "feed = { path = \"/v1/events\" }",
+            "feed = { path = \"/v1/events\", every = \"30s\", start = \"latest\" }",
+            "feed = { path = \"/v1/events\", every = \"30s\", start = \"Now\" }",
+            "feed = { path = \"/v1/events\", every = \"30s\", start = 0 }",
         ] {
             assert!(VendorsConfig::from_toml(&pharmacy(bad)).is_err(), "{bad}");
         }

@@ -17,11 +17,19 @@
 //! Reads are at least once (a poll cut off between storing a page and moving
 //! the cursor reads the page again: its events count a delivery each);
 //! storage is exactly once.
+//!
+//! A feed whose first read starts "now" ([`FeedStart::Now`]) has its first
+//! read (no cursor, no good read yet: `succeeded_at`) page through
+//! everything the vendor already holds without storing it, renewing the
+//! lease with each page, and store the cursor once, at the end of it: a
+//! first read cut off before its end leaves no cursor, so the next one skips
+//! again from the start — never storing an event from before the first
+//! read. (The vendor's feed offers no "latest cursor" to ask for instead.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use carepath_activities::config::{FEED_VENDORS, FeedConfig, VendorsConfig};
+use carepath_activities::config::{FEED_VENDORS, FeedConfig, FeedStart, VendorsConfig};
 use carepath_activities::metrics::FEED_EVENTS;
 use carepath_activities::{VendorError, Vendors};
 use serde_json::{Value, json};
@@ -67,6 +75,9 @@ pub struct FeedReport {
     /// Items that could not be stored, recorded in
     /// `carepath.webhook_rejections` (reason `feed: ...`) and skipped.
     pub rejected: u64,
+    /// Items a first read that starts "now" ([`FeedStart::Now`]) paged past
+    /// without storing them: the feed's history before the first read.
+    pub skipped: u64,
     /// The stored cursor after this poll; `None`: none yet (from the start).
     pub cursor: Option<String>,
     /// The poll stopped after [`MAX_PAGES`] full pages: there may be more.
@@ -140,10 +151,14 @@ pub fn declared(vendors: &Arc<Vendors>, config: &VendorsConfig) -> Vec<Feed> {
 /// Reads `vendor`'s feed once, if no other reader holds it: every page after
 /// the stored cursor, `cfg.page` events a page, until a short page (or
 /// [`MAX_PAGES`]); each item stored in the inbox with `source = 'feed'`,
-/// the cursor moved past each page once its items are stored. Records
-/// `polled_at`, and `last_error` (cleared by a good poll). Logs how many
-/// events it stored. Errors: [`FeedError`] (logged by the caller); the
-/// cursor then stays after the last page stored.
+/// the cursor moved past each page once its items are stored. A first read
+/// (no cursor, no good read yet) of a feed that starts [`FeedStart::Now`]
+/// stores none:
+/// it pages to the feed's end (past [`MAX_PAGES`]) and stores only the
+/// cursor there. Records `polled_at`, `last_error` (cleared by a good poll)
+/// and, for a good poll, `succeeded_at`. Logs how many events it stored.
+/// Errors: [`FeedError`] (logged by the caller); the cursor then stays
+/// after the last page stored.
 pub async fn poll_once(
     pool: &PgPool,
     vendor: &str,
@@ -156,17 +171,27 @@ pub async fn poll_once(
             return Err(FeedError::NoFeed(vendor.to_owned()));
         }
         let me = Uuid::new_v4();
-        let Some(cursor) = lease(pool, vendor, me).await? else {
+        let Some((cursor, read_before)) = lease(pool, vendor, me).await? else {
             tracing::debug!(vendor, "another reader holds the feed");
             return Ok(FeedReport::default());
         };
+        // The first read of a feed that starts now: no cursor, no good read.
+        let skipping = cfg.start == FeedStart::Now && cursor.is_none() && !read_before;
         let mut report = FeedReport {
             read: true,
             cursor,
             ..FeedReport::default()
         };
-        match read(pool, vendor, vendors, cfg, me, &mut report).await {
+        match read(pool, vendor, vendors, cfg, me, skipping, &mut report).await {
             Ok(()) => {
+                if report.skipped > 0 {
+                    tracing::info!(
+                        vendor,
+                        skipped = report.skipped,
+                        pages = report.pages,
+                        "feed first read: the events before it skipped"
+                    );
+                }
                 if report.stored + report.rejected > 0 {
                     tracing::info!(
                         vendor,
@@ -198,20 +223,21 @@ pub async fn poll_once(
 }
 
 /// Takes the feed's lease (creating its row the first time) unless another
-/// reader holds one; the stored cursor (`Some(None)`: none yet) when taken.
+/// reader holds one; when taken, the stored cursor (`None`: none yet) and
+/// whether a read ever succeeded.
 async fn lease(
     pool: &PgPool,
     vendor: &str,
     me: Uuid,
-) -> Result<Option<Option<String>>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<(Option<String>, bool)>, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO carepath.vendor_feeds (vendor, leased_until, lease_holder)
          VALUES ($1, now() + make_interval(secs => $3), $2)
          ON CONFLICT (vendor) DO UPDATE
             SET leased_until = EXCLUDED.leased_until, lease_holder = EXCLUDED.lease_holder
           WHERE carepath.vendor_feeds.leased_until IS NULL
              OR carepath.vendor_feeds.leased_until < now()
-         RETURNING cursor",
+         RETURNING cursor, succeeded_at IS NOT NULL",
     )
     .bind(vendor)
     .bind(me)
@@ -221,31 +247,47 @@ async fn lease(
 }
 
 /// Reads pages into the inbox, moving the cursor after each; the last
-/// page's update releases the lease.
+/// page's update releases the lease. A first read that starts "now"
+/// (`skipping`) stores no item, and no cursor until the feed's end.
 async fn read(
     pool: &PgPool,
     vendor: &str,
     vendors: &Vendors,
     cfg: &FeedConfig,
     me: Uuid,
+    skipping: bool,
     report: &mut FeedReport,
 ) -> Result<(), FeedError> {
     loop {
         let answer = fetch(vendors, vendor, report.cursor.as_deref(), cfg.page).await?;
         let (items, next) = page(vendor, &answer, report.cursor.as_deref())?;
         let stored_before = report.stored;
-        for item in items {
-            store_item(pool, vendor, item, report).await?;
+        if skipping {
+            report.skipped += items.len() as u64;
+            FEED_EVENTS
+                .with_label_values(&[vendor, "skipped"])
+                .inc_by(items.len() as u64);
+        } else {
+            for item in items {
+                store_item(pool, vendor, item, report).await?;
+            }
         }
         report.pages += 1;
         let short = items.len() < cfg.page as usize || next == report.cursor;
-        report.more = !short && report.pages >= MAX_PAGES;
+        report.more = !skipping && !short && report.pages >= MAX_PAGES;
         let last = short || report.more;
+        // A skip stores its cursor only at the feed's end (meanwhile the
+        // stored one stays none: only the lease is renewed).
+        let cursor = if skipping && !last {
+            None
+        } else {
+            next.as_deref()
+        };
         let written = advance(
             pool,
             vendor,
             me,
-            next.as_deref(),
+            cursor,
             report.stored - stored_before,
             last,
         )
@@ -350,7 +392,8 @@ async fn store_item(
 }
 
 /// Moves the cursor past a stored page and renews the lease, or (`release`)
-/// ends the read; only while the lease is `me`'s. Whether it was.
+/// ends the read, a good one (`polled_at`, `succeeded_at`, no
+/// `last_error`); only while the lease is `me`'s. Whether it was.
 async fn advance(
     pool: &PgPool,
     vendor: &str,
@@ -366,6 +409,7 @@ async fn advance(
                 leased_until = CASE WHEN $5 THEN NULL ELSE now() + make_interval(secs => $6) END,
                 lease_holder = CASE WHEN $5 THEN NULL ELSE lease_holder END,
                 polled_at = CASE WHEN $5 THEN now() ELSE polled_at END,
+                succeeded_at = CASE WHEN $5 THEN now() ELSE succeeded_at END,
                 last_error = CASE WHEN $5 THEN NULL ELSE last_error END
           WHERE vendor = $1 AND lease_holder = $2",
     )
@@ -380,7 +424,8 @@ async fn advance(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a failed read and releases the lease (if still `me`'s).
+/// Records a failed read and releases the lease (if still `me`'s);
+/// `succeeded_at` keeps the last good read.
 async fn failed(
     pool: &PgPool,
     vendor: &str,

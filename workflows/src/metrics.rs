@@ -1,7 +1,8 @@
 //! `/metrics`: the process's own counters (vendor calls, steps, webhooks;
 //! see `carepath_activities::metrics`) and gauges read from PostgreSQL at
 //! scrape time, which are the same whichever process is scraped: journeys
-//! by status and phase, overdue journeys, vendor holds, the inbox, the queue.
+//! by status and phase, overdue journeys, vendor holds, vendor feeds, the
+//! inbox, the queue.
 
 use std::fmt::Write;
 
@@ -144,6 +145,8 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         f.sample(name, &[("vendor", vendor)], left.max(0.0));
     }
 
+    feed_gauges(pool, out).await?;
+
     let inbox: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM carepath.webhook_inbox GROUP BY status ORDER BY 1",
     )
@@ -241,6 +244,48 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         .filter(|(k, _)| !ALERT_KINDS.contains(&k.as_str()))
     {
         f.sample(name, &[("kind", kind)], *n as f64);
+    }
+    Ok(())
+}
+
+/// The vendors' event feeds, one sample per feed a worker has read (a row
+/// of `carepath.vendor_feeds`): none before any worker has, when there is
+/// nothing to report on yet.
+async fn feed_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let feeds: Vec<(String, bool, Option<f64>)> = sqlx::query_as(
+        "SELECT vendor, last_error IS NOT NULL,
+                extract(epoch FROM now() - succeeded_at)::float8
+           FROM carepath.vendor_feeds ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    let name = "carepath_feed_failing";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "1 when the last read of a vendor's event feed failed (its last_error in \
+         carepath.vendor_feeds), 0 when it succeeded.",
+    );
+    for (vendor, failing, _) in &feeds {
+        f.sample(
+            name,
+            &[("vendor", vendor)],
+            if *failing { 1.0 } else { 0.0 },
+        );
+    }
+    let name = "carepath_feed_last_success_age_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Seconds since a vendor's event feed was last read without error; \
+         no sample for a feed never read successfully.",
+    );
+    for (vendor, _, age) in &feeds {
+        if let Some(age) = age {
+            f.sample(name, &[("vendor", vendor)], age.max(0.0));
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// What an operator of the sandbox asks for, by HTTP (`POST /_sandbox/faults`).
-/// Durations are relative to the moment the fault is set. A request replaces
+/// Durations are relative to the moment the fault is set: one of zero, below
+/// zero or NaN sets no such fault, and one beyond ten years lasts ten years
+/// (so an absurd number is a long fault, not a crash). A request replaces
 /// whatever fault the vendor had; `DELETE /_sandbox/faults` clears every vendor's.
 ///
 /// Lost webhooks: the sandbox decides for each event as it is generated
@@ -83,6 +85,22 @@ pub enum Verdict {
     },
 }
 
+/// The longest a fault set for a duration lasts: a longer one (`1e300`
+/// seconds) is read as this, ten years.
+const MAX_FAULT_SECS: f64 = 10.0 * 365.25 * 86_400.0;
+
+/// When a fault set at `now` for `secs` seconds ends: `None` (no fault) for
+/// none, zero, a negative number or NaN; at most [`MAX_FAULT_SECS`] ahead.
+fn until(now: DateTime<Utc>, secs: Option<f64>) -> Option<DateTime<Utc>> {
+    let secs = secs.filter(|s| *s > 0.0)?.min(MAX_FAULT_SECS);
+    // Within ten years in milliseconds: the cast cannot saturate.
+    let ahead = chrono::Duration::milliseconds((secs * 1000.0).ceil() as i64);
+    Some(
+        now.checked_add_signed(ahead)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
+}
+
 #[derive(Debug, Default)]
 pub struct Faults {
     by_vendor: HashMap<String, VendorFaults>,
@@ -91,9 +109,7 @@ pub struct Faults {
 impl Faults {
     pub fn set(&mut self, req: FaultRequest) {
         let now = Utc::now();
-        let until = |secs: Option<f64>| {
-            secs.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64))
-        };
+        let until = |secs: Option<f64>| until(now, secs);
         self.by_vendor.insert(
             req.vendor.clone(),
             VendorFaults {
@@ -168,6 +184,89 @@ impl Faults {
             lose_response: mutating
                 && f.lost_response_rate > 0.0
                 && rng.random_bool(f.lost_response_rate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_out_of_range_are_clamped_not_a_panic() {
+        let far = Utc::now() + chrono::Duration::days(3650) - chrono::Duration::days(1);
+        for secs in [1e300, f64::INFINITY, f64::MAX] {
+            let mut faults = Faults::default();
+            faults.set(FaultRequest {
+                vendor: "clinical".into(),
+                outage_secs: Some(secs),
+                storm_secs: Some(secs),
+                token_504_secs: Some(secs),
+                drop_webhooks_secs: Some(secs),
+                ..FaultRequest::default()
+            });
+            let f = &faults.snapshot()["clinical"];
+            for t in [
+                f.outage_until,
+                f.storm_until,
+                f.token_504_until,
+                f.drop_webhooks_until,
+            ] {
+                assert!(t.is_some_and(|t| t > far), "{secs}: {t:?}");
+            }
+            assert!(faults.drops_webhook("clinical", "case.updated"));
+            assert_eq!(
+                faults.judge("clinical", true, false),
+                Verdict::Fail {
+                    status: 503,
+                    retry_after: None
+                }
+            );
+        }
+        // A storm alone: its Retry-After names its (clamped) end.
+        let mut faults = Faults::default();
+        faults.set(FaultRequest {
+            vendor: "clinical".into(),
+            storm_secs: Some(1e300),
+            ..FaultRequest::default()
+        });
+        let Verdict::Fail {
+            status: 429,
+            retry_after: Some(secs),
+        } = faults.judge("clinical", false, false)
+        else {
+            panic!("a storm answers 429");
+        };
+        assert!(secs > 3_000 * 86_400, "{secs}");
+
+        for secs in [-1e300, -1.0, 0.0, f64::NAN, f64::NEG_INFINITY] {
+            let mut faults = Faults::default();
+            faults.set(FaultRequest {
+                vendor: "clinical".into(),
+                outage_secs: Some(secs),
+                storm_secs: Some(secs),
+                token_504_secs: Some(secs),
+                drop_webhooks_secs: Some(secs),
+                ..FaultRequest::default()
+            });
+            let f = &faults.snapshot()["clinical"];
+            assert_eq!(
+                (
+                    f.outage_until,
+                    f.storm_until,
+                    f.token_504_until,
+                    f.drop_webhooks_until
+                ),
+                (None, None, None, None),
+                "{secs}"
+            );
+            assert!(!faults.drops_webhook("clinical", "case.updated"));
+            assert_eq!(
+                faults.judge("clinical", true, false),
+                Verdict::Pass {
+                    lose_response: false
+                }
+            );
         }
     }
 }

@@ -24,7 +24,8 @@ pub const MAX_LIMIT: usize = 500;
 const KEPT: usize = 100_000;
 
 /// The feed: items numbered from 1 in the order they were appended. A
-/// cursor is the decimal number of the last item read (`"0"`: none yet).
+/// cursor is the decimal number of the last item read (`"0"`: none yet); a
+/// number past the last item is not a cursor this feed gave (a 400).
 #[derive(Debug, Default)]
 pub struct Feed {
     items: VecDeque<(u64, Value)>,
@@ -53,8 +54,9 @@ impl Feed {
     }
 
     /// The answer to a page request with this query string: `(200, {"items",
-    /// "next_cursor"})`, or a 400 naming `after` (not a cursor at all) or
-    /// `limit` (not a whole number from 1; above 500 it reads as 500).
+    /// "next_cursor"})`, or a 400 naming `after` (not a cursor this feed
+    /// gave: not a number, or past its last item) or `limit` (not a whole
+    /// number from 1; above 500 it reads as 500).
     pub fn answer(&self, query: Option<&str>) -> (u16, Value) {
         let (mut after, mut limit) = (None, None);
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -66,8 +68,8 @@ impl Feed {
         }
         let after = match after.as_deref().map(str::parse::<u64>) {
             None => 0,
-            Some(Ok(seq)) => seq,
-            Some(Err(_)) => return bad("after", "is not a cursor this feed gave"),
+            Some(Ok(seq)) if seq <= self.last => seq,
+            Some(_) => return bad("after", "is not a cursor this feed gave"),
         };
         let limit = match limit.as_deref().map(str::parse::<usize>) {
             None => DEFAULT_LIMIT,
@@ -128,6 +130,8 @@ mod tests {
             (ids(&none), none["next_cursor"].clone()),
             (vec![], json!("5"))
         );
+        let (status, _) = feed.answer(Some("after=0"));
+        assert_eq!(status, 200, "the cursor before the first item");
         let (_, capped) = feed.answer(Some("limit=100000"));
         assert_eq!(ids(&capped).len(), 5);
     }
@@ -140,6 +144,9 @@ mod tests {
             ("after=abc", "after"),
             ("after=-1", "after"),
             ("after=", "after"),
+            // Past the end: a cursor this feed never gave.
+            ("after=2", "after"),
+            ("after=18446744073709551615", "after"),
             ("limit=0", "limit"),
             ("limit=ten", "limit"),
         ] {

@@ -55,6 +55,12 @@ impl Stack {
         carepath_activities::tls::install_crypto_provider();
         let pool = db::connect(database_url, 16).await?;
         db::migrate(&pool).await?;
+        // A new sandbox, whose feed numbers its events from 1: a cursor
+        // stored by an earlier demo on this database is not one it gave (it
+        // would refuse it), so the feeds are read from its beginning.
+        sqlx::query("DELETE FROM carepath.vendor_feeds")
+            .execute(&pool)
+            .await?;
 
         let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let api_url = format!("http://{}", api_listener.local_addr()?);

@@ -16,7 +16,11 @@ CREATE TABLE carepath.vendor_feeds (
     cursor        text,
     leased_until  timestamptz,
     lease_holder  uuid,
+    -- The last read, good or failed.
     polled_at     timestamptz,
+    -- The last read without error (how long a feed has been failing:
+    -- `carepath_feed_last_success_age_seconds`); NULL before the first.
+    succeeded_at  timestamptz,
     -- Why the last read failed, for operators (statuses and the vendor's
     -- message, never an event's content); NULL after a good read.
     last_error    text,

@@ -27,6 +27,9 @@ impl Workflow for Waiter {
     fn signals(&self) -> &[&str] {
         &["go"]
     }
+    fn wakeable_signals(&self) -> &[&str] {
+        &["go"]
+    }
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let timeout = input["timeout_ms"].as_u64().map(Duration::from_millis);
         let first = ctx.wait_signal("go", timeout).await?;
@@ -36,6 +39,23 @@ impl Workflow for Waiter {
             None
         };
         Ok(json!({ "first": first, "second": second }))
+    }
+}
+
+/// Waits a day for `go`, a wait its workflow does not let an operator hurry
+/// (as a patient's answer, whose timeout reminds and cancels).
+struct Unhurried;
+
+#[async_trait]
+impl Workflow for Unhurried {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        let got = ctx
+            .wait_signal("go", Some(Duration::from_secs(86_400)))
+            .await?;
+        Ok(json!({ "got": got }))
     }
 }
 
@@ -351,20 +371,29 @@ async fn wake_skips_a_timer() {
 }
 
 #[tokio::test]
-async fn wake_ends_a_signal_waits_timeout_now_and_refuses_a_wait_without_one() {
+async fn wake_ends_a_vendor_waits_timeout_now_and_refuses_other_waits() {
     let db = fresh_db().await;
-    let engine = engine(&db.pool, Registry::new().with("waiter", 1, Waiter));
+    let engine = engine(
+        &db.pool,
+        Registry::new()
+            .with("waiter", 1, Waiter)
+            .with("unhurried", 1, Unhurried),
+    );
     let worker = InProcessWorker::start(engine.clone(), "wake-signal");
+    let patient = start(&engine, "unhurried", json!({})).await;
     // A day's timeout: woken, it takes the timeout branch now.
     let timed = start(&engine, "waiter", json!({ "timeout_ms": 86_400_000 })).await;
     // No timeout: nothing to end early.
     let open = start(&engine, "waiter", json!({})).await;
     wait_waiting_for(&db.pool, timed, "signal:go").await;
     wait_waiting_for(&db.pool, open, "signal:go").await;
-    assert!(matches!(
-        engine.wake(open, &actor(), "nothing to hurry").await,
-        Err(EngineError::NotApplicable { .. })
-    ));
+    wait_waiting_for(&db.pool, patient, "signal:go").await;
+    for id in [open, patient] {
+        assert!(matches!(
+            engine.wake(id, &actor(), "nothing to hurry").await,
+            Err(EngineError::NotApplicable { .. })
+        ));
+    }
     engine
         .wake(timed, &actor(), "the vendor lost its webhook: ask now")
         .await

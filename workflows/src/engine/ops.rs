@@ -247,30 +247,36 @@ impl Engine {
     }
 
     /// Fires the timer a journey is sleeping on now, or ends now the timeout
-    /// of the signal it waits for (a journey waiting on a vendor then asks
-    /// the vendor at once). A wait with no timeout cannot be woken (409).
+    /// of the signal it waits for when its workflow lets an operator hurry
+    /// that wait ([`Workflow::wakeable_signals`](super::registry::Workflow):
+    /// a journey waiting on a vendor then asks the vendor at once). Any other
+    /// wait cannot be woken (409).
     pub async fn wake(
         &self,
         id: Uuid,
         actor: &Actor,
         reason: &str,
     ) -> Result<Journey, EngineError> {
-        self.act(id, "wake", actor, reason, |j| {
-            let waiting = j.status == JourneyStatus::Waiting;
-            let on = |prefix: &str| {
-                j.waiting_for
-                    .as_deref()
-                    .is_some_and(|w| w.starts_with(prefix))
-            };
-            if waiting && on("timer:") {
+        let registry = self.registry.clone();
+        self.act(id, "wake", actor, reason, move |j| {
+            if j.status != JourneyStatus::Waiting {
+                return None;
+            }
+            let waiting_for = j.waiting_for.as_deref().unwrap_or_default();
+            if waiting_for.starts_with("timer:") {
                 return Some(Effect::RunNow(Some(
                     "UPDATE carepath.journey_steps SET due_at = now()
                       WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
                 )));
             }
-            // A wait for a signal with a timeout times out now: a journey
-            // waiting on a silent vendor asks it at once.
-            (waiting && on("signal:") && j.wake_at.is_some()).then_some(Effect::RunNow(Some(
+            // A wait its workflow lets an operator hurry, with a timeout:
+            // the timeout fires now.
+            let hurried = waiting_for.strip_prefix("signal:").is_some_and(|name| {
+                registry
+                    .get(&j.workflow, j.version)
+                    .is_some_and(|w| w.wakeable_signals().contains(&name))
+            });
+            (hurried && j.wake_at.is_some()).then_some(Effect::RunNow(Some(
                 "UPDATE carepath.journey_steps SET due_at = now()
                   WHERE journey_id = $1 AND kind = 'signal' AND status = 'waiting'
                     AND due_at IS NOT NULL",

@@ -37,6 +37,13 @@ pub trait Workflow: Send + Sync + 'static {
         &[]
     }
 
+    /// Signals whose wait an operator's `wake` may end early (its timeout
+    /// then fires now): waits whose timeout asks a vendor, never ones whose
+    /// timeout acts on a person (a reminder, a cancellation). The default: none.
+    fn wakeable_signals(&self) -> &[&str] {
+        &[]
+    }
+
     /// Checks a signal's payload before it is stored (paths relative to the
     /// request body). The default accepts anything.
     fn validate_signal(&self, _name: &str, _payload: &Value) -> Result<(), Vec<(String, String)>> {

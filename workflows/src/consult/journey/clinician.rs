@@ -49,10 +49,15 @@ enum Round {
         at: DateTime<Utc>,
     },
     Unanswered,
-    /// The clinician decided while the patient was silent: the decision,
-    /// when the lookup that found it may drive it; else it is waiting among
-    /// the case's events, or the next lookup finds it.
-    Overtaken(Option<Value>),
+    /// The patient's turn ended without their answer reaching the journey:
+    /// the clinician decided (the decision, when the lookup that found it
+    /// may drive it; else it waits among the case's events, or the next
+    /// lookup finds it), or the answer went to the network another way.
+    Overtaken {
+        decision: Option<Value>,
+        /// When the lookup found it (none for lookups recorded without).
+        at: Option<DateTime<Utc>>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,10 +156,26 @@ impl AsyncConsult {
                             silence.moved_to(known);
                             ctx.set_phase("awaiting_clinician");
                         }
-                        Round::Overtaken(Some(decision)) => {
+                        Round::Overtaken {
+                            decision: Some(decision),
+                            ..
+                        } => {
                             return self.decided(ctx, &decision).await;
                         }
-                        Round::Overtaken(None) => ctx.set_phase("awaiting_clinician"),
+                        // The patient's turn ended elsewhere (answered on the
+                        // network's own portal): the clinician's turn, and its
+                        // SLA, run from the lookup that found it.
+                        Round::Overtaken {
+                            decision: None,
+                            at: Some(at),
+                        } => {
+                            turn_since = at;
+                            alerted = false;
+                            known = "info_received";
+                            silence.moved_to(known);
+                            ctx.set_phase("awaiting_clinician");
+                        }
+                        Round::Overtaken { .. } => ctx.set_phase("awaiting_clinician"),
                         Round::Unanswered => return Ok(Decision::Abandoned),
                     }
                 }
@@ -234,8 +255,9 @@ impl AsyncConsult {
             let status = found["status"].as_str().unwrap_or_default().to_owned();
             let (mut round, mut message) = (None, None);
             if status == "more_info_requested" {
-                // The question is best had, not needed: a network whose
-                // messages cannot be read still gets the patient asked.
+                // The messages give the question (best had: a 4xx from them
+                // leaves the patient asked without the wording) and, where
+                // the case does not count its rounds, the round.
                 let asked = match vendors.clinical.questions(&case).await {
                     Ok(asked) => asked,
                     Err(carepath_activities::VendorError::Rejected { .. }) => Vec::new(),
@@ -252,11 +274,13 @@ impl AsyncConsult {
                     .find(|q| q.round.is_none() || q.round == round)
                     .map(|q| q.text.clone());
             }
+            let now = Utc::now();
             Ok(CaseLookup::Found(CaseFound {
                 status,
                 round,
                 message,
-                past_sla: Utc::now() >= sla_at,
+                past_sla: now >= sla_at,
+                at: Some(now),
             }))
         })
         .await
@@ -334,7 +358,10 @@ impl AsyncConsult {
                             .filter(|e| e["type"] != "case.more_info_requested"),
                         CaseLookup::Status(_) => None,
                     };
-                    return Ok(Round::Overtaken(decision));
+                    return Ok(Round::Overtaken {
+                        decision,
+                        at: looked.at(),
+                    });
                 }
             }
         };

@@ -192,7 +192,7 @@ impl AsyncConsult {
             let at = moved.at();
             moved_at = Some(at);
             // Got past what was raised: a stall in the next state is news again.
-            if moved.resolved() > 0 {
+            if moved.re_arms() {
                 alerted = false;
             }
             if filled_at.is_none() && new >= 1 {

@@ -114,6 +114,12 @@ impl Workflow for AsyncConsult {
         ]
     }
 
+    /// Waits on a vendor: woken, the journey looks the case or order up now.
+    /// A patient's wait is never hurried (its timeout reminds, then cancels).
+    fn wakeable_signals(&self) -> &[&str] {
+        &["clinical.case", "pharmacy.order"]
+    }
+
     fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {
         let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now())?;
         serde_json::to_value(parsed)

@@ -79,6 +79,9 @@ pub(super) struct CaseFound {
     pub message: Option<String>,
     /// Whether the clinician's turn was past its decision SLA at the lookup.
     pub past_sla: bool,
+    /// When the case was looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A `check_case` step's recorded output.
@@ -105,6 +108,14 @@ impl CaseLookup {
         match self {
             Self::Found(f) => &f.status,
             Self::Status(s) => s,
+        }
+    }
+
+    /// When the lookup was made, if it was recorded with its time.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Found(f) => f.at,
+            Self::Status(_) => None,
         }
     }
 
@@ -187,8 +198,8 @@ impl OrderLookup {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(super) enum Moved {
-    /// When, and how many alerts about the order being stuck it resolved
-    /// (one resolved re-arms the alert for the order's next state).
+    /// When, and how many alerts about the order being stuck it resolved.
+    /// A move recorded so re-arms the alert for the order's next state.
     Now { at: DateTime<Utc>, resolved: u64 },
     /// Recorded before alerts resolved: the time only (and no re-arming, as then).
     Before(DateTime<Utc>),
@@ -201,11 +212,10 @@ impl Moved {
         }
     }
 
-    pub fn resolved(&self) -> u64 {
-        match self {
-            Self::Now { resolved, .. } => *resolved,
-            Self::Before(_) => 0,
-        }
+    /// Whether a stall in the order's next state is news again (moves
+    /// recorded before alerts resolved did not re-arm them).
+    pub fn re_arms(&self) -> bool {
+        matches!(self, Self::Now { .. })
     }
 }
 
@@ -261,6 +271,7 @@ mod tests {
                 round,
                 message: Some("How long have you had it?".into()),
                 past_sla: false,
+                at: None,
             })
         };
         let asked = found("more_info_requested", Some(2))
@@ -302,10 +313,10 @@ mod tests {
     fn a_move_recorded_as_a_bare_time_re_arms_nothing() {
         let at = Utc::now();
         let old: Moved = serde_json::from_value(json!(at)).unwrap();
-        assert_eq!((old.at(), old.resolved()), (at, 0));
-        let new = serde_json::to_value(Moved::Now { at, resolved: 1 }).unwrap();
+        assert_eq!((old.at(), old.re_arms()), (at, false));
+        let new = serde_json::to_value(Moved::Now { at, resolved: 0 }).unwrap();
         let back: Moved = serde_json::from_value(new).unwrap();
-        assert_eq!((back.at(), back.resolved()), (at, 1));
+        assert_eq!((back.at(), back.re_arms()), (at, true));
     }
 
     #[test]

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use carepath_activities::VendorsConfig;
-use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
 use carepath_activities::webhook_signature;
 use carepath_api::auth::{Role, create_token};
+use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::store::refs;
 use carepath_workflows::{Actor, Engine, JourneyCtx, Registry, Workflow, WorkflowError, builtin};
 use reqwest::StatusCode;

@@ -8,10 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
 use carepath_activities::vendors::clinical::{CaseRequest, PatientRecord};
 use carepath_activities::vendors::pharmacy::{OrderRequest, PatientName, ShipTo};
 use carepath_activities::{VendorError, Vendors, VendorsConfig};
+use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::{Actor, Engine, builtin};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

@@ -1,11 +1,11 @@
 //! Vendor clients with their resilience — rate limit, circuit breaker,
-//! retries, OAuth — and the sandbox vendor server they are tested against.
+//! retries, OAuth. The sandbox they are tested against is a crate of its own
+//! (`carepath-sandbox`), so production processes never link it as a library.
 
 pub mod client;
 pub mod config;
 pub mod metrics;
 pub mod resilience;
-pub mod sandbox;
 pub mod tls;
 pub mod vendors;
 pub mod webhook_signature;

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use carepath_activities::VendorsConfig;
-use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
 use carepath_api::auth::{Role, create_token};
+use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::consult::config::ConsultConfig;
 use carepath_workflows::{Settings, builtin};
 use reqwest::StatusCode;

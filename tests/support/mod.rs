@@ -357,7 +357,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start() -> Self {
-        Self::start_with(carepath_activities::sandbox::SandboxConfig {
+        Self::start_with(carepath_sandbox::SandboxConfig {
             webhook_url: None,
             webhook_secret: "test-secret".into(),
             settings: Default::default(),
@@ -365,14 +365,14 @@ impl Sandbox {
         .await
     }
 
-    pub async fn start_with(config: carepath_activities::sandbox::SandboxConfig) -> Self {
+    pub async fn start_with(config: carepath_sandbox::SandboxConfig) -> Self {
         carepath_activities::tls::install_crypto_provider();
         carepath::logging::init("warn");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind sandbox");
         let url = format!("http://{}", listener.local_addr().expect("sandbox address"));
-        tokio::spawn(carepath_activities::sandbox::serve(listener, config));
+        tokio::spawn(carepath_sandbox::serve(listener, config));
         Self {
             url,
             http: reqwest::Client::new(),

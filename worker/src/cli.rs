@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use carepath_activities::sandbox;
+use carepath_sandbox as sandbox;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 

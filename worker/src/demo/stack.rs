@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use carepath_activities::config::VENDORS;
-use carepath_activities::sandbox::{SandboxConfig, SandboxSettings};
 use carepath_api::auth::{Role, create_token};
+use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::{EngineConfig, Settings, builtin};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -76,7 +76,7 @@ impl Stack {
         // out: here at least one refill interval (3 s). The sandbox counts a
         // second one within that time as a duplicate — never a false one.
         settings.prescription_active_secs = 3;
-        tokio::spawn(carepath_activities::sandbox::serve(
+        tokio::spawn(carepath_sandbox::serve(
             sandbox_listener,
             SandboxConfig {
                 webhook_url: Some(format!("{api_url}/webhooks")),

@@ -12,7 +12,7 @@ use super::App;
 use super::feed;
 use super::state::DroppedWebhook;
 use super::vendors::Event;
-use crate::webhook_signature;
+use carepath_activities::webhook_signature;
 
 impl App {
     pub(super) fn spawn_event(self: &Arc<Self>, event: Event) {

@@ -47,7 +47,7 @@ impl App {
 }
 
 pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
-    crate::tls::install_crypto_provider();
+    carepath_activities::tls::install_crypto_provider();
     let initial = state::State::new(config.settings.clone());
     let app = Arc::new(App {
         state: Mutex::new(initial),

@@ -407,12 +407,15 @@ pub async fn bulk_retry(
     .fetch_all(state.engine.pool())
     .await?;
     let result = retry_each(&state.engine, &ids, &caller, &req.reason).await?;
-    sqlx::query(
-        "INSERT INTO carepath.operator_audit (actor, action, target, detail) VALUES ($1, 'bulk_retry', 'journeys', $2)",
+    let detail = json!({ "reason": req.reason, "retried": result.retried.len(),
+                         "skipped": result.skipped.len() });
+    carepath_workflows::store::audit::record(
+        state.engine.pool(),
+        &caller.actor().0,
+        "bulk_retry",
+        "journeys",
+        &detail,
     )
-    .bind(&caller.actor().0)
-    .bind(json!({ "reason": req.reason, "retried": result.retried.len(), "skipped": result.skipped.len() }))
-    .execute(state.engine.pool())
     .await?;
     Ok(Json(result))
 }

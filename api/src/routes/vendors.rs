@@ -129,12 +129,14 @@ pub(crate) async fn audit(
     target: &str,
     reason: &str,
 ) -> Result<(), ApiError> {
-    sqlx::query("INSERT INTO carepath.operator_audit (actor, action, target, detail) VALUES ($1, $2, $3, $4)")
-        .bind(&caller.actor().0)
-        .bind(action)
-        .bind(target)
-        .bind(json!({ "reason": reason }))
-        .execute(state.engine.pool())
-        .await?;
+    let detail = json!({ "reason": reason });
+    carepath_workflows::store::audit::record(
+        state.engine.pool(),
+        &caller.actor().0,
+        action,
+        target,
+        &detail,
+    )
+    .await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! engine above speaks in journeys, steps, signals and history events.
 
 pub mod alerts;
+pub mod audit;
 pub mod history;
 pub mod inbox;
 pub mod journeys;

@@ -19,6 +19,14 @@ use crate::views::{
     ActionRequest, FilterText, InboxCursor, MAX_REASON, Reason, documented_as, one_of_words,
 };
 
+/// The columns an [`InboxItem`] is read from, in one place for every query.
+macro_rules! inbox_item_columns {
+    () => {
+        "id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, \
+         received_at, processed_at"
+    };
+}
+
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct InboxItem {
     pub id: i64,
@@ -99,10 +107,13 @@ pub async fn list(
         ));
     }
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let sql = "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, received_at, processed_at
-           FROM carepath.webhook_inbox
+    let sql = concat!(
+        "SELECT ",
+        inbox_item_columns!(),
+        " FROM carepath.webhook_inbox
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4";
+          ORDER BY id DESC LIMIT $4",
+    );
     let mut items: Vec<InboxItem> = sqlx::query_as(sql)
         .bind(&status)
         .bind(&q.vendor)
@@ -312,10 +323,11 @@ async fn one(
 ) -> Result<Json<InboxItem>, ApiError> {
     bounded("reason", reason, MAX_REASON)?;
     let done = act(state, caller, action, &[id], reason).await?;
-    let item: Option<InboxItem> = sqlx::query_as(
-        "SELECT id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, received_at, processed_at
-           FROM carepath.webhook_inbox WHERE id = $1",
-    )
+    let item: Option<InboxItem> = sqlx::query_as(concat!(
+        "SELECT ",
+        inbox_item_columns!(),
+        " FROM carepath.webhook_inbox WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(state.engine.pool())
     .await?;

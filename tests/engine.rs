@@ -166,7 +166,7 @@ async fn wait_waiting_for(pool: &sqlx::PgPool, id: Uuid, what: &str) {
             let j = carepath_workflows::store::journeys::get(pool, id)
                 .await
                 .ok()??;
-            (j.waiting_for.as_deref() == Some(what)).then_some(())
+            (j.waiting_for.map(|w| w.to_string()).as_deref() == Some(what)).then_some(())
         },
     )
     .await

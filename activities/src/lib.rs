@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod metrics;
 pub mod resilience;
+mod step_error;
 pub mod tls;
 pub mod vendors;
 pub mod webhook_signature;

@@ -6,10 +6,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{
-    HistogramVec, IntCounterVec, IntGaugeVec, register_histogram_vec, register_int_counter_vec,
-    register_int_gauge_vec,
-};
+use prometheus::{IntCounterVec, IntGaugeVec, register_int_counter_vec, register_int_gauge_vec};
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     register_int_counter_vec!(name, help, labels)
@@ -78,26 +75,6 @@ pub static FEED_EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "Events read from vendor feeds by vendor and outcome (stored, duplicate, rejected).",
         &["vendor", "outcome"],
     )
-});
-
-pub static STEPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter(
-        "carepath_steps_total",
-        "Journey steps by workflow, step and outcome (started, succeeded, retried, failed).",
-        &["workflow", "step", "outcome"],
-    )
-});
-
-pub static STEP_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    register_histogram_vec!(
-        "carepath_step_duration_seconds",
-        "Time a step's work took, by workflow and step.",
-        &["workflow", "step"],
-        vec![
-            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
-        ]
-    )
-    .unwrap_or_else(|e| panic!("metric defined twice: {e}"))
 });
 
 /// The process's own metrics in the Prometheus text format.

@@ -162,7 +162,7 @@ impl From<Journey> for JourneyView {
             version: j.version,
             status: j.status.as_str().to_owned(),
             phase: j.phase,
-            waiting_for: j.waiting_for,
+            waiting_for: j.waiting_for.map(|w| w.to_string()),
             wake_at: j.wake_at,
             attempts: j.attempts,
             last_error: j.last_error,

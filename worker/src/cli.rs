@@ -146,6 +146,7 @@ impl EngineTuning {
         // Lost means overdue by more than the queue's own latency.
         reconciler.grace = Duration::from_millis(self.poll_interval_ms * 2 + 2000);
         WorkerConfig {
+            name: crate::runtime::default_name(),
             concurrency,
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             heartbeat: Duration::from_millis(self.heartbeat_ms),

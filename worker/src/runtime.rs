@@ -1,57 +1,19 @@
-//! The worker: apalis workers fetching journey tasks, the reconciler, the
-//! inbox router, the readers of vendors' event feeds, and a graceful shutdown
-//! that hands in-flight journeys back instead of abandoning them.
+//! The worker process: the engine's loops (journeys, reconciler, inbox
+//! router: [`carepath_engine::worker`]) and, beside them, the readers of
+//! vendors' event feeds.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage, Pubsub};
-use carepath_workflows::engine::reconciler::ReconcilerConfig;
+use carepath_workflows::Engine;
 use carepath_workflows::feeds::Feed;
-use carepath_workflows::{Engine, JOURNEY_QUEUE, JourneyTask};
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    /// Prefix of the apalis worker names; a random suffix keeps names unique
-    /// across restarts, which apalis's orphan recovery depends on.
-    pub name: String,
-    pub concurrency: usize,
-    /// How often an idle worker looks for due tasks. LISTEN/NOTIFY only reports
-    /// tasks due at insert time, not timers coming due, and apalis drops a
-    /// notification that lands while a fetch is in flight: this interval bounds
-    /// the delay both can add.
-    pub poll_interval: Duration,
-    pub heartbeat: Duration,
-    /// Heartbeats a worker may miss before its tasks are taken over.
-    pub missed_heartbeats: usize,
-    /// How long a shutdown waits for in-flight journeys to reach a step boundary.
-    pub shutdown_grace: Duration,
-    pub reconcile_every: Duration,
-    pub reconciler: ReconcilerConfig,
-}
+pub use carepath_engine::worker::WorkerConfig;
 
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            name: default_name(),
-            concurrency: 16,
-            poll_interval: Duration::from_millis(200),
-            heartbeat: Duration::from_secs(2),
-            missed_heartbeats: 5,
-            shutdown_grace: Duration::from_secs(30),
-            reconcile_every: Duration::from_secs(5),
-            reconciler: ReconcilerConfig::default(),
-        }
-    }
-}
-
-/// The pod's name in Kubernetes (HOSTNAME), else this machine's.
-fn default_name() -> String {
+/// The machine's host name when HOSTNAME is unset (outside Kubernetes).
+pub fn default_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -66,134 +28,24 @@ fn default_name() -> String {
 /// Runs until `stop` is cancelled, then shuts down gracefully. Besides the
 /// journeys, it reads each of `feeds` every `feed.every` (none: `Vec::new()`;
 /// a worker's come from `carepath_workflows::builtin::engine_and_feeds`).
+///
+/// # Errors
+/// The queue's monitor failing to shut down cleanly.
 pub async fn run(
     engine: Engine,
     feeds: Vec<Feed>,
     cfg: WorkerConfig,
     stop: CancellationToken,
 ) -> Result<()> {
-    let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
-    let router = tokio::spawn(inbox_loop(engine.clone(), cfg.poll_interval, stop.clone()));
     let readers: Vec<_> = feeds
         .into_iter()
         .map(|feed| tokio::spawn(feed_loop(feed, engine.pool().clone(), stop.clone())))
         .collect();
-    let pool = engine.pool().clone();
-    let factory_cfg = cfg.clone();
-    let release = stop.clone();
-    // apalis limits concurrency per worker instance, and a restarted instance
-    // does not wait for its predecessor's tasks; this bound holds per process,
-    // so journeys never hold more lock connections than the pool was sized for.
-    let slots = Arc::new(Semaphore::new(cfg.concurrency));
-    let monitor = Monitor::new()
-        .register(move |restarts| {
-            let queue = Config::default()
-                .queue(JOURNEY_QUEUE)
-                .batch_size(factory_cfg.concurrency)
-                .heartbeat_interval(factory_cfg.heartbeat)
-                .missed_heartbeats(factory_cfg.missed_heartbeats);
-            let wake = Strategy::new()
-                .stream(Pubsub::new(pool.clone(), JOURNEY_QUEUE.to_owned()))
-                .interval(factory_cfg.poll_interval);
-            // A restart follows a database error: give the database a moment
-            // rather than hammering it, longer the more often it happens.
-            let pause = Duration::from_millis(250 * (restarts.min(20) as u64));
-            let backend = PostgresStorage::<JourneyTask>::new(&pool)
-                .with_config(queue)
-                .poll_with_strategy(wake)
-                .before_start(move |_| async move {
-                    tokio::time::sleep(pause).await;
-                    Ok(())
-                });
-            let name = format!("{}-{}", factory_cfg.name, uuid::Uuid::new_v4().simple());
-            WorkerBuilder::new(name)
-                .backend(backend)
-                .data(engine.clone())
-                .data(release.clone())
-                .data(slots.clone())
-                .concurrency(factory_cfg.concurrency)
-                .parallelize(tokio::spawn)
-                .build(handle)
-        })
-        .should_restart(|ctx, error| {
-            tracing::warn!(worker = ctx.name(), %error, "queue worker stopped; restarting");
-            true
-        })
-        .shutdown_timeout(cfg.shutdown_grace);
-    let stopped = stop.clone();
-    let result = monitor
-        .run_with_signal(async move {
-            stopped.cancelled().await;
-            Ok(())
-        })
-        .await;
-    let _ = reconciler.await;
-    let _ = router.await;
+    let result = carepath_engine::worker::run(engine, cfg, stop).await;
     for reader in readers {
         let _ = reader.await;
     }
     result.map_err(Into::into)
-}
-
-async fn handle(
-    task: JourneyTask,
-    engine: Data<carepath_workflows::Engine>,
-    release: Data<CancellationToken>,
-    slots: Data<Arc<Semaphore>>,
-) -> Result<(), BoxDynError> {
-    let _slot = slots.acquire().await?;
-    match engine.run_task(task, &release).await {
-        Ok(outcome) => {
-            tracing::debug!(journey_id = %task.journey_id, ?outcome, "journey run ended");
-            Ok(())
-        }
-        Err(error) => {
-            tracing::warn!(journey_id = %task.journey_id, %error,
-                "journey run interrupted; it stays due and will be picked up again");
-            Err(error.into())
-        }
-    }
-}
-
-async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(cfg.reconcile_every) => {}
-        }
-        match engine.reconcile_once(&cfg.reconciler).await {
-            Ok(r) if r.requeued > 0 => {
-                tracing::info!(
-                    requeued = r.requeued,
-                    pruned = r.pruned,
-                    "reconciler requeued journeys"
-                )
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "reconciler pass failed"),
-        }
-    }
-}
-
-/// Routes stored webhooks to their journeys; one process routes at a time.
-async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
-    loop {
-        match engine.route_inbox_once(200).await {
-            // A full batch: there may be more, go again at once.
-            Ok(r) if r.handled() == 200 => continue,
-            Ok(r) if r.unmatched > 0 || r.parked > 0 => tracing::warn!(
-                unmatched = r.unmatched,
-                parked = r.parked,
-                "webhooks matched no journey or could not be processed; parked for operators"
-            ),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "inbox routing failed"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
 }
 
 /// Reads one vendor's feed every `feed.config.every` (again at once when a

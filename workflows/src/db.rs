@@ -1,10 +1,8 @@
 //! Connecting, migrating, and refusing to run on an unmigrated database.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use apalis_postgres::PostgresStorage;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use std::str::FromStr;
@@ -43,43 +41,91 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
         .context("connecting to PostgreSQL (DATABASE_URL)")
 }
 
-/// apalis-postgres's bundled migrations (the queue's `apalis` schema, at the
-/// version of the crate we are built with, recorded in its own
-/// `apalis._sqlx_migrations` as its sqlx.toml says), then carepath's own from
-/// the workspace's `migrations/` folder (recorded in `_sqlx_migrations`).
-/// Each with the query that lists what it has applied.
-fn migrators() -> [(&'static str, Migrator); 2] {
-    [
-        (
-            "SELECT version FROM apalis._sqlx_migrations WHERE success",
-            PostgresStorage::migrations(),
-        ),
-        (
-            "SELECT version FROM _sqlx_migrations WHERE success",
-            sqlx::migrate!("../migrations"),
-        ),
-    ]
+/// Where the application records its own migrations (the workspace's
+/// `migrations/` folder), beside the engine's.
+pub const APP_TABLE: &str = "carepath._migrations";
+
+/// Before the engine had migrations of its own, one migrator recorded
+/// everything in `public._sqlx_migrations`, ending at this version; its end
+/// state is exactly the engine's and the application's first migrations.
+const LEGACY_LAST: i64 = 20261130000002;
+
+/// The application's migrations, recorded in [`APP_TABLE`].
+fn app_migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.dangerous_set_table_name(APP_TABLE);
+    migrator.create_schema("carepath");
+    migrator
 }
 
+/// The queue's and the engine's migrations (see [`carepath_engine::migrate`]),
+/// then the application's.
+///
+/// # Errors
+/// A database error, a changed migration, or a database migrated by an older
+/// carepath only part of the way (see [`adopt_legacy`]).
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    for (_, migrator) in migrators() {
-        migrator.run(pool).await.context("applying migrations")?;
+    carepath_engine::migrate::queue_migrator()
+        .run(pool)
+        .await
+        .context("applying the queue's migrations")?;
+    adopt_legacy(pool).await?;
+    carepath_engine::migrate::engine_migrator()
+        .run(pool)
+        .await
+        .context("applying the engine's migrations")?;
+    app_migrator()
+        .run(pool)
+        .await
+        .context("applying carepath's migrations")?;
+    Ok(())
+}
+
+/// A database migrated before the engine's split already has the schema the
+/// engine's and the application's first migrations create: they are recorded
+/// as applied without running. One migrated only part of the way is refused,
+/// since its missing steps are no longer shipped.
+async fn adopt_legacy(pool: &PgPool) -> Result<()> {
+    let legacy = carepath_engine::migrate::applied(pool, "public._sqlx_migrations").await?;
+    if legacy.is_empty() {
+        return Ok(());
     }
+    let engine = carepath_engine::migrate::applied(pool, carepath_engine::migrate::TABLE).await?;
+    if !engine.is_empty() {
+        return Ok(());
+    }
+    if !legacy.contains(&LEGACY_LAST) {
+        let last = legacy.iter().max().copied().unwrap_or_default();
+        bail!(
+            "this database was migrated by an older carepath up to {last}; migrate it to \
+             {LEGACY_LAST} with that release's `carepath migrate` first"
+        );
+    }
+    tracing::info!("adopting a database migrated before the engine's split");
+    carepath_engine::migrate::engine_migrator()
+        .skip(pool, None)
+        .await
+        .context("recording the engine's migrations")?;
+    app_migrator()
+        .skip(pool, None)
+        .await
+        .context("recording carepath's migrations")?;
     Ok(())
 }
 
 /// Fails with a message saying what to do when any migration is missing.
+///
+/// # Errors
+/// A missing migration, or a database error.
 pub async fn ensure_migrated(pool: &PgPool) -> Result<()> {
-    let mut missing = Vec::new();
-    for (applied_sql, migrator) in migrators() {
-        let applied = applied_versions(pool, applied_sql).await?;
-        missing.extend(
-            migrator
-                .iter()
-                .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
-                .map(|m| format!("{} {}", m.version, m.description)),
-        );
-    }
+    let mut missing = carepath_engine::migrate::missing(pool)
+        .await
+        .context("reading the migrations tables")?;
+    missing.extend(
+        carepath_engine::migrate::missing_from(pool, &app_migrator(), APP_TABLE)
+            .await
+            .context("reading the migrations table")?,
+    );
     if let Some(first) = missing.first() {
         bail!(
             "the database is not migrated ({} migration(s) missing, first: {first}); \
@@ -88,15 +134,4 @@ pub async fn ensure_migrated(pool: &PgPool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-async fn applied_versions(pool: &PgPool, sql: &'static str) -> Result<HashSet<i64>> {
-    match sqlx::query_scalar::<_, i64>(sql).fetch_all(pool).await {
-        Ok(v) => Ok(v.into_iter().collect()),
-        // No table (or schema) yet: nothing applied.
-        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "3F000")) => {
-            Ok(HashSet::new())
-        }
-        Err(e) => Err(e).context("reading the migrations table"),
-    }
 }

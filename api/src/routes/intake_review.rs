@@ -12,6 +12,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use carepath_workflows::WaitingFor;
 use carepath_workflows::consult::consults::{ActivePrescription, Claim};
 use carepath_workflows::consult::journey::{INTAKE_REVIEW, ReviewAction};
 use carepath_workflows::store::journeys;
@@ -102,7 +103,7 @@ fn view(id: Uuid, awaiting_review: bool, claim: Option<Claim>) -> IntakeReviewVi
 }
 
 fn waits_for_review(journey: &carepath_workflows::Journey) -> bool {
-    journey.waiting_for.as_deref() == Some(&format!("signal:{INTAKE_REVIEW}"))
+    journey.waiting_for == Some(WaitingFor::signal(INTAKE_REVIEW))
 }
 
 #[utoipa::path(get, path = "/v1/journeys/{id}/intake-review", tag = "operations", operation_id = "show_intake_review",

@@ -9,7 +9,7 @@ use serde_json::json;
 use carepath_workflows::consult::input::ConsultInput;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
 use carepath_workflows::store::journeys;
-use carepath_workflows::{EngineError, JourneyStatus};
+use carepath_workflows::{EngineError, JourneyStatus, WaitingFor};
 
 use crate::AppState;
 use crate::auth::AsOperator;
@@ -45,7 +45,7 @@ pub async fn show(
     let mut outcome: MatchOutcome = recorded
         .and_then(|o| serde_json::from_value(o).ok())
         .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
-    let awaiting_review = journey.waiting_for.as_deref() == Some("signal:patient_match");
+    let awaiting_review = journey.waiting_for == Some(WaitingFor::signal(REVIEW_SIGNAL));
     if awaiting_review {
         // As the registry is now: a patient created since the journey
         // matched (another intake of the same person) must be offered.
@@ -90,7 +90,7 @@ pub async fn decide(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
     if journey.status != JourneyStatus::Waiting
-        || journey.waiting_for.as_deref() != Some(&format!("signal:{REVIEW_SIGNAL}"))
+        || journey.waiting_for != Some(WaitingFor::signal(REVIEW_SIGNAL))
     {
         return Err(EngineError::NotApplicable {
             action: "decide",

@@ -1,11 +1,7 @@
-//! SQL over carepath's own tables. Queries are kept here, readable, and the
-//! engine above speaks in journeys, steps, signals and history events.
+//! SQL over the application's own tables; the engine's tables have their
+//! home in [`carepath_engine::store`], re-exported here so callers name one
+//! place.
 
-pub mod alerts;
 pub mod audit;
-pub mod history;
-pub mod inbox;
-pub mod journeys;
-pub mod refs;
-pub mod signals;
-pub mod steps;
+
+pub use carepath_engine::store::{alerts, history, inbox, journeys, refs, signals, steps};

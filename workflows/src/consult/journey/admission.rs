@@ -13,7 +13,7 @@ use super::{AsyncConsult, INTAKE_REVIEW};
 use crate::consult::config::DuplicatePolicy;
 use crate::consult::consults::{self, Claim, ClaimMode};
 use crate::consult::input::ConsultInput;
-use crate::{JourneyCtx, StepError, WorkflowError};
+use crate::{JourneyCtx, StepError, WaitingFor, WorkflowError};
 
 /// How often an intake merged into an open consult looks again for that
 /// consult's case, while the open journey has not submitted it yet.
@@ -186,7 +186,7 @@ impl AsyncConsult {
                 (_, None) => Err(StepError::Unavailable {
                     message: format!("the open consult (journey {open}) has no case yet"),
                     retry_after: CASE_RECHECK,
-                    waiting_for: format!("consult:{open}"),
+                    waiting_for: WaitingFor::Other(format!("consult:{open}")),
                 }),
                 (_, Some(case_id)) => {
                     vendors

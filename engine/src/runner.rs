@@ -12,11 +12,12 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::Engine;
-use super::context::JourneyCtx;
-use super::error::{EngineError, WorkflowError, refuses_forever};
-use super::queue::{JourneyTask, push_wakeup};
+use crate::Engine;
+use crate::context::JourneyCtx;
+use crate::error::{EngineError, WorkflowError, refuses_forever};
+use crate::queue::{JourneyTask, push_wakeup};
 use crate::store::{history, steps};
+use crate::waiting::WaitingFor;
 
 /// Exclusive ownership of a journey while it runs: a session advisory lock held
 /// on the connection every checkpoint commits through. If the worker dies, its
@@ -151,7 +152,10 @@ impl Engine {
         let Some(code) = self.registry.get(&claimed.workflow, claimed.version) else {
             // During a rolling deploy an older worker may meet a journey started
             // on a version only newer workers have: it leaves it for them.
-            let waiting_for = format!("code:{}@v{}", claimed.workflow, claimed.version);
+            let waiting_for = WaitingFor::Code {
+                workflow: claimed.workflow.clone(),
+                version: claimed.version,
+            };
             wait_for_code(
                 lock.conn(),
                 journey_id,
@@ -334,7 +338,7 @@ async fn fail(conn: &mut PgConnection, journey_id: Uuid, message: &str) -> Resul
 async fn wait_for_code(
     conn: &mut PgConnection,
     journey_id: Uuid,
-    waiting_for: &str,
+    waiting_for: &WaitingFor,
     recheck: std::time::Duration,
 ) -> Result<(), EngineError> {
     let mut tx = sqlx::Connection::begin(conn).await?;

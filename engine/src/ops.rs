@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::Engine;
-use super::error::EngineError;
-use super::queue::push_wakeup;
+use crate::Engine;
+use crate::error::EngineError;
 use crate::journey_columns;
+use crate::queue::push_wakeup;
 use crate::store::journeys::{self, Journey, JourneyStatus};
 use crate::store::{history, signals};
+use crate::waiting::WaitingFor;
 
 /// Who did something, as recorded in history: `engine`, `cli`, a token's name.
 #[derive(Debug, Clone)]
@@ -158,7 +159,7 @@ impl Engine {
         let mut tx = self.pool.begin().await?;
         let journey = lock(&mut tx, id).await?;
         if journey.status != JourneyStatus::Waiting
-            || journey.waiting_for.as_deref() != Some(&format!("signal:{name}"))
+            || journey.waiting_for != Some(WaitingFor::signal(name))
         {
             return Err(EngineError::NotApplicable {
                 action: "decide",
@@ -232,9 +233,7 @@ impl Engine {
     ) -> Result<Journey, EngineError> {
         self.act(id, "retry", actor, reason, |j| {
             let retrying = j.status == JourneyStatus::Waiting
-                && j.waiting_for
-                    .as_deref()
-                    .is_some_and(|w| w.starts_with("retry:") || w.starts_with("vendor:"));
+                && j.waiting_for.as_ref().is_some_and(WaitingFor::is_retry);
             (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
                 // A failed step starts a fresh attempt budget; a waiting one keeps its count.
                 "UPDATE carepath.journey_steps
@@ -248,7 +247,7 @@ impl Engine {
 
     /// Fires the timer a journey is sleeping on now, or ends now the timeout
     /// of the signal it waits for when its workflow lets an operator hurry
-    /// that wait ([`Workflow::wakeable_signals`](super::registry::Workflow):
+    /// that wait ([`Workflow::wakeable_signals`](crate::registry::Workflow):
     /// a journey waiting on a vendor then asks the vendor at once). Any other
     /// wait cannot be woken (409).
     pub async fn wake(
@@ -262,8 +261,7 @@ impl Engine {
             if j.status != JourneyStatus::Waiting {
                 return None;
             }
-            let waiting_for = j.waiting_for.as_deref().unwrap_or_default();
-            if waiting_for.starts_with("timer:") {
+            if let Some(WaitingFor::Timer { .. }) = &j.waiting_for {
                 return Some(Effect::RunNow(Some(
                     "UPDATE carepath.journey_steps SET due_at = now()
                       WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
@@ -271,11 +269,12 @@ impl Engine {
             }
             // A wait its workflow lets an operator hurry, with a timeout:
             // the timeout fires now.
-            let hurried = waiting_for.strip_prefix("signal:").is_some_and(|name| {
-                registry
+            let hurried = match &j.waiting_for {
+                Some(WaitingFor::Signal { name }) => registry
                     .get(&j.workflow, j.version)
-                    .is_some_and(|w| w.wakeable_signals().contains(&name))
-            });
+                    .is_some_and(|w| w.wakeable_signals().contains(&name.as_str())),
+                _ => false,
+            };
             (hurried && j.wake_at.is_some()).then_some(Effect::RunNow(Some(
                 "UPDATE carepath.journey_steps SET due_at = now()
                   WHERE journey_id = $1 AND kind = 'signal' AND status = 'waiting'
@@ -394,7 +393,7 @@ impl Engine {
         )
         .await?;
         let awaited = journey.status == JourneyStatus::Waiting
-            && journey.waiting_for.as_deref() == Some(&format!("signal:{name}"));
+            && journey.waiting_for == Some(WaitingFor::signal(name));
         if awaited {
             make_due(tx, journey_id).await?;
         }

@@ -1,6 +1,12 @@
+-- carepath-engine's schema, as of the split of the engine into its own crate
+-- (it is the end state of the engine's part of the application migrations
+-- 20261123000001..20261130000002, which a database migrated before the split
+-- has already applied: see `carepath_engine::migrate`).
+--
 -- The durable journey engine: journeys, their memoized steps, their signals and
--- their append-only, hash-chained history. apalis-postgres's own tables live in
--- the `apalis` schema and are created by its bundled migrations (see README).
+-- their append-only, hash-chained history; the webhook inbox; the alerts
+-- journeys raise for people. apalis-postgres's own tables live in the `apalis`
+-- schema and are created by its bundled migrations.
 
 CREATE SCHEMA IF NOT EXISTS carepath;
 
@@ -12,8 +18,9 @@ CREATE TABLE carepath.journeys (
     status           text        NOT NULL DEFAULT 'running'
         CHECK (status IN ('running', 'waiting', 'paused', 'failed', 'completed', 'cancelled')),
     phase            text        NOT NULL DEFAULT 'started',
-    -- What a waiting or paused journey waits for: `timer:<step>`, `signal:<name>`,
-    -- `retry:<step>` (a vendor name may follow in later issues).
+    -- What a waiting or paused journey waits for (`carepath_engine::WaitingFor`):
+    -- `timer:<step>`, `signal:<name>`, `retry:<step>`, `vendor:<vendor>`,
+    -- `code:<workflow>@v<version>`, or what the application names.
     waiting_for      text,
     -- When the journey must run next; NULL when only a signal or an operator can move it.
     wake_at          timestamptz,
@@ -34,7 +41,15 @@ CREATE TABLE carepath.journeys (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
-    CONSTRAINT journeys_idempotency_key UNIQUE (idempotency_key)
+    -- The W3C traceparent of the request that started the journey: every later
+    -- run, on whatever worker and however much later, links back to it.
+    trace_context    text,
+    -- Idempotency keys are scoped to their workflow, and a key names one
+    -- request: the digest of the canonical input it started (jsonb's text
+    -- form is canonical), so a reuse with a different request is refused.
+    -- NULL for journeys started before digests were kept.
+    request_digest   text,
+    CONSTRAINT journeys_idempotency_key UNIQUE (workflow, idempotency_key)
 -- Every history append updates the row (chain head, updated_at); free space on
 -- each page keeps those updates HOT, off the indexes.
 ) WITH (fillfactor = 80);
@@ -147,12 +162,83 @@ CREATE TRIGGER journey_history_no_truncate
     BEFORE TRUNCATE ON carepath.journey_history
     FOR EACH STATEMENT EXECUTE FUNCTION carepath.history_is_append_only();
 
--- The built-in `probe` workflow's stand-in for a vendor: one row per
--- (journey, step) idempotency key, and how often that key was presented.
-CREATE TABLE carepath.probe_effects (
-    journey_id  uuid    NOT NULL,
-    step_key    text    NOT NULL,
-    nonce       uuid    NOT NULL,
-    calls       integer NOT NULL DEFAULT 1,
-    PRIMARY KEY (journey_id, step_key)
+-- The webhook inbox: every verified webhook is stored here, raw, before it is
+-- acknowledged; routing to journeys happens afterwards, from the stored row.
+CREATE TABLE carepath.webhook_inbox (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    vendor       text        NOT NULL,
+    -- The vendor's event id, or a SHA-256 of the body when it gives none.
+    dedup_key    text        NOT NULL,
+    event_type   text,
+    body         bytea       NOT NULL,
+    headers      jsonb       NOT NULL DEFAULT '{}',
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    deliveries   integer     NOT NULL DEFAULT 1,
+    -- Rows that cannot be processed are parked with their error (never retried
+    -- ahead of the rows behind them); events about a resource whose journey
+    -- does not receive them are ignored, visibly; an operator may set one
+    -- aside for good (skipped).
+    status       text        NOT NULL DEFAULT 'received'
+        CONSTRAINT webhook_inbox_status_check
+        CHECK (status IN ('received', 'applied', 'unmatched', 'parked', 'ignored', 'skipped')),
+    journey_id   uuid,
+    note         text,
+    processed_at timestamptz,
+    -- An event can outrun the journey's record of the resource it is about: it
+    -- is looked at again, with growing pauses, for a grace period before it is
+    -- parked as unmatched.
+    route_attempts integer     NOT NULL DEFAULT 0,
+    route_after    timestamptz NOT NULL DEFAULT now(),
+    -- The resources an unmatched event names (`case:<id>`), written by the
+    -- router that read them, so linking a resource later finds its early events.
+    refs         text[]      NOT NULL DEFAULT '{}',
+    -- How the row first arrived: pushed by its vendor or read from its feed.
+    source       text        NOT NULL DEFAULT 'webhook'
+        CONSTRAINT webhook_inbox_source_check CHECK (source IN ('webhook', 'feed')),
+    CONSTRAINT webhook_inbox_dedup UNIQUE (vendor, dedup_key)
 );
+
+CREATE INDEX webhook_inbox_pending ON carepath.webhook_inbox (id) WHERE status = 'received';
+CREATE INDEX webhook_inbox_unmatched ON carepath.webhook_inbox (id) WHERE status = 'unmatched';
+CREATE INDEX webhook_inbox_parked ON carepath.webhook_inbox (id) WHERE status = 'parked';
+CREATE INDEX webhook_inbox_unmatched_refs ON carepath.webhook_inbox USING gin (refs)
+    WHERE status = 'unmatched';
+
+-- Webhooks refused at the door (bad signature, stale timestamp, malformed body).
+CREATE TABLE carepath.webhook_rejections (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    vendor       text        NOT NULL,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    status_code  integer     NOT NULL,
+    reason       text        NOT NULL,
+    body_sha256  text        NOT NULL,
+    body_bytes   integer     NOT NULL
+);
+
+-- Which journey a vendor's resource belongs to (a case, an order), so that
+-- the vendor's webhooks about it reach that journey.
+CREATE TABLE carepath.journey_refs (
+    vendor      text NOT NULL,
+    kind        text NOT NULL,
+    ref         text NOT NULL,
+    journey_id  uuid NOT NULL REFERENCES carepath.journeys (id),
+    PRIMARY KEY (vendor, kind, ref)
+);
+
+-- Alerts journeys raise for people (a decision past its SLA, a stuck order).
+-- An alert stays open until the journey gets past its cause or ends; overdue
+-- lists and the open-alert gauge count only open ones.
+CREATE TABLE carepath.alerts (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    journey_id  uuid        NOT NULL REFERENCES carepath.journeys (id),
+    kind        text        NOT NULL,
+    detail      jsonb       NOT NULL DEFAULT '{}',
+    raised_at   timestamptz NOT NULL DEFAULT now(),
+    -- One alert of a kind per journey and occasion (a step key): re-runs do not repeat it.
+    occasion    text        NOT NULL,
+    resolved_at timestamptz,
+    resolution  text,
+    CONSTRAINT alerts_once UNIQUE (journey_id, kind, occasion)
+);
+CREATE INDEX alerts_kind_raised ON carepath.alerts (kind, raised_at);
+CREATE INDEX alerts_open ON carepath.alerts (journey_id) WHERE resolved_at IS NULL;

@@ -9,6 +9,8 @@ use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
+use crate::waiting::WaitingFor;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JourneyStatus {
@@ -76,7 +78,7 @@ pub struct Journey {
     #[sqlx(try_from = "String")]
     pub status: JourneyStatus,
     pub phase: String,
-    pub waiting_for: Option<String>,
+    pub waiting_for: Option<WaitingFor>,
     pub wake_at: Option<DateTime<Utc>>,
     pub output: Option<Value>,
     pub last_error: Option<String>,

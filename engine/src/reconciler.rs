@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::Engine;
-use super::error::EngineError;
-use super::queue::{JOURNEY_QUEUE, push_wakeup};
+use crate::Engine;
+use crate::error::EngineError;
+use crate::queue::{JOURNEY_QUEUE, push_wakeup};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReconcileReport {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::store::journeys::JourneyStatus;
+use crate::waiting::WaitingFor;
 
 /// How a step's work failed. The engine decides what happens next.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,7 @@ pub enum StepError {
     Unavailable {
         message: String,
         retry_after: Duration,
-        waiting_for: String,
+        waiting_for: WaitingFor,
     },
 }
 
@@ -41,35 +42,6 @@ impl StepError {
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::Permanent {
             message: message.into(),
-        }
-    }
-}
-
-/// A vendor's failure, as the engine should treat it: a vendor on hold makes
-/// the journey wait (no attempt counted), a transient failure is retried with
-/// backoff, a rejection fails the step with the vendor's message.
-impl From<carepath_activities::VendorError> for StepError {
-    fn from(e: carepath_activities::VendorError) -> Self {
-        use carepath_activities::VendorError as V;
-        match e {
-            V::Held {
-                ref vendor, until, ..
-            } => StepError::Unavailable {
-                message: e.to_string(),
-                retry_after: (until - chrono::Utc::now()).to_std().unwrap_or_default(),
-                waiting_for: format!("vendor:{vendor}"),
-            },
-            V::Transient {
-                ref message,
-                ref vendor,
-                retry_after,
-            } => StepError::Transient {
-                message: format!("{vendor}: {message}"),
-                retry_after,
-            },
-            V::Rejected { .. } => StepError::Permanent {
-                message: e.to_string(),
-            },
         }
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::context::JourneyCtx;
-use super::error::{EngineError, WorkflowError};
+use crate::context::JourneyCtx;
+use crate::error::{EngineError, WorkflowError};
 
 /// A journey definition: an async function of its input, written against a
 /// [`JourneyCtx`]. It is re-run from the top on every resume, so everything that

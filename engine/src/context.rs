@@ -18,13 +18,14 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use carepath_activities::metrics;
+use crate::metrics;
 
-use super::config::RetryPolicy;
-use super::error::{StepError, WorkflowError};
-use super::queue::{JourneyTask, RunAt, push_task};
+use crate::config::RetryPolicy;
+use crate::error::{StepError, WorkflowError};
+use crate::queue::{JourneyTask, RunAt, push_task};
 use crate::store::steps::{StepKind, StepRecord};
 use crate::store::{history, signals};
+use crate::waiting::WaitingFor;
 
 /// Longer timers and timeouts are clamped: ten years is "never" for a journey,
 /// and PostgreSQL intervals overflow not far beyond.
@@ -37,7 +38,7 @@ struct Retry<'a> {
     attempts: u32,
     message: &'a str,
     delay: Duration,
-    waiting_for: String,
+    waiting_for: WaitingFor,
 }
 
 /// Text PostgreSQL will store: NUL is the one character it refuses.
@@ -65,7 +66,7 @@ impl StepCtx {
 pub struct JourneyCtx {
     journey_id: Uuid,
     workflow: String,
-    conn: super::runner::JourneyLock,
+    conn: crate::runner::JourneyLock,
     recorded: Vec<StepRecord>,
     position: usize,
     occurrences: HashMap<String, u32>,
@@ -81,7 +82,7 @@ impl JourneyCtx {
     pub(crate) fn new(
         journey_id: Uuid,
         workflow: String,
-        conn: super::runner::JourneyLock,
+        conn: crate::runner::JourneyLock,
         recorded: Vec<StepRecord>,
         retry: RetryPolicy,
         shutdown: CancellationToken,
@@ -103,7 +104,7 @@ impl JourneyCtx {
         }
     }
 
-    pub(crate) fn into_lock(self) -> super::runner::JourneyLock {
+    pub(crate) fn into_lock(self) -> crate::runner::JourneyLock {
         self.conn
     }
 
@@ -156,7 +157,7 @@ impl JourneyCtx {
                     return Ok(serde_json::from_value(rec.output.unwrap_or(Value::Null))?);
                 }
                 "retrying" if !rec.due => {
-                    return self.suspend(&format!("retry:{key}"), rec.due_at).await;
+                    return self.suspend(&WaitingFor::Retry { key }, rec.due_at).await;
                 }
                 "retrying" => prior_attempts = rec.attempts,
                 _ => {
@@ -225,7 +226,7 @@ impl JourneyCtx {
                     attempts: attempt,
                     message: &message,
                     delay,
-                    waiting_for: format!("retry:{key}"),
+                    waiting_for: WaitingFor::Retry { key: key.clone() },
                 };
                 self.record_retry(seq, &key, retry, started_at).await
             }
@@ -268,7 +269,7 @@ impl JourneyCtx {
             return match rec.status.as_str() {
                 "completed" => Ok(()),
                 _ if rec.due => self.fire_timer(seq, &key).await,
-                _ => self.suspend(&format!("timer:{key}"), rec.due_at).await,
+                _ => self.suspend(&WaitingFor::Timer { key }, rec.due_at).await,
             };
         }
         let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
@@ -299,7 +300,7 @@ impl JourneyCtx {
             &mut tx,
             self.journey_id,
             &self.phase,
-            &format!("timer:{key}"),
+            &WaitingFor::Timer { key: key.clone() },
             Some(due_at),
         )
         .await;
@@ -388,7 +389,7 @@ impl JourneyCtx {
             &mut tx,
             self.journey_id,
             &self.phase,
-            &format!("signal:{name}"),
+            &WaitingFor::signal(name),
             due_at,
         )
         .await;
@@ -605,7 +606,7 @@ impl JourneyCtx {
     /// moves it, when `None`).
     async fn suspend<T>(
         &mut self,
-        waiting_for: &str,
+        waiting_for: &WaitingFor,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<T, WorkflowError> {
         let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
@@ -624,7 +625,7 @@ async fn suspend_in(
     tx: &mut PgConnection,
     journey_id: Uuid,
     phase: &str,
-    waiting_for: &str,
+    waiting_for: &WaitingFor,
     wake_at: Option<DateTime<Utc>>,
 ) -> WorkflowError {
     let fence: Option<i64> = match sqlx::query_scalar(

@@ -12,9 +12,9 @@ use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::Engine;
-use super::error::EngineError;
-use super::ops::Actor;
+use crate::Engine;
+use crate::error::EngineError;
+use crate::ops::Actor;
 use crate::store::refs;
 
 /// The resources a vendor's event may be about, by the field naming them.

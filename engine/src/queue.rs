@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::error::EngineError;
+use crate::error::EngineError;
 
 /// Set explicitly: apalis would otherwise name the queue after a Rust type path,
 /// which changes when code moves.

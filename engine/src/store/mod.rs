@@ -1,0 +1,11 @@
+//! SQL over the engine's own tables, one module per table. Queries are kept
+//! here, readable, and the engine above speaks in journeys, steps, signals
+//! and history events.
+
+pub mod alerts;
+pub mod history;
+pub mod inbox;
+pub mod journeys;
+pub mod refs;
+pub mod signals;
+pub mod steps;

@@ -120,8 +120,8 @@ impl From<StepRecord> for StepView {
     fn from(s: StepRecord) -> Self {
         Self {
             key: s.key,
-            kind: s.kind,
-            status: s.status,
+            kind: s.kind.to_string(),
+            status: s.status.to_string(),
             attempts: s.attempts,
             last_error: s.last_error,
             due_at: s.due_at,

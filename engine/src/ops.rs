@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::journey_columns;
 use crate::queue::push_wakeup;
 use crate::store::journeys::{self, Journey, JourneyStatus};
+use crate::store::steps::{self, Hurry};
 use crate::store::{history, signals};
 use crate::waiting::WaitingFor;
 
@@ -60,50 +60,23 @@ impl Engine {
         let mut tx = self.pool.begin().await?;
         // The digest is taken by PostgreSQL over jsonb's canonical text, so
         // it is the same for the same input however the client spelled it.
-        let inserted: Option<Journey> = sqlx::query_as(concat!(
-            "INSERT INTO carepath.journeys
-                 (id, workflow, version, idempotency_key, input, wake_at, trace_context,
-                  request_digest)
-             VALUES ($1, $2, $3, $4, $5, now(), $6,
-                     encode(sha256(convert_to($5::jsonb::text, 'UTF8')), 'hex'))
-             ON CONFLICT ON CONSTRAINT journeys_idempotency_key DO NOTHING
-             RETURNING ",
-            journey_columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(workflow)
-        .bind(version)
-        .bind(idempotency_key)
-        .bind(&input)
-        .bind(crate::tracecontext::current_traceparent())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(journey) = inserted else {
+        let traceparent = crate::tracecontext::current_traceparent();
+        let new = journeys::NewJourney {
+            id: Uuid::now_v7(),
+            workflow,
+            version,
+            idempotency_key,
+            input: &input,
+            trace_context: traceparent.as_deref(),
+        };
+        let Some(journey) = journeys::insert(&mut *tx, new).await? else {
             tx.commit().await?;
-            let same: bool = sqlx::query_scalar(
-                "SELECT request_digest IS NULL
-                        OR request_digest = encode(sha256(convert_to($3::jsonb::text, 'UTF8')), 'hex')
-                   FROM carepath.journeys WHERE workflow = $1 AND idempotency_key = $2",
-            )
-            .bind(workflow)
-            .bind(idempotency_key)
-            .bind(&input)
-            .fetch_one(&self.pool)
-            .await?;
-            if !same {
+            if !journeys::same_request(&self.pool, workflow, idempotency_key, &input).await? {
                 // Never the other request's journey: its id and status are
                 // someone else's business.
                 return Err(EngineError::IdempotencyKeyReused);
             }
-            let existing: Journey = sqlx::query_as(concat!(
-                "SELECT ",
-                journey_columns!(),
-                " FROM carepath.journeys WHERE workflow = $1 AND idempotency_key = $2"
-            ))
-            .bind(workflow)
-            .bind(idempotency_key)
-            .fetch_one(&self.pool)
-            .await?;
+            let existing = journeys::by_key(&self.pool, workflow, idempotency_key).await?;
             return Ok(StartOutcome {
                 journey: existing,
                 created: false,
@@ -192,7 +165,7 @@ impl Engine {
     ) -> Result<Journey, EngineError> {
         self.act(id, "pause", actor, reason, |j| {
             matches!(j.status, JourneyStatus::Running | JourneyStatus::Waiting)
-                .then_some(Effect::SetStatus("paused"))
+                .then_some(Effect::SetStatus(JourneyStatus::Paused))
         })
         .await
     }
@@ -218,7 +191,7 @@ impl Engine {
         reason: &str,
     ) -> Result<Journey, EngineError> {
         self.act(id, "cancel", actor, reason, |j| {
-            (!j.status.is_terminal()).then_some(Effect::SetStatus("cancelled"))
+            (!j.status.is_terminal()).then_some(Effect::SetStatus(JourneyStatus::Cancelled))
         })
         .await
     }
@@ -234,13 +207,8 @@ impl Engine {
         self.act(id, "retry", actor, reason, |j| {
             let retrying = j.status == JourneyStatus::Waiting
                 && j.waiting_for.as_ref().is_some_and(WaitingFor::is_retry);
-            (j.status == JourneyStatus::Failed || retrying).then_some(Effect::RunNow(Some(
-                // A failed step starts a fresh attempt budget; a waiting one keeps its count.
-                "UPDATE carepath.journey_steps
-                    SET status = 'retrying', due_at = now(), finished_at = NULL,
-                        attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END
-                  WHERE journey_id = $1 AND status IN ('retrying', 'failed')",
-            )))
+            (j.status == JourneyStatus::Failed || retrying)
+                .then_some(Effect::RunNow(Some(Hurry::RetryNow)))
         })
         .await
     }
@@ -262,10 +230,7 @@ impl Engine {
                 return None;
             }
             if let Some(WaitingFor::Timer { .. }) = &j.waiting_for {
-                return Some(Effect::RunNow(Some(
-                    "UPDATE carepath.journey_steps SET due_at = now()
-                      WHERE journey_id = $1 AND kind = 'sleep' AND status = 'waiting'",
-                )));
+                return Some(Effect::RunNow(Some(Hurry::FireTimer)));
             }
             // A wait its workflow lets an operator hurry, with a timeout:
             // the timeout fires now.
@@ -275,11 +240,8 @@ impl Engine {
                     .is_some_and(|w| w.wakeable_signals().contains(&name.as_str())),
                 _ => false,
             };
-            (hurried && j.wake_at.is_some()).then_some(Effect::RunNow(Some(
-                "UPDATE carepath.journey_steps SET due_at = now()
-                  WHERE journey_id = $1 AND kind = 'signal' AND status = 'waiting'
-                    AND due_at IS NOT NULL",
-            )))
+            (hurried && j.wake_at.is_some())
+                .then_some(Effect::RunNow(Some(Hurry::EndSignalTimeout)))
         })
         .await
     }
@@ -300,20 +262,8 @@ impl Engine {
         })?;
         match effect {
             Effect::SetStatus(status) => {
-                let finished = status == "cancelled";
-                sqlx::query(
-                    "UPDATE carepath.journeys
-                        SET status = $2,
-                            wake_at = CASE WHEN $3 THEN NULL ELSE wake_at END,
-                            finished_at = CASE WHEN $3 THEN now() ELSE finished_at END
-                      WHERE id = $1",
-                )
-                .bind(id)
-                .bind(status)
-                .bind(finished)
-                .execute(&mut *tx)
-                .await?;
-                if finished {
+                journeys::set_status(&mut *tx, id, status).await?;
+                if status == JourneyStatus::Cancelled {
                     crate::store::alerts::resolve_in(
                         &mut tx,
                         id,
@@ -324,16 +274,11 @@ impl Engine {
                     .await?;
                 }
             }
-            Effect::RunNow(steps_sql) => {
-                if let Some(sql) = steps_sql {
-                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            Effect::RunNow(hurry) => {
+                if let Some(hurry) = hurry {
+                    steps::hurry(&mut *tx, id, hurry).await?;
                 }
-                sqlx::query(
-                    "UPDATE carepath.journeys SET attempts = 0 WHERE id = $1 AND status = 'failed'",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                journeys::reset_attempts_if_failed(&mut *tx, id).await?;
                 make_due(&mut tx, id).await?;
             }
         }
@@ -402,9 +347,9 @@ impl Engine {
 }
 
 enum Effect {
-    SetStatus(&'static str),
-    /// Make the journey due now, after running this statement over its steps.
-    RunNow(Option<&'static str>),
+    SetStatus(JourneyStatus),
+    /// Make the journey due now, after hurrying its waiting positions.
+    RunNow(Option<Hurry>),
 }
 
 async fn lock(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<Journey, EngineError> {
@@ -414,12 +359,6 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<Journey, E
 }
 
 async fn make_due(conn: &mut PgConnection, id: Uuid) -> Result<(), EngineError> {
-    sqlx::query(
-        "UPDATE carepath.journeys SET status = 'running', waiting_for = NULL, wake_at = now()
-          WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    journeys::run_now(&mut *conn, id).await?;
     push_wakeup(conn, id, Duration::ZERO).await
 }

@@ -40,14 +40,7 @@ pub async fn push_wakeup(
     journey_id: Uuid,
     delay: Duration,
 ) -> Result<(), EngineError> {
-    let (fence, at): (i64, DateTime<Utc>) = sqlx::query_as(
-        "UPDATE carepath.journeys SET fence = fence + 1 WHERE id = $1
-         RETURNING fence, now() + make_interval(secs => $2)",
-    )
-    .bind(journey_id)
-    .bind(delay.as_secs_f64())
-    .fetch_one(&mut *conn)
-    .await?;
+    let (fence, at) = crate::store::journeys::bump_fence(&mut *conn, journey_id, delay).await?;
     let run_at = if delay.is_zero() {
         RunAt::Now(at)
     } else {
@@ -117,6 +110,32 @@ fn ceil_seconds(at: DateTime<Utc>) -> u64 {
         secs
     };
     rounded.max(0) as u64
+}
+
+/// Deletes up to 5,000 of `queue`'s finished tasks (done, killed, or failed
+/// for good) that finished more than `keep` ago; returns how many.
+///
+/// # Errors
+/// A database error.
+pub async fn prune_done(
+    db: impl sqlx::PgExecutor<'_>,
+    queue: &str,
+    keep: Duration,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM apalis.jobs WHERE id IN (
+             SELECT id FROM apalis.jobs
+              WHERE job_type = $1
+                AND (status IN ('Done', 'Killed')
+                     OR (status = 'Failed' AND attempts >= max_attempts))
+                AND done_at < now() - make_interval(secs => $2)
+              LIMIT 5000)",
+    )
+    .bind(queue)
+    .bind(keep.as_secs_f64())
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 #[cfg(test)]

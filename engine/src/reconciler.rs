@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use crate::Engine;
 use crate::error::EngineError;
-use crate::queue::{JOURNEY_QUEUE, push_wakeup};
+use crate::queue::{JOURNEY_QUEUE, prune_done, push_wakeup};
+use crate::store::journeys;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReconcileReport {
@@ -42,25 +41,7 @@ impl Engine {
         cfg: &ReconcilerConfig,
     ) -> Result<ReconcileReport, EngineError> {
         let mut tx = self.pool.begin().await?;
-        let lost: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT j.id FROM carepath.journeys j
-              WHERE j.status IN ('running', 'waiting')
-                AND j.wake_at <= now() - make_interval(secs => $2)
-                AND NOT EXISTS (
-                    SELECT 1 FROM apalis.jobs t
-                     WHERE t.job_type = $1
-                       AND t.idempotency_key = j.id::text || ':' || j.fence::text
-                       AND (t.status IN ('Pending', 'Queued', 'Running')
-                            OR (t.status = 'Failed' AND t.attempts < t.max_attempts)))
-              ORDER BY j.wake_at
-              LIMIT $3
-              FOR UPDATE OF j SKIP LOCKED",
-        )
-        .bind(JOURNEY_QUEUE)
-        .bind(cfg.grace.as_secs_f64())
-        .bind(cfg.batch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let lost = journeys::lost(&mut *tx, JOURNEY_QUEUE, cfg.grace, cfg.batch).await?;
         // No history event: a requeue is not progress, and the runner counts
         // runs without progress to stop a journey that can never get through.
         for id in &lost {
@@ -68,20 +49,7 @@ impl Engine {
             push_wakeup(&mut tx, *id, Duration::ZERO).await?;
         }
         tx.commit().await?;
-        let pruned = sqlx::query(
-            "DELETE FROM apalis.jobs WHERE id IN (
-                 SELECT id FROM apalis.jobs
-                  WHERE job_type = $1
-                    AND (status IN ('Done', 'Killed')
-                         OR (status = 'Failed' AND attempts >= max_attempts))
-                    AND done_at < now() - make_interval(secs => $2)
-                  LIMIT 5000)",
-        )
-        .bind(JOURNEY_QUEUE)
-        .bind(cfg.keep_done.as_secs_f64())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let pruned = prune_done(&self.pool, JOURNEY_QUEUE, cfg.keep_done).await?;
         Ok(ReconcileReport {
             requeued: lost.len(),
             pruned,

@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Engine;
-use crate::context::JourneyCtx;
+use crate::context::{JourneyCtx, RunStart};
 use crate::error::{EngineError, WorkflowError, refuses_forever};
 use crate::queue::{JourneyTask, push_wakeup};
-use crate::store::{history, steps};
+use crate::registry::Workflow;
+use crate::store::{alerts, history, journeys, steps};
 use crate::waiting::WaitingFor;
 
 /// Exclusive ownership of a journey while it runs: a session advisory lock held
@@ -83,39 +84,13 @@ pub enum RunOutcome {
     Released,
 }
 
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    workflow: String,
-    version: i32,
-    input: Value,
-    phase: String,
-    attempts: i32,
-    /// Runs since the journey's history last grew, this one included.
-    stalled_runs: i32,
-    last_error: Option<String>,
-    trace_context: Option<String>,
-}
-
-/// Marks a due journey running; `None` when it is not due (a stale or
-/// duplicate task, or a journey an operator paused, cancelled or finished).
-async fn claim(conn: &mut PgConnection, journey_id: Uuid) -> Result<Option<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE carepath.journeys
-            SET status = 'running', waiting_for = NULL, wake_at = now(),
-                stalled_runs = CASE WHEN history_seq > claim_seq THEN 1 ELSE stalled_runs + 1 END,
-                claim_seq = history_seq
-          WHERE id = $1
-            AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
-          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error, trace_context",
-    )
-    .bind(journey_id)
-    .fetch_optional(conn)
-    .await
-}
-
 impl Engine {
-    /// Handles one queue task. Errors are database errors: the journey stays
-    /// due and the reconciler queues it again once this task is no longer live.
+    /// Handles one queue task: claims the journey if it is due, replays its
+    /// workflow from history and does new work until it waits, ends or fails.
+    ///
+    /// # Errors
+    /// Database errors: the journey stays due and the reconciler queues it
+    /// again once this task is no longer live.
     pub async fn run_task(
         &self,
         task: JourneyTask,
@@ -129,7 +104,7 @@ impl Engine {
         // What was recorded must be readable; if it is not (a value stored
         // before the door refused it, a hand-edited row), every run would die
         // the same way, so the journey fails visibly with the reason instead.
-        let claimed = match claim(lock.conn(), journey_id).await {
+        let claimed = match journeys::claim(lock.conn(), journey_id).await {
             Ok(Some(claimed)) => claimed,
             Ok(None) => {
                 lock.release().await?;
@@ -156,13 +131,8 @@ impl Engine {
                 workflow: claimed.workflow.clone(),
                 version: claimed.version,
             };
-            wait_for_code(
-                lock.conn(),
-                journey_id,
-                &waiting_for,
-                self.config.unknown_version_recheck,
-            )
-            .await?;
+            let recheck = self.config.unknown_version_recheck;
+            wait_for_code(lock.conn(), journey_id, &waiting_for, recheck).await?;
             lock.release().await?;
             return Ok(RunOutcome::Suspended);
         };
@@ -171,104 +141,114 @@ impl Engine {
             Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
             Err(e) => return Err(e.into()),
         };
-        let mut ctx = JourneyCtx::new(
+        let start = RunStart {
             journey_id,
-            claimed.workflow.clone(),
-            lock,
+            workflow: claimed.workflow.clone(),
             recorded,
-            self.config.retry.clone(),
-            shutdown.clone(),
-            claimed.phase,
-            claimed.attempts,
-        );
+            retry: self.config.retry.clone(),
+            shutdown: shutdown.clone(),
+            phase: claimed.phase,
+            attempts: claimed.attempts,
+        };
+        let mut ctx = JourneyCtx::new(lock, start);
         let span = crate::tracecontext::run_span(
             journey_id,
             &claimed.workflow,
             claimed.trace_context.as_deref(),
         );
-        let result = AssertUnwindSafe(code.run(&mut ctx, claimed.input))
-            .catch_unwind()
+        let result = run_workflow(&*code, &mut ctx, claimed.input)
             .instrument(span)
-            .await
-            .unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(WorkflowError::Failed(format!(
-                    "workflow panicked: {message}"
-                )))
-            });
-        let result = match result {
-            Ok(_) if !ctx.unreached().is_empty() => {
-                let next = &ctx.unreached()[0];
-                Err(WorkflowError::NonDeterminism(format!(
-                    "the code finished but history recorded more: {} {:?} at position {}",
-                    next.kind, next.key, next.seq
-                )))
-            }
-            other => other,
-        };
-        let phase = ctx.phase().to_owned();
-        let conn = ctx.conn();
-        let outcome = match result {
-            Ok(output) => match crate::storable::check(&output) {
-                Ok(()) => {
-                    complete(conn, journey_id, &phase, &output).await?;
-                    RunOutcome::Completed
-                }
-                Err(e) => {
-                    let message = format!("its output cannot be recorded: {}", e.under("output"));
-                    fail(conn, journey_id, &message).await?;
-                    RunOutcome::Failed
-                }
-            },
-            Err(WorkflowError::Suspended) => RunOutcome::Suspended,
-            Err(WorkflowError::Stopped) => RunOutcome::Stopped,
-            Err(WorkflowError::Released) => {
-                release_for_shutdown(conn, journey_id).await?;
-                RunOutcome::Released
-            }
-            Err(e @ (WorkflowError::Failed(_) | WorkflowError::NonDeterminism(_))) => {
-                fail(conn, journey_id, &e.to_string()).await?;
-                RunOutcome::Failed
-            }
-            Err(WorkflowError::Database(e)) if refuses_forever(&e) => {
-                let message = format!("the database refused what this journey produced: {e}");
-                fail(conn, journey_id, &message).await?;
-                RunOutcome::Failed
-            }
-            Err(e @ (WorkflowError::Database(_) | WorkflowError::Interrupted(_))) => {
-                // Best effort: if the connection still works, say why the
-                // journey will run again (and, if it keeps happening, fail).
-                let _ = sqlx::query("UPDATE carepath.journeys SET last_error = $2 WHERE id = $1")
-                    .bind(journey_id)
-                    .bind(e.to_string().replace('\0', ""))
-                    .execute(conn)
-                    .await;
-                return Err(EngineError::Interrupted(e.to_string()));
-            }
-        };
+            .await;
+        let outcome = record_outcome(&mut ctx, journey_id, result).await?;
         ctx.into_lock().release().await?;
         Ok(outcome)
     }
 
     async fn recheck_later(&self, journey_id: Uuid) -> Result<(), EngineError> {
         let mut tx = self.pool.begin().await?;
-        let due: Option<bool> = sqlx::query_scalar(
-            "SELECT status = 'running' OR (status = 'waiting' AND wake_at <= now())
-               FROM carepath.journeys WHERE id = $1 FOR UPDATE",
-        )
-        .bind(journey_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if due == Some(true) {
+        if journeys::is_due_for_update(&mut *tx, journey_id).await? == Some(true) {
             push_wakeup(&mut tx, journey_id, self.config.busy_recheck).await?;
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Runs the workflow function, a panic becoming a failure; a run that ends
+/// before reaching everything history recorded is non-deterministic.
+async fn run_workflow(
+    code: &dyn Workflow,
+    ctx: &mut JourneyCtx,
+    input: Value,
+) -> Result<Value, WorkflowError> {
+    let result = AssertUnwindSafe(code.run(ctx, input))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(WorkflowError::Failed(format!(
+                "workflow panicked: {message}"
+            )))
+        });
+    match result {
+        Ok(_) if !ctx.unreached().is_empty() => {
+            let next = &ctx.unreached()[0];
+            Err(WorkflowError::NonDeterminism(format!(
+                "the code finished but history recorded more: {} {:?} at position {}",
+                next.kind, next.key, next.seq
+            )))
+        }
+        other => other,
+    }
+}
+
+/// Records how the run ended on the journey.
+async fn record_outcome(
+    ctx: &mut JourneyCtx,
+    journey_id: Uuid,
+    result: Result<Value, WorkflowError>,
+) -> Result<RunOutcome, EngineError> {
+    let phase = ctx.phase().to_owned();
+    let conn = ctx.conn();
+    Ok(match result {
+        Ok(output) => match crate::storable::check(&output) {
+            Ok(()) => {
+                complete(conn, journey_id, &phase, &output).await?;
+                RunOutcome::Completed
+            }
+            Err(e) => {
+                let message = format!("its output cannot be recorded: {}", e.under("output"));
+                fail(conn, journey_id, &message).await?;
+                RunOutcome::Failed
+            }
+        },
+        Err(WorkflowError::Suspended) => RunOutcome::Suspended,
+        Err(WorkflowError::Stopped) => RunOutcome::Stopped,
+        Err(WorkflowError::Released) => {
+            release_for_shutdown(conn, journey_id).await?;
+            RunOutcome::Released
+        }
+        Err(e @ (WorkflowError::Failed(_) | WorkflowError::NonDeterminism(_))) => {
+            fail(conn, journey_id, &e.to_string()).await?;
+            RunOutcome::Failed
+        }
+        Err(WorkflowError::Database(e)) if refuses_forever(&e) => {
+            let message = format!("the database refused what this journey produced: {e}");
+            fail(conn, journey_id, &message).await?;
+            RunOutcome::Failed
+        }
+        Err(e @ (WorkflowError::Database(_) | WorkflowError::Interrupted(_))) => {
+            // Best effort: if the connection still works, say why the
+            // journey will run again (and, if it keeps happening, fail).
+            let _ =
+                journeys::set_last_error(conn, journey_id, &e.to_string().replace('\0', "")).await;
+            return Err(EngineError::Interrupted(e.to_string()));
+        }
+    })
 }
 
 async fn unreadable(
@@ -289,40 +269,17 @@ async fn complete(
     output: &Value,
 ) -> Result<(), sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let done = sqlx::query(
-        "UPDATE carepath.journeys
-            SET status = 'completed', phase = $2, output = $3, waiting_for = NULL, wake_at = NULL,
-                attempts = 0, last_error = NULL, finished_at = now()
-          WHERE id = $1 AND status = 'running'",
-    )
-    .bind(journey_id)
-    .bind(phase)
-    .bind(output)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done == 1 {
+    if journeys::complete(&mut *tx, journey_id, phase, output).await? {
         history::append(&mut *tx, journey_id, "engine", "completed", json!({})).await?;
         // What it raised no longer waits for anyone.
-        crate::store::alerts::resolve_in(&mut tx, journey_id, &[], None, "the journey completed")
-            .await?;
+        alerts::resolve_in(&mut tx, journey_id, &[], None, "the journey completed").await?;
     }
     tx.commit().await
 }
 
 async fn fail(conn: &mut PgConnection, journey_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let done = sqlx::query(
-        "UPDATE carepath.journeys
-            SET status = 'failed', last_error = $2, waiting_for = NULL, wake_at = NULL
-          WHERE id = $1 AND status = 'running'",
-    )
-    .bind(journey_id)
-    .bind(message)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done == 1 {
+    if journeys::fail(&mut *tx, journey_id, message).await? {
         history::append(
             &mut *tx,
             journey_id,
@@ -342,16 +299,7 @@ async fn wait_for_code(
     recheck: std::time::Duration,
 ) -> Result<(), EngineError> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    sqlx::query(
-        "UPDATE carepath.journeys
-            SET status = 'waiting', waiting_for = $2, wake_at = now() + make_interval(secs => $3)
-          WHERE id = $1",
-    )
-    .bind(journey_id)
-    .bind(waiting_for)
-    .bind(recheck.as_secs_f64())
-    .execute(&mut *tx)
-    .await?;
+    journeys::wait_for(&mut *tx, journey_id, waiting_for, recheck).await?;
     push_wakeup(&mut tx, journey_id, recheck).await?;
     tx.commit().await?;
     Ok(())
@@ -364,13 +312,7 @@ async fn release_for_shutdown(
     journey_id: Uuid,
 ) -> Result<(), EngineError> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let running: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE carepath.journeys SET wake_at = now() WHERE id = $1 AND status = 'running' RETURNING id",
-    )
-    .bind(journey_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if running.is_some() {
+    if journeys::due_now_if_running(&mut *tx, journey_id).await? {
         push_wakeup(&mut tx, journey_id, std::time::Duration::ZERO).await?;
     }
     tx.commit().await?;

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod storable;
 pub mod store;
 pub mod tracecontext;
+pub mod webhooks;
 
 pub use engine::Engine;
 pub use engine::config::{EngineConfig, RetryPolicy};
@@ -23,5 +24,6 @@ pub use engine::error::{EngineError, StepError, WorkflowError};
 pub use engine::ops::{Actor, SignalOutcome, StartOutcome};
 pub use engine::queue::{JOURNEY_QUEUE, JourneyTask};
 pub use engine::registry::{Registry, Workflow};
+pub use engine::webhook_source::{WebhookSource, WebhookSources};
 pub use settings::Settings;
 pub use store::journeys::{Journey, JourneyStatus};

@@ -150,17 +150,22 @@ impl Verifier {
     /// # Errors
     ///
     /// A secret the scheme cannot use (a Standard Webhooks secret that is not
-    /// base64), naming its variable. The profile itself was checked when
-    /// read (`VendorsConfig::from_profiles`).
+    /// base64), naming its variable; an `hmac_hex` scheme without its header
+    /// (a profile read from a file was checked when read, by
+    /// `VendorsConfig::from_profiles`; one built in code may not have been).
     pub fn new(config: &WebhooksConfig, secrets: &[Secret]) -> Result<Self> {
         Ok(match config.scheme {
             SignatureScheme::Carepath => {
                 Self::Carepath(carepath::Carepath::new(secrets, config.tolerance()))
             }
-            SignatureScheme::HmacHex => Self::HmacHex(hmac_hex::HmacHex::new(
-                config.header.as_deref().unwrap_or_default(),
-                secrets,
-            )),
+            SignatureScheme::HmacHex => match config.header.as_deref() {
+                Some(header) if !header.is_empty() => {
+                    Self::HmacHex(hmac_hex::HmacHex::new(header, secrets))
+                }
+                _ => {
+                    anyhow::bail!("header: scheme hmac_hex needs the header its signature comes in")
+                }
+            },
             SignatureScheme::Standard => {
                 Self::Standard(standard::Standard::new(secrets, config.tolerance())?)
             }
@@ -251,5 +256,20 @@ mod tests {
         assert!(secrets.of("bank").is_empty());
         assert!(format!("{:?}", secrets.of("clinical")).contains("from CAREPATH_CLINICAL"));
         assert!(!format!("{secrets:?}").contains("clinical-now"));
+    }
+
+    #[test]
+    fn a_scheme_built_in_code_without_what_it_needs_is_refused() {
+        let hmac = WebhooksConfig {
+            scheme: SignatureScheme::HmacHex,
+            ..WebhooksConfig::default()
+        };
+        assert!(Verifier::new(&hmac, &[]).is_err());
+        let with_header = WebhooksConfig {
+            header: Some("X-Signature".into()),
+            ..hmac
+        };
+        let verifier = Verifier::new(&with_header, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(verifier.headers(), ["x-signature"]);
     }
 }

@@ -57,7 +57,6 @@ impl Api {
         let state = carepath_api::AppState {
             engine,
             vendors: Arc::new(VendorsConfig::default()),
-            webhooks: Arc::new(test_webhook_config()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -18,7 +18,10 @@ use carepath_activities::{VendorError, Vendors, VendorsConfig};
 use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::feeds::{self, FeedError, FeedReport};
 use carepath_workflows::store::refs;
-use carepath_workflows::{Actor, JourneyCtx, Registry, Settings, Workflow, WorkflowError, builtin};
+use carepath_workflows::{
+    Actor, JourneyCtx, Registry, Settings, WebhookSource, WebhookSources, Workflow, WorkflowError,
+    builtin,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::*;
@@ -43,6 +46,8 @@ struct Setup {
     sandbox: Sandbox,
     config: VendorsConfig,
     vendors: Arc<Vendors>,
+    /// The vendors' webhook sources, whose dedup keys the feed's items get.
+    sources: WebhookSources,
 }
 
 impl Setup {
@@ -69,12 +74,22 @@ impl Setup {
         }
         serve_api_on(listener, engine(&db.pool, Registry::new()), config.clone());
         let vendors = Vendors::new(&config, &db.pool).expect("vendor clients");
+        let sources = test_webhook_sources(&config);
         Self {
             db,
             sandbox,
             config,
             vendors,
+            sources,
         }
+    }
+
+    /// `vendor`'s webhook source.
+    fn source(&self, vendor: &str) -> Arc<dyn WebhookSource> {
+        self.sources
+            .get(vendor)
+            .cloned()
+            .unwrap_or_else(|| panic!("no webhook source for {vendor}"))
     }
 
     /// The pharmacy's feed as the sandbox's profile declares it, with
@@ -96,7 +111,16 @@ impl Setup {
     }
 
     async fn try_poll(&self, page: u32) -> Result<FeedReport, FeedError> {
-        feeds::poll_once(&self.db.pool, "pharmacy", &self.vendors, &self.feed(page)).await
+        let source = self.source("pharmacy");
+        let feed = self.feed(page);
+        feeds::poll_once(
+            &self.db.pool,
+            "pharmacy",
+            source.as_ref(),
+            &self.vendors,
+            &feed,
+        )
+        .await
     }
 
     async fn poll(&self, page: u32) -> FeedReport {
@@ -420,7 +444,10 @@ async fn of_readers_at_once_one_reads_and_a_reader_that_lost_its_lease_writes_no
         .await;
     let slow = {
         let (pool, vendors, feed) = (s.db.pool.clone(), s.vendors.clone(), s.feed(2));
-        tokio::spawn(async move { feeds::poll_once(&pool, "pharmacy", &vendors, &feed).await })
+        let source = s.source("pharmacy");
+        tokio::spawn(async move {
+            feeds::poll_once(&pool, "pharmacy", source.as_ref(), &vendors, &feed).await
+        })
     };
     wait_for(
         "the slow reader's lease",
@@ -592,7 +619,15 @@ async fn a_vendor_on_hold_failing_or_refusing_the_cursor_leaves_it_where_it_was(
     );
 
     // Only a vendor whose client reads a feed has one.
-    let clinical = feeds::poll_once(&s.db.pool, "clinical", &s.vendors, &s.feed(100)).await;
+    let source = s.source("clinical");
+    let clinical = feeds::poll_once(
+        &s.db.pool,
+        "clinical",
+        source.as_ref(),
+        &s.vendors,
+        &s.feed(100),
+    )
+    .await;
     assert!(
         matches!(clinical, Err(FeedError::NoFeed(_))),
         "{clinical:?}"
@@ -662,7 +697,7 @@ async fn a_worker_reads_the_feed_by_itself_and_a_journey_gets_the_events_its_web
     );
     let worker = InProcessWorker::start_with_feeds(
         engine.clone(),
-        feeds::declared(&s.vendors, &config),
+        feeds::declared(&s.vendors, &config, &test_webhook_sources(&config)),
         "feeds",
     );
 
@@ -780,8 +815,8 @@ async fn a_feed_that_starts_now_skips_the_events_before_its_first_read() {
     let mut now = s.feed(2);
     now.start = FeedStart::Now;
     let poll = |feed: FeedConfig| {
-        let (pool, vendors) = (s.db.pool.clone(), s.vendors.clone());
-        async move { feeds::poll_once(&pool, "pharmacy", &vendors, &feed).await }
+        let (pool, vendors, source) = (s.db.pool.clone(), s.vendors.clone(), s.source("pharmacy"));
+        async move { feeds::poll_once(&pool, "pharmacy", source.as_ref(), &vendors, &feed).await }
     };
     s.drop_order_webhooks().await;
     s.place_order(1).await;

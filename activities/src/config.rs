@@ -113,6 +113,74 @@ fn default_page() -> u32 {
 /// The most events a feed request may ask for.
 pub const MAX_FEED_PAGE: u32 = 500;
 
+/// How far a signed timestamp may be from now by default (seconds).
+pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+/// The widest tolerance a profile may set (seconds): a day.
+pub const MAX_TOLERANCE_SECS: u64 = 86_400;
+
+/// How a vendor signs its webhooks and where its events carry their id:
+/// `[vendors.<name>] webhooks = { scheme = "hmac_hex", header = "X-Signature" }`.
+/// The secrets are never here (`CAREPATH_<VENDOR>_WEBHOOK_SECRET`, see
+/// [`crate::webhook_signature::Secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The signature scheme; `carepath` by default.
+    #[serde(default)]
+    pub scheme: SignatureScheme,
+    /// The header the signature comes in: required for `hmac_hex`, and for
+    /// it only (the other schemes name their own headers).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Where an event's id is in its body: a JSON pointer (RFC 6901),
+    /// `/event_id` by default. An event without one there (a vendor that
+    /// gives none) is keyed by its body's SHA-256.
+    #[serde(default = "default_event_id")]
+    pub event_id: String,
+    /// How far a signed timestamp may be from now, either way, in seconds
+    /// (1 to a day; 300 by default): for `carepath` and `standard`, which
+    /// sign a time; `hmac_hex` signs none.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            scheme: SignatureScheme::default(),
+            header: None,
+            event_id: default_event_id(),
+            tolerance_secs: None,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// The tolerance in seconds ([`DEFAULT_TOLERANCE_SECS`] unless set).
+    pub fn tolerance(&self) -> u64 {
+        self.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS)
+    }
+}
+
+fn default_event_id() -> String {
+    "/event_id".into()
+}
+
+/// The ways vendors sign webhooks ([`WebhooksConfig::scheme`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// `X-Carepath-Signature: t=<unix>,v1=<hex>`, HMAC-SHA256 over
+    /// `"{t}.{body}"`: the sandbox's.
+    #[default]
+    Carepath,
+    /// A hex HMAC-SHA256 over the raw body in the profile's `header`.
+    HmacHex,
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`; secrets are `whsec_<base64>`.
+    Standard,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VendorProfile {
@@ -139,6 +207,10 @@ pub struct VendorProfile {
     /// for [`FEED_VENDORS`].
     #[serde(default)]
     pub feed: Option<FeedConfig>,
+    /// How the vendor signs its webhooks and where its events carry their
+    /// id; carepath's own scheme and `/event_id` by default.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
 }
 
 fn default_rate() -> f64 {
@@ -189,6 +261,7 @@ impl VendorProfile {
                 page: default_page(),
                 start: FeedStart::Beginning,
             }),
+            webhooks: WebhooksConfig::default(),
         }
     }
 
@@ -251,6 +324,7 @@ impl VendorsConfig {
             if let Some(feed) = &profile.feed {
                 check_feed(&name, feed)?;
             }
+            check_webhooks(&name, &profile.webhooks)?;
             cfg.vendors.insert(name, profile);
         }
         Ok(cfg)
@@ -274,6 +348,59 @@ fn check_feed(vendor: &str, feed: &FeedConfig) -> Result<()> {
         bail!("vendors.{vendor}.feed.path must start with / and hold no query");
     }
     Ok(())
+}
+
+fn check_webhooks(vendor: &str, hooks: &WebhooksConfig) -> Result<()> {
+    let field = |name: &str| format!("vendors.{vendor}.webhooks.{name}");
+    match (hooks.scheme, &hooks.header) {
+        (SignatureScheme::HmacHex, None) => {
+            bail!(
+                "{} is required by scheme hmac_hex: the header its signature comes in",
+                field("header")
+            )
+        }
+        (SignatureScheme::HmacHex, Some(h)) if !is_header_name(h) => {
+            bail!(
+                "{} must be a header name (letters, digits, - and _), not {h:?}",
+                field("header")
+            )
+        }
+        (SignatureScheme::HmacHex, Some(_)) | (_, None) => {}
+        (_, Some(_)) => bail!(
+            "{} is for scheme hmac_hex only: the others name their own headers",
+            field("header")
+        ),
+    }
+    match hooks.tolerance_secs {
+        Some(_) if hooks.scheme == SignatureScheme::HmacHex => bail!(
+            "{} does not apply to scheme hmac_hex, which signs no time",
+            field("tolerance_secs")
+        ),
+        Some(t) if !(1..=MAX_TOLERANCE_SECS).contains(&t) => {
+            bail!(
+                "{} must be from 1 to {MAX_TOLERANCE_SECS}",
+                field("tolerance_secs")
+            )
+        }
+        _ => {}
+    }
+    if !hooks.event_id.starts_with('/') {
+        bail!(
+            "{} must be a JSON pointer such as \"/event_id\"",
+            field("event_id")
+        );
+    }
+    Ok(())
+}
+
+/// A header name carepath will look up: an HTTP token, kept to the
+/// characters header names use in practice.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -376,6 +503,76 @@ mod tests {
             "feed = { path = \"/v1/events\", every = \"30s\", start = 0 }",
         ] {
             assert!(VendorsConfig::from_toml(&pharmacy(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_profile_names_its_webhook_scheme_and_bad_ones_are_refused_by_field() {
+        let clinical = |hooks: &str| {
+            format!(
+                "[vendors.clinical]\nbase_url = \"https://clinical.example\"\n\
+                 auth = {{ kind = \"api_key\", header = \"h\", key_env = \"K\" }}\n{hooks}\n"
+            )
+        };
+        let read = |hooks: &str| {
+            VendorsConfig::from_toml(&clinical(hooks))
+                .map(|c| c.vendors["clinical"].webhooks.clone())
+        };
+        let default = read("").unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(default, WebhooksConfig::default());
+        assert_eq!(
+            (
+                default.scheme,
+                default.event_id.as_str(),
+                default.tolerance()
+            ),
+            (SignatureScheme::Carepath, "/event_id", 300)
+        );
+        let hmac = read(
+            "webhooks = { scheme = \"hmac_hex\", header = \"X-Signature\", event_id = \"/id\" }",
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            (hmac.scheme, hmac.header.as_deref(), hmac.event_id.as_str()),
+            (SignatureScheme::HmacHex, Some("X-Signature"), "/id")
+        );
+        let standard = read("webhooks = { scheme = \"standard\", tolerance_secs = 60 }")
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            (standard.scheme, standard.tolerance()),
+            (SignatureScheme::Standard, 60)
+        );
+        for (bad, field) in [
+            ("webhooks = { scheme = \"hmac_hex\" }", "webhooks.header"),
+            (
+                "webhooks = { scheme = \"hmac_hex\", header = \"X Sig\" }",
+                "webhooks.header",
+            ),
+            ("webhooks = { header = \"X-Signature\" }", "webhooks.header"),
+            (
+                "webhooks = { scheme = \"hmac_hex\", header = \"X-S\", tolerance_secs = 60 }",
+                "webhooks.tolerance_secs",
+            ),
+            (
+                "webhooks = { scheme = \"standard\", tolerance_secs = 0 }",
+                "webhooks.tolerance_secs",
+            ),
+            (
+                "webhooks = { tolerance_secs = 86401 }",
+                "webhooks.tolerance_secs",
+            ),
+            (
+                "webhooks = { event_id = \"event_id\" }",
+                "webhooks.event_id",
+            ),
+            ("webhooks = { scheme = \"github\" }", "scheme"),
+            (
+                "webhooks = { scheme = \"carepath\", secret = \"s\" }",
+                "secret",
+            ),
+        ] {
+            let refused = read(bad).map(|_| ()).unwrap_err();
+            assert!(format!("{refused:#}").contains(field), "{bad}: {refused:#}");
         }
     }
 }

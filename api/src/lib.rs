@@ -6,7 +6,6 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 pub mod views;
-pub mod webhooks_config;
 
 use std::sync::Arc;
 
@@ -29,9 +28,10 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The engine, with the vendors' webhook sources the webhook door
+    /// verifies and keys deliveries by (`Engine::with_webhook_sources`).
     pub engine: Engine,
     pub vendors: Arc<VendorsConfig>,
-    pub webhooks: Arc<webhooks_config::WebhookConfig>,
 }
 
 #[derive(OpenApi)]

@@ -1,6 +1,7 @@
 //! Routes stored webhooks to journeys, after they were acknowledged: each
 //! becomes a signal (deduplicated by its event id) on the journey that owns the
-//! resource it is about, or is parked as unmatched for an operator.
+//! resource it is about, or is parked as unmatched for an operator. Which
+//! signal, and which resources, the vendor's [`WebhookSource`] says.
 //!
 //! Every event is routed on its own savepoint: an event whose own routing
 //! fails with a data error (a value PostgreSQL refuses, a body that cannot be
@@ -16,20 +17,7 @@ use crate::Engine;
 use crate::error::EngineError;
 use crate::ops::Actor;
 use crate::store::refs;
-
-/// The resources a vendor's event may be about, by the field naming them.
-const REFERENCES: [(&str, &str); 3] = [
-    ("case", "case_id"),
-    ("order", "order_id"),
-    ("patient", "patient_id"),
-];
-
-/// A reference longer than this names nothing carepath recorded (its own
-/// keys are bounded the same way), so it is not looked up or kept.
-const MAX_REFERENCE: usize = 200;
-/// The topic of an event type (`case` in `case.approved`) becomes part of a
-/// signal name: a short identifier or nothing.
-const MAX_TOPIC: usize = 64;
+use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
 
 #[derive(sqlx::FromRow)]
 struct Stored {
@@ -134,37 +122,21 @@ impl Engine {
             problem: format!("is not JSON ({e})"),
         })?;
         crate::storable::check(&event).map_err(|e| EngineError::unstorable("body", e))?;
-        // `case.approved` → signal `clinical.case`: a journey waits on the
-        // resource, and reads what happened from the payload.
-        let topic = match row.event_type.as_deref() {
-            None => "event",
-            Some(t) => t.split('.').next().unwrap_or_default(),
-        };
-        if topic.is_empty()
-            || topic.len() > MAX_TOPIC
-            || !topic
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(EngineError::Invalid {
-                path: "type".into(),
-                problem: "does not start with a short identifier (letters, digits, _ or -) \
-                          to name a signal after"
-                    .into(),
-            });
-        }
-        let references: Vec<(&str, &str)> = REFERENCES
-            .iter()
-            .filter_map(|(kind, field)| {
-                event["data"][field]
-                    .as_str()
-                    .filter(|r| !r.is_empty() && r.chars().count() <= MAX_REFERENCE)
-                    .map(|r| (*kind, r))
-            })
+        let source = self
+            .webhooks
+            .get(&row.vendor)
+            .ok_or_else(|| EngineError::Invalid {
+                path: "vendor".into(),
+                problem: format!("{:?} has no webhook source to route its events", row.vendor),
+            })?;
+        let Route { signal, references } = route(source.as_ref(), &event, row)?;
+        let references: Vec<_> = references
+            .into_iter()
+            .filter(|r| !r.id.is_empty() && r.id.chars().count() <= MAX_REFERENCE)
             .collect();
         let mut owner = None;
-        for (kind, reference) in &references {
-            if let Some(journey) = refs::owner(&mut **tx, &row.vendor, kind, reference).await? {
+        for r in &references {
+            if let Some(journey) = refs::owner(&mut **tx, &row.vendor, &r.kind, &r.id).await? {
                 owner = Some(journey);
                 break;
             }
@@ -173,17 +145,16 @@ impl Engine {
             return Ok(Routed::Unmatched {
                 refs: references
                     .iter()
-                    .map(|(kind, reference)| refs::tag(kind, reference))
+                    .map(|r| refs::tag(&r.kind, &r.id))
                     .collect(),
             });
         };
-        let name = format!("{}.{topic}", row.vendor);
         let actor = Actor::new(format!("webhook:{}", row.vendor));
         let signalled = self
             .signal_in(
                 tx,
                 journey,
-                &name,
+                &signal,
                 &row.vendor,
                 &row.dedup_key,
                 &event,
@@ -206,6 +177,22 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Asks the vendor's source where `event` (the body of `row`) goes; what it
+/// cannot say is the event's own fault, and parks it.
+fn route(source: &dyn WebhookSource, event: &Value, row: &Stored) -> Result<Route, EngineError> {
+    let invalid = |Invalid { path, problem }| EngineError::Invalid { path, problem };
+    let route = source
+        .route(event, row.event_type.as_deref())
+        .map_err(invalid)?;
+    if route.signal.is_empty() {
+        return Err(EngineError::Invalid {
+            path: "type".into(),
+            problem: "names no signal".into(),
+        });
+    }
+    Ok(route)
 }
 
 /// What a routed event counts as in the pass's report.

@@ -93,6 +93,7 @@ impl Stack {
         let settings = Settings {
             vendors: vendors.clone(),
             consult: options.consult,
+            ..Settings::default()
         };
         let (engine, feeds) =
             builtin::engine_and_feeds(&db.pool, &settings, test_engine_config()).expect("engine");

@@ -3,7 +3,10 @@
 //! worker processes, and waiting on conditions with deadlines.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod consult_stack;
+
+pub use api::*;
 
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
@@ -121,8 +124,12 @@ impl InProcessWorker {
     }
 }
 
+/// An engine running `registry`, with every vendor's webhook source of the
+/// default profiles and the test secrets ([`test_webhook_sources`]).
 pub fn engine(pool: &PgPool, registry: Registry) -> Engine {
-    Engine::new(pool.clone(), registry, test_engine_config())
+    Engine::new(pool.clone(), registry, test_engine_config()).with_webhook_sources(
+        test_webhook_sources(&carepath_activities::VendorsConfig::default()),
+    )
 }
 
 /// `carepath worker` as a real process, with test timings.
@@ -495,50 +502,6 @@ pub fn write_config(text: &str) -> std::path::PathBuf {
     ));
     std::fs::write(&path, text).expect("write config");
     path
-}
-
-/// Every vendor signs with `test-secret` (current) or `old-secret` (previous).
-pub fn test_webhook_config() -> carepath_api::webhooks_config::WebhookConfig {
-    carepath_api::webhooks_config::WebhookConfig {
-        secrets: carepath_activities::config::VENDORS
-            .iter()
-            .map(|v| {
-                (
-                    (*v).to_owned(),
-                    vec!["test-secret".to_owned(), "old-secret".to_owned()],
-                )
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-/// The API on `listener` (bound first when its URL must be known before the
-/// engine exists, e.g. for the sandbox's webhooks), with the test webhook secrets.
-pub fn serve_api_on(
-    listener: tokio::net::TcpListener,
-    engine: Engine,
-    vendors: carepath_activities::VendorsConfig,
-) {
-    carepath_activities::tls::install_crypto_provider();
-    tokio::spawn(carepath_api::serve(
-        listener,
-        carepath_api::AppState {
-            engine,
-            vendors: std::sync::Arc::new(vendors),
-            webhooks: std::sync::Arc::new(test_webhook_config()),
-        },
-    ));
-}
-
-/// The API on a loopback port of its own; its base URL.
-pub async fn serve_api(engine: Engine, vendors: carepath_activities::VendorsConfig) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the API");
-    let url = format!("http://{}", listener.local_addr().expect("API address"));
-    serve_api_on(listener, engine, vendors);
-    url
 }
 
 impl InProcessWorker {

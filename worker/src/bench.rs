@@ -271,11 +271,13 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     let pool = db::connect(&url, 48).await?;
     db::migrate(&pool).await?;
     describe_machine(&pool).await?;
-    let settings = carepath_workflows::Settings::default();
-    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let secret = "bench-secret";
-    let mut hooks = carepath_api::webhooks_config::WebhookConfig::default();
-    hooks.secrets.insert("clinical".into(), vec![secret.into()]);
+    let settings = carepath_workflows::Settings {
+        webhook_secrets: carepath_activities::webhook_signature::Secrets::default()
+            .with("clinical", &[secret]),
+        ..carepath_workflows::Settings::default()
+    };
+    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/webhooks/clinical", listener.local_addr()?);
     tokio::spawn(carepath_api::serve(
@@ -283,7 +285,6 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
         carepath_api::AppState {
             engine: engine.clone(),
             vendors: std::sync::Arc::new(settings.vendors),
-            webhooks: std::sync::Arc::new(hooks),
         },
     ));
     let stop = tokio_util::sync::CancellationToken::new();

@@ -256,7 +256,6 @@ async fn run_api(args: ApiArgs) -> Result<()> {
     let state = carepath_api::AppState {
         engine,
         vendors: std::sync::Arc::new(settings.vendors),
-        webhooks: std::sync::Arc::new(carepath_api::webhooks_config::WebhookConfig::from_env()),
     };
     axum::serve(listener, carepath_api::router(state))
         .with_graceful_shutdown(async move { stop.cancelled().await })

@@ -2,8 +2,9 @@
 //! vendor that offers a cursor-based "events since" endpoint (the pharmacy)
 //! is asked for what it sent, every `feed.every`, by one worker at a time.
 //! Each item goes into the inbox through the same insert as a webhook, under
-//! the same dedup key (its event id), so an event that arrives both ways is
-//! stored once and routed once — by the inbox router, as any webhook.
+//! the same dedup key (the vendor's [`WebhookSource`] names it, as for its
+//! webhooks), so an event that arrives both ways is stored once and routed
+//! once — by the inbox router, as any webhook.
 //!
 //! A poll ([`poll_once`]) takes the vendor's lease in `carepath.vendor_feeds`
 //! with one statement, then reads pages after the stored cursor until a
@@ -37,6 +38,7 @@ use sqlx::PgPool;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::engine::webhook_source::{NoHeaders, WebhookSource, WebhookSources};
 use crate::storable;
 use crate::store::inbox::{self, RefusedBody, Source};
 
@@ -106,14 +108,16 @@ pub enum FeedError {
     Database(#[from] sqlx::Error),
 }
 
-/// A vendor's feed as a worker reads it: the vendor, its profile's feed, and
+/// A vendor's feed as a worker reads it: the vendor, its profile's feed,
 /// the vendor clients (shared with the journeys, so the feed's requests go
-/// through the same rate limit, breaker and holds).
+/// through the same rate limit, breaker and holds) and the vendor's webhook
+/// source (whose dedup key its items are stored under).
 #[derive(Clone)]
 pub struct Feed {
     pub vendor: String,
     pub config: FeedConfig,
     vendors: Arc<Vendors>,
+    source: Arc<dyn WebhookSource>,
 }
 
 impl std::fmt::Debug for Feed {
@@ -128,13 +132,19 @@ impl std::fmt::Debug for Feed {
 impl Feed {
     /// One poll of this feed: [`poll_once`].
     pub async fn poll_once(&self, pool: &PgPool) -> Result<FeedReport, FeedError> {
-        poll_once(pool, &self.vendor, &self.vendors, &self.config).await
+        let source = self.source.as_ref();
+        poll_once(pool, &self.vendor, source, &self.vendors, &self.config).await
     }
 }
 
-/// The feeds `config`'s profiles declare, read with `vendors` (built from
-/// the same configuration).
-pub fn declared(vendors: &Arc<Vendors>, config: &VendorsConfig) -> Vec<Feed> {
+/// The feeds `config`'s profiles declare, read with `vendors` and keyed by
+/// `sources` (both built from the same configuration, which gives every
+/// vendor a source).
+pub fn declared(
+    vendors: &Arc<Vendors>,
+    config: &VendorsConfig,
+    sources: &WebhookSources,
+) -> Vec<Feed> {
     config
         .vendors
         .iter()
@@ -143,6 +153,7 @@ pub fn declared(vendors: &Arc<Vendors>, config: &VendorsConfig) -> Vec<Feed> {
                 vendor: vendor.clone(),
                 config: profile.feed.clone()?,
                 vendors: vendors.clone(),
+                source: sources.get(vendor)?.clone(),
             })
         })
         .collect()
@@ -151,7 +162,8 @@ pub fn declared(vendors: &Arc<Vendors>, config: &VendorsConfig) -> Vec<Feed> {
 /// Reads `vendor`'s feed once, if no other reader holds it: every page after
 /// the stored cursor, `cfg.page` events a page, until a short page (or
 /// [`MAX_PAGES`]); each item stored in the inbox with `source = 'feed'`,
-/// the cursor moved past each page once its items are stored. A first read
+/// the cursor moved past each page once its items are stored under the key
+/// `source` gives them (as to the vendor's webhooks). A first read
 /// (no cursor, no good read yet) of a feed that starts [`FeedStart::Now`]
 /// stores none:
 /// it pages to the feed's end (past [`MAX_PAGES`]) and stores only the
@@ -162,6 +174,7 @@ pub fn declared(vendors: &Arc<Vendors>, config: &VendorsConfig) -> Vec<Feed> {
 pub async fn poll_once(
     pool: &PgPool,
     vendor: &str,
+    source: &dyn WebhookSource,
     vendors: &Vendors,
     cfg: &FeedConfig,
 ) -> Result<FeedReport, FeedError> {
@@ -182,7 +195,15 @@ pub async fn poll_once(
             cursor,
             ..FeedReport::default()
         };
-        match read(pool, vendor, vendors, cfg, me, skipping, &mut report).await {
+        let reader = Reader {
+            pool,
+            vendor,
+            source,
+            vendors,
+            cfg,
+            me,
+        };
+        match reader.read(skipping, &mut report).await {
             Ok(()) => {
                 if report.skipped > 0 {
                     tracing::info!(
@@ -246,60 +267,59 @@ async fn lease(
     .await
 }
 
-/// Reads pages into the inbox, moving the cursor after each; the last
-/// page's update releases the lease. A first read that starts "now"
-/// (`skipping`) stores no item, and no cursor until the feed's end.
-async fn read(
-    pool: &PgPool,
-    vendor: &str,
-    vendors: &Vendors,
-    cfg: &FeedConfig,
+/// One poll's reader: what each page is read and stored with.
+struct Reader<'a> {
+    pool: &'a PgPool,
+    vendor: &'a str,
+    source: &'a dyn WebhookSource,
+    vendors: &'a Vendors,
+    cfg: &'a FeedConfig,
+    /// The lease holder this poll writes as.
     me: Uuid,
-    skipping: bool,
-    report: &mut FeedReport,
-) -> Result<(), FeedError> {
-    loop {
-        let answer = fetch(vendors, vendor, report.cursor.as_deref(), cfg.page).await?;
-        let (items, next) = page(vendor, &answer, report.cursor.as_deref())?;
-        let stored_before = report.stored;
-        if skipping {
-            report.skipped += items.len() as u64;
-            FEED_EVENTS
-                .with_label_values(&[vendor, "skipped"])
-                .inc_by(items.len() as u64);
-        } else {
-            for item in items {
-                store_item(pool, vendor, item, report).await?;
+}
+
+impl Reader<'_> {
+    /// Reads pages into the inbox, moving the cursor after each; the last
+    /// page's update releases the lease. A first read that starts "now"
+    /// (`skipping`) stores no item, and no cursor until the feed's end.
+    async fn read(&self, skipping: bool, report: &mut FeedReport) -> Result<(), FeedError> {
+        let (pool, vendor, cfg) = (self.pool, self.vendor, self.cfg);
+        loop {
+            let answer = fetch(self.vendors, vendor, report.cursor.as_deref(), cfg.page).await?;
+            let (items, next) = page(vendor, &answer, report.cursor.as_deref())?;
+            let stored_before = report.stored;
+            if skipping {
+                report.skipped += items.len() as u64;
+                FEED_EVENTS
+                    .with_label_values(&[vendor, "skipped"])
+                    .inc_by(items.len() as u64);
+            } else {
+                for item in items {
+                    store_item(pool, vendor, self.source, item, report).await?;
+                }
             }
-        }
-        report.pages += 1;
-        let short = items.len() < cfg.page as usize || next == report.cursor;
-        report.more = !skipping && !short && report.pages >= MAX_PAGES;
-        let last = short || report.more;
-        // A skip stores its cursor only at the feed's end (meanwhile the
-        // stored one stays none: only the lease is renewed).
-        let cursor = if skipping && !last {
-            None
-        } else {
-            next.as_deref()
-        };
-        let written = advance(
-            pool,
-            vendor,
-            me,
-            cursor,
-            report.stored - stored_before,
-            last,
-        )
-        .await?;
-        if !written {
-            return Err(FeedError::LeaseLost {
-                vendor: vendor.to_owned(),
-            });
-        }
-        report.cursor = next;
-        if last {
-            return Ok(());
+            report.pages += 1;
+            let short = items.len() < cfg.page as usize || next == report.cursor;
+            report.more = !skipping && !short && report.pages >= MAX_PAGES;
+            let last = short || report.more;
+            // A skip stores its cursor only at the feed's end (meanwhile the
+            // stored one stays none: only the lease is renewed).
+            let cursor = if skipping && !last {
+                None
+            } else {
+                next.as_deref()
+            };
+            let stored = report.stored - stored_before;
+            let written = advance(pool, vendor, self.me, cursor, stored, last).await?;
+            if !written {
+                return Err(FeedError::LeaseLost {
+                    vendor: vendor.to_owned(),
+                });
+            }
+            report.cursor = next;
+            if last {
+                return Ok(());
+            }
         }
     }
 }
@@ -343,11 +363,13 @@ fn page<'a>(
 async fn store_item(
     pool: &PgPool,
     vendor: &str,
+    source: &dyn WebhookSource,
     item: &Value,
     report: &mut FeedReport,
 ) -> Result<(), sqlx::Error> {
     // serde_json writes an item as the sandbox's pharmacy writes its webhook
     // body; a dedup key by body digest (an event without an id) then matches.
+    // A feed item has no headers: the vendor's key comes from its body.
     let body = item.to_string().into_bytes();
     let refused = match item {
         Value::Object(_) => storable::check(item)
@@ -369,13 +391,13 @@ async fn store_item(
         report.rejected += 1;
         return Ok(());
     }
-    let key = inbox::dedup_key(item, &body);
+    let key = source.dedup_key(&NoHeaders, item, &body);
     let new = inbox::store(
         pool,
         vendor,
         Source::Feed,
         &key,
-        item["type"].as_str(),
+        source.event_type(item).as_deref(),
         &body,
         &json!({}),
     )

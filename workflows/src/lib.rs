@@ -10,12 +10,13 @@ pub mod feeds;
 pub mod metrics;
 pub mod settings;
 pub mod store;
+pub mod webhooks;
 
 pub use carepath_engine as engine;
 pub use carepath_engine::{
     Actor, Engine, EngineConfig, EngineError, JOURNEY_QUEUE, Journey, JourneyCtx, JourneyStatus,
     JourneyTask, Registry, RetryPolicy, SignalOutcome, StartOutcome, StepCtx, StepError,
-    WaitingFor, Workflow, WorkflowError, journey_columns, overdue_condition, storable,
-    tracecontext,
+    WaitingFor, WebhookSource, WebhookSources, Workflow, WorkflowError, journey_columns,
+    overdue_condition, storable, tracecontext,
 };
 pub use settings::Settings;

@@ -1,6 +1,8 @@
 //! The configuration file (`--config`, `CAREPATH_CONFIG`): vendor profiles
 //! under `[vendors.<name>]` and journey timings under `[consult]`. Secrets are
-//! never in it; they come from the environment.
+//! never in it; they come from the environment ([`Settings::load`] reads the
+//! webhook secrets; the vendor clients read theirs by the names the
+//! profiles give).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use carepath_activities::VendorsConfig;
 use carepath_activities::config::VendorProfile;
+use carepath_activities::webhook_signature::Secrets;
 use serde::Deserialize;
 
 use crate::consult::config::ConsultConfig;
@@ -16,6 +19,9 @@ use crate::consult::config::ConsultConfig;
 pub struct Settings {
     pub vendors: VendorsConfig,
     pub consult: ConsultConfig,
+    /// The vendors' webhook secrets (none unless [`Settings::load`] read
+    /// them, or they are set).
+    pub webhook_secrets: Secrets,
 }
 
 #[derive(Deserialize)]
@@ -31,7 +37,7 @@ impl From<VendorsConfig> for Settings {
     fn from(vendors: VendorsConfig) -> Self {
         Self {
             vendors,
-            consult: ConsultConfig::default(),
+            ..Self::default()
         }
     }
 }
@@ -43,20 +49,26 @@ impl Settings {
         Ok(Self {
             vendors: VendorsConfig::from_profiles(file.vendors)?,
             consult: file.consult,
+            webhook_secrets: Secrets::default(),
         })
     }
 
     /// The file at `path`, or every default (vendors on a local sandbox,
-    /// production timings) without one.
+    /// production timings) without one; with the webhook secrets of the
+    /// environment ([`Secrets::from_env`]).
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        match path {
-            None => Ok(Self::default()),
+        let settings = match path {
+            None => Self::default(),
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;
-                Self::from_toml(&text).with_context(|| format!("in {}", p.display()))
+                Self::from_toml(&text).with_context(|| format!("in {}", p.display()))?
             }
-        }
+        };
+        Ok(Self {
+            webhook_secrets: Secrets::from_env(),
+            ..settings
+        })
     }
 }
 

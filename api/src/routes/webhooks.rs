@@ -1,5 +1,7 @@
 //! `POST /webhooks/{vendor}`: verify, store, acknowledge. Routing to journeys
-//! happens afterwards, from the stored row (the workers' inbox router).
+//! happens afterwards, from the stored row (the workers' inbox router). How
+//! a vendor signs, and what its events are keyed by, its webhook source
+//! says (`carepath_workflows::webhooks`, configured per vendor).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use carepath_activities::webhook_signature;
+use carepath_workflows::engine::webhook_source::{Headers, WebhookSource};
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 
 use crate::AppState;
@@ -24,12 +26,18 @@ pub struct WebhookAck {
     pub dedup_key: String,
 }
 
-/// Headers worth keeping with the stored event (never the signature secret's input alone).
-const KEPT_HEADERS: [&str; 3] = ["content-type", "user-agent", webhook_signature::HEADER];
+/// A request's headers, as the vendor's webhook source reads them.
+struct HttpHeaders<'a>(&'a HeaderMap);
+
+impl Headers for HttpHeaders<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+}
 
 #[utoipa::path(post, path = "/webhooks/{vendor}", tag = "webhooks", operation_id = "receive_webhook", security(()),
     params(("vendor" = String, Path, description = "The sending vendor")),
-    request_body(content = Value, description = "The vendor's event, signed with X-Carepath-Signature"),
+    request_body(content = Value, description = "The vendor's event, signed by the vendor's configured scheme (X-Carepath-Signature by default)"),
     responses((status = 200, description = "Stored (or already stored); routed afterwards", body = WebhookAck),
               (status = 400, description = "Not JSON", body = ErrorBody),
               (status = 401, description = "Bad or missing signature, or a timestamp outside the tolerance", body = ErrorBody),
@@ -41,111 +49,39 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhookAck>, ApiError> {
-    let Some(secrets) = state.webhooks.secrets.get(&vendor) else {
+    let Some(source) = state.engine.webhook_sources().get(&vendor).cloned() else {
         return Err(ApiError::not_found(format!("no vendor named {vendor:?}")));
-    };
-    // A body too large to read is recorded by its declared size, without a digest.
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
-    let reject = |status: StatusCode, code: &'static str, reason: String, body: Option<Bytes>| {
-        let (state, vendor) = (state.clone(), vendor.clone());
-        async move {
-            let refused = match &body {
-                Some(b) => RefusedBody::Read(b),
-                None => RefusedBody::Unread { declared },
-            };
-            let recorded = inbox::reject(
-                state.engine.pool(),
-                &vendor,
-                status.as_u16(),
-                &reason,
-                refused,
-            )
-            .await;
-            if let Err(e) = recorded {
-                return ApiError::internal(e);
-            }
-            tracing::warn!(%vendor, %reason, "webhook rejected");
-            carepath_activities::metrics::WEBHOOKS
-                .with_label_values(&[vendor.as_str(), "rejected"])
-                .inc();
-            ApiError::new(status, code, reason)
-        }
     };
     // A body the API will not read (too large, cut off) is a rejection like
     // any other: recorded and counted, so a vendor stuck on it is seen.
     let body = match body {
         Ok(body) => body,
         Err(e) => {
-            let refused = body_rejection(e);
-            let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
-                "payload_too_large"
-            } else {
-                "malformed"
-            };
-            let reason = refused.body.error.message;
-            return Err(reject(refused.status, code, reason, None).await);
+            // Recorded by its declared size, without a digest.
+            let declared = headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            let unread = RefusedBody::Unread { declared };
+            return Err(reject(&state, &vendor, Refusal::unread(e), unread).await);
         }
     };
-    let signature = headers
-        .get(webhook_signature::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let keys: Vec<&[u8]> = secrets.iter().map(String::as_bytes).collect();
-    let Some(signed_at) = webhook_signature::verify(&keys, signature, &body) else {
-        return Err(reject(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "signature missing or invalid".into(),
-            Some(body.clone()),
-        )
-        .await);
-    };
-    // abs_diff: a timestamp at either end of the range cannot overflow it.
-    let skew = chrono::Utc::now().timestamp().abs_diff(signed_at);
-    if skew > state.webhooks.tolerance.as_secs() {
-        return Err(reject(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            format!("timestamp {skew} s away from now, beyond the tolerance"),
-            Some(body.clone()),
-        )
-        .await);
-    }
-    // What storage would refuse, or could not read back, is refused here:
-    // stored, it would be a row no one can process.
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                "the body is not a JSON object".into(),
-                Some(body.clone()),
-            )
-            .await);
+    let event = match admit(source.as_ref(), &headers, &body) {
+        Ok(event) => event,
+        Err(refusal) => {
+            return Err(reject(&state, &vendor, refusal, RefusedBody::Read(&body)).await);
         }
     };
-    if let Err(e) = carepath_workflows::storable::check(&event) {
-        return Err(reject(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("the body cannot be stored: {e}"),
-            Some(body.clone()),
-        )
-        .await);
-    }
-    let dedup_key = inbox::dedup_key(&event, &body);
-    let kept: serde_json::Map<String, Value> = KEPT_HEADERS
+    let dedup_key = source.dedup_key(&HttpHeaders(&headers), &event, &body);
+    let kept: serde_json::Map<String, Value> = source
+        .kept_headers()
         .iter()
         .filter_map(|h| {
             headers
-                .get(*h)
+                .get(h.as_str())
                 .and_then(|v| v.to_str().ok())
-                .map(|v| ((*h).to_owned(), json!(v)))
+                .map(|v| (h.clone(), json!(v)))
         })
         .collect();
     let stored = inbox::store(
@@ -153,7 +89,7 @@ pub async fn receive(
         &vendor,
         Source::Webhook,
         &dedup_key,
-        event["type"].as_str(),
+        source.event_type(&event).as_deref(),
         &body,
         &Value::Object(kept),
     )
@@ -166,4 +102,74 @@ pub async fn receive(
         status: status.into(),
         dedup_key,
     }))
+}
+
+/// Why the door refuses a delivery: the answer's status, code and reason.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// A body the API would not read.
+    fn unread(e: BytesRejection) -> Self {
+        let refused = body_rejection(e);
+        let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "malformed"
+        };
+        Self::new(refused.status, code, refused.body.error.message)
+    }
+}
+
+/// The event in `body`, if the door takes it: signed by the vendor, as its
+/// source checks, and a JSON object that storage can keep and read back
+/// (stored, anything else would be a row no one can process).
+fn admit(source: &dyn WebhookSource, headers: &HeaderMap, body: &[u8]) -> Result<Value, Refusal> {
+    let now = chrono::Utc::now().timestamp();
+    source
+        .verify(&HttpHeaders(headers), body, now)
+        .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
+    let malformed = |reason: String| Refusal::new(StatusCode::BAD_REQUEST, "malformed", reason);
+    let event = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(malformed("the body is not a JSON object".into())),
+    };
+    carepath_workflows::storable::check(&event)
+        .map_err(|e| malformed(format!("the body cannot be stored: {e}")))?;
+    Ok(event)
+}
+
+/// Records `refusal` of `vendor`'s delivery in the rejections, counts it, and
+/// makes it the answer.
+async fn reject(
+    state: &AppState,
+    vendor: &str,
+    refusal: Refusal,
+    body: RefusedBody<'_>,
+) -> ApiError {
+    let Refusal {
+        status,
+        code,
+        reason,
+    } = refusal;
+    let recorded = inbox::reject(state.engine.pool(), vendor, status.as_u16(), &reason, body).await;
+    if let Err(e) = recorded {
+        return ApiError::internal(e);
+    }
+    tracing::warn!(%vendor, %reason, "webhook rejected");
+    carepath_activities::metrics::WEBHOOKS
+        .with_label_values(&[vendor, "rejected"])
+        .inc();
+    ApiError::new(status, code, reason)
 }

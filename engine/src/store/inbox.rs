@@ -1,16 +1,13 @@
 //! The one way a vendor's event enters the inbox, whichever way it came —
 //! pushed as a webhook or read from the vendor's feed — and the one way a
 //! refusal is recorded. The same event arriving twice (a webhook repeated, a
-//! feed item whose webhook also came) is stored once, under its dedup key,
-//! and only counts a delivery, so the router applies it once.
+//! feed item whose webhook also came) is stored once, under its dedup key
+//! (which the vendor's `WebhookSource` names, the same both ways), and only
+//! counts a delivery, so the router applies it once.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
-
-/// Event ids up to this many characters are kept as the vendor sent them;
-/// longer ones are kept as their SHA-256.
-pub const MAX_EVENT_ID: usize = 200;
 
 /// How an event reached the inbox (the row's `source`: the way it first
 /// arrived).
@@ -29,23 +26,6 @@ impl Source {
             Source::Webhook => "webhook",
             Source::Feed => "feed",
         }
-    }
-}
-
-/// The key an event is deduplicated by within its vendor: its `event_id`
-/// (text, or a number written out), kept as is up to [`MAX_EVENT_ID`]
-/// characters and as `sha256:<hex>` of it beyond (it reaches a unique index,
-/// whose entries are bounded); without one, `sha256:<hex>` of `body`, the
-/// event's raw bytes.
-pub fn dedup_key(event: &Value, body: &[u8]) -> String {
-    // Vendors that number their events are deduplicated by the number.
-    let numbered = event["event_id"]
-        .as_number()
-        .map(serde_json::Number::to_string);
-    match event["event_id"].as_str().or(numbered.as_deref()) {
-        Some(id) if !id.is_empty() && id.chars().count() <= MAX_EVENT_ID => id.to_owned(),
-        Some(id) if !id.is_empty() => format!("sha256:{}", hex::encode(Sha256::digest(id))),
-        _ => format!("sha256:{}", hex::encode(Sha256::digest(body))),
     }
 }
 
@@ -119,28 +99,4 @@ pub async fn reject(
     .execute(db)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn events_are_keyed_by_their_id_a_long_one_by_its_digest_and_none_by_the_body() {
-        let body = b"{}";
-        assert_eq!(dedup_key(&json!({ "event_id": "evt_1" }), body), "evt_1");
-        assert_eq!(dedup_key(&json!({ "event_id": 42 }), body), "42");
-        let long = "x".repeat(MAX_EVENT_ID + 1);
-        assert_eq!(
-            dedup_key(&json!({ "event_id": long }), body),
-            format!("sha256:{}", hex::encode(Sha256::digest(&long)))
-        );
-        let by_body = format!("sha256:{}", hex::encode(Sha256::digest(body)));
-        for id in [json!(""), json!(null), json!(["a"])] {
-            assert_eq!(dedup_key(&json!({ "event_id": id }), body), by_body);
-        }
-        assert_eq!(dedup_key(&json!({}), body), by_body);
-    }
 }

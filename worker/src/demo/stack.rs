@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use carepath_activities::config::VENDORS;
+use carepath_activities::webhook_signature::Secrets;
 use carepath_api::auth::{Role, create_token};
 use carepath_sandbox::{SandboxConfig, SandboxSettings};
 use carepath_workflows::{EngineConfig, Settings, builtin};
@@ -86,7 +87,8 @@ impl Stack {
         ));
 
         let config_text = config_toml(&sandbox_url);
-        let settings = Settings::from_toml(&config_text)?;
+        let mut settings = Settings::from_toml(&config_text)?;
+        settings.webhook_secrets = Secrets::for_all(&[WEBHOOK_SECRET]);
         let config_path = std::env::temp_dir().join(format!(
             "carepath-demo-{}.toml",
             uuid::Uuid::new_v4().simple()
@@ -94,18 +96,11 @@ impl Stack {
         std::fs::write(&config_path, &config_text)
             .with_context(|| format!("writing {}", config_path.display()))?;
         let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
-        let mut webhooks = carepath_api::webhooks_config::WebhookConfig::default();
-        for vendor in VENDORS {
-            webhooks
-                .secrets
-                .insert(vendor.to_owned(), vec![WEBHOOK_SECRET.to_owned()]);
-        }
         tokio::spawn(carepath_api::serve(
             api_listener,
             carepath_api::AppState {
                 engine,
                 vendors: Arc::new(settings.vendors),
-                webhooks: Arc::new(webhooks),
             },
         ));
 

@@ -59,14 +59,21 @@ pub fn registry(
         ))
 }
 
-/// An engine running every workflow above, with vendor clients and journey
-/// timings from `settings`.
+/// An engine running every workflow above, with vendor clients, journey
+/// timings and the vendors' webhook sources (`crate::webhooks`) from
+/// `settings`.
 pub fn engine(pool: &PgPool, settings: &Settings, config: EngineConfig) -> anyhow::Result<Engine> {
     Ok(engine_and_feeds(pool, settings, config)?.0)
 }
 
 /// What a worker runs: [`engine`], and the vendor feeds its profiles declare
-/// (see [`crate::feeds`]), read with the same vendor clients as the journeys.
+/// (see [`crate::feeds`]), read with the same vendor clients as the journeys
+/// and keyed by the same webhook sources as the vendors' webhooks.
+///
+/// # Errors
+///
+/// A vendor client that cannot be built, a bundled questionnaire that
+/// cannot be read, or a webhook secret a vendor's scheme cannot use.
 pub fn engine_and_feeds(
     pool: &PgPool,
     settings: &Settings,
@@ -74,6 +81,8 @@ pub fn engine_and_feeds(
 ) -> anyhow::Result<(Engine, Vec<Feed>)> {
     let clients = Vendors::new(&settings.vendors, pool)?;
     let registry = registry(pool, &clients, &settings.consult)?;
-    let feeds = crate::feeds::declared(&clients, &settings.vendors);
-    Ok((Engine::new(pool.clone(), registry, config), feeds))
+    let sources = crate::webhooks::sources(&settings.vendors, &settings.webhook_secrets)?;
+    let feeds = crate::feeds::declared(&clients, &settings.vendors, &sources);
+    let engine = Engine::new(pool.clone(), registry, config).with_webhook_sources(sources);
+    Ok((engine, feeds))
 }

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::store::refs;
+use crate::webhooks::CASE;
+use crate::webhooks::signals::CLINICAL_CASE;
 
 use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
 
@@ -29,7 +31,7 @@ impl VendorProbe {
 #[async_trait]
 impl Workflow for VendorProbe {
     fn signals(&self) -> &[&str] {
-        &["clinical.case"]
+        &[CLINICAL_CASE]
     }
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let journey = ctx.journey_id().to_string();
@@ -89,13 +91,13 @@ impl Workflow for VendorProbe {
         let pool = self.pool.clone();
         let (journey_id, linked_case) = (ctx.journey_id(), case_id.clone());
         ctx.step("link_case", |_| async move {
-            refs::link(&pool, journey_id, "clinical", "case", &linked_case).await?;
+            refs::link(&pool, journey_id, "clinical", CASE, &linked_case).await?;
             Ok(())
         })
         .await?;
         ctx.set_phase("awaiting_clinician");
         let decision = loop {
-            let Some(event) = ctx.wait_signal("clinical.case", None).await? else {
+            let Some(event) = ctx.wait_signal(CLINICAL_CASE, None).await? else {
                 continue;
             };
             match event["type"].as_str() {

@@ -10,6 +10,7 @@ use super::reconcile::{CaseFound, CaseLookup, DECISIVE, Silence};
 use super::{AsyncConsult, PATIENT_RESPONSE, Submitted, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::alerts;
+use crate::webhooks::signals::CLINICAL_CASE;
 use crate::{JourneyCtx, StepError, WorkflowError};
 
 pub(super) enum Decision {
@@ -100,7 +101,7 @@ impl AsyncConsult {
             } else {
                 silence.period().min(until(sla_at))
             };
-            let event = match ctx.wait_signal("clinical.case", Some(timeout)).await? {
+            let event = match ctx.wait_signal(CLINICAL_CASE, Some(timeout)).await? {
                 Some(event) => {
                     silence.heard();
                     event

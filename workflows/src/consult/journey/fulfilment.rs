@@ -11,6 +11,8 @@ use super::reconcile::{self, Moved, OrderFound, OrderLookup, Silence};
 use super::{AsyncConsult, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::{alerts, refs};
+use crate::webhooks::ORDER;
+use crate::webhooks::signals::PHARMACY_ORDER;
 use crate::{JourneyCtx, StepError, WorkflowError};
 
 /// Pharmacy order states, in order; an order only ever moves forward.
@@ -64,7 +66,7 @@ impl AsyncConsult {
             let id = created["id"]
                 .as_str()
                 .ok_or_else(|| StepError::permanent("the pharmacy returned no order id"))?;
-            refs::link(&pool, journey, "pharmacy", "order", id).await?;
+            refs::link(&pool, journey, "pharmacy", ORDER, id).await?;
             Ok(id.to_owned())
         })
         .await
@@ -130,7 +132,7 @@ impl AsyncConsult {
         let mut silence = Silence::new(&self.config, "pharmacy", ORDER_STATES[rank]);
         while rank < delivered {
             let wait = ctx
-                .wait_signal("pharmacy.order", Some(silence.period()))
+                .wait_signal(PHARMACY_ORDER, Some(silence.period()))
                 .await?;
             // (status, the time the event names, stalled, learnt by lookup)
             let (status, named_at, stalled, looked_up) = match wait {

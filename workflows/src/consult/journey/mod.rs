@@ -26,6 +26,7 @@ use sqlx::PgPool;
 use super::config::ConsultConfig;
 use super::input::ConsultInput;
 use super::intake::{Problem, Questionnaires};
+use crate::webhooks::signals::{CLINICAL_CASE, PHARMACY_ORDER};
 use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
 use clinician::Decision;
 
@@ -109,15 +110,15 @@ impl Workflow for AsyncConsult {
             REVIEW_SIGNAL,
             INTAKE_REVIEW,
             PATIENT_RESPONSE,
-            "clinical.case",
-            "pharmacy.order",
+            CLINICAL_CASE,
+            PHARMACY_ORDER,
         ]
     }
 
     /// Waits on a vendor: woken, the journey looks the case or order up now.
     /// A patient's wait is never hurried (its timeout reminds, then cancels).
     fn wakeable_signals(&self) -> &[&str] {
-        &["clinical.case", "pharmacy.order"]
+        &[CLINICAL_CASE, PHARMACY_ORDER]
     }
 
     fn validate(&self, input: Value) -> Result<Value, Vec<Problem>> {

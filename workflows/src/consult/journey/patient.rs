@@ -11,6 +11,7 @@ use crate::consult::input::ConsultInput;
 use crate::consult::matching::Person;
 use crate::consult::patients::{self, MatchOutcome};
 use crate::store::refs;
+use crate::webhooks::CASE;
 use crate::{JourneyCtx, StepError, WorkflowError};
 
 impl AsyncConsult {
@@ -149,7 +150,7 @@ impl AsyncConsult {
                 // Before the step is recorded, so the clinician's webhooks
                 // about this case find their journey (and any that came early
                 // are routed again).
-                refs::link(&pool, journey, "clinical", "case", case_id).await?;
+                refs::link(&pool, journey, "clinical", CASE, case_id).await?;
                 Ok(Submitted {
                     case_id: case_id.to_owned(),
                     at: Utc::now(),

@@ -15,11 +15,39 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The error's code: stable, for programs; the same text on the wire as
+/// before it was typed (ARCHITECTURE §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 401: no valid bearer token.
+    Unauthorized,
+    /// 403: the token's role may not do this.
+    Forbidden,
+    /// 404: no such journey, vendor, route, ...
+    NotFound,
+    /// 409: the resource is not in a state this applies to.
+    Conflict,
+    /// 409: the idempotency key started a different request.
+    IdempotencyKeyReused,
+    /// 422: a field is wrong; `fields` says which and why.
+    Invalid,
+    /// 400: the body is not what it must be (not JSON, not an object).
+    Malformed,
+    /// 413: the body is too large.
+    PayloadTooLarge,
+    /// 503: not ready to serve (the database is unreachable or unmigrated).
+    NotReady,
+    /// 500: the request changed nothing; the server's log says why.
+    Internal,
+}
+
+/// The error itself: what a program branches on (`code`), what a person reads
+/// (`message`), and which fields were wrong.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, for programs: `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `invalid`, `malformed`, `payload_too_large`, `internal`.
-    pub code: String,
+    /// Stable, for programs.
+    pub code: ErrorCode,
     pub message: String,
     pub fields: Vec<FieldError>,
 }
@@ -36,12 +64,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error answered with `status`, `code` and `message` (no PHI: it
+    /// reaches logs and the caller).
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             body: ErrorBody {
                 error: ErrorDetail {
-                    code: code.to_owned(),
+                    code,
                     message: message.into(),
                     fields: Vec::new(),
                 },
@@ -54,7 +84,11 @@ impl ApiError {
             Some(f) => format!("{}: {}", f.path, f.message),
             None => "invalid request".into(),
         };
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Invalid,
+            message,
+        );
         e.body.error.fields = fields;
         e
     }
@@ -67,13 +101,13 @@ impl ApiError {
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, what)
     }
 
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "a valid bearer token is required",
         )
     }
@@ -81,7 +115,7 @@ impl ApiError {
     pub fn forbidden(needed: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("this needs the {needed} role"),
         )
     }
@@ -90,7 +124,7 @@ impl ApiError {
         tracing::error!(error = %e, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "the request could not be completed; it changed nothing",
         )
     }
@@ -108,12 +142,12 @@ impl From<EngineError> for ApiError {
             EngineError::JourneyNotFound(_) => Self::not_found(e.to_string()),
             EngineError::UnknownWorkflow(_) => Self::not_found(e.to_string()),
             EngineError::NotApplicable { .. } | EngineError::Conflict { .. } => {
-                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+                Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
             }
             EngineError::IdempotencyKeyReused => {
                 let mut error = Self::new(
                     StatusCode::CONFLICT,
-                    "idempotency_key_reused",
+                    ErrorCode::IdempotencyKeyReused,
                     "this idempotency key already started a journey of this workflow with a \
                      different request; use a new key for a new request",
                 );

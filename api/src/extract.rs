@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 /// A JSON body: malformed JSON is a 400; a body of the wrong shape (unknown
 /// fields, wrong types, missing fields) is a 422 naming the field's path.
@@ -25,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "malformed",
+                ErrorCode::Malformed,
                 format!("the body is not JSON: {e}"),
             )
         })?;
@@ -55,11 +55,11 @@ pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "the body is too large",
         )
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text())
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, e.body_text())
     }
 }
 

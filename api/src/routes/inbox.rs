@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Body, QueryParams, path_param};
 use crate::routes::journeys::bounded;
 use crate::routes::vendors::audit;
@@ -335,7 +335,7 @@ async fn one(
     if done.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "conflict",
+            ErrorCode::Conflict,
             format!("inbox entry {id} is {}", item.status),
         ));
     }

@@ -19,7 +19,7 @@ use carepath_workflows::store::journeys;
 
 use crate::AppState;
 use crate::auth::AsOperator;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Body, JourneyId};
 use crate::routes::journeys::bounded;
 use crate::views::MAX_REASON;
@@ -149,7 +149,7 @@ pub async fn decide(
     if !waits_for_review(&journey) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "conflict",
+            ErrorCode::Conflict,
             format!(
                 "journey {id} is {} in phase {}, not waiting for an intake review",
                 journey.status, journey.phase

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use crate::AppState;
 use crate::auth::{self, AsAdmin, TokenError};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Body, NameParam};
 use crate::routes::vendors::audit;
 use crate::views::{MAX_TOKEN_NAME, TokenCreated, TokenName, TokenRequest};
@@ -27,7 +27,7 @@ pub async fn create(
         .await
         .map_err(|e| match e {
             TokenError::NameTaken(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
             }
             TokenError::Database(e) => ApiError::internal(e),
         })?;

@@ -16,7 +16,7 @@ use carepath_workflows::engine::webhook_source::{Headers, WebhookSource};
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{VendorParam, body_rejection};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,12 +107,12 @@ pub async fn receive(
 /// Why the door refuses a delivery: the answer's status, code and reason.
 struct Refusal {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     reason: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, reason: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -124,9 +124,9 @@ impl Refusal {
     fn unread(e: BytesRejection) -> Self {
         let refused = body_rejection(e);
         let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
+            ErrorCode::PayloadTooLarge
         } else {
-            "malformed"
+            ErrorCode::Malformed
         };
         Self::new(refused.status, code, refused.body.error.message)
     }
@@ -139,8 +139,15 @@ fn admit(source: &dyn WebhookSource, headers: &HeaderMap, body: &[u8]) -> Result
     let now = chrono::Utc::now().timestamp();
     source
         .verify(&HttpHeaders(headers), body, now)
-        .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
-    let malformed = |reason: String| Refusal::new(StatusCode::BAD_REQUEST, "malformed", reason);
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                e.to_string(),
+            )
+        })?;
+    let malformed =
+        |reason: String| Refusal::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, reason);
     let event = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => return Err(malformed("the body is not a JSON object".into())),

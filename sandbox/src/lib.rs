@@ -8,9 +8,11 @@
 //! `/notify/v1/messages`; the pharmacy's event feed at `/pharmacy/v1/events`.
 //! Controls live under `/_sandbox/`.
 
+mod clinical;
 mod control;
 pub mod faults;
 pub mod feed;
+mod pharmacy;
 pub mod state;
 mod vendors;
 mod world;

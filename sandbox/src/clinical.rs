@@ -57,16 +57,24 @@ fn update_patient(s: &mut State, id: &str, body: &Value) -> (u16, Value) {
     }
 }
 
-/// A new case for a patient the network holds; a clinician will pick it up.
+/// A new case for a patient the network holds; a clinician will pick it up,
+/// and decide as the scenario rule for the patient's email says (the
+/// configured mix when none does).
 fn create_case(s: &mut State, body: Value, events: &mut Vec<Event>) -> (u16, Value) {
     let Some(patient_id) = body["patient_id"].as_str() else {
         return unprocessable("patient_id", "is required");
     };
-    if s.get("patient", patient_id).is_none() {
+    let Some(patient) = s.get("patient", patient_id) else {
         return unprocessable("patient_id", "no such patient");
-    }
+    };
+    let ruled = s
+        .scenarios
+        .for_case(patient["email"].as_str(), body["offering_id"].as_str());
     let ext = body["external_id"].as_str().map(str::to_owned);
     let mut case = body.clone();
+    if let Some(scenario) = ruled {
+        case["scenario"] = json!(scenario.as_str());
+    }
     case["status"] = json!("submitted");
     case["more_info_rounds"] = json!(0);
     let case = s.create_case(ext.as_deref(), case);

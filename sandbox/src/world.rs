@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::feed;
+use super::scenarios::Scenario;
 use super::state::{ClinicianSettings, DroppedWebhook, State};
 use super::vendors::Event;
 use carepath_activities::webhook_signature;
@@ -175,11 +176,10 @@ impl App {
     }
 }
 
-/// A case names its scenario (`approve`, `decline`, `more_info`,
-/// `more_info_2`, `cancel`: the network cancels it, `stall`: assigned but
-/// never decided) or gets one from the configured mix, once. The move it
-/// makes now, as the webhook's event type and data; none for a case that
-/// is gone, withdrawn, cancelled or stalled.
+/// A case is decided as its scenario says: the one a rule set when it was
+/// created (see `scenarios.rs`), or else one drawn from the configured mix
+/// and kept. The move it makes now, as the webhook's event type and data;
+/// none for a case that is gone, withdrawn, cancelled or stalled.
 fn next_move(s: &mut State, case_id: &str) -> Option<(&'static str, Value)> {
     let mix = s.settings.clinician.clone();
     let case = s.get_mut("case", case_id)?;
@@ -187,27 +187,26 @@ fn next_move(s: &mut State, case_id: &str) -> Option<(&'static str, Value)> {
     if matches!(case["status"].as_str(), Some("withdrawn" | "cancelled")) {
         return None;
     }
-    if case["scenario"].as_str().is_none() {
-        case["scenario"] = json!(from_mix(&mix));
-    }
-    let scenario = case["scenario"].as_str().unwrap_or("approve").to_owned();
-    if scenario == "stall" {
+    let scenario = match case["scenario"].as_str().and_then(Scenario::parse) {
+        Some(scenario) => scenario,
+        None => {
+            let drawn = from_mix(&mix);
+            case["scenario"] = json!(drawn.as_str());
+            drawn
+        }
+    };
+    if scenario == Scenario::Stall {
         return None;
     }
     // When the clinician acted: what a lost webhook's delay is measured from.
     case["status_changed_at"] = json!(Utc::now().to_rfc3339());
     let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
-    let wanted = match scenario.as_str() {
-        "more_info" => 1,
-        "more_info_2" => 2,
-        _ => 0,
-    };
-    if rounds < wanted {
+    if rounds < scenario.rounds() {
         return Some(ask_more_info(s, case_id, rounds + 1));
     }
-    let (status, kind, reason) = match scenario.as_str() {
-        "cancel" => ("cancelled", "case.cancelled", "no clinician available"),
-        "decline" => ("declined", "case.declined", "not a candidate"),
+    let (status, kind, reason) = match scenario {
+        Scenario::Cancel => ("cancelled", "case.cancelled", "no clinician available"),
+        Scenario::Decline => ("declined", "case.declined", "not a candidate"),
         _ => return approve(s, case_id),
     };
     case["status"] = json!(status);
@@ -215,15 +214,15 @@ fn next_move(s: &mut State, case_id: &str) -> Option<(&'static str, Value)> {
 }
 
 /// A scenario drawn from the configured decision mix.
-fn from_mix(mix: &ClinicianSettings) -> &'static str {
+fn from_mix(mix: &ClinicianSettings) -> Scenario {
     let total = (mix.approve + mix.decline + mix.more_info).max(1);
     let roll = rand::rng().random_range(0..total);
     if roll < mix.approve {
-        "approve"
+        Scenario::Approve
     } else if roll < mix.approve + mix.decline {
-        "decline"
+        Scenario::Decline
     } else {
-        "more_info"
+        Scenario::MoreInfo
     }
 }
 

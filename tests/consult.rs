@@ -97,10 +97,7 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
     for i in 0..200 {
         let (scenario, refills) = (SCENARIOS[i % 4], (i % 3) as u32);
         let id = stack
-            .start_journey(
-                &format!("j-{i}"),
-                consult_input(patient(i), scenario, refills),
-            )
+            .start_consult(&format!("j-{i}"), patient(i), scenario, refills)
             .await;
         journeys.push((id, scenario, refills));
     }
@@ -192,7 +189,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         "address": { "line1": "1 Main St", "city": "Oakland", "state": "CA", "postal_code": "94601" }
     });
     let first = stack
-        .start_journey("maria-1", consult_input(maria.clone(), "decline", 0))
+        .start_consult("maria-1", maria.clone(), "decline", 0)
         .await;
     stack
         .wait_completed(&[first], Duration::from_secs(60))
@@ -204,7 +201,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     returning["phone"] = json!("(415) 555-9999");
     returning["email"] = json!("Maria.G@Example.com");
     let second = stack
-        .start_journey("maria-2", consult_input(returning, "decline", 0))
+        .start_consult("maria-2", returning, "decline", 0)
         .await;
     stack
         .wait_completed(&[second], Duration::from_secs(60))
@@ -235,9 +232,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     namesake["external_id"] = json!("brand-other-maria");
     namesake["phone"] = json!("+13125550777");
     namesake["email"] = json!("mgonzalez@elsewhere.example");
-    let third = stack
-        .start_journey("maria-3", consult_input(namesake, "decline", 0))
-        .await;
+    let third = stack.start_consult("maria-3", namesake, "decline", 0).await;
     let pool = &stack.db.pool;
     wait_for("the review", Duration::from_secs(30), || async {
         let (phase, waiting) = stack.phase_and_wait(third).await;
@@ -366,7 +361,7 @@ async fn a_vendor_down_when_the_clinician_approves_delays_the_journey_but_duplic
     options.breaker = (2, 1.0);
     let stack = Stack::start(options).await;
     let id = stack
-        .start_journey("outage", consult_input(patient(1), "approve", 1))
+        .start_consult("outage", patient(1), "approve", 1)
         .await;
     wait_for(
         "the clinician to pick the case up",
@@ -435,11 +430,12 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
 
     // A stalled case: past the SLA an alert is raised, and the journey keeps waiting.
     let stalled = stack
-        .start_journey("stalled", consult_input(patient(10), "stall", 0))
+        .start_consult("stalled", patient(10), "stall", 0)
         .await;
     // A patient who never answers: one reminder, then the consult is withdrawn.
-    let silent_input = consult_input(patient(11), "more_info", 0);
-    let silent = stack.start_journey("silent", silent_input).await;
+    let silent = stack
+        .start_consult("silent", patient(11), "more_info", 0)
+        .await;
     stack.answer_patients(vec![silent]);
     // An answer to a round it was never asked is not taken for round 1's.
     let (status, body) = stack
@@ -460,7 +456,7 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
     careless["address"] = json!({ "line1": " 12 Main St ", "line2": " Apt 4 ", "city": "Oakland ",
                                   "state": "ca", "postal_code": "946011234" });
     let approved = stack
-        .start_journey("approved", consult_input(careless, "approve", 0))
+        .start_consult("approved", careless, "approve", 0)
         .await;
     stack
         .wait_completed(&[silent, approved], Duration::from_secs(60))
@@ -647,7 +643,7 @@ fn assert_validates(resources: &[Value], valid: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
     let stack = Stack::start(Options::default()).await;
-    let mut bad = consult_input(patient(1), "approve", 1);
+    let mut bad = consult_input(patient(1), 1);
     bad["patient"]["date_of_birth"] = json!("2012-05-01");
     bad["patient"]["address"]["state"] = json!("PR");
     bad["patient"]["phone"] = json!("555");
@@ -678,29 +674,37 @@ async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
         ],
         "{body}"
     );
-    let mut unknown = consult_input(patient(1), "approve", 1);
-    unknown["patient"]["ssn"] = json!("123-45-6789");
-    let (status, body) = stack
-        .post(
-            &stack.product,
-            "/v1/journeys",
-            &json!({ "workflow": "async_consult", "idempotency_key": "bad2", "input": unknown }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        !body.to_string().contains("123-45-6789"),
-        "the error does not echo input"
-    );
+    // An unknown field is refused by its path. `scenario` is one: what the
+    // sandbox's clinicians decide is set at the sandbox, never by the product.
+    let mut ssn = consult_input(patient(1), 1);
+    ssn["patient"]["ssn"] = json!("123-45-6789");
+    let mut scenario = consult_input(patient(1), 1);
+    scenario["scenario"] = json!("approve");
+    for (key, input, path) in [
+        ("bad2", ssn, "input.patient.ssn"),
+        ("bad3", scenario, "input.scenario"),
+    ] {
+        let (status, body) = stack
+            .post(
+                &stack.product,
+                "/v1/journeys",
+                &json!({ "workflow": "async_consult", "idempotency_key": key, "input": input }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["fields"][0]["path"], path, "{body}");
+        assert!(
+            !body.to_string().contains("123-45-6789"),
+            "the error does not echo input"
+        );
+    }
     assert_eq!(
         count(&stack.db.pool, "SELECT count(*) FROM carepath.journeys").await,
         0
     );
 
     // A good journey, and an answer without text.
-    let id = stack
-        .start_journey("good", consult_input(patient(2), "stall", 0))
-        .await;
+    let id = stack.start_consult("good", patient(2), "stall", 0).await;
     let (status, body) = stack
         .post(
             &stack.product,
@@ -754,10 +758,7 @@ async fn resubmit(stack: &std::sync::Arc<Stack>, patients: usize) -> Vec<Resubmi
                 let stack = stack.clone();
                 async move {
                     stack
-                        .start_journey(
-                            &format!("p{i}-intake-{n}"),
-                            consult_input(patient(i), "approve", 0),
-                        )
+                        .start_consult(&format!("p{i}-intake-{n}"), patient(i), "approve", 0)
                         .await
                 }
             };
@@ -887,10 +888,7 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
     let mut after = Vec::new();
     for i in [1usize, 2, 4] {
         let id = stack
-            .start_journey(
-                &format!("p{i}-after-approval"),
-                consult_input(patient(i), "decline", 0),
-            )
+            .start_consult(&format!("p{i}-after-approval"), patient(i), "decline", 0)
             .await;
         after.push((i, id));
     }
@@ -1088,7 +1086,7 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
         .fault(json!({ "vendor": "clinical", "outage_secs": 600.0 }))
         .await;
     let first = stack
-        .start_journey("stuck-1", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-1", patient(7), "approve", 0)
         .await;
     wait_waiting_for(&stack, first, "vendor:clinical").await;
     let (status, b) = stack
@@ -1107,7 +1105,7 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
     // The patient tries again: a person decides, rather than a merge into a
     // stopped consult or a wait for a case that may never come.
     let second = stack
-        .start_journey("stuck-2", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-2", patient(7), "approve", 0)
         .await;
     wait_waiting_for(&stack, second, "signal:intake_review").await;
     assert_eq!(
@@ -1138,7 +1136,7 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
     // operator's consult is recorded like any other, and a live consult is
     // preferred to a stopped one).
     let third = stack
-        .start_journey("stuck-3", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-3", patient(7), "approve", 0)
         .await;
     stack
         .wait_completed(&[second, third], Duration::from_secs(60))

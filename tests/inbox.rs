@@ -349,9 +349,11 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
         .iter()
         .enumerate()
     {
+        let email = format!("probe-{i}@example.com");
+        sandbox.scenario(&email, scenario).await;
         let input = json!({
-            "patient": { "first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01", "state": "CA" },
-            "scenario": scenario,
+            "patient": { "first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01",
+                         "state": "CA", "email": email },
             "await_decision": true,
         });
         let j = engine

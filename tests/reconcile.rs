@@ -112,10 +112,7 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
             scenario
         };
         let id = stack
-            .start_journey(
-                &format!("lost-{scenario}"),
-                consult_input(patient(400 + i), asks, 0),
-            )
+            .start_consult(&format!("lost-{scenario}"), patient(400 + i), asks, 0)
             .await;
         ids.push(id);
     }
@@ -286,8 +283,12 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
         .await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let input = consult_input(patient(420 + i), "approve", 1);
-        ids.push(stack.start_journey(&format!("feed-{i}"), input).await);
+        let key = format!("feed-{i}");
+        ids.push(
+            stack
+                .start_consult(&key, patient(420 + i), "approve", 1)
+                .await,
+        );
     }
     stack.wait_completed(&ids, Duration::from_secs(90)).await;
 
@@ -375,7 +376,7 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
         .fault(json!({ "vendor": "pharmacy", "drop_webhooks_secs": 600.0 }))
         .await;
     let id = stack
-        .start_journey("slow-pharmacy", consult_input(patient(430), "approve", 0))
+        .start_consult("slow-pharmacy", patient(430), "approve", 0)
         .await;
 
     let overdue_ids = || async {
@@ -453,7 +454,7 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
     options.consult.check_max = Duration::from_secs(1);
     let stack = Stack::start(options).await;
     let id = stack
-        .start_journey("stalled-case", consult_input(patient(440), "stall", 0))
+        .start_consult("stalled-case", patient(440), "stall", 0)
         .await;
     wait_for("the SLA alert", Duration::from_secs(30), || async {
         open_alerts(&stack)

@@ -493,13 +493,17 @@ fn chart(name: &str) -> PatientRecord {
         last_name: "Tester".into(),
         date_of_birth: "1980-05-06".into(),
         sex: None,
-        email: None,
+        email: Some(format!("{name}@example.com")),
         phone: None,
         state: "CA".into(),
     }
 }
 
-async fn new_chart(vendors: &Vendors, name: &str) -> String {
+/// A chart for `name`, whose cases the clinicians decide as `scenario`; its id.
+async fn new_chart(sandbox: &Sandbox, vendors: &Vendors, name: &str, scenario: &str) -> String {
+    sandbox
+        .scenario(&format!("{name}@example.com"), scenario)
+        .await;
     let created = vendors
         .clinical
         .create_patient(&chart(name), &format!("patient:{name}"))
@@ -509,14 +513,8 @@ async fn new_chart(vendors: &Vendors, name: &str) -> String {
 }
 
 /// A case from journey `journey` (its external id and idempotency key) for
-/// the patient and offering, with the clinician's decision; its id.
-async fn new_case(
-    vendors: &Vendors,
-    journey: &str,
-    patient: &str,
-    offering: &str,
-    scenario: &str,
-) -> String {
+/// the patient and offering; its id.
+async fn new_case(vendors: &Vendors, journey: &str, patient: &str, offering: &str) -> String {
     let case = CaseRequest {
         patient_id: patient.to_owned(),
         external_id: journey.to_owned(),
@@ -524,7 +522,6 @@ async fn new_case(
         refills: 1,
         questionnaire: json!({ "id": "q", "version": 1 }),
         answers: json!([]),
-        scenario: Some(scenario.to_owned()),
     };
     let created = vendors
         .clinical
@@ -590,38 +587,38 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
 
     // Two open cases for one patient and offering: one too many. Another
     // offering, or another patient, is a consult of its own.
-    let ann = new_chart(&vendors, "ann").await;
-    let bob = new_chart(&vendors, "bob").await;
-    new_case(&vendors, "j-ann-1", &ann, "glp1", "stall").await;
-    new_case(&vendors, "j-ann-2", &ann, "glp1", "stall").await;
-    new_case(&vendors, "j-ann-3", &ann, "dermatology", "stall").await;
-    new_case(&vendors, "j-bob-1", &bob, "glp1", "stall").await;
+    let ann = new_chart(&sandbox, &vendors, "ann", "stall").await;
+    let bob = new_chart(&sandbox, &vendors, "bob", "stall").await;
+    new_case(&vendors, "j-ann-1", &ann, "glp1").await;
+    new_case(&vendors, "j-ann-2", &ann, "glp1").await;
+    new_case(&vendors, "j-ann-3", &ann, "dermatology").await;
+    new_case(&vendors, "j-bob-1", &bob, "glp1").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
 
     // A case after the first was declined, or withdrawn, is a new consult.
-    let cy = new_chart(&vendors, "cy").await;
-    let declined = new_case(&vendors, "j-cy-1", &cy, "glp1", "decline").await;
+    let cy = new_chart(&sandbox, &vendors, "cy", "decline").await;
+    let declined = new_case(&vendors, "j-cy-1", &cy, "glp1").await;
     case_reaches(&vendors, &declined, "declined").await;
-    new_case(&vendors, "j-cy-2", &cy, "glp1", "decline").await;
-    let di = new_chart(&vendors, "di").await;
-    let withdrawn = new_case(&vendors, "j-di-1", &di, "glp1", "stall").await;
+    new_case(&vendors, "j-cy-2", &cy, "glp1").await;
+    let di = new_chart(&sandbox, &vendors, "di", "stall").await;
+    let withdrawn = new_case(&vendors, "j-di-1", &di, "glp1").await;
     let case = vendors
         .clinical
         .withdraw_case(&withdrawn, "the patient did not answer", "withdraw:j-di-1")
         .await
         .expect("withdraw");
     assert_eq!(case["status"], "withdrawn");
-    new_case(&vendors, "j-di-2", &di, "glp1", "stall").await;
+    new_case(&vendors, "j-di-2", &di, "glp1").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
 
     // Two approvals for one patient and medication within a year: two active
     // prescriptions (the first case was closed when the second was opened).
-    let eve = new_chart(&vendors, "eve").await;
-    let first = new_case(&vendors, "j-eve-1", &eve, "glp1", "approve").await;
+    let eve = new_chart(&sandbox, &vendors, "eve", "approve").await;
+    let first = new_case(&vendors, "j-eve-1", &eve, "glp1").await;
     let first = case_reaches(&vendors, &first, "approved").await;
-    let second = new_case(&vendors, "j-eve-2", &eve, "glp1", "approve").await;
+    let second = new_case(&vendors, "j-eve-2", &eve, "glp1").await;
     case_reaches(&vendors, &second, "approved").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
@@ -666,9 +663,9 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
     sandbox
         .settings(serde_json::to_value(&settings).expect("settings"))
         .await;
-    let fay = new_chart(&vendors, "fay").await;
+    let fay = new_chart(&sandbox, &vendors, "fay", "approve").await;
     for journey in ["j-fay-1", "j-fay-2"] {
-        let case = new_case(&vendors, journey, &fay, "glp1", "approve").await;
+        let case = new_case(&vendors, journey, &fay, "glp1").await;
         case_reaches(&vendors, &case, "approved").await;
     }
     let c = sandbox.counters().await;

@@ -72,6 +72,11 @@ fn create_case(s: &mut State, body: Value, events: &mut Vec<Event>) -> (u16, Val
         .for_case(patient["email"].as_str(), body["offering_id"].as_str());
     let ext = body["external_id"].as_str().map(str::to_owned);
     let mut case = body.clone();
+    // What the clinician decides is the sandbox's own to say: a request
+    // cannot choose it, as no real network's would.
+    if let Some(fields) = case.as_object_mut() {
+        fields.remove("scenario");
+    }
     if let Some(scenario) = ruled {
         case["scenario"] = json!(scenario.as_str());
     }

@@ -138,6 +138,21 @@ async fn a_rule_for_a_patients_email_decides_their_cases_and_others_follow_the_m
     let declined = sandbox.case_for("ANN.LEE@example.com", "glp1").await;
     let asked = sandbox.case_for("ann.lee@example.com", "derm").await;
     let mixed = sandbox.case_for("bob@example.com", "glp1").await;
+    // A case that asks for a decision itself gets none: the rule decides.
+    let (_, chart) = sandbox.get("/_sandbox/resources?kind=patient").await;
+    let ann = chart
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["email"] == "ANN.LEE@example.com"))
+        .map(|p| p["id"].clone())
+        .expect("Ann's chart");
+    let (_, asking) = sandbox
+        .post(
+            "/clinical/v1/partner/cases",
+            json!({ "patient_id": ann, "offering_id": "glp1", "scenario": "approve" }),
+        )
+        .await;
+    let asking = asking["id"].as_str().expect("case id");
+    assert_eq!(sandbox.outcome(asking).await, "declined");
     assert_eq!(sandbox.outcome(&declined).await, "declined");
     assert_eq!(sandbox.outcome(&asked).await, "more_info_requested");
     assert_eq!(sandbox.outcome(&mixed).await, "approved");

@@ -13,15 +13,11 @@ use super::intake::{Problem, Questionnaires, eligibility};
 
 /// Refills an offering may carry: a year of monthly fills.
 pub const MAX_REFILLS: u32 = 12;
-/// Sandbox-only decisions a start request may ask for.
-pub const SCENARIOS: [&str; 6] = [
-    "approve",
-    "decline",
-    "more_info",
-    "more_info_2",
-    "cancel",
-    "stall",
-];
+/// Fields a start request once carried and no longer does. A start request
+/// naming one is refused like any unknown field; a journey stored with one
+/// runs on without it. (`scenario` told the sandbox's clinicians what to
+/// decide; the sandbox's own controls say it now.)
+const RETIRED_FIELDS: [&str; 1] = ["scenario"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -31,9 +27,6 @@ pub struct ConsultInput {
     pub offering: Offering,
     pub payment_reference: String,
     pub photo_id: PhotoId,
-    /// Sandbox only: the clinician decision to simulate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -181,14 +174,6 @@ impl ConsultInput {
                 format!("must be at most {MAX_REFILLS}"),
             ));
         }
-        if let Some(s) = &parsed.scenario
-            && !SCENARIOS.contains(&s.as_str())
-        {
-            problems.push((
-                "scenario".into(),
-                format!("must be one of {}", SCENARIOS.join(", ")),
-            ));
-        }
         problems.extend(eligibility(dob, state, now));
         let q = &mut parsed.questionnaire;
         match questionnaires.get(&q.id, q.version) {
@@ -218,11 +203,19 @@ impl ConsultInput {
     /// lenient rule of the time read them), so a journey in flight across
     /// the change sends vendors canonical values too. What has no canonical
     /// form is left as it is, for the journey's own validation to refuse.
+    /// A retired field (`scenario`) is dropped. Errors: the stored input
+    /// does not have the shape of a start request (the path says where).
     pub fn from_stored(
         input: &Value,
         questionnaires: &Questionnaires,
     ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
-        let mut intake: Self = serde_path_to_error::deserialize(input)?;
+        let mut input = input.clone();
+        if let Some(fields) = input.as_object_mut() {
+            for retired in RETIRED_FIELDS {
+                fields.remove(retired);
+            }
+        }
+        let mut intake: Self = serde_path_to_error::deserialize(&input)?;
         intake
             .patient
             .canonicalise(DateRule::Legacy, &mut Vec::new());
@@ -442,6 +435,16 @@ pub(crate) mod tests {
         let mut unknown = sample();
         unknown["patient"]["ssn"] = json!("123");
         assert_eq!(problems(&unknown), vec!["patient.ssn"]);
+    }
+
+    #[test]
+    fn a_retired_field_is_refused_at_the_start_and_dropped_from_a_stored_journey() {
+        let mut legacy = sample();
+        legacy["scenario"] = json!("decline");
+        assert_eq!(problems(&legacy), vec!["scenario"]);
+        let q = Questionnaires::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let stored = ConsultInput::from_stored(&legacy, &q).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(serde_json::to_value(stored).ok(), Some(sample()));
     }
 
     #[test]

@@ -128,6 +128,15 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
             "{scenario} r{refills}: history {story:?}\nexpected in order {want:?}"
         );
     }
+    each_thing_once_at_the_vendors(&stack, expected_orders).await;
+    assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
+    stack.stop().await;
+}
+
+/// After the 200 journeys: one chart per patient, one case per journey, one
+/// prescription per approval and one order per fill, no duplicate at any
+/// vendor; each webhook, some delivered twice, stored once and routed.
+async fn each_thing_once_at_the_vendors(stack: &Stack, expected_orders: u32) {
     let c = stack.sandbox.counters().await;
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
     assert_eq!(
@@ -175,8 +184,6 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
         },
     )
     .await;
-    assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +234,94 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         "the email as validated: trimmed, its domain lower-cased"
     );
 
-    // Same name and birthday, but neither phone nor email agrees: a person decides.
+    let third = a_namesake_waits_for_review(&stack, &maria, &a).await;
+    an_operator_decides_the_match(&stack, first, third, &a).await;
+    stack
+        .wait_completed(&[third], Duration::from_secs(60))
+        .await;
+    let c = stack.output(third).await;
+    assert_ne!(c["patient_id"], a["patient_id"]);
+    assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.journey_history
+          WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
+            AND detail->>'reason' = 'different person: called the patient'",
+    )
+    .bind(third)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
+    assert_eq!(
+        counters["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{counters}"
+    );
+    stack.stop().await;
+}
+
+/// Only an operator decides the namesake's match, naming a patient to link
+/// to, and only while the journey waits for it; `carepath ctl match` shows
+/// the candidates and decides. `a`: Maria's first journey's output.
+async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, a: &Value) {
+    let path = format!("/v1/journeys/{third}/patient-match");
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &path,
+            &json!({ "action": "link", "reason": "checked" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "patient_id");
+    let (status, _) = stack
+        .post(
+            &stack.product,
+            &path,
+            &json!({ "action": "create", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "product code does not decide matches"
+    );
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{first}/patient-match"),
+            &json!({ "action": "create", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // The operator's way: `carepath ctl match`.
+    let listed = stack.ctl(&["match", &third.to_string()]).await;
+    assert!(
+        listed.contains(a["patient_id"].as_str().unwrap_or("?")),
+        "{listed}"
+    );
+    let decided = stack
+        .ctl(&[
+            "match",
+            &third.to_string(),
+            "--create",
+            "--reason",
+            "different person: called the patient",
+            "--output",
+            "json",
+        ])
+        .await;
+    let decided: Value = serde_json::from_str(&decided).expect("ctl prints JSON");
+    assert_eq!(decided["id"], third.to_string());
+}
+
+/// Maria's namesake (same name and birthday, neither phone nor email
+/// agrees) waits for a person, who is shown ids and scores only, and nothing
+/// reaches a vendor meanwhile; the namesake's journey. `a`: Maria's first
+/// journey's output.
+async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) -> Uuid {
     let mut namesake = maria.clone();
     namesake["external_id"] = json!("brand-other-maria");
     namesake["phone"] = json!("+13125550777");
@@ -278,80 +372,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         count(pool, "SELECT count(*) FROM carepath.patients").await,
         1
     );
-
-    let path = format!("/v1/journeys/{third}/patient-match");
-    let (status, body) = stack
-        .post(
-            &stack.ops,
-            &path,
-            &json!({ "action": "link", "reason": "checked" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["fields"][0]["path"], "patient_id");
-    let (status, _) = stack
-        .post(
-            &stack.product,
-            &path,
-            &json!({ "action": "create", "reason": "x" }),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::FORBIDDEN,
-        "product code does not decide matches"
-    );
-    let (status, body) = stack
-        .post(
-            &stack.ops,
-            &format!("/v1/journeys/{first}/patient-match"),
-            &json!({ "action": "create", "reason": "x" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    // The operator's way: `carepath ctl match`.
-    let listed = stack.ctl(&["match", &third.to_string()]).await;
-    assert!(
-        listed.contains(a["patient_id"].as_str().unwrap_or("?")),
-        "{listed}"
-    );
-    let decided = stack
-        .ctl(&[
-            "match",
-            &third.to_string(),
-            "--create",
-            "--reason",
-            "different person: called the patient",
-            "--output",
-            "json",
-        ])
-        .await;
-    let decided: Value = serde_json::from_str(&decided).expect("ctl prints JSON");
-    assert_eq!(decided["id"], third.to_string());
-    stack
-        .wait_completed(&[third], Duration::from_secs(60))
-        .await;
-    let c = stack.output(third).await;
-    assert_ne!(c["patient_id"], a["patient_id"]);
-    assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.journey_history
-          WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
-            AND detail->>'reason' = 'different person: called the patient'",
-    )
-    .bind(third)
-    .fetch_one(pool)
-    .await
-    .expect("audit");
-    assert_eq!(audited, 1);
-    let counters = stack.sandbox.counters().await;
-    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
-    assert_eq!(
-        counters["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{counters}"
-    );
-    stack.stop().await;
+    third
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,94 +493,26 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
     assert!(templates.contains(&"more_info_reminder"), "{templates:?}");
     assert!(templates.contains(&"consult_cancelled"), "{templates:?}");
 
-    wait_for("the SLA alert", Duration::from_secs(30), || async {
-        (count(
-            &stack.db.pool,
-            "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    the_stalled_case_raised_one_alert(&stack, stalled).await;
+
+    the_pharmacy_and_the_network_got_canonical_input(&stack, approved).await;
+
+    the_ehr_got_valid_fhir_and_the_crm_no_phi(&stack).await;
+
+    let (status, _) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{stalled}/cancel"),
+            &json!({ "reason": "clinician unreachable" }),
         )
-        .await
-            >= 1)
-            .then_some(())
-    })
-    .await;
-    let stalled_alerts: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded' AND journey_id = $1",
-    )
-    .bind(stalled)
-    .fetch_one(&stack.db.pool)
-    .await
-    .expect("alerts");
-    assert_eq!(
-        stalled_alerts, 1,
-        "one alert for the stalled case's turn, however long it waits"
-    );
-    assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
-    assert_eq!(
-        stack.phase_and_wait(stalled).await.1.as_deref(),
-        Some("signal:clinical.case"),
-        "still waiting for the clinician"
-    );
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.api))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let raised: Option<u64> = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
-        .and_then(|n| n.parse().ok());
-    assert!(raised >= Some(1), "{metrics}");
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    stack.stop().await;
+}
 
-    let orders = stack.sandbox.resources("order").await;
-    assert_eq!(orders.len(), 1, "{orders:?}");
-    assert_eq!(
-        orders[0]["ship_to"],
-        json!({ "line1": "12 Main St", "line2": "Apt 4", "city": "Oakland",
-                "state": "CA", "postal_code": "94601-1234" }),
-        "{orders:?}"
-    );
-    assert_eq!(
-        orders[0]["patient_name"],
-        json!({ "first_name": patient(12)["first_name"], "last_name": patient(12)["last_name"] }),
-        "{orders:?}"
-    );
-    assert_eq!(orders[0]["fill"], 0);
-    assert_eq!(
-        orders[0]["external_id"],
-        format!("{approved}:fill:0"),
-        "{orders:?}"
-    );
-    let c = stack.sandbox.counters().await;
-    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
-    assert_eq!(
-        c["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{c}"
-    );
-
-    // The case went out in the wording of the version the patient answered
-    // (v1), though v2 is the latest.
-    let cases = stack.sandbox.resources("case").await;
-    let case = cases
-        .iter()
-        .find(|c| c["external_id"] == approved.to_string())
-        .expect("the approved journey's case");
-    assert_eq!(case["questionnaire"]["version"], 1);
-    assert_eq!(
-        case["answers"][0]["question"], "How tall are you (cm)?",
-        "{case}"
-    );
-    let files = stack.sandbox.resources("case_file").await;
-    assert!(
-        files.iter().any(|f| f["case_id"] == case["id"]),
-        "photo ID attached"
-    );
-
-    // The EHR received FHIR R4 that an independent validator accepts.
+/// The EHR received FHIR R4 that an independent validator accepts; the
+/// CRM learnt that two consults closed and nothing about who or what.
+async fn the_ehr_got_valid_fhir_and_the_crm_no_phi(stack: &Stack) {
     let mut fhir = Vec::new();
     for kind in ["Encounter", "QuestionnaireResponse", "MedicationRequest"] {
         let held = stack.sandbox.resources(&format!("fhir_{kind}")).await;
@@ -608,16 +561,102 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
             "{clinical:?} crossed to the CRM: {crossed}"
         );
     }
+}
 
-    let (status, _) = stack
-        .post(
-            &stack.ops,
-            &format!("/v1/journeys/{stalled}/cancel"),
-            &json!({ "reason": "clinician unreachable" }),
+/// The approved journey's order went to the pharmacy in canonical form,
+/// and its case to the network in the wording of the questionnaire version
+/// the patient answered, with the photo ID; no duplicate anywhere.
+async fn the_pharmacy_and_the_network_got_canonical_input(stack: &Stack, approved: Uuid) {
+    let orders = stack.sandbox.resources("order").await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(
+        orders[0]["ship_to"],
+        json!({ "line1": "12 Main St", "line2": "Apt 4", "city": "Oakland",
+                "state": "CA", "postal_code": "94601-1234" }),
+        "{orders:?}"
+    );
+    assert_eq!(
+        orders[0]["patient_name"],
+        json!({ "first_name": patient(12)["first_name"], "last_name": patient(12)["last_name"] }),
+        "{orders:?}"
+    );
+    assert_eq!(orders[0]["fill"], 0);
+    assert_eq!(
+        orders[0]["external_id"],
+        format!("{approved}:fill:0"),
+        "{orders:?}"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
+
+    // The case went out in the wording of the version the patient answered
+    // (v1), though v2 is the latest.
+    let cases = stack.sandbox.resources("case").await;
+    let case = cases
+        .iter()
+        .find(|c| c["external_id"] == approved.to_string())
+        .expect("the approved journey's case");
+    assert_eq!(case["questionnaire"]["version"], 1);
+    assert_eq!(
+        case["answers"][0]["question"], "How tall are you (cm)?",
+        "{case}"
+    );
+    let files = stack.sandbox.resources("case_file").await;
+    assert!(
+        files.iter().any(|f| f["case_id"] == case["id"]),
+        "photo ID attached"
+    );
+}
+
+/// Past the decision SLA the stalled case's journey raised one alert (a
+/// metric too) and still waits for the clinician.
+async fn the_stalled_case_raised_one_alert(stack: &Stack, stalled: Uuid) {
+    wait_for("the SLA alert", Duration::from_secs(30), || async {
+        (count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
         )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    stack.stop().await;
+        .await
+            >= 1)
+            .then_some(())
+    })
+    .await;
+    let stalled_alerts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded' AND journey_id = $1",
+    )
+    .bind(stalled)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("alerts");
+    assert_eq!(
+        stalled_alerts, 1,
+        "one alert for the stalled case's turn, however long it waits"
+    );
+    assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
+    assert_eq!(
+        stack.phase_and_wait(stalled).await.1.as_deref(),
+        Some("signal:clinical.case"),
+        "still waiting for the clinician"
+    );
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.api))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let raised: Option<u64> = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
+        .and_then(|n| n.parse().ok());
+    assert!(raised >= Some(1), "{metrics}");
 }
 
 fn assert_validates(resources: &[Value], valid: bool) {
@@ -643,6 +682,49 @@ fn assert_validates(resources: &[Value], valid: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
     let stack = Stack::start(Options::default()).await;
+    bad_start_requests_are_refused_by_field(&stack).await;
+
+    // A good journey, and an answer without text.
+    let id = stack.start_consult("good", patient(2), "stall", 0).await;
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            &format!("/v1/journeys/{id}/signals/patient_response"),
+            &json!({ "event_id": "e1", "payload": { "message": "  " } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "payload.message");
+    assert_eq!(body["error"]["fields"][1]["path"], "payload.round");
+    // Product code cannot speak for an operator or a vendor.
+    for name in ["patient_match", "clinical.case", "pharmacy.order"] {
+        let (status, body) = stack
+            .post(
+                &stack.product,
+                &format!("/v1/journeys/{id}/signals/{name}"),
+                &json!({ "event_id": "forged", "payload": { "type": "case.declined",
+                          "action": "link", "patient_id": Uuid::new_v4() } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert_eq!(body["error"]["fields"][0]["path"], "name", "{body}");
+    }
+    assert_eq!(
+        count(&stack.db.pool, "SELECT count(*) FROM carepath.signals").await,
+        0
+    );
+    let mut by_status = BTreeMap::new();
+    for (s, n) in statuses(&stack.db.pool).await {
+        by_status.insert(s, n);
+    }
+    assert_eq!(by_status.values().sum::<i64>(), 1, "{by_status:?}");
+    stack.stop().await;
+}
+
+/// Start requests with bad values, an unknown field or the retired
+/// `scenario` are refused naming each field, without echoing a value, and
+/// store nothing.
+async fn bad_start_requests_are_refused_by_field(stack: &Stack) {
     let mut bad = consult_input(patient(1), 1);
     bad["patient"]["date_of_birth"] = json!("2012-05-01");
     bad["patient"]["address"]["state"] = json!("PR");
@@ -702,42 +784,6 @@ async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
         count(&stack.db.pool, "SELECT count(*) FROM carepath.journeys").await,
         0
     );
-
-    // A good journey, and an answer without text.
-    let id = stack.start_consult("good", patient(2), "stall", 0).await;
-    let (status, body) = stack
-        .post(
-            &stack.product,
-            &format!("/v1/journeys/{id}/signals/patient_response"),
-            &json!({ "event_id": "e1", "payload": { "message": "  " } }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["fields"][0]["path"], "payload.message");
-    assert_eq!(body["error"]["fields"][1]["path"], "payload.round");
-    // Product code cannot speak for an operator or a vendor.
-    for name in ["patient_match", "clinical.case", "pharmacy.order"] {
-        let (status, body) = stack
-            .post(
-                &stack.product,
-                &format!("/v1/journeys/{id}/signals/{name}"),
-                &json!({ "event_id": "forged", "payload": { "type": "case.declined",
-                          "action": "link", "patient_id": Uuid::new_v4() } }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
-        assert_eq!(body["error"]["fields"][0]["path"], "name", "{body}");
-    }
-    assert_eq!(
-        count(&stack.db.pool, "SELECT count(*) FROM carepath.signals").await,
-        0
-    );
-    let mut by_status = BTreeMap::new();
-    for (s, n) in statuses(&stack.db.pool).await {
-        by_status.insert(s, n);
-    }
-    assert_eq!(by_status.values().sum::<i64>(), 1, "{by_status:?}");
-    stack.stop().await;
 }
 
 /// The journeys started for one patient in the re-submission tests.
@@ -920,7 +966,33 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
         );
         assert_eq!(review["actions"], json!(["proceed", "close"]), "{review}");
     }
-    // Attach does not apply; close ends it; proceed opens a consult (declined here).
+    an_operator_closes_one_and_lets_one_proceed(&stack, &after).await;
+    // The third still waits: nothing reaches a vendor without a decision.
+    assert_eq!(
+        stack.phase_and_wait(after[2].1).await.1.as_deref(),
+        Some("signal:intake_review")
+    );
+    assert_eq!(
+        held("case").await.len(),
+        51,
+        "only the proceeded intake opened a case"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
+    match std::sync::Arc::try_unwrap(stack) {
+        Ok(stack) => stack.stop().await,
+        Err(_) => panic!("the stack is still shared"),
+    }
+}
+
+/// Of the intakes held for review after an approval, an operator closes
+/// the first (attach does not apply) and lets the second proceed to a
+/// consult of its own, each with the reason on record.
+async fn an_operator_closes_one_and_lets_one_proceed(stack: &Stack, after: &[(usize, Uuid)]) {
     let (status, b) = stack
         .post(
             &stack.ops,
@@ -965,26 +1037,6 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
     .await
     .expect("history");
     assert_eq!(history, vec!["already on treatment; told the patient"]);
-    // The third still waits: nothing reaches a vendor without a decision.
-    assert_eq!(
-        stack.phase_and_wait(after[2].1).await.1.as_deref(),
-        Some("signal:intake_review")
-    );
-    assert_eq!(
-        held("case").await.len(),
-        51,
-        "only the proceeded intake opened a case"
-    );
-    let c = stack.sandbox.counters().await;
-    assert_eq!(
-        c["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{c}"
-    );
-    match std::sync::Arc::try_unwrap(stack) {
-        Ok(stack) => stack.stop().await,
-        Err(_) => panic!("the stack is still shared"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1112,24 +1164,7 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
         stack.phase_and_wait(second).await.0,
         "duplicate_intake_review"
     );
-    let (_, review) = stack
-        .get(&stack.ops, &format!("/v1/journeys/{second}/intake-review"))
-        .await;
-    assert_eq!(review["kind"], "duplicate_intake", "{review}");
-    assert_eq!(review["open_journey_id"], json!(first), "{review}");
-    assert_eq!(
-        review["actions"],
-        json!(["attach", "proceed", "close"]),
-        "{review}"
-    );
-    let (status, b) = stack
-        .post(
-            &stack.ops,
-            &format!("/v1/journeys/{second}/intake-review"),
-            &json!({ "action": "proceed", "reason": "the first intake is paused" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{b}");
+    an_operator_lets_it_proceed(&stack, first, second).await;
     wait_waiting_for(&stack, second, "signal:clinical.case").await;
 
     // A third intake while the proceeded consult is open merges into it (the
@@ -1156,4 +1191,27 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
         "{c}"
     );
     stack.stop().await;
+}
+
+/// The review of `second` names the paused consult `first` and offers
+/// attach, proceed and close; the operator lets it proceed.
+async fn an_operator_lets_it_proceed(stack: &Stack, first: Uuid, second: Uuid) {
+    let (_, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{second}/intake-review"))
+        .await;
+    assert_eq!(review["kind"], "duplicate_intake", "{review}");
+    assert_eq!(review["open_journey_id"], json!(first), "{review}");
+    assert_eq!(
+        review["actions"],
+        json!(["attach", "proceed", "close"]),
+        "{review}"
+    );
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{second}/intake-review"),
+            &json!({ "action": "proceed", "reason": "the first intake is paused" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
 }

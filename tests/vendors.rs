@@ -209,6 +209,19 @@ async fn an_outage_opens_the_breaker_journeys_wait_visibly_and_drain_at_the_rate
     worker.shutdown().await;
     assert_eq!(failed(&db).await, 0);
 
+    the_backlog_drained_at_the_rate(&sandbox, outage_ends, journeys, rate).await;
+    let c = sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+}
+
+/// After the outage every journey's two calls succeeded once, no faster
+/// than the configured rate.
+async fn the_backlog_drained_at_the_rate(
+    sandbox: &Sandbox,
+    outage_ends: DateTime<Utc>,
+    journeys: usize,
+    rate: f64,
+) {
     let mut ok: Vec<DateTime<Utc>> = sandbox
         .get_requests("clinical")
         .await
@@ -244,8 +257,6 @@ async fn an_outage_opens_the_breaker_journeys_wait_visibly_and_drain_at_the_rate
         drained <= rate * 1.1,
         "drained at {drained:.1}/s, above the configured {rate}/s"
     );
-    let c = sandbox.counters().await;
-    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
 }
 
 #[tokio::test]
@@ -327,46 +338,7 @@ async fn two_worker_processes_share_one_vendor_rate_limit() {
 
 #[tokio::test]
 async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
-    use std::sync::{Arc, Mutex};
-
-    use axum::body::Bytes;
-    use axum::http::HeaderMap;
-    use carepath_activities::webhook_signature;
-
-    type Received = Arc<Mutex<Vec<(String, Option<i64>, Value)>>>;
-    let received: Received = Arc::default();
-    let inbox = received.clone();
-    let app = axum::Router::new().route(
-        "/webhooks/{vendor}",
-        axum::routing::post(
-            move |axum::extract::Path(vendor): axum::extract::Path<String>,
-                  headers: HeaderMap,
-                  body: Bytes| {
-                let inbox = inbox.clone();
-                async move {
-                    let signature = headers
-                        .get(webhook_signature::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    let verified = webhook_signature::verify(&[b"hook-secret"], signature, &body);
-                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    if let Ok(mut v) = inbox.lock() {
-                        v.push((vendor, verified, event));
-                    }
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let receiver = format!(
-        "http://{}/webhooks",
-        listener.local_addr().expect("address")
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let (receiver, received) = webhook_receiver().await;
     let mut settings = SandboxSettings::default();
     settings.clinician.assign_ms = 20;
     settings.clinician.decide_ms = 20;
@@ -420,6 +392,52 @@ async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
             "a duplicate keeps its event id"
         );
     }
+}
+
+/// What a webhook receiver got: the vendor, whether the signature verified
+/// under `hook-secret` (its timestamp), and the event.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<i64>, Value)>>>;
+
+/// A webhook receiver on a loopback port that keeps whatever it is sent;
+/// its base URL (for `/webhooks/{vendor}`) and what it received.
+async fn webhook_receiver() -> (String, Received) {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use carepath_activities::webhook_signature;
+
+    let received: Received = Received::default();
+    let inbox = received.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/{vendor}",
+        axum::routing::post(
+            move |axum::extract::Path(vendor): axum::extract::Path<String>,
+                  headers: HeaderMap,
+                  body: Bytes| {
+                let inbox = inbox.clone();
+                async move {
+                    let signature = headers
+                        .get(webhook_signature::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let verified = webhook_signature::verify(&[b"hook-secret"], signature, &body);
+                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if let Ok(mut v) = inbox.lock() {
+                        v.push((vendor, verified, event));
+                    }
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let receiver = format!(
+        "http://{}/webhooks",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (receiver, received)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,40 +641,10 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
 
-    // Orders: the first fill; the same request again under its key (a
-    // retried step) is answered from the record; the same fill from another
-    // journey is one too many; the next fill is not.
     let rx = first["prescription"]["id"]
         .as_str()
         .expect("prescription id");
-    let placed = vendors
-        .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
-        .await
-        .expect("order");
-    let again = vendors
-        .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
-        .await
-        .expect("the same order again");
-    assert_eq!(placed["id"], again["id"], "a retry is the same order");
-    let c = sandbox.counters().await;
-    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
-    assert_eq!(c["idempotent_replays"], 1, "{c}");
-    vendors
-        .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-2", 0), "order:j-eve-2:0")
-        .await
-        .expect("a second order for the first fill");
-    vendors
-        .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 1), "order:j-eve-1:1")
-        .await
-        .expect("the refill");
-    let c = sandbox.counters().await;
-    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
-    // None of these repeated an external id: the other counter sees nothing.
-    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    one_order_per_fill(&sandbox, &vendors, rx, &eve).await;
 
     // A prescription no longer active does not count against the next one.
     settings.prescription_active_secs = 0;
@@ -670,6 +658,41 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
     }
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
+}
+
+/// Orders for prescription `rx` of patient `eve`: the first fill; the same
+/// request again under its key (a retried step) is answered from the
+/// record; the same fill from another journey is one too many; the next
+/// fill is not.
+async fn one_order_per_fill(sandbox: &Sandbox, vendors: &Vendors, rx: &str, eve: &str) {
+    let placed = vendors
+        .pharmacy
+        .create_order(&order(rx, eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .await
+        .expect("order");
+    let again = vendors
+        .pharmacy
+        .create_order(&order(rx, eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .await
+        .expect("the same order again");
+    assert_eq!(placed["id"], again["id"], "a retry is the same order");
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
+    assert_eq!(c["idempotent_replays"], 1, "{c}");
+    vendors
+        .pharmacy
+        .create_order(&order(rx, eve, "j-eve-2", 0), "order:j-eve-2:0")
+        .await
+        .expect("a second order for the first fill");
+    vendors
+        .pharmacy
+        .create_order(&order(rx, eve, "j-eve-1", 1), "order:j-eve-1:1")
+        .await
+        .expect("the refill");
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
+    // None of these repeated an external id: the other counter sees nothing.
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
 }
 
 #[tokio::test]

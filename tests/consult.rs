@@ -97,10 +97,7 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
     for i in 0..200 {
         let (scenario, refills) = (SCENARIOS[i % 4], (i % 3) as u32);
         let id = stack
-            .start_journey(
-                &format!("j-{i}"),
-                consult_input(patient(i), scenario, refills),
-            )
+            .start_consult(&format!("j-{i}"), patient(i), scenario, refills)
             .await;
         journeys.push((id, scenario, refills));
     }
@@ -131,6 +128,15 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
             "{scenario} r{refills}: history {story:?}\nexpected in order {want:?}"
         );
     }
+    each_thing_once_at_the_vendors(&stack, expected_orders).await;
+    assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
+    stack.stop().await;
+}
+
+/// After the 200 journeys: one chart per patient, one case per journey, one
+/// prescription per approval and one order per fill, no duplicate at any
+/// vendor; each webhook, some delivered twice, stored once and routed.
+async fn each_thing_once_at_the_vendors(stack: &Stack, expected_orders: u32) {
     let c = stack.sandbox.counters().await;
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
     assert_eq!(
@@ -178,8 +184,6 @@ async fn two_hundred_journeys_end_as_their_scenarios_imply_with_no_duplicate_sid
         },
     )
     .await;
-    assert_eq!(all_histories_verify(&stack.db.pool).await, 200);
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +196,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         "address": { "line1": "1 Main St", "city": "Oakland", "state": "CA", "postal_code": "94601" }
     });
     let first = stack
-        .start_journey("maria-1", consult_input(maria.clone(), "decline", 0))
+        .start_consult("maria-1", maria.clone(), "decline", 0)
         .await;
     stack
         .wait_completed(&[first], Duration::from_secs(60))
@@ -204,7 +208,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     returning["phone"] = json!("(415) 555-9999");
     returning["email"] = json!("Maria.G@Example.com");
     let second = stack
-        .start_journey("maria-2", consult_input(returning, "decline", 0))
+        .start_consult("maria-2", returning, "decline", 0)
         .await;
     stack
         .wait_completed(&[second], Duration::from_secs(60))
@@ -230,60 +234,38 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         "the email as validated: trimmed, its domain lower-cased"
     );
 
-    // Same name and birthday, but neither phone nor email agrees: a person decides.
-    let mut namesake = maria.clone();
-    namesake["external_id"] = json!("brand-other-maria");
-    namesake["phone"] = json!("+13125550777");
-    namesake["email"] = json!("mgonzalez@elsewhere.example");
-    let third = stack
-        .start_journey("maria-3", consult_input(namesake, "decline", 0))
+    let third = a_namesake_waits_for_review(&stack, &maria, &a).await;
+    an_operator_decides_the_match(&stack, first, third, &a).await;
+    stack
+        .wait_completed(&[third], Duration::from_secs(60))
         .await;
-    let pool = &stack.db.pool;
-    wait_for("the review", Duration::from_secs(30), || async {
-        let (phase, waiting) = stack.phase_and_wait(third).await;
-        (phase == "patient_match_review" && waiting.as_deref() == Some("signal:patient_match"))
-            .then_some(())
-    })
-    .await;
-    let (status, review) = stack
-        .get(&stack.ops, &format!("/v1/journeys/{third}/patient-match"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{review}");
-    assert_eq!(review["awaiting_review"], true);
-    assert_eq!(review["decision"], "review");
+    let c = stack.output(third).await;
+    assert_ne!(c["patient_id"], a["patient_id"]);
+    assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.journey_history
+          WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
+            AND detail->>'reason' = 'different person: called the patient'",
+    )
+    .bind(third)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
     assert_eq!(
-        review["candidates"][0]["patient_id"], a["patient_id"],
-        "{review}"
+        counters["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{counters}"
     );
-    // Ids and scores only: nothing a person could be recognised by.
-    let keys: Vec<&String> = review
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    assert_eq!(
-        keys,
-        [
-            "awaiting_review",
-            "candidates",
-            "decision",
-            "journey_id",
-            "patient_id"
-        ]
-    );
-    for c in review["candidates"].as_array().into_iter().flatten() {
-        let keys: Vec<&String> = c
-            .as_object()
-            .map(|o| o.keys().collect())
-            .unwrap_or_default();
-        assert_eq!(keys, ["patient_id", "score"], "{c}");
-    }
-    // Nothing was created at a vendor while the match is uncertain.
-    assert_eq!(stack.sandbox.resources("patient").await.len(), 1);
-    assert_eq!(
-        count(pool, "SELECT count(*) FROM carepath.patients").await,
-        1
-    );
+    stack.stop().await;
+}
 
+/// Only an operator decides the namesake's match, naming a patient to link
+/// to, and only while the journey waits for it; `carepath ctl match` shows
+/// the candidates and decides. `a`: Maria's first journey's output.
+async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, a: &Value) {
     let path = format!("/v1/journeys/{third}/patient-match");
     let (status, body) = stack
         .post(
@@ -333,30 +315,64 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
         .await;
     let decided: Value = serde_json::from_str(&decided).expect("ctl prints JSON");
     assert_eq!(decided["id"], third.to_string());
-    stack
-        .wait_completed(&[third], Duration::from_secs(60))
+}
+
+/// Maria's namesake (same name and birthday, neither phone nor email
+/// agrees) waits for a person, who is shown ids and scores only, and nothing
+/// reaches a vendor meanwhile; the namesake's journey. `a`: Maria's first
+/// journey's output.
+async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) -> Uuid {
+    let mut namesake = maria.clone();
+    namesake["external_id"] = json!("brand-other-maria");
+    namesake["phone"] = json!("+13125550777");
+    namesake["email"] = json!("mgonzalez@elsewhere.example");
+    let third = stack.start_consult("maria-3", namesake, "decline", 0).await;
+    let pool = &stack.db.pool;
+    wait_for("the review", Duration::from_secs(30), || async {
+        let (phase, waiting) = stack.phase_and_wait(third).await;
+        (phase == "patient_match_review" && waiting.as_deref() == Some("signal:patient_match"))
+            .then_some(())
+    })
+    .await;
+    let (status, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{third}/patient-match"))
         .await;
-    let c = stack.output(third).await;
-    assert_ne!(c["patient_id"], a["patient_id"]);
-    assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.journey_history
-          WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
-            AND detail->>'reason' = 'different person: called the patient'",
-    )
-    .bind(third)
-    .fetch_one(pool)
-    .await
-    .expect("audit");
-    assert_eq!(audited, 1);
-    let counters = stack.sandbox.counters().await;
-    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
+    assert_eq!(status, StatusCode::OK, "{review}");
+    assert_eq!(review["awaiting_review"], true);
+    assert_eq!(review["decision"], "review");
     assert_eq!(
-        counters["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{counters}"
+        review["candidates"][0]["patient_id"], a["patient_id"],
+        "{review}"
     );
-    stack.stop().await;
+    // Ids and scores only: nothing a person could be recognised by.
+    let keys: Vec<&String> = review
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "awaiting_review",
+            "candidates",
+            "decision",
+            "journey_id",
+            "patient_id"
+        ]
+    );
+    for c in review["candidates"].as_array().into_iter().flatten() {
+        let keys: Vec<&String> = c
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["patient_id", "score"], "{c}");
+    }
+    // Nothing was created at a vendor while the match is uncertain.
+    assert_eq!(stack.sandbox.resources("patient").await.len(), 1);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM carepath.patients").await,
+        1
+    );
+    third
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,7 +382,7 @@ async fn a_vendor_down_when_the_clinician_approves_delays_the_journey_but_duplic
     options.breaker = (2, 1.0);
     let stack = Stack::start(options).await;
     let id = stack
-        .start_journey("outage", consult_input(patient(1), "approve", 1))
+        .start_consult("outage", patient(1), "approve", 1)
         .await;
     wait_for(
         "the clinician to pick the case up",
@@ -435,11 +451,12 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
 
     // A stalled case: past the SLA an alert is raised, and the journey keeps waiting.
     let stalled = stack
-        .start_journey("stalled", consult_input(patient(10), "stall", 0))
+        .start_consult("stalled", patient(10), "stall", 0)
         .await;
     // A patient who never answers: one reminder, then the consult is withdrawn.
-    let silent_input = consult_input(patient(11), "more_info", 0);
-    let silent = stack.start_journey("silent", silent_input).await;
+    let silent = stack
+        .start_consult("silent", patient(11), "more_info", 0)
+        .await;
     stack.answer_patients(vec![silent]);
     // An answer to a round it was never asked is not taken for round 1's.
     let (status, body) = stack
@@ -460,7 +477,7 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
     careless["address"] = json!({ "line1": " 12 Main St ", "line2": " Apt 4 ", "city": "Oakland ",
                                   "state": "ca", "postal_code": "946011234" });
     let approved = stack
-        .start_journey("approved", consult_input(careless, "approve", 0))
+        .start_consult("approved", careless, "approve", 0)
         .await;
     stack
         .wait_completed(&[silent, approved], Duration::from_secs(60))
@@ -476,94 +493,26 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
     assert!(templates.contains(&"more_info_reminder"), "{templates:?}");
     assert!(templates.contains(&"consult_cancelled"), "{templates:?}");
 
-    wait_for("the SLA alert", Duration::from_secs(30), || async {
-        (count(
-            &stack.db.pool,
-            "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    the_stalled_case_raised_one_alert(&stack, stalled).await;
+
+    the_pharmacy_and_the_network_got_canonical_input(&stack, approved).await;
+
+    the_ehr_got_valid_fhir_and_the_crm_no_phi(&stack).await;
+
+    let (status, _) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{stalled}/cancel"),
+            &json!({ "reason": "clinician unreachable" }),
         )
-        .await
-            >= 1)
-            .then_some(())
-    })
-    .await;
-    let stalled_alerts: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded' AND journey_id = $1",
-    )
-    .bind(stalled)
-    .fetch_one(&stack.db.pool)
-    .await
-    .expect("alerts");
-    assert_eq!(
-        stalled_alerts, 1,
-        "one alert for the stalled case's turn, however long it waits"
-    );
-    assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
-    assert_eq!(
-        stack.phase_and_wait(stalled).await.1.as_deref(),
-        Some("signal:clinical.case"),
-        "still waiting for the clinician"
-    );
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.api))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let raised: Option<u64> = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
-        .and_then(|n| n.parse().ok());
-    assert!(raised >= Some(1), "{metrics}");
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    stack.stop().await;
+}
 
-    let orders = stack.sandbox.resources("order").await;
-    assert_eq!(orders.len(), 1, "{orders:?}");
-    assert_eq!(
-        orders[0]["ship_to"],
-        json!({ "line1": "12 Main St", "line2": "Apt 4", "city": "Oakland",
-                "state": "CA", "postal_code": "94601-1234" }),
-        "{orders:?}"
-    );
-    assert_eq!(
-        orders[0]["patient_name"],
-        json!({ "first_name": patient(12)["first_name"], "last_name": patient(12)["last_name"] }),
-        "{orders:?}"
-    );
-    assert_eq!(orders[0]["fill"], 0);
-    assert_eq!(
-        orders[0]["external_id"],
-        format!("{approved}:fill:0"),
-        "{orders:?}"
-    );
-    let c = stack.sandbox.counters().await;
-    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
-    assert_eq!(
-        c["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{c}"
-    );
-
-    // The case went out in the wording of the version the patient answered
-    // (v1), though v2 is the latest.
-    let cases = stack.sandbox.resources("case").await;
-    let case = cases
-        .iter()
-        .find(|c| c["external_id"] == approved.to_string())
-        .expect("the approved journey's case");
-    assert_eq!(case["questionnaire"]["version"], 1);
-    assert_eq!(
-        case["answers"][0]["question"], "How tall are you (cm)?",
-        "{case}"
-    );
-    let files = stack.sandbox.resources("case_file").await;
-    assert!(
-        files.iter().any(|f| f["case_id"] == case["id"]),
-        "photo ID attached"
-    );
-
-    // The EHR received FHIR R4 that an independent validator accepts.
+/// The EHR received FHIR R4 that an independent validator accepts; the
+/// CRM learnt that two consults closed and nothing about who or what.
+async fn the_ehr_got_valid_fhir_and_the_crm_no_phi(stack: &Stack) {
     let mut fhir = Vec::new();
     for kind in ["Encounter", "QuestionnaireResponse", "MedicationRequest"] {
         let held = stack.sandbox.resources(&format!("fhir_{kind}")).await;
@@ -612,16 +561,102 @@ async fn timers_alerts_records_and_what_crosses_to_each_vendor() {
             "{clinical:?} crossed to the CRM: {crossed}"
         );
     }
+}
 
-    let (status, _) = stack
-        .post(
-            &stack.ops,
-            &format!("/v1/journeys/{stalled}/cancel"),
-            &json!({ "reason": "clinician unreachable" }),
+/// The approved journey's order went to the pharmacy in canonical form,
+/// and its case to the network in the wording of the questionnaire version
+/// the patient answered, with the photo ID; no duplicate anywhere.
+async fn the_pharmacy_and_the_network_got_canonical_input(stack: &Stack, approved: Uuid) {
+    let orders = stack.sandbox.resources("order").await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(
+        orders[0]["ship_to"],
+        json!({ "line1": "12 Main St", "line2": "Apt 4", "city": "Oakland",
+                "state": "CA", "postal_code": "94601-1234" }),
+        "{orders:?}"
+    );
+    assert_eq!(
+        orders[0]["patient_name"],
+        json!({ "first_name": patient(12)["first_name"], "last_name": patient(12)["last_name"] }),
+        "{orders:?}"
+    );
+    assert_eq!(orders[0]["fill"], 0);
+    assert_eq!(
+        orders[0]["external_id"],
+        format!("{approved}:fill:0"),
+        "{orders:?}"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
+
+    // The case went out in the wording of the version the patient answered
+    // (v1), though v2 is the latest.
+    let cases = stack.sandbox.resources("case").await;
+    let case = cases
+        .iter()
+        .find(|c| c["external_id"] == approved.to_string())
+        .expect("the approved journey's case");
+    assert_eq!(case["questionnaire"]["version"], 1);
+    assert_eq!(
+        case["answers"][0]["question"], "How tall are you (cm)?",
+        "{case}"
+    );
+    let files = stack.sandbox.resources("case_file").await;
+    assert!(
+        files.iter().any(|f| f["case_id"] == case["id"]),
+        "photo ID attached"
+    );
+}
+
+/// Past the decision SLA the stalled case's journey raised one alert (a
+/// metric too) and still waits for the clinician.
+async fn the_stalled_case_raised_one_alert(stack: &Stack, stalled: Uuid) {
+    wait_for("the SLA alert", Duration::from_secs(30), || async {
+        (count(
+            &stack.db.pool,
+            "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
         )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    stack.stop().await;
+        .await
+            >= 1)
+            .then_some(())
+    })
+    .await;
+    let stalled_alerts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded' AND journey_id = $1",
+    )
+    .bind(stalled)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("alerts");
+    assert_eq!(
+        stalled_alerts, 1,
+        "one alert for the stalled case's turn, however long it waits"
+    );
+    assert_eq!(status_of(&stack.db.pool, stalled).await, "waiting");
+    assert_eq!(
+        stack.phase_and_wait(stalled).await.1.as_deref(),
+        Some("signal:clinical.case"),
+        "still waiting for the clinician"
+    );
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.api))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let raised: Option<u64> = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} "))
+        .and_then(|n| n.parse().ok());
+    assert!(raised >= Some(1), "{metrics}");
 }
 
 fn assert_validates(resources: &[Value], valid: bool) {
@@ -647,60 +682,10 @@ fn assert_validates(resources: &[Value], valid: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
     let stack = Stack::start(Options::default()).await;
-    let mut bad = consult_input(patient(1), "approve", 1);
-    bad["patient"]["date_of_birth"] = json!("2012-05-01");
-    bad["patient"]["address"]["state"] = json!("PR");
-    bad["patient"]["phone"] = json!("555");
-    bad["questionnaire"]["answers"]["weight_kg"] = json!("heavy");
-    let (status, body) = stack
-        .post(
-            &stack.product,
-            "/v1/journeys",
-            &json!({ "workflow": "async_consult", "idempotency_key": "bad", "input": bad }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let paths: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["path"].as_str())
-        .collect();
-    let mut sorted = paths.clone();
-    sorted.sort();
-    assert_eq!(
-        sorted,
-        vec![
-            "input.patient.address.state",
-            "input.patient.date_of_birth",
-            "input.patient.phone",
-            "input.questionnaire.answers.weight_kg"
-        ],
-        "{body}"
-    );
-    let mut unknown = consult_input(patient(1), "approve", 1);
-    unknown["patient"]["ssn"] = json!("123-45-6789");
-    let (status, body) = stack
-        .post(
-            &stack.product,
-            "/v1/journeys",
-            &json!({ "workflow": "async_consult", "idempotency_key": "bad2", "input": unknown }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        !body.to_string().contains("123-45-6789"),
-        "the error does not echo input"
-    );
-    assert_eq!(
-        count(&stack.db.pool, "SELECT count(*) FROM carepath.journeys").await,
-        0
-    );
+    bad_start_requests_are_refused_by_field(&stack).await;
 
     // A good journey, and an answer without text.
-    let id = stack
-        .start_journey("good", consult_input(patient(2), "stall", 0))
-        .await;
+    let id = stack.start_consult("good", patient(2), "stall", 0).await;
     let (status, body) = stack
         .post(
             &stack.product,
@@ -736,6 +721,71 @@ async fn bad_intake_and_bad_answers_are_refused_by_field_and_change_nothing() {
     stack.stop().await;
 }
 
+/// Start requests with bad values, an unknown field or the retired
+/// `scenario` are refused naming each field, without echoing a value, and
+/// store nothing.
+async fn bad_start_requests_are_refused_by_field(stack: &Stack) {
+    let mut bad = consult_input(patient(1), 1);
+    bad["patient"]["date_of_birth"] = json!("2012-05-01");
+    bad["patient"]["address"]["state"] = json!("PR");
+    bad["patient"]["phone"] = json!("555");
+    bad["questionnaire"]["answers"]["weight_kg"] = json!("heavy");
+    let (status, body) = stack
+        .post(
+            &stack.product,
+            "/v1/journeys",
+            &json!({ "workflow": "async_consult", "idempotency_key": "bad", "input": bad }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            "input.patient.address.state",
+            "input.patient.date_of_birth",
+            "input.patient.phone",
+            "input.questionnaire.answers.weight_kg"
+        ],
+        "{body}"
+    );
+    // An unknown field is refused by its path. `scenario` is one: what the
+    // sandbox's clinicians decide is set at the sandbox, never by the product.
+    let mut ssn = consult_input(patient(1), 1);
+    ssn["patient"]["ssn"] = json!("123-45-6789");
+    let mut scenario = consult_input(patient(1), 1);
+    scenario["scenario"] = json!("approve");
+    for (key, input, path) in [
+        ("bad2", ssn, "input.patient.ssn"),
+        ("bad3", scenario, "input.scenario"),
+    ] {
+        let (status, body) = stack
+            .post(
+                &stack.product,
+                "/v1/journeys",
+                &json!({ "workflow": "async_consult", "idempotency_key": key, "input": input }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["fields"][0]["path"], path, "{body}");
+        assert!(
+            !body.to_string().contains("123-45-6789"),
+            "the error does not echo input"
+        );
+    }
+    assert_eq!(
+        count(&stack.db.pool, "SELECT count(*) FROM carepath.journeys").await,
+        0
+    );
+}
+
 /// The journeys started for one patient in the re-submission tests.
 struct Resubmitted {
     patient: usize,
@@ -754,10 +804,7 @@ async fn resubmit(stack: &std::sync::Arc<Stack>, patients: usize) -> Vec<Resubmi
                 let stack = stack.clone();
                 async move {
                     stack
-                        .start_journey(
-                            &format!("p{i}-intake-{n}"),
-                            consult_input(patient(i), "approve", 0),
-                        )
+                        .start_consult(&format!("p{i}-intake-{n}"), patient(i), "approve", 0)
                         .await
                 }
             };
@@ -887,10 +934,7 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
     let mut after = Vec::new();
     for i in [1usize, 2, 4] {
         let id = stack
-            .start_journey(
-                &format!("p{i}-after-approval"),
-                consult_input(patient(i), "decline", 0),
-            )
+            .start_consult(&format!("p{i}-after-approval"), patient(i), "decline", 0)
             .await;
         after.push((i, id));
     }
@@ -922,7 +966,33 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
         );
         assert_eq!(review["actions"], json!(["proceed", "close"]), "{review}");
     }
-    // Attach does not apply; close ends it; proceed opens a consult (declined here).
+    an_operator_closes_one_and_lets_one_proceed(&stack, &after).await;
+    // The third still waits: nothing reaches a vendor without a decision.
+    assert_eq!(
+        stack.phase_and_wait(after[2].1).await.1.as_deref(),
+        Some("signal:intake_review")
+    );
+    assert_eq!(
+        held("case").await.len(),
+        51,
+        "only the proceeded intake opened a case"
+    );
+    let c = stack.sandbox.counters().await;
+    assert_eq!(
+        c["cross_journey_duplicates"],
+        no_cross_journey_duplicates(),
+        "{c}"
+    );
+    match std::sync::Arc::try_unwrap(stack) {
+        Ok(stack) => stack.stop().await,
+        Err(_) => panic!("the stack is still shared"),
+    }
+}
+
+/// Of the intakes held for review after an approval, an operator closes
+/// the first (attach does not apply) and lets the second proceed to a
+/// consult of its own, each with the reason on record.
+async fn an_operator_closes_one_and_lets_one_proceed(stack: &Stack, after: &[(usize, Uuid)]) {
     let (status, b) = stack
         .post(
             &stack.ops,
@@ -967,26 +1037,6 @@ async fn a_patient_who_submits_again_gets_one_consult_one_case_one_prescription(
     .await
     .expect("history");
     assert_eq!(history, vec!["already on treatment; told the patient"]);
-    // The third still waits: nothing reaches a vendor without a decision.
-    assert_eq!(
-        stack.phase_and_wait(after[2].1).await.1.as_deref(),
-        Some("signal:intake_review")
-    );
-    assert_eq!(
-        held("case").await.len(),
-        51,
-        "only the proceeded intake opened a case"
-    );
-    let c = stack.sandbox.counters().await;
-    assert_eq!(
-        c["cross_journey_duplicates"],
-        no_cross_journey_duplicates(),
-        "{c}"
-    );
-    match std::sync::Arc::try_unwrap(stack) {
-        Ok(stack) => stack.stop().await,
-        Err(_) => panic!("the stack is still shared"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1088,7 +1138,7 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
         .fault(json!({ "vendor": "clinical", "outage_secs": 600.0 }))
         .await;
     let first = stack
-        .start_journey("stuck-1", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-1", patient(7), "approve", 0)
         .await;
     wait_waiting_for(&stack, first, "vendor:clinical").await;
     let (status, b) = stack
@@ -1107,38 +1157,21 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
     // The patient tries again: a person decides, rather than a merge into a
     // stopped consult or a wait for a case that may never come.
     let second = stack
-        .start_journey("stuck-2", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-2", patient(7), "approve", 0)
         .await;
     wait_waiting_for(&stack, second, "signal:intake_review").await;
     assert_eq!(
         stack.phase_and_wait(second).await.0,
         "duplicate_intake_review"
     );
-    let (_, review) = stack
-        .get(&stack.ops, &format!("/v1/journeys/{second}/intake-review"))
-        .await;
-    assert_eq!(review["kind"], "duplicate_intake", "{review}");
-    assert_eq!(review["open_journey_id"], json!(first), "{review}");
-    assert_eq!(
-        review["actions"],
-        json!(["attach", "proceed", "close"]),
-        "{review}"
-    );
-    let (status, b) = stack
-        .post(
-            &stack.ops,
-            &format!("/v1/journeys/{second}/intake-review"),
-            &json!({ "action": "proceed", "reason": "the first intake is paused" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{b}");
+    an_operator_lets_it_proceed(&stack, first, second).await;
     wait_waiting_for(&stack, second, "signal:clinical.case").await;
 
     // A third intake while the proceeded consult is open merges into it (the
     // operator's consult is recorded like any other, and a live consult is
     // preferred to a stopped one).
     let third = stack
-        .start_journey("stuck-3", consult_input(patient(7), "approve", 0))
+        .start_consult("stuck-3", patient(7), "approve", 0)
         .await;
     stack
         .wait_completed(&[second, third], Duration::from_secs(60))
@@ -1158,4 +1191,27 @@ async fn an_intake_never_merges_into_a_consult_nobody_will_act_on() {
         "{c}"
     );
     stack.stop().await;
+}
+
+/// The review of `second` names the paused consult `first` and offers
+/// attach, proceed and close; the operator lets it proceed.
+async fn an_operator_lets_it_proceed(stack: &Stack, first: Uuid, second: Uuid) {
+    let (_, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{second}/intake-review"))
+        .await;
+    assert_eq!(review["kind"], "duplicate_intake", "{review}");
+    assert_eq!(review["open_journey_id"], json!(first), "{review}");
+    assert_eq!(
+        review["actions"],
+        json!(["attach", "proceed", "close"]),
+        "{review}"
+    );
+    let (status, b) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{second}/intake-review"),
+            &json!({ "action": "proceed", "reason": "the first intake is paused" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
 }

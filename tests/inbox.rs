@@ -272,8 +272,25 @@ async fn an_event_for_no_journey_is_parked_listed_and_replayed() {
         .expect("link");
     wait_status(&db.pool, journey, "completed", Duration::from_secs(20)).await;
 
-    // An operator can also replay a parked event by hand (here its journey's
-    // record was written around `refs::link`, as an older build would).
+    an_operator_replays_a_parked_event(&db, &engine, &inbox, &token).await;
+    worker.shutdown().await;
+    let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
+        .bind(journey)
+        .fetch_one(&db.pool)
+        .await
+        .expect("output");
+    assert_eq!(out["event"]["type"], "case.approved");
+}
+
+/// An operator can also replay a parked event by hand, once its journey
+/// has a record of the case (written here around `refs::link`, as an older
+/// build would).
+async fn an_operator_replays_a_parked_event(
+    db: &TestDb,
+    engine: &Engine,
+    inbox: &Inbox,
+    token: &str,
+) {
     let body = event("evt_orphan", "case.approved", "case_orphan");
     inbox
         .deliver("clinical", &body, signed("test-secret", &body))
@@ -304,20 +321,13 @@ async fn an_event_for_no_journey_is_parked_listed_and_replayed() {
     let resp = inbox
         .http
         .post(format!("{}/v1/inbox/{orphan}/replay", inbox.url))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({ "reason": "journey caught up" }))
         .send()
         .await
         .expect("replay");
     assert_eq!(resp.status(), StatusCode::OK);
     wait_status(&db.pool, second, "completed", Duration::from_secs(20)).await;
-    worker.shutdown().await;
-    let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-        .bind(journey)
-        .fetch_one(&db.pool)
-        .await
-        .expect("output");
-    assert_eq!(out["event"]["type"], "case.approved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,9 +359,11 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
         .iter()
         .enumerate()
     {
+        let email = format!("probe-{i}@example.com");
+        sandbox.scenario(&email, scenario).await;
         let input = json!({
-            "patient": { "first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01", "state": "CA" },
-            "scenario": scenario,
+            "patient": { "first_name": "Test", "last_name": "Patient", "date_of_birth": "1990-01-01",
+                         "state": "CA", "email": email },
             "await_decision": true,
         });
         let j = engine

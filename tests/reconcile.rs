@@ -112,10 +112,7 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
             scenario
         };
         let id = stack
-            .start_journey(
-                &format!("lost-{scenario}"),
-                consult_input(patient(400 + i), asks, 0),
-            )
+            .start_consult(&format!("lost-{scenario}"), patient(400 + i), asks, 0)
             .await;
         ids.push(id);
     }
@@ -148,8 +145,125 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
         "{counters}"
     );
 
-    // The clinician's question reached the patient in every round, fetched
-    // from the case's messages since its webhook was lost.
+    every_question_reached_its_patient(&stack).await;
+
+    sla_alerts_were_resolved_by_the_clinicians_action(&stack).await;
+
+    print_how_long_each_took_to_learn(&stack, &scenarios, &ids).await;
+
+    late_clinical_webhooks_change_nothing(&stack, &ids).await;
+    stack.stop().await;
+}
+
+/// The lost webhooks arrive after all: nothing changes, no patient is
+/// written to again, no vendor sees a duplicate.
+async fn late_clinical_webhooks_change_nothing(stack: &Stack, ids: &[Uuid]) {
+    let before = snapshot(stack, ids).await;
+    let notifications = stack.sandbox.resources("notification").await.len();
+    let n = stack.sandbox.redeliver().await as i64;
+    assert!(n >= 6, "{n} redelivered");
+    wait_for(
+        "the late webhooks to be stored and routed",
+        Duration::from_secs(30),
+        || async {
+            let (stored, waiting): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'received')
+                   FROM carepath.webhook_inbox WHERE vendor = 'clinical'",
+            )
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("inbox");
+            (stored >= n && waiting == 0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        snapshot(stack, ids).await,
+        before,
+        "a late webhook changed a journey"
+    );
+    for id in ids {
+        assert_eq!(status_of(&stack.db.pool, *id).await, "completed");
+    }
+    assert_eq!(
+        stack.sandbox.resources("notification").await.len(),
+        notifications,
+        "a late webhook made carepath write to a patient again"
+    );
+    let counters = stack.sandbox.counters().await;
+    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
+    assert_eq!(
+        counters["cross_journey_duplicates"],
+        no_cross_journey_duplicates()
+    );
+    assert_eq!(overdue(stack).await, Vec::<Value>::new());
+}
+
+/// Prints, for the record, how long each journey took to learn the
+/// clinician's last action that its lost webhook would have told it
+/// (asserting on it would make this a timing test).
+async fn print_how_long_each_took_to_learn(
+    stack: &Stack,
+    scenarios: &[(&str, &str)],
+    ids: &[Uuid],
+) {
+    let cases = stack.sandbox.resources("case").await;
+    for ((scenario, _), id) in scenarios.iter().zip(ids) {
+        let Some(case) = cases.iter().find(|c| c["external_id"] == id.to_string()) else {
+            continue;
+        };
+        let (Some(status), Some(acted)) =
+            (case["status"].as_str(), case["status_changed_at"].as_str())
+        else {
+            continue;
+        };
+        let learnt: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM min(finished_at) - $3::timestamptz)::float8
+               FROM carepath.journey_steps
+              WHERE journey_id = $1 AND key LIKE 'check_case%' AND output->>'status' = $2",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(acted)
+        .fetch_one(&stack.db.pool)
+        .await
+        .expect("lag");
+        eprintln!("{scenario}: the case became {status}; the journey learnt it {learnt:?} s later");
+    }
+}
+
+/// The SLA passed while the network was silent: each alert it raised was
+/// resolved when the clinician's action was learnt; nothing is overdue.
+async fn sla_alerts_were_resolved_by_the_clinicians_action(stack: &Stack) {
+    let raised: i64 = count(
+        &stack.db.pool,
+        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    )
+    .await;
+    assert!(raised >= 1, "the SLA was meant to pass during the silence");
+    assert_eq!(open_alerts(stack).await, vec![]);
+    assert_eq!(overdue(stack).await, Vec::<Value>::new());
+    assert_eq!(
+        open_alerts_metric(stack, "decision_sla_exceeded").await,
+        Some(0.0)
+    );
+    let resolved: Vec<String> = sqlx::query_scalar(
+        "SELECT resolution FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
+    )
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("resolutions");
+    assert!(
+        resolved
+            .iter()
+            .all(|r| r.contains("clinician") || r.contains("network cancelled")),
+        "resolved by the clinician's action, not by the journey's end: {resolved:?}"
+    );
+}
+
+/// The clinician's question reached the patient in every round, fetched
+/// from the case's messages since its webhook was lost.
+async fn every_question_reached_its_patient(stack: &Stack) {
     let questions: Vec<String> = stack
         .sandbox
         .resources("message")
@@ -174,102 +288,6 @@ async fn journeys_in_every_scenario_end_as_implied_while_the_clinical_networks_w
             "the patient was not sent the clinician's question: {n}"
         );
     }
-
-    // The SLA passed while the network was silent: each alert it raised was
-    // resolved when the clinician's action was learnt; nothing is overdue.
-    let raised: i64 = count(
-        &stack.db.pool,
-        "SELECT count(*) FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
-    )
-    .await;
-    assert!(raised >= 1, "the SLA was meant to pass during the silence");
-    assert_eq!(open_alerts(&stack).await, vec![]);
-    assert_eq!(overdue(&stack).await, Vec::<Value>::new());
-    assert_eq!(
-        open_alerts_metric(&stack, "decision_sla_exceeded").await,
-        Some(0.0)
-    );
-    let resolved: Vec<String> = sqlx::query_scalar(
-        "SELECT resolution FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
-    )
-    .fetch_all(&stack.db.pool)
-    .await
-    .expect("resolutions");
-    assert!(
-        resolved
-            .iter()
-            .all(|r| r.contains("clinician") || r.contains("network cancelled")),
-        "resolved by the clinician's action, not by the journey's end: {resolved:?}"
-    );
-
-    // How long each journey took to learn the clinician's last action that
-    // its lost webhook would have told it (printed for the record; asserting
-    // on it would make this a timing test).
-    let cases = stack.sandbox.resources("case").await;
-    for ((scenario, _), id) in scenarios.iter().zip(&ids) {
-        let Some(case) = cases.iter().find(|c| c["external_id"] == id.to_string()) else {
-            continue;
-        };
-        let (Some(status), Some(acted)) =
-            (case["status"].as_str(), case["status_changed_at"].as_str())
-        else {
-            continue;
-        };
-        let learnt: Option<f64> = sqlx::query_scalar(
-            "SELECT extract(epoch FROM min(finished_at) - $3::timestamptz)::float8
-               FROM carepath.journey_steps
-              WHERE journey_id = $1 AND key LIKE 'check_case%' AND output->>'status' = $2",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(acted)
-        .fetch_one(&stack.db.pool)
-        .await
-        .expect("lag");
-        eprintln!("{scenario}: the case became {status}; the journey learnt it {learnt:?} s later");
-    }
-
-    // The lost webhooks arrive after all: nothing changes.
-    let before = snapshot(&stack, &ids).await;
-    let notifications = stack.sandbox.resources("notification").await.len();
-    let n = stack.sandbox.redeliver().await as i64;
-    assert!(n >= 6, "{n} redelivered");
-    wait_for(
-        "the late webhooks to be stored and routed",
-        Duration::from_secs(30),
-        || async {
-            let (stored, waiting): (i64, i64) = sqlx::query_as(
-                "SELECT count(*), count(*) FILTER (WHERE status = 'received')
-                   FROM carepath.webhook_inbox WHERE vendor = 'clinical'",
-            )
-            .fetch_one(&stack.db.pool)
-            .await
-            .expect("inbox");
-            (stored >= n && waiting == 0).then_some(())
-        },
-    )
-    .await;
-    assert_eq!(
-        snapshot(&stack, &ids).await,
-        before,
-        "a late webhook changed a journey"
-    );
-    for id in &ids {
-        assert_eq!(status_of(&stack.db.pool, *id).await, "completed");
-    }
-    assert_eq!(
-        stack.sandbox.resources("notification").await.len(),
-        notifications,
-        "a late webhook made carepath write to a patient again"
-    );
-    let counters = stack.sandbox.counters().await;
-    assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
-    assert_eq!(
-        counters["cross_journey_duplicates"],
-        no_cross_journey_duplicates()
-    );
-    assert_eq!(overdue(&stack).await, Vec::<Value>::new());
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -286,8 +304,12 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
         .await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let input = consult_input(patient(420 + i), "approve", 1);
-        ids.push(stack.start_journey(&format!("feed-{i}"), input).await);
+        let key = format!("feed-{i}");
+        ids.push(
+            stack
+                .start_consult(&key, patient(420 + i), "approve", 1)
+                .await,
+        );
     }
     stack.wait_completed(&ids, Duration::from_secs(90)).await;
 
@@ -328,8 +350,14 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
         );
     }
 
-    // The webhooks turn up after all: absorbed as repeat deliveries.
-    let before = snapshot(&stack, &ids).await;
+    late_pharmacy_webhooks_are_absorbed(&stack, &ids).await;
+    stack.stop().await;
+}
+
+/// The pharmacy's webhooks turn up after all: absorbed as repeat
+/// deliveries, changing nothing.
+async fn late_pharmacy_webhooks_are_absorbed(stack: &Stack, ids: &[Uuid]) {
+    let before = snapshot(stack, ids).await;
     stack.sandbox.fault(json!({ "vendor": "pharmacy" })).await;
     assert_eq!(stack.sandbox.redeliver().await, 18);
     wait_for("the late webhooks to be absorbed", Duration::from_secs(30), || async {
@@ -348,13 +376,12 @@ async fn orders_advance_through_the_pharmacy_feed_when_every_pharmacy_webhook_is
     .await;
     assert_eq!(rows, 18, "a late webhook was stored as a new event");
     assert_eq!(
-        snapshot(&stack, &ids).await,
+        snapshot(stack, ids).await,
         before,
         "a late webhook changed a journey"
     );
     let counters = stack.sandbox.counters().await;
     assert_eq!(counters["duplicate_side_effects"], json!({}), "{counters}");
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -375,7 +402,7 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
         .fault(json!({ "vendor": "pharmacy", "drop_webhooks_secs": 600.0 }))
         .await;
     let id = stack
-        .start_journey("slow-pharmacy", consult_input(patient(430), "approve", 0))
+        .start_consult("slow-pharmacy", patient(430), "approve", 0)
         .await;
 
     let overdue_ids = || async {
@@ -419,6 +446,13 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
         open_alerts_metric(&stack, "fulfilment_stalled").await,
         Some(0.0)
     );
+    each_stall_was_raised_and_resolved_in_turn(&stack, id).await;
+    stack.stop().await;
+}
+
+/// The journey's alert history: stalled in each state it waited in, each
+/// time resolved as it moved; raised and resolved in turn, nothing left open.
+async fn each_stall_was_raised_and_resolved_in_turn(stack: &Stack, id: Uuid) {
     let history: Vec<String> = sqlx::query_scalar(
         "SELECT kind FROM carepath.journey_history WHERE journey_id = $1 AND kind LIKE 'alert_%' ORDER BY seq",
     )
@@ -441,7 +475,6 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
         assert_eq!(kind, expected, "{history:?}");
     }
     assert_eq!(history.last().map(String::as_str), Some("alert_resolved"));
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -453,7 +486,7 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
     options.consult.check_max = Duration::from_secs(1);
     let stack = Stack::start(options).await;
     let id = stack
-        .start_journey("stalled-case", consult_input(patient(440), "stall", 0))
+        .start_consult("stalled-case", patient(440), "stall", 0)
         .await;
     wait_for("the SLA alert", Duration::from_secs(30), || async {
         open_alerts(&stack)

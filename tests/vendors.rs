@@ -209,6 +209,19 @@ async fn an_outage_opens_the_breaker_journeys_wait_visibly_and_drain_at_the_rate
     worker.shutdown().await;
     assert_eq!(failed(&db).await, 0);
 
+    the_backlog_drained_at_the_rate(&sandbox, outage_ends, journeys, rate).await;
+    let c = sandbox.counters().await;
+    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
+}
+
+/// After the outage every journey's two calls succeeded once, no faster
+/// than the configured rate.
+async fn the_backlog_drained_at_the_rate(
+    sandbox: &Sandbox,
+    outage_ends: DateTime<Utc>,
+    journeys: usize,
+    rate: f64,
+) {
     let mut ok: Vec<DateTime<Utc>> = sandbox
         .get_requests("clinical")
         .await
@@ -244,8 +257,6 @@ async fn an_outage_opens_the_breaker_journeys_wait_visibly_and_drain_at_the_rate
         drained <= rate * 1.1,
         "drained at {drained:.1}/s, above the configured {rate}/s"
     );
-    let c = sandbox.counters().await;
-    assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
 }
 
 #[tokio::test]
@@ -327,46 +338,7 @@ async fn two_worker_processes_share_one_vendor_rate_limit() {
 
 #[tokio::test]
 async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
-    use std::sync::{Arc, Mutex};
-
-    use axum::body::Bytes;
-    use axum::http::HeaderMap;
-    use carepath_activities::webhook_signature;
-
-    type Received = Arc<Mutex<Vec<(String, Option<i64>, Value)>>>;
-    let received: Received = Arc::default();
-    let inbox = received.clone();
-    let app = axum::Router::new().route(
-        "/webhooks/{vendor}",
-        axum::routing::post(
-            move |axum::extract::Path(vendor): axum::extract::Path<String>,
-                  headers: HeaderMap,
-                  body: Bytes| {
-                let inbox = inbox.clone();
-                async move {
-                    let signature = headers
-                        .get(webhook_signature::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    let verified = webhook_signature::verify(&[b"hook-secret"], signature, &body);
-                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    if let Ok(mut v) = inbox.lock() {
-                        v.push((vendor, verified, event));
-                    }
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let receiver = format!(
-        "http://{}/webhooks",
-        listener.local_addr().expect("address")
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let (receiver, received) = webhook_receiver().await;
     let mut settings = SandboxSettings::default();
     settings.clinician.assign_ms = 20;
     settings.clinician.decide_ms = 20;
@@ -420,6 +392,52 @@ async fn sandbox_webhooks_are_signed_and_duplicated_as_configured() {
             "a duplicate keeps its event id"
         );
     }
+}
+
+/// What a webhook receiver got: the vendor, whether the signature verified
+/// under `hook-secret` (its timestamp), and the event.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<i64>, Value)>>>;
+
+/// A webhook receiver on a loopback port that keeps whatever it is sent;
+/// its base URL (for `/webhooks/{vendor}`) and what it received.
+async fn webhook_receiver() -> (String, Received) {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use carepath_activities::webhook_signature;
+
+    let received: Received = Received::default();
+    let inbox = received.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/{vendor}",
+        axum::routing::post(
+            move |axum::extract::Path(vendor): axum::extract::Path<String>,
+                  headers: HeaderMap,
+                  body: Bytes| {
+                let inbox = inbox.clone();
+                async move {
+                    let signature = headers
+                        .get(webhook_signature::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let verified = webhook_signature::verify(&[b"hook-secret"], signature, &body);
+                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if let Ok(mut v) = inbox.lock() {
+                        v.push((vendor, verified, event));
+                    }
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let receiver = format!(
+        "http://{}/webhooks",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (receiver, received)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,13 +511,17 @@ fn chart(name: &str) -> PatientRecord {
         last_name: "Tester".into(),
         date_of_birth: "1980-05-06".into(),
         sex: None,
-        email: None,
+        email: Some(format!("{name}@example.com")),
         phone: None,
         state: "CA".into(),
     }
 }
 
-async fn new_chart(vendors: &Vendors, name: &str) -> String {
+/// A chart for `name`, whose cases the clinicians decide as `scenario`; its id.
+async fn new_chart(sandbox: &Sandbox, vendors: &Vendors, name: &str, scenario: &str) -> String {
+    sandbox
+        .scenario(&format!("{name}@example.com"), scenario)
+        .await;
     let created = vendors
         .clinical
         .create_patient(&chart(name), &format!("patient:{name}"))
@@ -509,14 +531,8 @@ async fn new_chart(vendors: &Vendors, name: &str) -> String {
 }
 
 /// A case from journey `journey` (its external id and idempotency key) for
-/// the patient and offering, with the clinician's decision; its id.
-async fn new_case(
-    vendors: &Vendors,
-    journey: &str,
-    patient: &str,
-    offering: &str,
-    scenario: &str,
-) -> String {
+/// the patient and offering; its id.
+async fn new_case(vendors: &Vendors, journey: &str, patient: &str, offering: &str) -> String {
     let case = CaseRequest {
         patient_id: patient.to_owned(),
         external_id: journey.to_owned(),
@@ -524,7 +540,6 @@ async fn new_case(
         refills: 1,
         questionnaire: json!({ "id": "q", "version": 1 }),
         answers: json!([]),
-        scenario: Some(scenario.to_owned()),
     };
     let created = vendors
         .clinical
@@ -590,56 +605,74 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
 
     // Two open cases for one patient and offering: one too many. Another
     // offering, or another patient, is a consult of its own.
-    let ann = new_chart(&vendors, "ann").await;
-    let bob = new_chart(&vendors, "bob").await;
-    new_case(&vendors, "j-ann-1", &ann, "glp1", "stall").await;
-    new_case(&vendors, "j-ann-2", &ann, "glp1", "stall").await;
-    new_case(&vendors, "j-ann-3", &ann, "dermatology", "stall").await;
-    new_case(&vendors, "j-bob-1", &bob, "glp1", "stall").await;
+    let ann = new_chart(&sandbox, &vendors, "ann", "stall").await;
+    let bob = new_chart(&sandbox, &vendors, "bob", "stall").await;
+    new_case(&vendors, "j-ann-1", &ann, "glp1").await;
+    new_case(&vendors, "j-ann-2", &ann, "glp1").await;
+    new_case(&vendors, "j-ann-3", &ann, "dermatology").await;
+    new_case(&vendors, "j-bob-1", &bob, "glp1").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
 
     // A case after the first was declined, or withdrawn, is a new consult.
-    let cy = new_chart(&vendors, "cy").await;
-    let declined = new_case(&vendors, "j-cy-1", &cy, "glp1", "decline").await;
+    let cy = new_chart(&sandbox, &vendors, "cy", "decline").await;
+    let declined = new_case(&vendors, "j-cy-1", &cy, "glp1").await;
     case_reaches(&vendors, &declined, "declined").await;
-    new_case(&vendors, "j-cy-2", &cy, "glp1", "decline").await;
-    let di = new_chart(&vendors, "di").await;
-    let withdrawn = new_case(&vendors, "j-di-1", &di, "glp1", "stall").await;
+    new_case(&vendors, "j-cy-2", &cy, "glp1").await;
+    let di = new_chart(&sandbox, &vendors, "di", "stall").await;
+    let withdrawn = new_case(&vendors, "j-di-1", &di, "glp1").await;
     let case = vendors
         .clinical
         .withdraw_case(&withdrawn, "the patient did not answer", "withdraw:j-di-1")
         .await
         .expect("withdraw");
     assert_eq!(case["status"], "withdrawn");
-    new_case(&vendors, "j-di-2", &di, "glp1", "stall").await;
+    new_case(&vendors, "j-di-2", &di, "glp1").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 0, 0), "{c}");
 
     // Two approvals for one patient and medication within a year: two active
     // prescriptions (the first case was closed when the second was opened).
-    let eve = new_chart(&vendors, "eve").await;
-    let first = new_case(&vendors, "j-eve-1", &eve, "glp1", "approve").await;
+    let eve = new_chart(&sandbox, &vendors, "eve", "approve").await;
+    let first = new_case(&vendors, "j-eve-1", &eve, "glp1").await;
     let first = case_reaches(&vendors, &first, "approved").await;
-    let second = new_case(&vendors, "j-eve-2", &eve, "glp1", "approve").await;
+    let second = new_case(&vendors, "j-eve-2", &eve, "glp1").await;
     case_reaches(&vendors, &second, "approved").await;
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 0), "{c}");
 
-    // Orders: the first fill; the same request again under its key (a
-    // retried step) is answered from the record; the same fill from another
-    // journey is one too many; the next fill is not.
     let rx = first["prescription"]["id"]
         .as_str()
         .expect("prescription id");
+    one_order_per_fill(&sandbox, &vendors, rx, &eve).await;
+
+    // A prescription no longer active does not count against the next one.
+    settings.prescription_active_secs = 0;
+    sandbox
+        .settings(serde_json::to_value(&settings).expect("settings"))
+        .await;
+    let fay = new_chart(&sandbox, &vendors, "fay", "approve").await;
+    for journey in ["j-fay-1", "j-fay-2"] {
+        let case = new_case(&vendors, journey, &fay, "glp1").await;
+        case_reaches(&vendors, &case, "approved").await;
+    }
+    let c = sandbox.counters().await;
+    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
+}
+
+/// Orders for prescription `rx` of patient `eve`: the first fill; the same
+/// request again under its key (a retried step) is answered from the
+/// record; the same fill from another journey is one too many; the next
+/// fill is not.
+async fn one_order_per_fill(sandbox: &Sandbox, vendors: &Vendors, rx: &str, eve: &str) {
     let placed = vendors
         .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .create_order(&order(rx, eve, "j-eve-1", 0), "order:j-eve-1:0")
         .await
         .expect("order");
     let again = vendors
         .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 0), "order:j-eve-1:0")
+        .create_order(&order(rx, eve, "j-eve-1", 0), "order:j-eve-1:0")
         .await
         .expect("the same order again");
     assert_eq!(placed["id"], again["id"], "a retry is the same order");
@@ -648,31 +681,18 @@ async fn duplicates_across_journeys_are_counted_by_patient_offering_prescription
     assert_eq!(c["idempotent_replays"], 1, "{c}");
     vendors
         .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-2", 0), "order:j-eve-2:0")
+        .create_order(&order(rx, eve, "j-eve-2", 0), "order:j-eve-2:0")
         .await
         .expect("a second order for the first fill");
     vendors
         .pharmacy
-        .create_order(&order(rx, &eve, "j-eve-1", 1), "order:j-eve-1:1")
+        .create_order(&order(rx, eve, "j-eve-1", 1), "order:j-eve-1:1")
         .await
         .expect("the refill");
     let c = sandbox.counters().await;
     assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
     // None of these repeated an external id: the other counter sees nothing.
     assert_eq!(c["duplicate_side_effects"], json!({}), "{c}");
-
-    // A prescription no longer active does not count against the next one.
-    settings.prescription_active_secs = 0;
-    sandbox
-        .settings(serde_json::to_value(&settings).expect("settings"))
-        .await;
-    let fay = new_chart(&vendors, "fay").await;
-    for journey in ["j-fay-1", "j-fay-2"] {
-        let case = new_case(&vendors, journey, &fay, "glp1", "approve").await;
-        case_reaches(&vendors, &case, "approved").await;
-    }
-    let c = sandbox.counters().await;
-    assert_eq!(c["cross_journey_duplicates"], cross(1, 1, 1), "{c}");
 }
 
 #[tokio::test]

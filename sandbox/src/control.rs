@@ -1,17 +1,22 @@
 //! `/_sandbox/*`: set and clear faults, read counters and the request log,
-//! change the simulated world's settings, redeliver dropped webhooks, add a
-//! raw item to the pharmacy's feed, reset everything.
+//! change the simulated world's settings, say what the clinicians decide for
+//! a patient, redeliver dropped webhooks, add a raw item to the pharmacy's
+//! feed, reset everything.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::App;
 use super::faults::{FaultRequest, VendorFaults};
+use super::scenarios::ScenarioRule;
 use super::state::{Counters, DroppedWebhook, RequestRecord, SandboxSettings};
 
 pub async fn set_fault(
@@ -117,4 +122,37 @@ pub async fn dropped(State(app): State<Arc<App>>) -> Json<Vec<DroppedWebhook>> {
 pub async fn feed_item(State(app): State<Arc<App>>, Json(item): Json<Value>) -> Json<Value> {
     let cursor = app.lock().pharmacy_feed.push(item);
     Json(json!({ "cursor": cursor }))
+}
+
+/// `POST /_sandbox/scenarios` with `{"email", "offering" (optional),
+/// "scenario"}`: cases created from now on for the patient with that email
+/// (for that offering, when named) go as `scenario`; a rule for the same
+/// email and offering replaces the one before, and `reset` forgets them all.
+/// Answers 200 with every rule (as `GET` does), or 400 naming the field at
+/// fault: `{"error": {"message", "fields": [{"path", "message"}]}}`.
+pub async fn set_scenario(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let rule = serde_json::from_slice::<Value>(&body)
+        .map_err(|_| ("body".to_owned(), "must be a JSON object".to_owned()))
+        .and_then(|v| ScenarioRule::from_json(&v));
+    match rule {
+        Ok(rule) => {
+            let mut s = app.lock();
+            s.scenarios.set(rule);
+            Json(s.scenarios.rules()).into_response()
+        }
+        Err((field, message)) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": {
+                "message": format!("{field} {message}"),
+                "fields": [{ "path": field, "message": message }],
+            }})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /_sandbox/scenarios`: every rule set since the last reset, by email
+/// (trimmed, in lower case) and offering.
+pub async fn scenarios(State(app): State<Arc<App>>) -> Json<Vec<ScenarioRule>> {
+    Json(app.lock().scenarios.rules())
 }

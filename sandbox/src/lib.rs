@@ -6,11 +6,15 @@
 //! Vendors live under their name: `/clinical/v1/partner/...` (MDI-like),
 //! `/pharmacy/v1/orders`, `/ehr/fhir/{type}`, `/crm/v1/events`,
 //! `/notify/v1/messages`; the pharmacy's event feed at `/pharmacy/v1/events`.
-//! Controls live under `/_sandbox/`.
+//! Controls live under `/_sandbox/`; what the clinicians decide for a
+//! patient is one of them (`scenarios`).
 
+mod clinical;
 mod control;
 pub mod faults;
 pub mod feed;
+mod pharmacy;
+pub mod scenarios;
 pub mod state;
 mod vendors;
 mod world;
@@ -22,6 +26,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 
 pub use faults::FaultRequest;
+pub use scenarios::{Scenario, ScenarioRule};
 pub use state::{Counters, CrossJourneyDuplicates, DroppedWebhook, RequestRecord, SandboxSettings};
 
 #[derive(Debug, Clone)]
@@ -66,6 +71,10 @@ pub fn router(config: SandboxConfig) -> anyhow::Result<Router> {
         .route("/_sandbox/counters", get(control::counters))
         .route("/_sandbox/requests", get(control::requests))
         .route("/_sandbox/reset", post(control::reset))
+        .route(
+            "/_sandbox/scenarios",
+            post(control::set_scenario).get(control::scenarios),
+        )
         .route("/_sandbox/webhooks/redeliver", post(control::redeliver))
         .route("/_sandbox/webhooks/dropped", get(control::dropped))
         .route("/_sandbox/feed", post(control::feed_item))

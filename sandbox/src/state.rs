@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::faults::Faults;
 use super::feed::Feed;
+use super::scenarios::Scenarios;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,7 +18,7 @@ pub struct ClinicianSettings {
     pub assign_ms: u64,
     /// Delay from assignment (or from the patient's answer) to a decision.
     pub decide_ms: u64,
-    /// Decision mix for cases that name no scenario: weights.
+    /// Decision mix for cases no scenario rule covers: weights.
     pub approve: u32,
     pub decline: u32,
     pub more_info: u32,
@@ -174,6 +175,8 @@ pub struct State {
     pub pharmacy_feed: Feed,
     /// Webhooks dropped by a fault, oldest first, until redelivered.
     pub dropped_webhooks: Vec<DroppedWebhook>,
+    /// What the clinicians decide for which patient (`/_sandbox/scenarios`).
+    pub scenarios: Scenarios,
 }
 
 /// The request log is bounded; tests read recent windows.
@@ -315,7 +318,7 @@ impl State {
     }
 
     /// Clears everything but the settings: resources, counters, faults, log,
-    /// the pharmacy's feed and the dropped webhooks.
+    /// the pharmacy's feed, the dropped webhooks and the scenario rules.
     pub fn reset(&mut self) {
         *self = State::new(self.settings.clone());
     }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::feed;
-use super::state::DroppedWebhook;
+use super::scenarios::Scenario;
+use super::state::{ClinicianSettings, DroppedWebhook, State};
 use super::vendors::Event;
 use carepath_activities::webhook_signature;
 
@@ -71,93 +72,12 @@ impl App {
         }
     }
 
-    /// A case names its scenario (`approve`, `decline`, `more_info`,
-    /// `more_info_2`, `cancel`: the network cancels it, `stall`: assigned but
-    /// never decided) or gets one from the configured mix, once.
+    /// The clinician's next move on the case, reported by webhook.
     async fn decide(self: &Arc<Self>, case_id: &str) {
-        let decision = {
-            let mut s = self.lock();
-            let mix = s.settings.clinician.clone();
-            let Some(case) = s.get_mut("case", case_id) else {
-                return;
-            };
-            // A withdrawn or cancelled case is no longer reviewed.
-            if matches!(case["status"].as_str(), Some("withdrawn" | "cancelled")) {
-                return;
-            }
-            if case["scenario"].as_str().is_none() {
-                let total = (mix.approve + mix.decline + mix.more_info).max(1);
-                let roll = rand::rng().random_range(0..total);
-                let pick = if roll < mix.approve {
-                    "approve"
-                } else if roll < mix.approve + mix.decline {
-                    "decline"
-                } else {
-                    "more_info"
-                };
-                case["scenario"] = json!(pick);
-            }
-            let scenario = case["scenario"].as_str().unwrap_or("approve").to_owned();
-            if scenario == "stall" {
-                return;
-            }
-            // When the clinician acted: what a lost webhook's delay is measured from.
-            case["status_changed_at"] = json!(Utc::now().to_rfc3339());
-            let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
-            let wanted = match scenario.as_str() {
-                "more_info" => 1,
-                "more_info_2" => 2,
-                _ => 0,
-            };
-            if rounds < wanted {
-                case["status"] = json!("more_info_requested");
-                case["more_info_rounds"] = json!(rounds + 1);
-                // The question is a message on the case, as at a real
-                // network: the webhook carries it, a lookup must fetch it.
-                let question = question(rounds + 1);
-                s.create(
-                    "message",
-                    None,
-                    json!({ "case_id": case_id, "from": "clinician", "text": question,
-                            "round": rounds + 1 }),
-                );
-                (
-                    "case.more_info_requested",
-                    json!({ "case_id": case_id, "round": rounds + 1, "message": question }),
-                )
-            } else if scenario == "cancel" {
-                case["status"] = json!("cancelled");
-                (
-                    "case.cancelled",
-                    json!({ "case_id": case_id, "reason": "no clinician available" }),
-                )
-            } else if scenario == "decline" {
-                case["status"] = json!("declined");
-                (
-                    "case.declined",
-                    json!({ "case_id": case_id, "reason": "not a candidate" }),
-                )
-            } else {
-                case["status"] = json!("approved");
-                let rx = json!({
-                    "patient_id": case["patient_id"].clone(),
-                    "medication": case["offering_id"].clone(),
-                    "refills": case["refills"].clone(),
-                    "case_id": case_id,
-                });
-                // One case, one prescription: a second one is counted as a
-                // duplicate; so is one for a medication the patient still has.
-                let prescription = s.create_prescription(case_id, rx);
-                if let Some(case) = s.get_mut("case", case_id) {
-                    case["prescription"] = prescription.clone();
-                }
-                (
-                    "case.approved",
-                    json!({ "case_id": case_id, "prescription": prescription }),
-                )
-            }
-        };
-        self.webhook("clinical", decision.0, decision.1).await;
+        let decision = next_move(&mut self.lock(), case_id);
+        if let Some((kind, data)) = decision {
+            self.webhook("clinical", kind, data).await;
+        }
     }
 
     /// Applies `f` to the case; what it returned, or false without such a case.
@@ -254,6 +174,97 @@ impl App {
             s.counters.webhooks_failed += 1;
         }
     }
+}
+
+/// A case is decided as its scenario says: the one a rule set when it was
+/// created (see `scenarios.rs`), or else one drawn from the configured mix
+/// and kept. The move it makes now, as the webhook's event type and data;
+/// none for a case that is gone, withdrawn, cancelled or stalled.
+fn next_move(s: &mut State, case_id: &str) -> Option<(&'static str, Value)> {
+    let mix = s.settings.clinician.clone();
+    let case = s.get_mut("case", case_id)?;
+    // A withdrawn or cancelled case is no longer reviewed.
+    if matches!(case["status"].as_str(), Some("withdrawn" | "cancelled")) {
+        return None;
+    }
+    let scenario = match case["scenario"].as_str().and_then(Scenario::parse) {
+        Some(scenario) => scenario,
+        None => {
+            let drawn = from_mix(&mix);
+            case["scenario"] = json!(drawn.as_str());
+            drawn
+        }
+    };
+    if scenario == Scenario::Stall {
+        return None;
+    }
+    // When the clinician acted: what a lost webhook's delay is measured from.
+    case["status_changed_at"] = json!(Utc::now().to_rfc3339());
+    let rounds = case["more_info_rounds"].as_u64().unwrap_or(0);
+    if rounds < scenario.rounds() {
+        return Some(ask_more_info(s, case_id, rounds + 1));
+    }
+    let (status, kind, reason) = match scenario {
+        Scenario::Cancel => ("cancelled", "case.cancelled", "no clinician available"),
+        Scenario::Decline => ("declined", "case.declined", "not a candidate"),
+        _ => return approve(s, case_id),
+    };
+    case["status"] = json!(status);
+    Some((kind, json!({ "case_id": case_id, "reason": reason })))
+}
+
+/// A scenario drawn from the configured decision mix.
+fn from_mix(mix: &ClinicianSettings) -> Scenario {
+    let total = (mix.approve + mix.decline + mix.more_info).max(1);
+    let roll = rand::rng().random_range(0..total);
+    if roll < mix.approve {
+        Scenario::Approve
+    } else if roll < mix.approve + mix.decline {
+        Scenario::Decline
+    } else {
+        Scenario::MoreInfo
+    }
+}
+
+/// Round `round` of questions: the question is a message on the case, as at
+/// a real network: the webhook carries it, a lookup must fetch it.
+fn ask_more_info(s: &mut State, case_id: &str, round: u64) -> (&'static str, Value) {
+    if let Some(case) = s.get_mut("case", case_id) {
+        case["status"] = json!("more_info_requested");
+        case["more_info_rounds"] = json!(round);
+    }
+    let question = question(round);
+    s.create(
+        "message",
+        None,
+        json!({ "case_id": case_id, "from": "clinician", "text": question, "round": round }),
+    );
+    (
+        "case.more_info_requested",
+        json!({ "case_id": case_id, "round": round, "message": question }),
+    )
+}
+
+/// Approves the case, writing its prescription.
+fn approve(s: &mut State, case_id: &str) -> Option<(&'static str, Value)> {
+    let case = s.get_mut("case", case_id)?;
+    case["status"] = json!("approved");
+    let rx = json!({
+        "patient_id": case["patient_id"].clone(),
+        "medication": case["offering_id"].clone(),
+        "refills": case["refills"].clone(),
+        "case_id": case_id,
+    });
+    // One case, one prescription: a second one is counted as a duplicate;
+    // so is one for a medication the patient still has.
+    let prescription = s.create_prescription(case_id, rx);
+    if let Some(case) = s.get_mut("case", case_id) {
+        case["prescription"] = prescription.clone();
+    }
+    Some((
+        "case.approved",
+        json!({ "case_id": case_id, "prescription": prescription }),
+    ))
 }
 
 /// The clinician's question in round `round` (no patient data in it).

@@ -172,6 +172,22 @@ impl Stack {
             .expect("journey id")
     }
 
+    /// Starts `patient`'s consult ([`consult_input`]) under `key`, its case to
+    /// be decided as `scenario` says (set at the sandbox first, for the
+    /// patient's email, as the case is created moments after the start).
+    pub async fn start_consult(
+        &self,
+        key: &str,
+        patient: Value,
+        scenario: &str,
+        refills: u32,
+    ) -> Uuid {
+        let email = patient["email"].as_str().expect("the patient's email");
+        self.sandbox.scenario(email, scenario).await;
+        self.start_journey(key, consult_input(patient, refills))
+            .await
+    }
+
     /// Patients who answer every request for more information, except those
     /// of journeys in `silent`, as the brand's product would relay them.
     pub fn answer_patients(&self, silent: Vec<Uuid>) {
@@ -346,7 +362,8 @@ pub fn patient(i: usize) -> Value {
     })
 }
 
-pub fn consult_input(patient: Value, scenario: &str, refills: u32) -> Value {
+/// A start request for `patient`'s consult for `glp1_monthly` with `refills`.
+pub fn consult_input(patient: Value, refills: u32) -> Value {
     json!({
         "patient": patient,
         "questionnaire": { "id": "weight_management", "version": 1, "answers": {
@@ -354,7 +371,6 @@ pub fn consult_input(patient: Value, scenario: &str, refills: u32) -> Value {
         "offering": { "id": "glp1_monthly", "refills": refills },
         "payment_reference": "pay_test",
         "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg", "url": "https://files.example/id.jpg" },
-        "scenario": scenario,
     })
 }
 

@@ -422,6 +422,24 @@ impl Sandbox {
         self.get("/_sandbox/counters").await
     }
 
+    /// The clinicians will decide `scenario` (`approve`, `decline`,
+    /// `more_info`, `more_info_2`, `cancel`, `stall`) on every case created
+    /// from now on for the patient whose chart has `email`.
+    pub async fn scenario(&self, email: &str, scenario: &str) {
+        let resp = self
+            .http
+            .post(format!("{}/_sandbox/scenarios", self.url))
+            .json(&serde_json::json!({ "email": email, "scenario": scenario }))
+            .send()
+            .await
+            .expect("set a scenario");
+        assert!(
+            resp.status().is_success(),
+            "scenario refused: {}",
+            resp.status()
+        );
+    }
+
     /// What the fake vendors hold of one kind (`patient`, `case`, `order`, ...).
     pub async fn resources(&self, kind: &str) -> Vec<serde_json::Value> {
         let all = self.get(&format!("/_sandbox/resources?kind={kind}")).await;

@@ -30,9 +30,6 @@ pub struct CaseRequest {
     pub refills: u32,
     pub questionnaire: Value,
     pub answers: Value,
-    /// Sandbox only: which clinician decision to simulate.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<String>,
 }
 
 /// A file attached to a case (the patient's photo ID), by reference: the

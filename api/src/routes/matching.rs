@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::json;
 
-use carepath_workflows::consult::input::ConsultInput;
+use carepath_workflows::consult::input::Patient;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
 use carepath_workflows::store::journeys;
 use carepath_workflows::{EngineError, JourneyStatus, WaitingFor};
@@ -50,10 +50,12 @@ pub async fn show(
         // As the registry is now: a patient created since the journey
         // matched (another intake of the same person) must be offered.
         let input = journeys::input(pool, id).await?.unwrap_or_default();
-        let intake: ConsultInput = serde_json::from_value(input)
+        // Only the patient is read, so a journey stored with a field since
+        // retired from the start request (`scenario`) is still reviewed.
+        let patient: Patient = serde_json::from_value(input["patient"].clone())
             .map_err(|_| ApiError::internal("the journey's input no longer parses"))?;
         outcome.candidates =
-            patients::current_candidates(pool, &patients::person_of(&intake.patient)).await?;
+            patients::current_candidates(pool, &patients::person_of(&patient)).await?;
     }
     Ok(Json(MatchView {
         journey_id: id,

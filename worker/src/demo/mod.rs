@@ -13,6 +13,7 @@ mod summary;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use carepath_sandbox::ScenarioRule;
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -54,12 +55,15 @@ impl Scenario {
         }
     }
 
-    fn sandbox(self) -> &'static str {
+    /// What the sandbox's clinician decides: a silent patient is asked once,
+    /// like any other, and never answers.
+    fn sandbox(self) -> carepath_sandbox::Scenario {
+        use carepath_sandbox::Scenario as Sandbox;
         match self {
-            Self::Approve => "approve",
-            Self::Decline => "decline",
-            Self::MoreInfo | Self::SilentPatient => "more_info",
-            Self::MoreInfoTwice => "more_info_2",
+            Self::Approve => Sandbox::Approve,
+            Self::Decline => Sandbox::Decline,
+            Self::MoreInfo | Self::SilentPatient => Sandbox::MoreInfo,
+            Self::MoreInfoTwice => Sandbox::MoreInfo2,
         }
     }
 
@@ -94,12 +98,43 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "sandbox vendors on {}, API on {}, 2 worker processes\n",
         stack.sandbox_url, stack.api_url
     );
+    let started = start_journeys(&stack, args.journeys).await?;
 
+    let (faults, injected) = faults::schedule(stack.clone());
+    let ended = progress::follow(
+        &stack,
+        args.journeys,
+        Duration::from_secs(args.timeout_secs),
+    )
+    .await;
+    faults.abort();
+    let ended = ended?;
+    if !ended {
+        summary::print(&stack, &started, &injected, began).await?;
+        bail!("not every journey ended within {} s", args.timeout_secs);
+    }
+    let all_as_expected = summary::print(&stack, &started, &injected, began).await?;
+    if args.hold {
+        println!("\nholding the stack up for `carepath ctl` (Ctrl-C to stop)…");
+        tokio::signal::ctrl_c().await?;
+    }
+    stack.stop().await;
+    if !all_as_expected {
+        bail!(
+            "some journeys did not end as their scenario implies, or a vendor saw a duplicate (see above)"
+        );
+    }
+    Ok(())
+}
+
+/// Starts `n` journeys of mixed scenarios, each once the sandbox knows what
+/// its clinician is to decide.
+async fn start_journeys(stack: &Stack, n: usize) -> Result<Vec<Started>> {
     let mut rng = rand::rng();
-    let mut started: Vec<Started> = Vec::with_capacity(args.journeys);
-    let mut inputs: Vec<Value> = Vec::with_capacity(args.journeys);
+    let mut started: Vec<Started> = Vec::with_capacity(n);
+    let mut inputs: Vec<Value> = Vec::with_capacity(n);
     let (mut returning, mut resubmitted) = (0, 0);
-    for i in 0..args.journeys {
+    for i in 0..n {
         // One intake in fifteen is the previous patient submitting again
         // (a refreshed page, a second tab) while their consult is open; half
         // of those for an offering whose policy holds them for an operator.
@@ -113,9 +148,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             let scenario = previous.scenario;
             let mut input = inputs[i - 1].clone();
             input["payment_reference"] = json!(format!("pay_demo_{i}"));
-            let id = stack
-                .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
-                .await?;
+            let id = start(stack, i, &input, scenario).await?;
             started.push(Started {
                 id,
                 scenario,
@@ -144,11 +177,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             "payment_reference": format!("pay_demo_{i}"),
             "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg",
                           "url": format!("https://files.brand.example/{i}/id.jpg") },
-            "scenario": scenario.sandbox(),
         });
-        let id = stack
-            .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
-            .await?;
+        let id = start(stack, i, &input, scenario).await?;
         if scenario == Scenario::SilentPatient {
             stack.silence(&id);
         }
@@ -164,32 +194,24 @@ pub async fn run(args: DemoArgs) -> Result<()> {
          patient submitting again); faults follow on a schedule\n",
         started.len()
     );
+    Ok(started)
+}
 
-    let (faults, injected) = faults::schedule(stack.clone());
-    let ended = progress::follow(
-        &stack,
-        args.journeys,
-        Duration::from_secs(args.timeout_secs),
-    )
-    .await;
-    faults.abort();
-    let ended = ended?;
-    if !ended {
-        summary::print(&stack, &started, &injected, began).await?;
-        bail!("not every journey ended within {} s", args.timeout_secs);
-    }
-    let all_as_expected = summary::print(&stack, &started, &injected, began).await?;
-    if args.hold {
-        println!("\nholding the stack up for `carepath ctl` (Ctrl-C to stop)…");
-        tokio::signal::ctrl_c().await?;
-    }
-    stack.stop().await;
-    if !all_as_expected {
-        bail!(
-            "some journeys did not end as their scenario implies, or a vendor saw a duplicate (see above)"
-        );
-    }
-    Ok(())
+/// Tells the sandbox's clinicians to decide the case for this patient (by
+/// their email) and offering as `scenario` says, then starts journey `i`:
+/// in that order, as its case is created moments after the start. A patient
+/// back for another offering has a rule of their own for it; one
+/// submitting again gets the rule they had.
+async fn start(stack: &Stack, i: usize, input: &Value, scenario: Scenario) -> Result<String> {
+    let rule = ScenarioRule {
+        email: text(input, "/patient/email").to_owned(),
+        offering: Some(text(input, "/offering/id").to_owned()),
+        scenario: scenario.sandbox(),
+    };
+    stack.set_scenario(&rule).await?;
+    stack
+        .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
+        .await
 }
 
 /// The first text value at `path` in `v`, or "".

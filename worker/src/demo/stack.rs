@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use carepath_activities::config::VENDORS;
 use carepath_activities::webhook_signature::Secrets;
 use carepath_api::auth::{Role, create_token};
-use carepath_sandbox::{SandboxConfig, SandboxSettings};
+use carepath_sandbox::{SandboxConfig, SandboxSettings, ScenarioRule};
 use carepath_workflows::{EngineConfig, Settings, builtin};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -67,22 +67,12 @@ impl Stack {
         let api_url = format!("http://{}", api_listener.local_addr()?);
         let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
-        let mut settings = SandboxSettings::default();
-        settings.clinician.assign_ms = 300;
-        settings.clinician.decide_ms = 900;
-        settings.webhooks.duplicate_rate = 0.3;
-        settings.webhooks.max_delay_ms = 400;
-        settings.webhooks.token_ttl_secs = 8;
-        // A prescription is active for carepath until its last refill runs
-        // out: here at least one refill interval (3 s). The sandbox counts a
-        // second one within that time as a duplicate — never a false one.
-        settings.prescription_active_secs = 3;
         tokio::spawn(carepath_sandbox::serve(
             sandbox_listener,
             SandboxConfig {
                 webhook_url: Some(format!("{api_url}/webhooks")),
                 webhook_secret: WEBHOOK_SECRET.into(),
-                settings,
+                settings: sandbox_settings(),
             },
         ));
 
@@ -233,6 +223,24 @@ impl Stack {
             .insert(id.to_owned());
     }
 
+    /// Sets what the sandbox's clinicians decide for the rule's patient and
+    /// offering (`POST /_sandbox/scenarios`). Errors: the sandbox could not
+    /// be reached or refused the rule.
+    pub async fn set_scenario(&self, rule: &ScenarioRule) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/_sandbox/scenarios", self.sandbox_url))
+            .json(rule)
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            bail!("the sandbox refused a scenario rule: {status} {body}");
+        }
+        Ok(())
+    }
+
     pub async fn set_fault(&self, fault: Value) {
         let _ = self
             .http
@@ -368,6 +376,22 @@ impl Drop for Stack {
             let _ = w.wait();
         }
     }
+}
+
+/// Clinicians who act within a second, webhooks late, reordered and
+/// duplicated, tokens that expire during the run.
+fn sandbox_settings() -> SandboxSettings {
+    let mut settings = SandboxSettings::default();
+    settings.clinician.assign_ms = 300;
+    settings.clinician.decide_ms = 900;
+    settings.webhooks.duplicate_rate = 0.3;
+    settings.webhooks.max_delay_ms = 400;
+    settings.webhooks.token_ttl_secs = 8;
+    // A prescription is active for carepath until its last refill runs
+    // out: here at least one refill interval (3 s). The sandbox counts a
+    // second one within that time as a duplicate — never a false one.
+    settings.prescription_active_secs = 3;
+    settings
 }
 
 fn config_toml(sandbox: &str) -> String {

@@ -14,9 +14,10 @@ use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
 
 /// Creates a patient and submits a case at the clinical network, through the
 /// full resilient client: what the vendor resilience tests and a deployment's
-/// smoke test drive. Input: `{"patient": {...}, "scenario": "approve",
-/// "await_decision": true}`; with `await_decision` it also waits for the
-/// clinician's decision, which arrives by webhook through the inbox.
+/// smoke test drive. Input: `{"patient": {...}, "await_decision": true}`;
+/// with `await_decision` it also waits for the clinician's decision, which
+/// arrives by webhook through the inbox (in the sandbox, the one its
+/// controls set for the patient's email).
 pub struct VendorProbe {
     vendors: Arc<Vendors>,
     pool: PgPool,
@@ -25,6 +26,53 @@ pub struct VendorProbe {
 impl VendorProbe {
     pub fn new(vendors: Arc<Vendors>, pool: PgPool) -> Self {
         Self { vendors, pool }
+    }
+
+    /// Waits for the clinician's decision on the case, answering each round
+    /// of questions; `approved` or `declined`.
+    async fn await_decision(
+        &self,
+        ctx: &mut JourneyCtx,
+        case_id: &str,
+    ) -> Result<String, WorkflowError> {
+        // The clinician's decision arrives by webhook: the case is linked to
+        // this journey so the inbox can route the clinical network's events here.
+        let pool = self.pool.clone();
+        let (journey_id, linked_case) = (ctx.journey_id(), case_id.to_owned());
+        ctx.step("link_case", |_| async move {
+            refs::link(&pool, journey_id, "clinical", CASE, &linked_case).await?;
+            Ok(())
+        })
+        .await?;
+        ctx.set_phase("awaiting_clinician");
+        loop {
+            let Some(event) = ctx.wait_signal(CLINICAL_CASE, None).await? else {
+                continue;
+            };
+            match event["type"].as_str() {
+                Some(t @ ("case.approved" | "case.declined")) => {
+                    return Ok(t.trim_start_matches("case.").to_owned());
+                }
+                Some("case.more_info_requested") => {
+                    let vendors = self.vendors.clone();
+                    let case = case_id.to_owned();
+                    ctx.step("answer_more_info", |s| async move {
+                        vendors
+                            .clinical
+                            .send_message(
+                                &case,
+                                "patient",
+                                "more information",
+                                &s.idempotency_key(),
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                    .await?;
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -69,7 +117,6 @@ impl Workflow for VendorProbe {
             refills: 0,
             questionnaire: json!({ "id": "probe", "version": 1 }),
             answers: json!({}),
-            scenario: input["scenario"].as_str().map(str::to_owned),
         };
         let case_id: String = ctx
             .step("submit_case", |s| async move {
@@ -86,44 +133,7 @@ impl Workflow for VendorProbe {
         if input["await_decision"].as_bool() != Some(true) {
             return Ok(json!({ "patient_id": patient_id, "case_id": case_id }));
         }
-        // The clinician's decision arrives by webhook: the case is linked to
-        // this journey so the inbox can route the clinical network's events here.
-        let pool = self.pool.clone();
-        let (journey_id, linked_case) = (ctx.journey_id(), case_id.clone());
-        ctx.step("link_case", |_| async move {
-            refs::link(&pool, journey_id, "clinical", CASE, &linked_case).await?;
-            Ok(())
-        })
-        .await?;
-        ctx.set_phase("awaiting_clinician");
-        let decision = loop {
-            let Some(event) = ctx.wait_signal(CLINICAL_CASE, None).await? else {
-                continue;
-            };
-            match event["type"].as_str() {
-                Some(t @ ("case.approved" | "case.declined")) => {
-                    break t.trim_start_matches("case.").to_owned();
-                }
-                Some("case.more_info_requested") => {
-                    let vendors = self.vendors.clone();
-                    let case = case_id.clone();
-                    ctx.step("answer_more_info", |s| async move {
-                        vendors
-                            .clinical
-                            .send_message(
-                                &case,
-                                "patient",
-                                "more information",
-                                &s.idempotency_key(),
-                            )
-                            .await?;
-                        Ok(())
-                    })
-                    .await?;
-                }
-                _ => {}
-            }
-        };
+        let decision = self.await_decision(ctx, &case_id).await?;
         Ok(json!({ "patient_id": patient_id, "case_id": case_id, "decision": decision }))
     }
 }

@@ -135,7 +135,6 @@ impl AsyncConsult {
             refills: intake.offering.refills,
             questionnaire: answers["questionnaire"].clone(),
             answers: answers["answers"].clone(),
-            scenario: intake.scenario.clone(),
         };
         let (vendors, pool) = (self.vendors.clone(), self.pool.clone());
         let submitted: Submitted = ctx

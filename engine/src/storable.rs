@@ -50,7 +50,7 @@ impl Unstorable {
 /// Checks `value` against the rule above; the first problem found, by path.
 ///
 /// ```
-/// use carepath_workflows::storable::{check, MAX_DEPTH};
+/// use carepath_engine::storable::{check, MAX_DEPTH};
 /// use serde_json::json;
 /// assert!(check(&json!({"a": ["b"]})).is_ok());
 /// assert_eq!(check(&json!({"a": {"b": "x\u{0}"}})).unwrap_err().path, "a.b");

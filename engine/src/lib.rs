@@ -7,6 +7,85 @@
 //! engine re-runs from the top each time the journey is woken, answering every
 //! step it has already recorded from history (see [`JourneyCtx`]). The queue is
 //! apalis-postgres: a task only says "look at journey X".
+//!
+//! # Quick start
+//!
+//! A workflow of three steps with a signal and a timer between them: each
+//! `step` runs once and is recorded, `wait_signal` and `sleep` park the
+//! journey in the database (no worker is held while it waits), and the
+//! function is re-run from the top when the journey wakes, answered from
+//! history up to where it stopped. `cargo run -p carepath-engine --example
+//! hello_journey` runs a journey like this one against `DATABASE_URL`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use async_trait::async_trait;
+//! use carepath_engine::{
+//!     Actor, Engine, EngineConfig, JourneyCtx, Registry, WorkerConfig, Workflow, WorkflowError,
+//! };
+//! use serde_json::{Value, json};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! struct Refill;
+//!
+//! #[async_trait]
+//! impl Workflow for Refill {
+//!     fn signals(&self) -> &[&str] {
+//!         &["approved"]
+//!     }
+//!
+//!     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
+//!         // Anything not deterministic (a vendor call, a clock, a random id)
+//!         // happens inside a step; the step's key is what a vendor sees again
+//!         // if the call is retried.
+//!         let order: String = ctx
+//!             .step("create_order", |s| async move { Ok(format!("order {}", s.idempotency_key())) })
+//!             .await?;
+//!         let Some(approval) = ctx
+//!             .wait_signal("approved", Some(Duration::from_secs(3 * 24 * 3600)))
+//!             .await?
+//!         else {
+//!             return Err(WorkflowError::fail("not approved within three days"));
+//!         };
+//!         // A durable timer: a row, not a tokio sleep, so it survives restarts.
+//!         ctx.sleep("cool_off", Duration::from_secs(3600)).await?;
+//!         let shipped: bool = ctx.step("ship", |_| async { Ok(true) }).await?;
+//!         Ok(json!({ "patient": input["patient"], "order": order,
+//!                    "approved_by": approval["by"], "shipped": shipped }))
+//!     }
+//! }
+//!
+//! # async fn quick_start() -> anyhow::Result<()> {
+//! let pool = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
+//! carepath_engine::migrate::run(&pool).await?;
+//! let registry = Registry::new().with("refill", 1, Refill);
+//! let engine = Engine::new(pool, registry, EngineConfig::default());
+//!
+//! // The worker loops: usually their own processes, here a task.
+//! let stop = CancellationToken::new();
+//! let worker = tokio::spawn(carepath_engine::worker::run(
+//!     engine.clone(),
+//!     WorkerConfig::default(),
+//!     stop.clone(),
+//! ));
+//!
+//! let actor = Actor::new("api");
+//! // The idempotency key makes a repeated request return the same journey.
+//! let started = engine
+//!     .start("refill", "refill-p42-2026-03", json!({ "patient": "p42" }), &actor)
+//!     .await?;
+//! // Later, from an API handler or a webhook: the waiting journey goes on.
+//! engine
+//!     .signal(started.journey.id, "approved", "clinician", "approval-7",
+//!             &json!({ "by": "dr-7" }), &actor)
+//!     .await?;
+//!
+//! stop.cancel();
+//! worker.await??;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod config;
 pub mod context;

@@ -8,5 +8,7 @@ pub use carepath_workflows::db;
 pub mod demo;
 pub mod health;
 pub mod logging;
-pub mod private_pg;
+/// Re-exported so the demo, the benchmarks and the end-to-end tests keep
+/// their paths; the engine's own tests use the crate directly.
+pub use carepath_pgcluster as private_pg;
 pub mod runtime;

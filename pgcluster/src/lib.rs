@@ -4,6 +4,8 @@
 //! `postgres` user. A watchdog process removes the cluster if we die without
 //! cleaning up, so a killed test run leaves nothing behind.
 
+#![warn(missing_docs)]
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+/// How much the cluster flushes to disk.
 #[derive(Debug, Clone, Copy)]
 pub enum Durability {
     /// PostgreSQL's defaults: every commit is flushed to disk. For benchmarks.
@@ -20,6 +23,8 @@ pub enum Durability {
     Fast,
 }
 
+/// A running cluster on a free loopback port. Dropping it stops the server
+/// and deletes its files.
 pub struct PrivatePostgres {
     root: PathBuf,
     bin: PathBuf,
@@ -30,6 +35,12 @@ pub struct PrivatePostgres {
 }
 
 impl PrivatePostgres {
+    /// Creates a cluster in a fresh temporary directory and starts it.
+    ///
+    /// # Errors
+    /// No server binaries found, no user to run them as (under root), or
+    /// `initdb` or `pg_ctl` failing (their output and the server log are in
+    /// the error).
     pub fn start(durability: Durability) -> Result<Self> {
         let bin = find_server_binaries()?;
         let run_as = if nix::unistd::geteuid().is_root() {
@@ -91,6 +102,7 @@ impl PrivatePostgres {
         Ok(pg)
     }
 
+    /// The TCP port it listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -101,10 +113,18 @@ impl PrivatePostgres {
     }
 
     /// Stops the server with a fast shutdown (connections are cut) and starts it again.
+    ///
+    /// # Errors
+    /// `pg_ctl` failing.
     pub fn restart(&self) -> Result<()> {
         self.pg_ctl("restart")
     }
 
+    /// Stops the server with a fast shutdown, keeping its files for
+    /// [`start_again`](Self::start_again).
+    ///
+    /// # Errors
+    /// `pg_ctl` failing.
     pub fn stop(&self) -> Result<()> {
         self.run(
             "pg_ctl",
@@ -112,6 +132,10 @@ impl PrivatePostgres {
         )
     }
 
+    /// Starts a server that [`stop`](Self::stop) stopped.
+    ///
+    /// # Errors
+    /// `pg_ctl` failing.
     pub fn start_again(&self) -> Result<()> {
         self.pg_ctl("start")
     }
@@ -215,6 +239,9 @@ impl Drop for PrivatePostgres {
 
 /// `DATABASE_URL` when it is set; otherwise a private cluster, returned so the
 /// caller keeps it alive for as long as it needs the database.
+///
+/// # Errors
+/// See [`PrivatePostgres::start`].
 pub fn database_url_or_private(
     durability: Durability,
 ) -> Result<(Option<PrivatePostgres>, String)> {

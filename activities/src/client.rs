@@ -273,31 +273,38 @@ impl VendorClient {
                         .await);
                 }
                 Attempt::Retry {
-                    message,
+                    ref message,
                     retry_after: None,
                 } => {
-                    self.breaker.on_error();
-                    if self.opened.0.swap(false, Ordering::SeqCst) {
-                        metrics::BREAKER_OPENINGS
-                            .with_label_values(&[self.name.as_str()])
-                            .inc();
-                        self.breaker_state(true);
-                        let open = Duration::from_secs_f64(self.profile.breaker.open_secs);
-                        let reason = format!(
-                            "circuit open after {} consecutive failures: {message}",
-                            self.profile.breaker.failures
-                        );
-                        return Err(self.hold(open, &reason).await);
-                    }
+                    self.failed(message).await?;
                     match delays.next_backoff() {
                         Some(d) if attempt < self.profile.retry.attempts => {
                             tokio::time::sleep(d).await
                         }
-                        _ => return Err(self.transient(message, None)),
+                        _ => return Err(self.transient(message.to_owned(), None)),
                     }
                 }
             }
         }
+    }
+
+    /// Counts a failed attempt against the breaker; when that opens it, every
+    /// process is told to hold off for the breaker's open time.
+    async fn failed(&self, message: &str) -> Result<(), VendorError> {
+        self.breaker.on_error();
+        if !self.opened.0.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        metrics::BREAKER_OPENINGS
+            .with_label_values(&[self.name.as_str()])
+            .inc();
+        self.breaker_state(true);
+        let open = Duration::from_secs_f64(self.profile.breaker.open_secs);
+        let reason = format!(
+            "circuit open after {} consecutive failures: {message}",
+            self.profile.breaker.failures
+        );
+        Err(self.hold(open, &reason).await)
     }
 
     /// Hold, breaker and rate limit: may this call go out now?
@@ -354,33 +361,11 @@ impl VendorClient {
         idempotency_key: Option<&str>,
     ) -> Attempt {
         let url = format!("{}{path}", self.profile.base_url);
-        let mut req = self.http.request(method.reqwest(), &url);
-        let mut token_used = None;
-        match &self.auth {
-            // The rate limit may have kept this call waiting while another
-            // process met a 429: a token request is a request too, and must
-            // not go out during the hold it set.
-            Auth::OAuth(_) if let Err(e) = self.check_hold().await => {
-                return Attempt::Refused(e);
-            }
-            Auth::OAuth(tokens) => match tokens.token().await {
-                Ok(token) => {
-                    req = req.bearer_auth(&token);
-                    token_used = Some(token);
-                }
-                Err(e) => {
-                    // Without a token there is nothing to send: the vendor is
-                    // unavailable to this process until the token backoff ends.
-                    if e.vendor_named {
-                        return Attempt::Refused(self.hold(e.retry_after, &e.to_string()).await);
-                    }
-                    let until =
-                        Utc::now() + chrono::Duration::from_std(e.retry_after).unwrap_or_default();
-                    return Attempt::Refused(self.held(until, e.to_string()));
-                }
-            },
-            Auth::ApiKey { header, key } => req = req.header(header, key),
-        }
+        let req = self.http.request(method.reqwest(), &url);
+        let (mut req, token_used) = match self.authorize(req).await {
+            Ok(authorized) => authorized,
+            Err(e) => return Attempt::Refused(e),
+        };
         if let Some(key) = idempotency_key {
             req = req.header("idempotency-key", key);
         }
@@ -401,6 +386,38 @@ impl VendorClient {
                 };
             }
         };
+        self.read_answer(resp, token_used).await
+    }
+
+    /// The request with its credentials, and the OAuth token it carries.
+    async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::RequestBuilder, Option<String>), VendorError> {
+        match &self.auth {
+            Auth::OAuth(tokens) => {
+                // The rate limit may have kept this call waiting while another
+                // process met a 429: a token request is a request too, and must
+                // not go out during the hold it set.
+                self.check_hold().await?;
+                match tokens.token().await {
+                    Ok(token) => Ok((req.bearer_auth(&token), Some(token))),
+                    // Without a token there is nothing to send: the vendor is
+                    // unavailable to this process until the token backoff ends.
+                    Err(e) if e.vendor_named => Err(self.hold(e.retry_after, &e.to_string()).await),
+                    Err(e) => {
+                        let until = Utc::now()
+                            + chrono::Duration::from_std(e.retry_after).unwrap_or_default();
+                        Err(self.held(until, e.to_string()))
+                    }
+                }
+            }
+            Auth::ApiKey { header, key } => Ok((req.header(header, key), None)),
+        }
+    }
+
+    /// What the vendor's answer means for the call.
+    async fn read_answer(&self, resp: reqwest::Response, token_used: Option<String>) -> Attempt {
         let status = resp.status();
         let outcome = classify(status, resp.headers());
         let body: Value = match resp.bytes().await {

@@ -61,7 +61,7 @@ async fn a_journey_waits_for_its_signal_then_for_its_timer() {
         timeout_in > chrono::Duration::minutes(55),
         "it wakes at its timeout, an hour away: {timeout_in}"
     );
-    assert_eq!(step(&pool, id, "greet").await.status, "completed");
+    assert_eq!(step(&pool, id, "greet").await.status.as_str(), "completed");
 
     let signalled = Instant::now();
     let payload = json!({ "by": "dr-7" });
@@ -135,7 +135,10 @@ async fn a_signal_wait_takes_its_timeout_branch_when_nothing_arrives() {
     worker.shutdown().await;
 
     assert_eq!(done.output, Some(json!({ "approved": false })));
-    assert_eq!(step(&pool, id, "signal:approved").await.status, "completed");
+    assert_eq!(
+        step(&pool, id, "signal:approved").await.status.as_str(),
+        "completed"
+    );
     assert!(
         history_kinds(&pool, id)
             .await

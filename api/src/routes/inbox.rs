@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use carepath_workflows::store::inbox;
+
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -19,15 +21,7 @@ use crate::views::{
     ActionRequest, FilterText, InboxCursor, MAX_REASON, Reason, documented_as, one_of_words,
 };
 
-/// The columns an [`InboxItem`] is read from, in one place for every query.
-macro_rules! inbox_item_columns {
-    () => {
-        "id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, \
-         received_at, processed_at"
-    };
-}
-
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InboxItem {
     pub id: i64,
     pub vendor: String,
@@ -50,6 +44,24 @@ pub struct InboxItem {
     pub source: String,
     pub received_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl From<inbox::Entry> for InboxItem {
+    fn from(e: inbox::Entry) -> Self {
+        Self {
+            id: e.id,
+            vendor: e.vendor,
+            dedup_key: e.dedup_key,
+            event_type: e.event_type,
+            status: e.status,
+            journey_id: e.journey_id,
+            note: e.note,
+            deliveries: e.deliveries,
+            source: e.source,
+            received_at: e.received_at,
+            processed_at: e.processed_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,20 +119,17 @@ pub async fn list(
         ));
     }
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let sql = concat!(
-        "SELECT ",
-        inbox_item_columns!(),
-        " FROM carepath.webhook_inbox
-          WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4",
-    );
-    let mut items: Vec<InboxItem> = sqlx::query_as(sql)
-        .bind(&status)
-        .bind(&q.vendor)
-        .bind(cursor)
-        .bind(limit + 1)
-        .fetch_all(state.engine.pool())
-        .await?;
+    let mut items: Vec<InboxItem> = inbox::list(
+        state.engine.pool(),
+        &status,
+        q.vendor.as_deref(),
+        cursor,
+        limit + 1,
+    )
+    .await?
+    .into_iter()
+    .map(InboxItem::from)
+    .collect();
     let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(InboxPage { items, next_cursor }))
 }
@@ -129,7 +138,7 @@ pub async fn list(
 /// large), or an item of a vendor's feed that could not be stored: nothing of
 /// it was stored but this record, so it cannot be replayed; its vendor has to
 /// send it again.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Rejection {
     /// A rejection's own number (not an inbox entry's).
     pub id: i64,
@@ -145,6 +154,20 @@ pub struct Rejection {
     /// declared `Content-Length`, or 0).
     pub body_bytes: i32,
     pub received_at: DateTime<Utc>,
+}
+
+impl From<inbox::Rejection> for Rejection {
+    fn from(r: inbox::Rejection) -> Self {
+        Self {
+            id: r.id,
+            vendor: r.vendor,
+            status_code: r.status_code,
+            reason: r.reason,
+            body_sha256: r.body_sha256,
+            body_bytes: r.body_bytes,
+            received_at: r.received_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,17 +200,12 @@ pub async fn rejections(
     QueryParams(q): QueryParams<RejectionQuery>,
 ) -> Result<Json<RejectionPage>, ApiError> {
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let mut items: Vec<Rejection> = sqlx::query_as(
-        "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
-           FROM carepath.webhook_rejections
-          WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
-    )
-    .bind(&q.vendor)
-    .bind(cursor)
-    .bind(limit + 1)
-    .fetch_all(state.engine.pool())
-    .await?;
+    let mut items: Vec<Rejection> =
+        inbox::rejections(state.engine.pool(), q.vendor.as_deref(), cursor, limit + 1)
+            .await?
+            .into_iter()
+            .map(Rejection::from)
+            .collect();
     let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(RejectionPage { items, next_cursor }))
 }
@@ -248,26 +266,14 @@ async fn act(
     ids: &[i64],
     reason: &str,
 ) -> Result<Vec<i64>, ApiError> {
-    let sql = match action {
-        InboxAction::Replay => {
-            "UPDATE carepath.webhook_inbox
-                SET status = 'received', note = NULL, processed_at = NULL, route_after = now(),
-                    route_attempts = 0
-              WHERE id = ANY($1) AND status <> 'received'
-              RETURNING id"
-        }
+    let pool = state.engine.pool();
+    let mut done = match action {
+        InboxAction::Replay => inbox::replay(pool, ids).await?,
         InboxAction::Skip => {
-            "UPDATE carepath.webhook_inbox
-                SET status = 'skipped', note = $2, processed_at = now()
-              WHERE id = ANY($1) AND status IN ('received', 'unmatched', 'ignored', 'parked')
-              RETURNING id"
+            let note = format!("skipped by {}: {reason}", caller.actor().0);
+            inbox::skip(pool, ids, &note).await?
         }
     };
-    let mut done: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(ids)
-        .bind(format!("skipped by {}: {reason}", caller.actor().0))
-        .fetch_all(state.engine.pool())
-        .await?;
     done.sort_unstable();
     if !done.is_empty() {
         let target = done
@@ -323,15 +329,10 @@ async fn one(
 ) -> Result<Json<InboxItem>, ApiError> {
     bounded("reason", reason, MAX_REASON)?;
     let done = act(state, caller, action, &[id], reason).await?;
-    let item: Option<InboxItem> = sqlx::query_as(concat!(
-        "SELECT ",
-        inbox_item_columns!(),
-        " FROM carepath.webhook_inbox WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.engine.pool())
-    .await?;
-    let item = item.ok_or_else(|| ApiError::not_found(format!("no inbox entry {id}")))?;
+    let item = inbox::get(state.engine.pool(), id)
+        .await?
+        .map(InboxItem::from)
+        .ok_or_else(|| ApiError::not_found(format!("no inbox entry {id}")))?;
     if done.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use carepath_workflows::consult::consults::{ActivePrescription, Claim};
-use carepath_workflows::consult::journey::{INTAKE_REVIEW, ReviewAction};
-use carepath_workflows::store::journeys;
+use carepath_workflows::consult::journey::{CLAIM_STEP, INTAKE_REVIEW, ReviewAction};
+use carepath_workflows::store::{journeys, steps};
 
 use crate::AppState;
 use crate::auth::AsOperator;
@@ -64,15 +64,7 @@ pub struct IntakeReviewRequest {
 /// The collision the journey's latest claim recorded, if any (a journey
 /// claims again when the consult it was merging into ended).
 async fn collision(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Claim>, ApiError> {
-    let output: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT output FROM carepath.journey_steps
-          WHERE journey_id = $1 AND status = 'completed'
-            AND (key = 'claim_consult' OR key LIKE 'claim\\_consult#%')
-          ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let output = steps::latest_completed_output(pool, id, CLAIM_STEP).await?;
     Ok(output.and_then(|o| serde_json::from_value(o).ok()))
 }
 

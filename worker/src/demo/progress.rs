@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use carepath_workflows::store::journeys;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Stack;
@@ -84,7 +85,7 @@ pub async fn follow(stack: &Stack, total: usize, timeout: Duration) -> Result<bo
         for (phase, status, waiting, n) in &rows {
             counts[group_of(phase, status)] += *n as u64;
             match waiting.as_deref() {
-                Some(w) if w.starts_with("vendor:") => on_vendor += n,
+                Some(w) if journeys::waited_vendor(w).is_some() => on_vendor += n,
                 Some(w) if w.starts_with("retry:") => retrying += n,
                 _ => {}
             }

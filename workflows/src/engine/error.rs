@@ -57,7 +57,7 @@ impl From<carepath_activities::VendorError> for StepError {
             } => StepError::Unavailable {
                 message: e.to_string(),
                 retry_after: (until - chrono::Utc::now()).to_std().unwrap_or_default(),
-                waiting_for: format!("vendor:{vendor}"),
+                waiting_for: crate::store::journeys::vendor_wait(vendor),
             },
             V::Transient {
                 ref message,

@@ -9,3 +9,4 @@ pub mod journeys;
 pub mod refs;
 pub mod signals;
 pub mod steps;
+pub mod tokens;

@@ -40,6 +40,13 @@ pub const PATIENT_RESPONSE: &str = "patient_response";
 /// duplicate intake, or one over an active prescription) arrives as (only
 /// through `/v1/journeys/{id}/intake-review`).
 pub const INTAKE_REVIEW: &str = "intake_review";
+/// The step that matches the journey's patient; its output (a
+/// `MatchOutcome`) is what `/v1/journeys/{id}/patient-match` shows.
+pub const MATCH_STEP: &str = "match_patient";
+/// The step that claims the patient's consult for the offering (run again,
+/// as `claim_consult#2` ..., when the consult it was merging into ended); its
+/// latest output (a `Claim`) is what `/v1/journeys/{id}/intake-review` shows.
+pub const CLAIM_STEP: &str = "claim_consult";
 /// The version new consults start on: one open consult per patient and
 /// offering. Version 1 (registered beside it until its journeys end) has no
 /// such guard; its journeys keep their recorded sequence of steps.

@@ -44,110 +44,25 @@ pub async fn receive(
     let Some(secrets) = state.webhooks.secrets.get(&vendor) else {
         return Err(ApiError::not_found(format!("no vendor named {vendor:?}")));
     };
-    // A body too large to read is recorded by its declared size, without a digest.
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
-    let reject = |status: StatusCode, code: &'static str, reason: String, body: Option<Bytes>| {
-        let (state, vendor) = (state.clone(), vendor.clone());
-        async move {
-            let refused = match &body {
-                Some(b) => RefusedBody::Read(b),
-                None => RefusedBody::Unread { declared },
-            };
-            let recorded = inbox::reject(
-                state.engine.pool(),
-                &vendor,
-                status.as_u16(),
-                &reason,
-                refused,
-            )
-            .await;
-            if let Err(e) = recorded {
-                return ApiError::internal(e);
-            }
-            tracing::warn!(%vendor, %reason, "webhook rejected");
-            carepath_activities::metrics::WEBHOOKS
-                .with_label_values(&[vendor.as_str(), "rejected"])
-                .inc();
-            ApiError::new(status, code, reason)
-        }
-    };
     // A body the API will not read (too large, cut off) is a rejection like
     // any other: recorded and counted, so a vendor stuck on it is seen.
     let body = match body {
         Ok(body) => body,
         Err(e) => {
-            let refused = body_rejection(e);
-            let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
-                "payload_too_large"
-            } else {
-                "malformed"
+            // Recorded by its declared size, without a digest.
+            let unread = RefusedBody::Unread {
+                declared: declared_length(&headers),
             };
-            let reason = refused.body.error.message;
-            return Err(reject(refused.status, code, reason, None).await);
+            return Err(reject(&state, &vendor, Refusal::unread(e), unread).await);
         }
     };
-    let signature = headers
-        .get(webhook_signature::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let keys: Vec<&[u8]> = secrets.iter().map(String::as_bytes).collect();
-    let Some(signed_at) = webhook_signature::verify(&keys, signature, &body) else {
-        return Err(reject(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "signature missing or invalid".into(),
-            Some(body.clone()),
-        )
-        .await);
-    };
-    // abs_diff: a timestamp at either end of the range cannot overflow it.
-    let skew = chrono::Utc::now().timestamp().abs_diff(signed_at);
-    if skew > state.webhooks.tolerance.as_secs() {
-        return Err(reject(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            format!("timestamp {skew} s away from now, beyond the tolerance"),
-            Some(body.clone()),
-        )
-        .await);
-    }
-    // What storage would refuse, or could not read back, is refused here:
-    // stored, it would be a row no one can process.
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                "the body is not a JSON object".into(),
-                Some(body.clone()),
-            )
-            .await);
+    let event = match admit(secrets, state.webhooks.tolerance, &headers, &body) {
+        Ok(event) => event,
+        Err(refusal) => {
+            return Err(reject(&state, &vendor, refusal, RefusedBody::Read(&body)).await);
         }
     };
-    if let Err(e) = carepath_workflows::storable::check(&event) {
-        return Err(reject(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("the body cannot be stored: {e}"),
-            Some(body.clone()),
-        )
-        .await);
-    }
     let dedup_key = inbox::dedup_key(&event, &body);
-    let kept: serde_json::Map<String, Value> = KEPT_HEADERS
-        .iter()
-        .filter_map(|h| {
-            headers
-                .get(*h)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| ((*h).to_owned(), json!(v)))
-        })
-        .collect();
     let stored = inbox::store(
         state.engine.pool(),
         &vendor,
@@ -155,7 +70,7 @@ pub async fn receive(
         &dedup_key,
         event["type"].as_str(),
         &body,
-        &Value::Object(kept),
+        &kept_headers(&headers),
     )
     .await?;
     let status = if stored { "stored" } else { "duplicate" };
@@ -166,4 +81,117 @@ pub async fn receive(
         status: status.into(),
         dedup_key,
     }))
+}
+
+/// Why a webhook is refused, as its answer says it.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// A body that could not be read: too large, or cut off.
+    fn unread(e: BytesRejection) -> Self {
+        let refused = body_rejection(e);
+        let code = if refused.status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "malformed"
+        };
+        Self::new(refused.status, code, refused.body.error.message)
+    }
+}
+
+/// The event in `body`, when it is signed with one of `secrets` within
+/// `tolerance` of now and is a JSON object storage accepts.
+fn admit(
+    secrets: &[String],
+    tolerance: std::time::Duration,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Refusal> {
+    let signature = headers
+        .get(webhook_signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let keys: Vec<&[u8]> = secrets.iter().map(String::as_bytes).collect();
+    let unauthorized =
+        |reason: String| Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", reason);
+    let Some(signed_at) = webhook_signature::verify(&keys, signature, body) else {
+        return Err(unauthorized("signature missing or invalid".into()));
+    };
+    // abs_diff: a timestamp at either end of the range cannot overflow it.
+    let skew = chrono::Utc::now().timestamp().abs_diff(signed_at);
+    if skew > tolerance.as_secs() {
+        return Err(unauthorized(format!(
+            "timestamp {skew} s away from now, beyond the tolerance"
+        )));
+    }
+    // What storage would refuse, or could not read back, is refused here:
+    // stored, it would be a row no one can process.
+    let malformed = |reason: String| Refusal::new(StatusCode::BAD_REQUEST, "malformed", reason);
+    let event = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(malformed("the body is not a JSON object".into())),
+    };
+    if let Err(e) = carepath_workflows::storable::check(&event) {
+        return Err(malformed(format!("the body cannot be stored: {e}")));
+    }
+    Ok(event)
+}
+
+/// Records the refusal (reason, size and digest: never the body), logs and
+/// counts it, and answers with it.
+async fn reject(
+    state: &AppState,
+    vendor: &str,
+    refusal: Refusal,
+    body: RefusedBody<'_>,
+) -> ApiError {
+    let Refusal {
+        status,
+        code,
+        reason,
+    } = refusal;
+    let recorded = inbox::reject(state.engine.pool(), vendor, status.as_u16(), &reason, body).await;
+    if let Err(e) = recorded {
+        return ApiError::internal(e);
+    }
+    tracing::warn!(%vendor, %reason, "webhook rejected");
+    carepath_activities::metrics::WEBHOOKS
+        .with_label_values(&[vendor, "rejected"])
+        .inc();
+    ApiError::new(status, code, reason)
+}
+
+/// The body's declared `Content-Length`, or 0.
+fn declared_length(headers: &HeaderMap) -> i64 {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0)
+}
+
+/// The [`KEPT_HEADERS`] the request has, as a JSON object.
+fn kept_headers(headers: &HeaderMap) -> Value {
+    let kept: serde_json::Map<String, Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|h| {
+            headers
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| ((*h).to_owned(), json!(v)))
+        })
+        .collect();
+    Value::Object(kept)
 }

@@ -95,75 +95,15 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         stack.sandbox_url, stack.api_url
     );
 
-    let mut rng = rand::rng();
-    let mut started: Vec<Started> = Vec::with_capacity(args.journeys);
-    let mut inputs: Vec<Value> = Vec::with_capacity(args.journeys);
-    let (mut returning, mut resubmitted) = (0, 0);
-    for i in 0..args.journeys {
-        // One intake in fifteen is the previous patient submitting again
-        // (a refreshed page, a second tab) while their consult is open; half
-        // of those for an offering whose policy holds them for an operator.
-        if i % 15 == 7
-            && let Some(previous) = started.last()
-            && matches!(
-                previous.scenario,
-                Scenario::Approve | Scenario::Decline | Scenario::MoreInfo
-            )
-        {
-            let scenario = previous.scenario;
-            let mut input = inputs[i - 1].clone();
-            input["payment_reference"] = json!(format!("pay_demo_{i}"));
-            let id = stack
-                .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
-                .await?;
-            started.push(Started {
-                id,
-                scenario,
-                resubmits: Some(i - 1),
-            });
-            inputs.push(input);
-            resubmitted += 1;
-            continue;
-        }
-        let scenario = Scenario::pick(rng.random_range(0..100));
-        // One patient in twenty is back for a consult about something else,
-        // with a new phone number: matching links them to their chart
-        // instead of making another.
-        let (patient, offering) = if i >= 20 && i % 20 == 0 {
-            returning += 1;
-            (patients::returning(i - 19), "demo_offering_2")
-        } else if i % 30 == 21 {
-            (patients::new(i), "demo_offering_review")
-        } else {
-            (patients::new(i), "demo_offering")
-        };
-        let input = json!({
-            "patient": patient,
-            "questionnaire": patients::questionnaire(i),
-            "offering": { "id": offering, "refills": rng.random_range(0..=2) },
-            "payment_reference": format!("pay_demo_{i}"),
-            "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg",
-                          "url": format!("https://files.brand.example/{i}/id.jpg") },
-            "scenario": scenario.sandbox(),
-        });
-        let id = stack
-            .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
-            .await?;
-        if scenario == Scenario::SilentPatient {
-            stack.silence(&id);
-        }
-        started.push(Started {
-            id,
-            scenario,
-            resubmits: None,
-        });
-        inputs.push(input);
-    }
+    let cohort = start_journeys(&stack, args.journeys).await?;
     println!(
-        "started {} journeys ({returning} of them returning patients, {resubmitted} the same \
+        "started {} journeys ({} of them returning patients, {} the same \
          patient submitting again); faults follow on a schedule\n",
-        started.len()
+        cohort.started.len(),
+        cohort.returning,
+        cohort.resubmitted
     );
+    let started = cohort.started;
 
     let (faults, injected) = faults::schedule(stack.clone());
     let ended = progress::follow(
@@ -190,6 +130,93 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The journeys the demo started, and how many of them are returning
+/// patients and the same patient submitting again.
+struct Cohort {
+    started: Vec<Started>,
+    returning: usize,
+    resubmitted: usize,
+}
+
+/// Starts `n` journeys of mixed scenarios.
+async fn start_journeys(stack: &Stack, n: usize) -> Result<Cohort> {
+    let mut rng = rand::rng();
+    let mut cohort = Cohort {
+        started: Vec::with_capacity(n),
+        returning: 0,
+        resubmitted: 0,
+    };
+    let mut inputs: Vec<Value> = Vec::with_capacity(n);
+    for i in 0..n {
+        // One intake in fifteen is the previous patient submitting again
+        // (a refreshed page, a second tab) while their consult is open; half
+        // of those for an offering whose policy holds them for an operator.
+        if i % 15 == 7
+            && let Some(previous) = cohort.started.last()
+            && matches!(
+                previous.scenario,
+                Scenario::Approve | Scenario::Decline | Scenario::MoreInfo
+            )
+        {
+            let scenario = previous.scenario;
+            let mut input = inputs[i - 1].clone();
+            input["payment_reference"] = json!(format!("pay_demo_{i}"));
+            let id = stack
+                .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
+                .await?;
+            cohort.started.push(Started {
+                id,
+                scenario,
+                resubmits: Some(i - 1),
+            });
+            inputs.push(input);
+            cohort.resubmitted += 1;
+            continue;
+        }
+        let scenario = Scenario::pick(rng.random_range(0..100));
+        let (input, returning) = intake(i, scenario, &mut rng);
+        cohort.returning += usize::from(returning);
+        let id = stack
+            .start_journey(&format!("demo-{}-{i}", stack.run_id), input.clone())
+            .await?;
+        if scenario == Scenario::SilentPatient {
+            stack.silence(&id);
+        }
+        cohort.started.push(Started {
+            id,
+            scenario,
+            resubmits: None,
+        });
+        inputs.push(input);
+    }
+    Ok(cohort)
+}
+
+/// The `i`th intake, of a new patient or (`true`) a returning one.
+fn intake(i: usize, scenario: Scenario, rng: &mut impl Rng) -> (Value, bool) {
+    // One patient in twenty is back for a consult about something else,
+    // with a new phone number: matching links them to their chart
+    // instead of making another.
+    let returning = i >= 20 && i.is_multiple_of(20);
+    let (patient, offering) = if returning {
+        (patients::returning(i - 19), "demo_offering_2")
+    } else if i % 30 == 21 {
+        (patients::new(i), "demo_offering_review")
+    } else {
+        (patients::new(i), "demo_offering")
+    };
+    let input = json!({
+        "patient": patient,
+        "questionnaire": patients::questionnaire(i),
+        "offering": { "id": offering, "refills": rng.random_range(0..=2) },
+        "payment_reference": format!("pay_demo_{i}"),
+        "photo_id": { "file_name": "id.jpg", "content_type": "image/jpeg",
+                      "url": format!("https://files.brand.example/{i}/id.jpg") },
+        "scenario": scenario.sandbox(),
+    });
+    (input, returning)
 }
 
 /// The first text value at `path` in `v`, or "".

@@ -34,6 +34,45 @@ check_max = "10s"
 duplicate_intake_by_offering = { demo_offering_review = "review" }
 "#;
 
+/// The sandbox as the demo runs it: clinicians who act within a second,
+/// webhooks duplicated and late.
+fn sandbox_settings() -> SandboxSettings {
+    let mut settings = SandboxSettings::default();
+    settings.clinician.assign_ms = 300;
+    settings.clinician.decide_ms = 900;
+    settings.webhooks.duplicate_rate = 0.3;
+    settings.webhooks.max_delay_ms = 400;
+    settings.webhooks.token_ttl_secs = 8;
+    // A prescription is active for carepath until its last refill runs
+    // out: here at least one refill interval (3 s). The sandbox counts a
+    // second one within that time as a duplicate — never a false one.
+    settings.prescription_active_secs = 3;
+    settings
+}
+
+/// Serves the API on `listener`, every vendor's webhooks signed with
+/// [`WEBHOOK_SECRET`].
+fn serve_api(
+    listener: tokio::net::TcpListener,
+    engine: carepath_workflows::Engine,
+    vendors: carepath_activities::VendorsConfig,
+) {
+    let mut webhooks = carepath_api::webhooks_config::WebhookConfig::default();
+    for vendor in VENDORS {
+        webhooks
+            .secrets
+            .insert(vendor.to_owned(), vec![WEBHOOK_SECRET.to_owned()]);
+    }
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine,
+            vendors: Arc::new(vendors),
+            webhooks: Arc::new(webhooks),
+        },
+    ));
+}
+
 pub struct Stack {
     pub run_id: String,
     pub pool: PgPool,
@@ -66,22 +105,12 @@ impl Stack {
         let api_url = format!("http://{}", api_listener.local_addr()?);
         let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
-        let mut settings = SandboxSettings::default();
-        settings.clinician.assign_ms = 300;
-        settings.clinician.decide_ms = 900;
-        settings.webhooks.duplicate_rate = 0.3;
-        settings.webhooks.max_delay_ms = 400;
-        settings.webhooks.token_ttl_secs = 8;
-        // A prescription is active for carepath until its last refill runs
-        // out: here at least one refill interval (3 s). The sandbox counts a
-        // second one within that time as a duplicate — never a false one.
-        settings.prescription_active_secs = 3;
         tokio::spawn(carepath_sandbox::serve(
             sandbox_listener,
             SandboxConfig {
                 webhook_url: Some(format!("{api_url}/webhooks")),
                 webhook_secret: WEBHOOK_SECRET.into(),
-                settings,
+                settings: sandbox_settings(),
             },
         ));
 
@@ -94,20 +123,7 @@ impl Stack {
         std::fs::write(&config_path, &config_text)
             .with_context(|| format!("writing {}", config_path.display()))?;
         let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
-        let mut webhooks = carepath_api::webhooks_config::WebhookConfig::default();
-        for vendor in VENDORS {
-            webhooks
-                .secrets
-                .insert(vendor.to_owned(), vec![WEBHOOK_SECRET.to_owned()]);
-        }
-        tokio::spawn(carepath_api::serve(
-            api_listener,
-            carepath_api::AppState {
-                engine,
-                vendors: Arc::new(settings.vendors),
-                webhooks: Arc::new(webhooks),
-            },
-        ));
+        serve_api(api_listener, engine, settings.vendors);
 
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let operator_token =

@@ -150,8 +150,8 @@ pub async fn get_for_update(
 }
 
 /// What a journey's `waiting_for` starts with while it waits on a vendor on
-/// hold; [`waiting_on_vendor_condition!`] says the same in SQL.
-#[doc(hidden)]
+/// hold, for `concat!` into static SQL; [`vendor_wait`], [`waited_vendor`]
+/// and [`waiting_on_vendor_condition!`] are built on it.
 #[macro_export]
 macro_rules! vendor_wait_prefix {
     () => {

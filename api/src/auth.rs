@@ -46,7 +46,10 @@ impl Role {
 /// Who is calling, from a valid bearer token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's name: history and the operator audit record the caller
+    /// as `token:<name>`.
     pub name: String,
+    /// What the token may do.
     pub role: Role,
 }
 
@@ -95,7 +98,8 @@ impl FromRequestParts<AppState> for Caller {
 /// Callers already checked for a role: as the first extractor of a handler,
 /// 401 and 403 come before anything about the request itself is looked at.
 macro_rules! role_extractor {
-    ($name:ident, $role:expr) => {
+    ($name:ident, $role:expr, $doc:literal) => {
+        #[doc = $doc]
         pub struct $name(pub Caller);
 
         impl FromRequestParts<AppState> for $name {
@@ -121,9 +125,17 @@ macro_rules! role_extractor {
     };
 }
 
-role_extractor!(AsProduct, Role::Product);
-role_extractor!(AsOperator, Role::Operator);
-role_extractor!(AsAdmin, Role::Admin);
+role_extractor!(
+    AsProduct,
+    Role::Product,
+    "A caller whose role includes `product`."
+);
+role_extractor!(
+    AsOperator,
+    Role::Operator,
+    "A caller whose role includes `operator`."
+);
+role_extractor!(AsAdmin, Role::Admin, "A caller with the `admin` role.");
 
 /// A token as stored: the hex SHA-256 of its text.
 pub fn hash(token: &str) -> String {

@@ -395,6 +395,9 @@ pub async fn bulk_retry(
     Ok(Json(result))
 }
 
+/// Retries each of the journeys `ids` for `caller` with `reason`: those
+/// retried, and those skipped because retry no longer applied to them (or
+/// they are gone).
 pub(crate) async fn retry_each(
     engine: &Engine,
     ids: &[Uuid],

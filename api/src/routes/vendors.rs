@@ -109,6 +109,8 @@ pub async fn resume(
     finish(state, caller, "vendor_resume", &name, &req.reason).await
 }
 
+/// Records in the operator audit that `caller` did `action` to `target`,
+/// with `reason`.
 pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,

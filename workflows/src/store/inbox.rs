@@ -135,9 +135,11 @@ pub async fn reject(
 pub struct Entry {
     /// The inbox's own number for it (a listing's cursor).
     pub id: i64,
+    /// The vendor that sent it.
     pub vendor: String,
     /// See [`dedup_key`].
     pub dedup_key: String,
+    /// The event's `type`, when it named one.
     pub event_type: Option<String>,
     /// `received`, `applied`, `unmatched`, `parked`, `ignored` or `skipped`.
     pub status: String,
@@ -149,7 +151,10 @@ pub struct Entry {
     pub deliveries: i32,
     /// [`Source::as_str`] of the way it first arrived.
     pub source: String,
+    /// When it first arrived.
     pub received_at: DateTime<Utc>,
+    /// When routing (or an operator) last settled it; `None` while it
+    /// waits to be routed.
     pub processed_at: Option<DateTime<Utc>>,
 }
 
@@ -253,14 +258,17 @@ pub async fn skip(
 pub struct Rejection {
     /// The rejection's own number (a listing's cursor).
     pub id: i64,
+    /// The vendor it claimed to come from.
     pub vendor: String,
     /// The HTTP status it was answered with (see [`reject`]).
     pub status_code: i32,
+    /// Why it was refused.
     pub reason: String,
     /// SHA-256 of the body, hex; empty for a body too large to be read.
     pub body_sha256: String,
     /// The body's size in bytes, or its declared size when it was not read.
     pub body_bytes: i32,
+    /// When it was refused.
     pub received_at: DateTime<Utc>,
 }
 

@@ -1,5 +1,6 @@
-//! SQL over carepath's own tables. Queries are kept here, readable, and the
-//! engine above speaks in journeys, steps, signals and history events.
+//! SQL over carepath's own tables, one module per table (or family of
+//! tables). Queries are kept here, readable, and the engine and the API above
+//! speak in journeys, steps, signals, history events, inbox entries and tokens.
 
 pub mod alerts;
 pub mod audit;

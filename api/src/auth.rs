@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use carepath_workflows::Actor;
+use carepath_workflows::store::tokens;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +23,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as stored and written in requests.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Product => "product",
@@ -30,6 +32,7 @@ impl Role {
         }
     }
 
+    /// The role named `s`; `None` for any other text.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "product" => Some(Role::Product),
@@ -43,7 +46,10 @@ impl Role {
 /// Who is calling, from a valid bearer token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's name: history and the operator audit record the caller
+    /// as `token:<name>`.
     pub name: String,
+    /// What the token may do.
     pub role: Role,
 }
 
@@ -78,22 +84,22 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT name, role FROM carepath.api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(hash(token))
-        .fetch_optional(state.engine.pool())
-        .await?;
-        let (name, role) = row.ok_or_else(ApiError::unauthorized)?;
-        let role = Role::parse(&role).ok_or_else(ApiError::unauthorized)?;
-        Ok(Caller { name, role })
+        let live = tokens::find_live(state.engine.pool(), &hash(token))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let role = Role::parse(&live.role).ok_or_else(ApiError::unauthorized)?;
+        Ok(Caller {
+            name: live.name,
+            role,
+        })
     }
 }
 
 /// Callers already checked for a role: as the first extractor of a handler,
 /// 401 and 403 come before anything about the request itself is looked at.
 macro_rules! role_extractor {
-    ($name:ident, $role:expr) => {
+    ($name:ident, $role:expr, $doc:literal) => {
+        #[doc = $doc]
         pub struct $name(pub Caller);
 
         impl FromRequestParts<AppState> for $name {
@@ -119,14 +125,24 @@ macro_rules! role_extractor {
     };
 }
 
-role_extractor!(AsProduct, Role::Product);
-role_extractor!(AsOperator, Role::Operator);
-role_extractor!(AsAdmin, Role::Admin);
+role_extractor!(
+    AsProduct,
+    Role::Product,
+    "A caller whose role includes `product`."
+);
+role_extractor!(
+    AsOperator,
+    Role::Operator,
+    "A caller whose role includes `operator`."
+);
+role_extractor!(AsAdmin, Role::Admin, "A caller with the `admin` role.");
 
+/// A token as stored: the hex SHA-256 of its text.
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Why a token could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("a token named {0:?} already exists")]
@@ -137,35 +153,24 @@ pub enum TokenError {
 
 /// Creates a token and returns it; only its hash is stored, so this is the
 /// one time it can be read.
+///
+/// # Errors
+/// [`TokenError::NameTaken`] when a token of that name exists (revoked ones
+/// too), or the database's.
 pub async fn create_token(pool: &PgPool, name: &str, role: Role) -> Result<String, TokenError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = format!("cp_{}", hex::encode(bytes));
-    let inserted = sqlx::query(
-        "INSERT INTO carepath.api_tokens (id, name, role, token_hash) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(name)
-    .bind(role.as_str())
-    .bind(hash(&token))
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    if !tokens::insert(pool, name, role.as_str(), &hash(&token)).await? {
         return Err(TokenError::NameTaken(name.to_owned()));
     }
     Ok(token)
 }
 
 /// Revokes the token named `name`; `false` when there is no such live token.
+///
+/// # Errors
+/// The database's.
 pub async fn revoke_token(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "UPDATE carepath.api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
-    )
-    .bind(name)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+    tokens::revoke(pool, name).await
 }

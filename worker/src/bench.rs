@@ -264,6 +264,11 @@ pub struct WebhooksArgs {
     concurrency: usize,
 }
 
+/// The journeys whose cases the benchmark's webhooks are about.
+const OWNERS: usize = 200;
+/// The clinical network's webhook secret in the benchmark.
+const SECRET: &str = "bench-secret";
+
 /// The API and the inbox router run in this process, as one API pod and one
 /// worker would; the load comes from the same process, over loopback HTTP.
 pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
@@ -271,104 +276,23 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     let pool = db::connect(&url, 48).await?;
     db::migrate(&pool).await?;
     describe_machine(&pool).await?;
-    let secret = "bench-secret";
     let settings = carepath_workflows::Settings {
         webhook_secrets: carepath_activities::webhook_signature::Secrets::default()
-            .with("clinical", &[secret]),
+            .with("clinical", &[SECRET]),
         ..carepath_workflows::Settings::default()
     };
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/webhooks/clinical", listener.local_addr()?);
-    tokio::spawn(carepath_api::serve(
-        listener,
-        carepath_api::AppState {
-            engine: engine.clone(),
-            vendors: std::sync::Arc::new(settings.vendors),
-        },
-    ));
+    let base = serve_api(&engine, settings.vendors).await?;
     let stop = tokio_util::sync::CancellationToken::new();
-    let router = {
-        let (engine, stop) = (engine.clone(), stop.clone());
-        tokio::spawn(async move {
-            while !stop.is_cancelled() {
-                match engine.route_inbox_once(500).await {
-                    Ok(r) if r.handled() > 0 => {}
-                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-        })
-    };
-
-    // The events are about cases that journeys own, so routing does its real
-    // work (a signal and a history event each); no worker runs the journeys.
+    let router = spawn_router(&engine, &stop);
     let run = Uuid::new_v4().simple().to_string();
-    const OWNERS: usize = 200;
-    for j in 0..OWNERS {
-        let started = engine
-            .start(
-                "noop",
-                &format!("bench-{run}-{j}"),
-                json!({}),
-                &Actor::new("bench"),
-            )
-            .await?;
-        carepath_workflows::store::refs::link(
-            &pool,
-            started.journey.id,
-            "clinical",
-            "case",
-            &format!("case_{run}_{j}"),
-        )
-        .await?;
-    }
+    own_cases(&engine, &pool, &run).await?;
     carepath_activities::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let began = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let (http, base, run, next) = (http.clone(), base.clone(), run.clone(), next.clone());
-        let total = args.webhooks;
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= total {
-                    return anyhow::Ok(latencies);
-                }
-                let body = json!({
-                    "event_id": format!("evt_{run}_{i}"),
-                    "type": "case.assigned",
-                    "data": { "case_id": format!("case_{run}_{}", i % OWNERS) },
-                })
-                .to_string();
-                let signature = carepath_activities::webhook_signature::sign(
-                    secret.as_bytes(),
-                    chrono::Utc::now().timestamp(),
-                    body.as_bytes(),
-                );
-                let sent = Instant::now();
-                let resp = http
-                    .post(&base)
-                    .header("content-type", "application/json")
-                    .header(carepath_activities::webhook_signature::HEADER, signature)
-                    .body(body)
-                    .send()
-                    .await?;
-                if !resp.status().is_success() {
-                    bail!("webhook answered {}", resp.status());
-                }
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(args.webhooks);
-    for t in tasks {
-        latencies.extend(t.await??);
-    }
+    let mut latencies = post_webhooks(&http, &args, &base, &run).await?;
     let elapsed = began.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     println!(
@@ -379,23 +303,148 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99)
     );
+    wait_routed(&pool).await?;
+    stop.cancel();
+    let _ = router.await;
+    report_routing_lag(&pool, &run).await
+}
+
+/// Serves the API (the engine's webhook sources verify the clinical
+/// network's webhooks, signed with [`SECRET`]) on a loopback port; the URL
+/// its webhooks are posted to.
+async fn serve_api(engine: &Engine, vendors: carepath_activities::VendorsConfig) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}/webhooks/clinical", listener.local_addr()?);
+    tokio::spawn(carepath_api::serve(
+        listener,
+        carepath_api::AppState {
+            engine: engine.clone(),
+            vendors: std::sync::Arc::new(vendors),
+        },
+    ));
+    Ok(base)
+}
+
+/// Routes the inbox, as a worker's router does, until `stop`.
+fn spawn_router(
+    engine: &Engine,
+    stop: &tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let (engine, stop) = (engine.clone(), stop.clone());
+    tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            match engine.route_inbox_once(500).await {
+                Ok(r) if r.handled() > 0 => {}
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+}
+
+/// Starts [`OWNERS`] journeys, each owning a case of `run`.
+async fn own_cases(engine: &Engine, pool: &PgPool, run: &str) -> Result<()> {
+    // The events are about cases that journeys own, so routing does its real
+    // work (a signal and a history event each); no worker runs the journeys.
+    for j in 0..OWNERS {
+        let started = engine
+            .start(
+                "noop",
+                &format!("bench-{run}-{j}"),
+                json!({}),
+                &Actor::new("bench"),
+            )
+            .await?;
+        carepath_workflows::store::refs::link(
+            pool,
+            started.journey.id,
+            "clinical",
+            "case",
+            &format!("case_{run}_{j}"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Posts `args.webhooks` signed webhooks about the cases of `run`,
+/// `args.concurrency` at a time; each one's time to the 200, in ms.
+async fn post_webhooks(
+    http: &reqwest::Client,
+    args: &WebhooksArgs,
+    base: &str,
+    run: &str,
+) -> Result<Vec<f64>> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, base, run, next) = (http.clone(), base.to_owned(), run.to_owned(), next.clone());
+        let total = args.webhooks;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return anyhow::Ok(latencies);
+                }
+                latencies.push(post_one(&http, &base, &run, i).await?);
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(args.webhooks);
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(latencies)
+}
+
+/// Posts the `i`th webhook of `run`; its time to the 200, in ms.
+async fn post_one(http: &reqwest::Client, base: &str, run: &str, i: usize) -> Result<f64> {
+    let body = json!({
+        "event_id": format!("evt_{run}_{i}"),
+        "type": "case.assigned",
+        "data": { "case_id": format!("case_{run}_{}", i % OWNERS) },
+    })
+    .to_string();
+    let signature = carepath_activities::webhook_signature::sign(
+        SECRET.as_bytes(),
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let sent = Instant::now();
+    let resp = http
+        .post(base)
+        .header("content-type", "application/json")
+        .header(carepath_activities::webhook_signature::HEADER, signature)
+        .body(body)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("webhook answered {}", resp.status());
+    }
+    Ok(sent.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Waits (up to 10 minutes) until the router has routed every stored webhook.
+async fn wait_routed(pool: &PgPool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let pending: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM carepath.webhook_inbox WHERE status = 'received'",
         )
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
         if pending == 0 {
-            break;
+            return Ok(());
         }
         if Instant::now() > deadline {
             bail!("{pending} webhooks still unrouted");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop.cancel();
-    let _ = router.await;
+}
+
+/// Prints how long the webhooks of `run` waited between their 200 and their routing.
+async fn report_routing_lag(pool: &PgPool, run: &str) -> Result<()> {
     let (p50, p99, max): (f64, f64, f64) = sqlx::query_as(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), max(lag)
@@ -403,7 +452,7 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
                    FROM carepath.webhook_inbox WHERE dedup_key LIKE $1) l",
     )
     .bind(format!("evt_{run}_%"))
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await?;
     println!(
         "inbox routing lag (received → routed): p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms"

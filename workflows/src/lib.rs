@@ -17,6 +17,6 @@ pub use carepath_engine::{
     Actor, Engine, EngineConfig, EngineError, JOURNEY_QUEUE, Journey, JourneyCtx, JourneyStatus,
     JourneyTask, Registry, RetryPolicy, SignalOutcome, StartOutcome, StepCtx, StepError,
     WaitingFor, WebhookSource, WebhookSources, Workflow, WorkflowError, journey_columns,
-    overdue_condition, storable, tracecontext,
+    overdue_condition, storable, tracecontext, vendor_wait_prefix, waiting_on_vendor_condition,
 };
 pub use settings::Settings;

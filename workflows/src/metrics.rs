@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use sqlx::PgPool;
 
-use crate::overdue_condition;
+use crate::{overdue_condition, waiting_on_vendor_condition};
 
 /// One gauge family in the text format.
 struct Family<'a> {
@@ -55,7 +55,23 @@ pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
     Ok(out)
 }
 
+/// The gauges read from the database, family by family, in the order the
+/// page has always listed them.
 async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    journey_gauges(pool, out).await?;
+    overdue_gauges(pool, out).await?;
+    vendor_gauges(pool, out).await?;
+    feed_gauges(pool, out).await?;
+    inbox_event_gauges(pool, out).await?;
+    inbox_lag_gauge(pool, out).await?;
+    inbox_rejection_gauge(pool, out).await?;
+    queue_gauges(pool, out).await?;
+    alert_counters(pool, out).await?;
+    open_alert_gauges(pool, out).await
+}
+
+/// `carepath_journeys`: journeys by workflow, status and phase.
+async fn journey_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let by_status: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT workflow, status, phase, count(*) FROM carepath.journeys
           GROUP BY workflow, status, phase ORDER BY 1, 2, 3",
@@ -76,7 +92,13 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
             *n as f64,
         );
     }
+    Ok(())
+}
 
+/// `carepath_overdue_journeys` and
+/// `carepath_oldest_overdue_journey_age_seconds`, by phase: both from one
+/// read, so the count and the age describe the same journeys.
+async fn overdue_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let overdue: Vec<(String, i64, f64)> = sqlx::query_as(concat!(
         "SELECT j.phase, count(*),
                 -- Due since its wake time, or since it last recorded anything.
@@ -112,16 +134,23 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     for (phase, _, age) in &overdue {
         f.sample(name, &[("phase", phase)], age.max(0.0));
     }
+    Ok(())
+}
 
-    let vendors: Vec<(String, i64, f64)> = sqlx::query_as(
+/// `carepath_vendor_waiting_journeys` and
+/// `carepath_vendor_hold_remaining_seconds`, one sample per vendor.
+async fn vendor_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+    let vendors: Vec<(String, i64, f64)> = sqlx::query_as(concat!(
         "SELECT v.vendor,
                 (SELECT count(*) FROM carepath.journeys j
-                  WHERE j.status = 'waiting' AND j.waiting_for = 'vendor:' || v.vendor),
+                  WHERE j.status = 'waiting' AND ",
+        waiting_on_vendor_condition!("j.waiting_for", "v.vendor"),
+        "),
                 coalesce((SELECT extract(epoch FROM h.until - now())::float8
                             FROM carepath.vendor_holds h
                            WHERE h.vendor = v.vendor AND h.until > now()), 0)
-           FROM unnest($1::text[]) AS v(vendor) ORDER BY 1",
-    )
+           FROM unnest($1::text[]) AS v(vendor) ORDER BY 1"
+    ))
     .bind(
         carepath_activities::config::VENDORS
             .map(str::to_owned)
@@ -144,9 +173,12 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     for (vendor, _, left) in &vendors {
         f.sample(name, &[("vendor", vendor)], left.max(0.0));
     }
+    Ok(())
+}
 
-    feed_gauges(pool, out).await?;
-
+/// `carepath_inbox_events`: stored events by routing status, every status
+/// reported (zero included).
+async fn inbox_event_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let inbox: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM carepath.webhook_inbox GROUP BY status ORDER BY 1",
     )
@@ -173,6 +205,11 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
             .map_or(0, |(_, n)| *n);
         f.sample(name, &[("status", status)], n as f64);
     }
+    Ok(())
+}
+
+/// `carepath_inbox_lag_seconds`: how long the oldest unrouted event has waited.
+async fn inbox_lag_gauge(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let lag: f64 = sqlx::query_scalar(
         "SELECT coalesce(extract(epoch FROM now() - min(received_at))::float8, 0)
            FROM carepath.webhook_inbox WHERE status = 'received'",
@@ -187,6 +224,11 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         "Age of the oldest webhook not yet routed (0 when none).",
     );
     f.sample(name, &[], lag);
+    Ok(())
+}
+
+/// `carepath_inbox_rejections`: webhooks refused at the door.
+async fn inbox_rejection_gauge(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM carepath.webhook_rejections")
         .fetch_one(pool)
         .await?;
@@ -198,7 +240,11 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
         "Webhooks refused at the door (signature, timestamp, body), as recorded.",
     );
     f.sample(name, &[], rejected as f64);
+    Ok(())
+}
 
+/// `carepath_queue_tasks`: the journey queue's tasks by apalis status.
+async fn queue_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     // A task not due yet is a timer, not work waiting for a worker: it is
     // reported as `Scheduled`, so `Pending` means due and not yet taken.
     let queue: Vec<(String, i64)> = sqlx::query_as(
@@ -220,13 +266,23 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     for (status, n) in &queue {
         f.sample(name, &[("status", status)], *n as f64);
     }
+    Ok(())
+}
 
+/// `carepath_alerts_total`: alerts raised, by kind.
+async fn alert_counters(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let alerts = crate::store::alerts::counts(pool).await?;
     let name = "carepath_alerts_total";
     let mut f = Family::new(out, name, "counter", "Alerts raised by journeys, by kind.");
     for (kind, n) in &alerts {
         f.sample(name, &[("kind", kind)], *n as f64);
     }
+    Ok(())
+}
+
+/// `carepath_alerts_open`: open alerts by kind, the known kinds always
+/// reported (zero included).
+async fn open_alert_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     let open = crate::store::alerts::open_counts(pool).await?;
     let name = "carepath_alerts_open";
     let mut f = Family::new(

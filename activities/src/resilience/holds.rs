@@ -4,13 +4,19 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+/// A hold in force on a vendor.
 #[derive(Debug, Clone)]
 pub struct Hold {
+    /// When it ends (the database's clock).
     pub until: DateTime<Utc>,
+    /// Why: the failure that set it, or the operator's reason.
     pub reason: String,
 }
 
 /// The vendor's hold, if one is in force now.
+///
+/// # Errors
+/// The database's.
 pub async fn current(pool: &PgPool, vendor: &str) -> Result<Option<Hold>, sqlx::Error> {
     let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(
         "SELECT until, reason FROM carepath.vendor_holds
@@ -23,7 +29,11 @@ pub async fn current(pool: &PgPool, vendor: &str) -> Result<Option<Hold>, sqlx::
 }
 
 /// Holds the vendor for `lasting` from now (the database's now, like every
-/// check of the hold); an existing hold that ends later stands.
+/// check of the hold); an existing hold that ends later stands. Returns the
+/// hold in force afterwards.
+///
+/// # Errors
+/// The database's.
 pub async fn hold(
     pool: &PgPool,
     vendor: &str,
@@ -49,4 +59,18 @@ pub async fn hold(
         until: Utc::now() + chrono::Duration::from_std(lasting).unwrap_or_default(),
         reason: reason.to_owned(),
     }))
+}
+
+/// Lifts the vendor's hold, whoever set it and however long it had left;
+/// `false` when there was none (an ended hold's row counts as one).
+///
+/// # Errors
+/// The database's.
+pub async fn release(pool: &PgPool, vendor: &str) -> Result<bool, sqlx::Error> {
+    let released = sqlx::query("DELETE FROM carepath.vendor_holds WHERE vendor = $1")
+        .bind(vendor)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(released > 0)
 }

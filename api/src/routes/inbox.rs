@@ -4,10 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+
+use carepath_workflows::store::inbox;
 
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
@@ -15,79 +13,11 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Body, QueryParams, path_param};
 use crate::routes::journeys::bounded;
 use crate::routes::vendors::audit;
-use crate::views::{
-    ActionRequest, FilterText, InboxCursor, MAX_REASON, Reason, documented_as, one_of_words,
+use crate::views::{ActionRequest, INBOX_STATUSES, MAX_REASON};
+pub use crate::views::{
+    InboxBulkRequest, InboxBulkResult, InboxItem, InboxPage, InboxQuery, InboxStatus, Rejection,
+    RejectionPage, RejectionQuery,
 };
-
-/// The columns an [`InboxItem`] is read from, in one place for every query.
-macro_rules! inbox_item_columns {
-    () => {
-        "id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, \
-         received_at, processed_at"
-    };
-}
-
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct InboxItem {
-    pub id: i64,
-    pub vendor: String,
-    /// The vendor's event id (`sha256:<hex>` when it gave none, or one longer
-    /// than 200 characters; for a rejection, the SHA-256 of the body).
-    pub dedup_key: String,
-    pub event_type: Option<String>,
-    /// `received` (waiting to be routed), `applied` (delivered to its
-    /// journey), `unmatched` (no journey owns what it is about), `parked`
-    /// (could not be processed: `note` holds the error), `ignored` (its
-    /// journey does not receive such events) or `skipped` (set aside by an
-    /// operator: `note` says who and why).
-    pub status: String,
-    pub journey_id: Option<Uuid>,
-    /// Why it is where it is: the routing error, an operator's reason.
-    pub note: Option<String>,
-    pub deliveries: i32,
-    /// How it first arrived: `webhook`, or `feed` (read from the vendor's
-    /// event feed; a webhook for it afterwards counts as a repeat delivery).
-    pub source: String,
-    pub received_at: DateTime<Utc>,
-    pub processed_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InboxPage {
-    pub items: Vec<InboxItem>,
-    pub next_cursor: Option<String>,
-}
-
-/// Every status an inbox entry can have.
-const STATUSES: [&str; 6] = [
-    "received",
-    "applied",
-    "unmatched",
-    "parked",
-    "ignored",
-    "skipped",
-];
-
-documented_as!(
-    /// An inbox status a listing can ask for.
-    InboxStatus => one_of_words("An inbox status (default `unmatched`)", &STATUSES)
-);
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct InboxQuery {
-    /// Default `unmatched`.
-    #[param(inline, value_type = Option<InboxStatus>)]
-    pub status: Option<String>,
-    #[param(inline, value_type = Option<FilterText>)]
-    pub vendor: Option<String>,
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    #[param(inline, value_type = Option<InboxCursor>)]
-    pub cursor: Option<String>,
-}
 
 #[utoipa::path(get, path = "/v1/inbox", tag = "webhooks", operation_id = "list_inbox", params(InboxQuery),
     responses((status = 200, description = "OK", body = InboxPage),
@@ -100,70 +30,26 @@ pub async fn list(
     QueryParams(q): QueryParams<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let status = q.status.unwrap_or_else(|| "unmatched".into());
-    if !STATUSES.contains(&status.as_str()) {
+    if !INBOX_STATUSES.contains(&status.as_str()) {
         return Err(ApiError::field(
             "status",
-            format!("must be one of {}", STATUSES.join(", ")),
+            format!("must be one of {}", INBOX_STATUSES.join(", ")),
         ));
     }
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let sql = concat!(
-        "SELECT ",
-        inbox_item_columns!(),
-        " FROM carepath.webhook_inbox
-          WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4",
-    );
-    let mut items: Vec<InboxItem> = sqlx::query_as(sql)
-        .bind(&status)
-        .bind(&q.vendor)
-        .bind(cursor)
-        .bind(limit + 1)
-        .fetch_all(state.engine.pool())
-        .await?;
+    let mut items: Vec<InboxItem> = inbox::list(
+        state.engine.pool(),
+        &status,
+        q.vendor.as_deref(),
+        cursor,
+        limit + 1,
+    )
+    .await?
+    .into_iter()
+    .map(InboxItem::from)
+    .collect();
     let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(InboxPage { items, next_cursor }))
-}
-
-/// A webhook refused at the door (bad signature, stale, malformed, too
-/// large), or an item of a vendor's feed that could not be stored: nothing of
-/// it was stored but this record, so it cannot be replayed; its vendor has to
-/// send it again.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Rejection {
-    /// A rejection's own number (not an inbox entry's).
-    pub id: i64,
-    pub vendor: String,
-    /// The HTTP status it was answered with (400, 401, 413); for an item
-    /// of a vendor's feed (its `reason` starts with `feed:`), which is not
-    /// answered, the status its body would have got as a webhook (400).
-    pub status_code: i32,
-    pub reason: String,
-    /// SHA-256 of the body, hex; empty for a body too large to be read.
-    pub body_sha256: String,
-    /// The body's size in bytes (for a body too large to be read, its
-    /// declared `Content-Length`, or 0).
-    pub body_bytes: i32,
-    pub received_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RejectionPage {
-    pub items: Vec<Rejection>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RejectionQuery {
-    #[param(inline, value_type = Option<FilterText>)]
-    pub vendor: Option<String>,
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    #[param(inline, value_type = Option<InboxCursor>)]
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/inbox/rejections", tag = "webhooks", operation_id = "list_rejections", params(RejectionQuery),
@@ -177,17 +63,12 @@ pub async fn rejections(
     QueryParams(q): QueryParams<RejectionQuery>,
 ) -> Result<Json<RejectionPage>, ApiError> {
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
-    let mut items: Vec<Rejection> = sqlx::query_as(
-        "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
-           FROM carepath.webhook_rejections
-          WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
-    )
-    .bind(&q.vendor)
-    .bind(cursor)
-    .bind(limit + 1)
-    .fetch_all(state.engine.pool())
-    .await?;
+    let mut items: Vec<Rejection> =
+        inbox::rejections(state.engine.pool(), q.vendor.as_deref(), cursor, limit + 1)
+            .await?
+            .into_iter()
+            .map(Rejection::from)
+            .collect();
     let next_cursor = next_page(&mut items, limit, |i| i.id);
     Ok(Json(RejectionPage { items, next_cursor }))
 }
@@ -248,26 +129,14 @@ async fn act(
     ids: &[i64],
     reason: &str,
 ) -> Result<Vec<i64>, ApiError> {
-    let sql = match action {
-        InboxAction::Replay => {
-            "UPDATE carepath.webhook_inbox
-                SET status = 'received', note = NULL, processed_at = NULL, route_after = now(),
-                    route_attempts = 0
-              WHERE id = ANY($1) AND status <> 'received'
-              RETURNING id"
-        }
+    let pool = state.engine.pool();
+    let mut done = match action {
+        InboxAction::Replay => inbox::replay(pool, ids).await?,
         InboxAction::Skip => {
-            "UPDATE carepath.webhook_inbox
-                SET status = 'skipped', note = $2, processed_at = now()
-              WHERE id = ANY($1) AND status IN ('received', 'unmatched', 'ignored', 'parked')
-              RETURNING id"
+            let note = format!("skipped by {}: {reason}", caller.actor().0);
+            inbox::skip(pool, ids, &note).await?
         }
     };
-    let mut done: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(ids)
-        .bind(format!("skipped by {}: {reason}", caller.actor().0))
-        .fetch_all(state.engine.pool())
-        .await?;
     done.sort_unstable();
     if !done.is_empty() {
         let target = done
@@ -323,15 +192,10 @@ async fn one(
 ) -> Result<Json<InboxItem>, ApiError> {
     bounded("reason", reason, MAX_REASON)?;
     let done = act(state, caller, action, &[id], reason).await?;
-    let item: Option<InboxItem> = sqlx::query_as(concat!(
-        "SELECT ",
-        inbox_item_columns!(),
-        " FROM carepath.webhook_inbox WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.engine.pool())
-    .await?;
-    let item = item.ok_or_else(|| ApiError::not_found(format!("no inbox entry {id}")))?;
+    let item = inbox::get(state.engine.pool(), id)
+        .await?
+        .map(InboxItem::from)
+        .ok_or_else(|| ApiError::not_found(format!("no inbox entry {id}")))?;
     if done.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -340,26 +204,6 @@ async fn one(
         ));
     }
     Ok(Json(item))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InboxBulkRequest {
-    /// The inbox entries to act on: 1 to 500 ids.
-    #[schema(min_items = 1, max_items = 500)]
-    #[serde(deserialize_with = "crate::extract::whole_i64s")]
-    pub ids: Vec<i64>,
-    /// Why: recorded in the operator audit with the caller.
-    #[schema(value_type = Reason)]
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InboxBulkResult {
-    /// The entries acted on.
-    pub done: Vec<i64>,
-    /// Entries that do not exist or whose status does not allow the action.
-    pub not_done: Vec<i64>,
 }
 
 async fn bulk(

@@ -7,73 +7,26 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use carepath_workflows::WaitingFor;
-use carepath_workflows::consult::consults::{ActivePrescription, Claim};
-use carepath_workflows::consult::journey::{INTAKE_REVIEW, ReviewAction};
-use carepath_workflows::store::journeys;
+use carepath_workflows::consult::consults::Claim;
+use carepath_workflows::consult::journey::{CLAIM_STEP, INTAKE_REVIEW, ReviewAction};
+use carepath_workflows::store::{journeys, steps};
 
 use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Body, JourneyId};
 use crate::routes::journeys::bounded;
-use crate::views::MAX_REASON;
-use crate::views::{JourneyView, Reason, documented_as, one_of_words};
-
-/// What an intake collided with.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntakeReviewView {
-    pub journey_id: Uuid,
-    /// Whether the journey waits for a person to decide.
-    pub awaiting_review: bool,
-    /// `duplicate_intake` (the patient's consult for the offering is open in
-    /// `open_journey_id`) or `active_treatment` (`prescription` is still
-    /// within its refill period); absent when the intake collided with nothing.
-    pub kind: Option<String>,
-    pub open_journey_id: Option<Uuid>,
-    /// `{prescription_id, medication, journey_id, written_at, active_until}`.
-    #[schema(value_type = Option<Object>)]
-    pub prescription: Option<ActivePrescription>,
-    /// The actions that apply: `attach` (duplicate intakes only), `proceed`, `close`.
-    pub actions: Vec<String>,
-}
-
-documented_as!(
-    /// What a reviewer does with an intake held for review.
-    ReviewActionWord => one_of_words(
-        "`attach` (merge into the open consult; duplicate intakes only), \
-         `proceed` (open a consult anyway) or `close` (end this intake without a consult)",
-        &["attach", "proceed", "close"],
-    )
-);
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntakeReviewRequest {
-    #[schema(value_type = ReviewActionWord)]
-    pub action: ReviewAction,
-    /// Why: recorded in the journey's history with the caller.
-    #[schema(value_type = Reason)]
-    pub reason: String,
-}
+pub use crate::views::{IntakeReviewRequest, IntakeReviewView, ReviewActionWord};
+use crate::views::{JourneyView, MAX_REASON};
 
 /// The collision the journey's latest claim recorded, if any (a journey
 /// claims again when the consult it was merging into ended).
 async fn collision(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Claim>, ApiError> {
-    let output: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT output FROM carepath.journey_steps
-          WHERE journey_id = $1 AND status = 'completed'
-            AND (key = 'claim_consult' OR key LIKE 'claim\\_consult#%')
-          ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let output = steps::latest_completed_output(pool, id, CLAIM_STEP).await?;
     Ok(output.and_then(|o| serde_json::from_value(o).ok()))
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use carepath_workflows::store::{history, journeys, steps};
-use carepath_workflows::{Engine, EngineError, Journey, SignalOutcome};
+use carepath_workflows::{Engine, EngineError, Journey, JourneyStatus, SignalOutcome};
 
 use crate::AppState;
 use crate::auth::{AsOperator, AsProduct, Caller};
@@ -132,44 +132,27 @@ pub async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));
     }
-    if let Some(s) = &q.status
-        && s.parse::<carepath_workflows::JourneyStatus>().is_err()
-    {
-        return Err(ApiError::field("status", "is not a journey status"));
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<JourneyStatus>)
+        .transpose()
+        .map_err(|_| ApiError::field("status", "is not a journey status"))?;
     let cursor = match &q.cursor {
         Some(c) => {
             Some(Uuid::parse_str(c).map_err(|_| ApiError::field("cursor", "is not a cursor"))?)
         }
         None => None,
     };
-    // Newest first, by id (UUIDv7, so by creation): journeys created while a
-    // client pages sort before its cursor and can never push one it has not
-    // seen onto a page it already read.
-    let mut rows: Vec<Journey> = sqlx::query_as(concat!(
-        "SELECT ",
-        carepath_workflows::journey_columns!(),
-        " FROM carepath.journeys j
-          WHERE ($1::text IS NULL OR status = $1)
-            AND ($2::text IS NULL OR phase = $2)
-            AND ($3::text IS NULL OR workflow = $3)
-            AND ($4::text IS NULL OR waiting_for = 'vendor:' || $4)
-            AND (NOT $5 OR ",
-        carepath_workflows::overdue_condition!(),
-        ")
-            AND ($6::uuid IS NULL OR id < $6)
-          ORDER BY id DESC
-          LIMIT $7"
-    ))
-    .bind(&q.status)
-    .bind(&q.phase)
-    .bind(&q.workflow)
-    .bind(&q.vendor)
-    .bind(q.overdue.unwrap_or(false))
-    .bind(cursor)
-    .bind(limit + 1)
-    .fetch_all(state.engine.pool())
-    .await?;
+    let filter = journeys::ListFilter {
+        status,
+        phase: q.phase.as_deref(),
+        workflow: q.workflow.as_deref(),
+        vendor: q.vendor.as_deref(),
+        overdue: q.overdue.unwrap_or(false),
+    };
+    // One more than the page, to know whether another follows.
+    let mut rows = journeys::list(state.engine.pool(), &filter, cursor, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|j| j.id.to_string())
@@ -385,27 +368,19 @@ pub async fn bulk_retry(
 ) -> Result<Json<BulkRetryResult>, ApiError> {
     bounded("reason", &req.reason, MAX_REASON)?;
     let f = req.filter;
-    let status = f.status.unwrap_or_else(|| "failed".into());
-    if !RETRYABLE_STATUSES.contains(&status.as_str()) {
-        return Err(ApiError::field(
-            "filter.status",
-            "must be failed or waiting",
-        ));
-    }
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM carepath.journeys
-          WHERE status = $1
-            AND ($2::text IS NULL OR phase = $2)
-            AND ($3::text IS NULL OR waiting_for = 'vendor:' || $3)
-            AND ($4::text IS NULL OR strpos(coalesce(last_error, ''), $4) > 0)
-          ORDER BY id LIMIT 10000",
-    )
-    .bind(&status)
-    .bind(&f.phase)
-    .bind(&f.vendor)
-    .bind(&f.error_contains)
-    .fetch_all(state.engine.pool())
-    .await?;
+    let status = f.status.as_deref().unwrap_or("failed");
+    let status = RETRYABLE_STATUSES
+        .contains(&status)
+        .then(|| status.parse::<JourneyStatus>().ok())
+        .flatten()
+        .ok_or_else(|| ApiError::field("filter.status", "must be failed or waiting"))?;
+    let selection = journeys::RetrySelection {
+        status,
+        phase: f.phase.as_deref(),
+        vendor: f.vendor.as_deref(),
+        error_contains: f.error_contains.as_deref(),
+    };
+    let ids = journeys::select_for_retry(state.engine.pool(), &selection).await?;
     let result = retry_each(&state.engine, &ids, &caller, &req.reason).await?;
     let detail = json!({ "reason": req.reason, "retried": result.retried.len(),
                          "skipped": result.skipped.len() });
@@ -420,6 +395,9 @@ pub async fn bulk_retry(
     Ok(Json(result))
 }
 
+/// Retries each of the journeys `ids` for `caller` with `reason`: those
+/// retried, and those skipped because retry no longer applied to them (or
+/// they are gone).
 pub(crate) async fn retry_each(
     engine: &Engine,
     ids: &[Uuid],

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use carepath_workflows::consult::input::Patient;
 use carepath_workflows::consult::patients::{self, MatchOutcome};
-use carepath_workflows::store::journeys;
+use carepath_workflows::store::{journeys, steps};
 use carepath_workflows::{EngineError, JourneyStatus, WaitingFor};
 
 use crate::AppState;
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JourneyId};
 use crate::views::{JourneyView, MAX_REASON, MatchDecisionRequest, MatchView};
 
-use carepath_workflows::consult::journey::REVIEW_SIGNAL;
+use carepath_workflows::consult::journey::{MATCH_STEP, REVIEW_SIGNAL};
 
 #[utoipa::path(get, path = "/v1/journeys/{id}/patient-match", tag = "operations",
     params(("id" = Uuid, Path, description = "Journey id")),
@@ -31,17 +31,10 @@ pub async fn show(
     JourneyId(id): JourneyId,
 ) -> Result<Json<MatchView>, ApiError> {
     let pool = state.engine.pool();
-    let journey = carepath_workflows::store::journeys::get(pool, id)
+    let journey = journeys::get(pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let recorded: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT output FROM carepath.journey_steps
-          WHERE journey_id = $1 AND key = 'match_patient' AND status = 'completed'",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .flatten();
+    let recorded = steps::completed_output(pool, id, MATCH_STEP).await?;
     let mut outcome: MatchOutcome = recorded
         .and_then(|o| serde_json::from_value(o).ok())
         .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;

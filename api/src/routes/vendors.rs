@@ -6,6 +6,7 @@ use serde_json::json;
 
 use carepath_activities::config::VENDORS;
 use carepath_activities::resilience::holds;
+use carepath_workflows::store::journeys;
 
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
@@ -24,13 +25,7 @@ pub async fn list(
     let mut vendors = Vec::new();
     for name in VENDORS {
         let hold = holds::current(pool, name).await?;
-        let (waiting, last_error): (i64, Option<String>) = sqlx::query_as(
-            "SELECT count(*), (array_agg(last_error ORDER BY updated_at DESC))[1]
-               FROM carepath.journeys WHERE status = 'waiting' AND waiting_for = 'vendor:' || $1",
-        )
-        .bind(name)
-        .fetch_one(pool)
-        .await?;
+        let waits = journeys::vendor_waits(pool, name).await?;
         let profile = state.vendors.vendors.get(name);
         vendors.push(VendorView {
             name: name.to_owned(),
@@ -39,8 +34,8 @@ pub async fn list(
             hold_reason: hold.map(|h| h.reason),
             rate_per_sec: profile.map_or(0.0, |p| p.rate_per_sec),
             burst: profile.map_or(0, |p| p.burst),
-            waiting_journeys: waiting,
-            last_error,
+            waiting_journeys: waits.waiting,
+            last_error: waits.last_error,
         });
     }
     Ok(Json(VendorsView { vendors }))
@@ -106,22 +101,16 @@ pub async fn resume(
     Body(req): Body<ActionRequest>,
 ) -> Result<Json<VendorsView>, ApiError> {
     admit(&name, &req.reason)?;
-    sqlx::query("DELETE FROM carepath.vendor_holds WHERE vendor = $1")
-        .bind(&name)
-        .execute(state.engine.pool())
-        .await?;
+    holds::release(state.engine.pool(), &name).await?;
     // Journeys parked on the vendor go now (its rate limit spaces them out)
     // rather than at the end of the hold they saw.
-    let waiting: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT id FROM carepath.journeys WHERE status = 'waiting' AND waiting_for = 'vendor:' || $1",
-    )
-    .bind(&name)
-    .fetch_all(state.engine.pool())
-    .await?;
+    let waiting = journeys::waiting_on_vendor(state.engine.pool(), &name).await?;
     crate::routes::journeys::retry_each(&state.engine, &waiting, &caller, &req.reason).await?;
     finish(state, caller, "vendor_resume", &name, &req.reason).await
 }
 
+/// Records in the operator audit that `caller` did `action` to `target`,
+/// with `reason`.
 pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,

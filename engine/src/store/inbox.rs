@@ -3,11 +3,14 @@
 //! refusal is recorded. The same event arriving twice (a webhook repeated, a
 //! feed item whose webhook also came) is stored once, under its dedup key
 //! (which the vendor's `WebhookSource` names, the same both ways), and only
-//! counts a delivery, so the router applies it once.
+//! counts a delivery, so the router applies it once. Operators list
+//! what is stored and what was refused, and replay or skip stored events.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::PgExecutor;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
 
 /// How an event reached the inbox (the row's `source`: the way it first
 /// arrived).
@@ -35,6 +38,9 @@ impl Source {
 /// `true` when it was new; `false` when an event with this `dedup_key` was
 /// already stored (from either source), whose delivery count goes up by one
 /// and which is otherwise left as it was (its first `source` and body stay).
+///
+/// # Errors
+/// The database's.
 pub async fn store(
     db: impl PgExecutor<'_>,
     vendor: &str,
@@ -76,6 +82,9 @@ pub enum RefusedBody<'a> {
 /// a feed item, which is not answered, the status its body would have got
 /// as a webhook), the `reason` (no event content: it is shown to operators)
 /// and the body's size and digest — never the body.
+///
+/// # Errors
+/// The database's.
 pub async fn reject(
     db: impl PgExecutor<'_>,
     vendor: &str,
@@ -99,4 +108,171 @@ pub async fn reject(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A stored event as operators see it: where it is in routing, never its body.
+#[derive(Debug, Clone, FromRow)]
+pub struct Entry {
+    /// The inbox's own number for it (a listing's cursor).
+    pub id: i64,
+    /// The vendor that sent it.
+    pub vendor: String,
+    /// See [`dedup_key`].
+    pub dedup_key: String,
+    /// The event's `type`, when it named one.
+    pub event_type: Option<String>,
+    /// `received`, `applied`, `unmatched`, `parked`, `ignored` or `skipped`.
+    pub status: String,
+    /// The journey it was routed to, once routed.
+    pub journey_id: Option<Uuid>,
+    /// Why it is where it is: the routing error, an operator's reason.
+    pub note: Option<String>,
+    /// How many times it arrived (the first time included).
+    pub deliveries: i32,
+    /// [`Source::as_str`] of the way it first arrived.
+    pub source: String,
+    /// When it first arrived.
+    pub received_at: DateTime<Utc>,
+    /// When routing (or an operator) last settled it; `None` while it
+    /// waits to be routed.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// The columns an [`Entry`] is read from, in one place for every query.
+macro_rules! entry_columns {
+    () => {
+        "id, vendor, dedup_key, event_type, status, journey_id, note, deliveries, source, \
+         received_at, processed_at"
+    };
+}
+
+/// Up to `limit` entries in `status` (of `vendor` only, when given), newest
+/// first, from those stored before the entry `before` (a page's cursor)
+/// when given.
+///
+/// # Errors
+/// The database's.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    status: &str,
+    vendor: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM carepath.webhook_inbox
+          WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
+          ORDER BY id DESC LIMIT $4",
+    ))
+    .bind(status)
+    .bind(vendor)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The entry `id`, if there is one.
+///
+/// # Errors
+/// The database's.
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Entry>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM carepath.webhook_inbox WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Puts the entries `ids` back to be routed now, as if just received (the
+/// same event id becomes the same signal, so a journey that already has it
+/// does not get it twice); those already waiting to be routed are left as
+/// they are. Returns the ids it applied to, in no particular order.
+///
+/// # Errors
+/// The database's.
+pub async fn replay(db: impl PgExecutor<'_>, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE carepath.webhook_inbox
+            SET status = 'received', note = NULL, processed_at = NULL, route_after = now(),
+                route_attempts = 0
+          WHERE id = ANY($1) AND status <> 'received'
+          RETURNING id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Sets the entries `ids` aside for good (`skipped`, with `note` saying who
+/// and why): the router leaves them until replayed. An applied entry was
+/// delivered and is not skipped, nor is one already skipped. Returns the ids
+/// it applied to, in no particular order.
+///
+/// # Errors
+/// The database's.
+pub async fn skip(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+    note: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE carepath.webhook_inbox
+            SET status = 'skipped', note = $2, processed_at = now()
+          WHERE id = ANY($1) AND status IN ('received', 'unmatched', 'ignored', 'parked')
+          RETURNING id",
+    )
+    .bind(ids)
+    .bind(note)
+    .fetch_all(db)
+    .await
+}
+
+/// An event refused before the inbox, as [`reject`] recorded it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Rejection {
+    /// The rejection's own number (a listing's cursor).
+    pub id: i64,
+    /// The vendor it claimed to come from.
+    pub vendor: String,
+    /// The HTTP status it was answered with (see [`reject`]).
+    pub status_code: i32,
+    /// Why it was refused.
+    pub reason: String,
+    /// SHA-256 of the body, hex; empty for a body too large to be read.
+    pub body_sha256: String,
+    /// The body's size in bytes, or its declared size when it was not read.
+    pub body_bytes: i32,
+    /// When it was refused.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Up to `limit` rejections (of `vendor` only, when given), newest first,
+/// from those recorded before the rejection `before` (a page's cursor) when
+/// given.
+///
+/// # Errors
+/// The database's.
+pub async fn rejections(
+    db: impl PgExecutor<'_>,
+    vendor: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Rejection>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
+           FROM carepath.webhook_rejections
+          WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+    )
+    .bind(vendor)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }

@@ -371,3 +371,72 @@ pub async fn hurry(
     sqlx::query(sql).bind(journey_id).execute(db).await?;
     Ok(())
 }
+
+/// What the completed step `key` of the journey returned; `None` when the
+/// step has not completed (or returned nothing).
+///
+/// # Errors
+/// The database's.
+pub async fn completed_output(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+    key: &str,
+) -> Result<Option<Value>, sqlx::Error> {
+    let output: Option<Option<Value>> = sqlx::query_scalar(
+        "SELECT output FROM carepath.journey_steps
+          WHERE journey_id = $1 AND key = $2 AND status = 'completed'",
+    )
+    .bind(journey_id)
+    .bind(key)
+    .fetch_optional(db)
+    .await?;
+    Ok(output.flatten())
+}
+
+/// What the latest completed run of step `key` returned, counting the runs
+/// the workflow made again under the same key (`key#2`, `key#3`, ...);
+/// `None` when none has completed.
+///
+/// # Errors
+/// The database's.
+pub async fn latest_completed_output(
+    db: impl PgExecutor<'_>,
+    journey_id: Uuid,
+    key: &str,
+) -> Result<Option<Value>, sqlx::Error> {
+    let output: Option<Option<Value>> = sqlx::query_scalar(
+        "SELECT output FROM carepath.journey_steps
+          WHERE journey_id = $1 AND status = 'completed' AND (key = $2 OR key LIKE $3)
+          ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(journey_id)
+    .bind(key)
+    .bind(format!("{}#%", like_escaped(key)))
+    .fetch_optional(db)
+    .await?;
+    Ok(output.flatten())
+}
+
+/// `text` matched literally by `LIKE` (whose escape character is `\`).
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escaped;
+
+    #[test]
+    fn like_patterns_match_the_key_literally() {
+        assert_eq!(like_escaped("claim_consult"), "claim\\_consult");
+        assert_eq!(like_escaped("a%b\\c"), "a\\%b\\\\c");
+        assert_eq!(like_escaped("notify"), "notify");
+    }
+}

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use carepath_workflows::WaitingFor;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Stack;
@@ -72,7 +73,7 @@ pub async fn follow(stack: &Stack, total: usize, timeout: Duration) -> Result<bo
     let began = Instant::now();
     let mut last_print = Instant::now() - Duration::from_secs(10);
     loop {
-        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, Option<WaitingFor>, i64)> = sqlx::query_as(
             "SELECT phase, status, waiting_for, count(*) FROM carepath.journeys
               WHERE workflow = 'async_consult' AND idempotency_key LIKE $1 GROUP BY 1, 2, 3",
         )
@@ -83,9 +84,9 @@ pub async fn follow(stack: &Stack, total: usize, timeout: Duration) -> Result<bo
         let (mut on_vendor, mut retrying, mut failed) = (0, 0, 0);
         for (phase, status, waiting, n) in &rows {
             counts[group_of(phase, status)] += *n as u64;
-            match waiting.as_deref() {
-                Some(w) if w.starts_with("vendor:") => on_vendor += n,
-                Some(w) if w.starts_with("retry:") => retrying += n,
+            match waiting {
+                Some(WaitingFor::Vendor { .. }) => on_vendor += n,
+                Some(WaitingFor::Retry { .. }) => retrying += n,
                 _ => {}
             }
             if status == "failed" {

@@ -20,26 +20,52 @@ pub async fn print(
     injected: &Injected,
     began: Instant,
 ) -> Result<bool> {
-    let rows: Vec<Ended> = sqlx::query_as(
+    let rows = ended(stack).await?;
+    let by_id: BTreeMap<&str, &Ended> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
+    let after_close = opened_after_close(stack, started).await?;
+    let judged = judge(started, &by_id, &after_close);
+    let counts = Counts::read(stack).await?;
+    let vendors = VendorCounts::read(stack).await;
+
+    println!(
+        "\n== {} journeys in {:.0} s ==",
+        started.len(),
+        began.elapsed().as_secs_f64()
+    );
+    print_outcomes(&judged);
+    println!("\nFaults survived");
+    for f in injected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        println!("  - {f}");
+    }
+    print_engineering(stack, started, &judged, &counts, &vendors).await;
+    print_inspection(stack, started);
+    Ok(judged.unexpected.is_empty() && vendors.duplicates == 0 && vendors.cross_clean)
+}
+
+/// The demo's journeys as they ended (or are).
+async fn ended(stack: &Stack) -> Result<Vec<Ended>> {
+    Ok(sqlx::query_as(
         "SELECT id::text, status, output,
                 extract(epoch FROM finished_at - created_at)::float8
            FROM carepath.journeys WHERE workflow = 'async_consult' AND idempotency_key LIKE $1",
     )
     .bind(format!("demo-{}-%", stack.run_id))
     .fetch_all(&stack.pool)
-    .await?;
-    let by_id: BTreeMap<&str, &Ended> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
-    // Pairs whose second consult was opened only after the other had closed
-    // (it was decided before the later intake was admitted, e.g. while a
-    // worker was killed, or while the later one waited to attach): a new
-    // consult is then right, and both end as the scenario implies. Either
-    // intake of a pair may be admitted first.
+    .await?)
+}
+
+/// The re-submissions whose consult was opened only after the other of the
+/// pair had closed (it was decided before the later intake was admitted,
+/// e.g. while a worker was killed, or while the later one waited to
+/// attach): a new consult is then right, and both end as the scenario
+/// implies. Either intake of a pair may be admitted first.
+async fn opened_after_close(stack: &Stack, started: &[Started]) -> Result<Vec<(String,)>> {
     let pairs: Vec<(String, String)> = started
         .iter()
         .filter_map(|s| Some((started.get(s.resubmits?)?.id.clone(), s.id.clone())))
         .collect();
     let (firsts, agains): (Vec<String>, Vec<String>) = pairs.iter().cloned().unzip();
-    let after_close: Vec<(String,)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT p.again::text
            FROM unnest($1::uuid[], $2::uuid[]) AS p(first, again)
            JOIN carepath.consult_claims a ON a.journey_id = p.first
@@ -49,11 +75,38 @@ pub async fn print(
     .bind(&firsts)
     .bind(&agains)
     .fetch_all(&stack.pool)
-    .await?;
+    .await?)
+}
 
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut unexpected = Vec::new();
-    let mut durations = Vec::new();
+/// How the journeys ended, against their scenarios.
+struct Judged {
+    /// Journeys by outcome.
+    outcomes: BTreeMap<String, usize>,
+    /// What did not end as its scenario implies, said for people.
+    unexpected: Vec<String>,
+    /// Seconds from start to end of the journeys that ended, in order.
+    durations: Vec<f64>,
+    /// The indexes of the intakes submitted again.
+    resubmitted: Vec<usize>,
+}
+
+impl Judged {
+    /// The `p` quantile of the durations (0 when none ended).
+    fn percentile(&self, p: f64) -> f64 {
+        self.durations
+            .get(((self.durations.len() as f64 - 1.0) * p).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+fn judge(started: &[Started], by_id: &BTreeMap<&str, &Ended>, after_close: &[(String,)]) -> Judged {
+    let mut judged = Judged {
+        outcomes: BTreeMap::new(),
+        unexpected: Vec::new(),
+        durations: Vec::new(),
+        resubmitted: started.iter().filter_map(|s| s.resubmits).collect(),
+    };
     let outcome_of = |s: &Started| {
         by_id.get(s.id.as_str()).map(|(_, status, output, _)| {
             output
@@ -62,7 +115,6 @@ pub async fn print(
                 .map_or_else(|| format!("({status})"), str::to_owned)
         })
     };
-    let resubmitted: Vec<usize> = started.iter().filter_map(|s| s.resubmits).collect();
     for (k, s) in started.iter().enumerate() {
         let Some((_, _, _, took)) = by_id.get(s.id.as_str()) else {
             continue;
@@ -70,146 +122,221 @@ pub async fn print(
         let outcome = outcome_of(s).unwrap_or_default();
         let expected = s.scenario.expected_outcome();
         match s.resubmits {
-            // The same patient twice: one consult ends as its scenario
-            // implies, the other intake is merged into it, whichever came
-            // first — or, when it came after the first was approved (a slow
-            // moment), held and closed by the operator: never a second consult.
             Some(first) => {
-                let mut pair = [
+                let pair = [
                     outcome_of(&started[first]).unwrap_or_default(),
                     outcome.clone(),
                 ];
-                pair.sort();
-                let mut allowed = ["merged", "closed_by_review"]
-                    .map(|other| {
-                        let mut want = [expected.to_owned(), other.to_owned()];
-                        want.sort();
-                        want
-                    })
-                    .to_vec();
-                if after_close.iter().any(|(id,)| *id == s.id) {
-                    allowed.push([expected.to_owned(), expected.to_owned()]);
-                }
-                let want = &allowed[0];
-                if !allowed.contains(&pair) {
-                    unexpected.push(format!(
-                        "{} and its re-submission {} ended {pair:?}, expected {want:?}",
+                let reopened = after_close.iter().any(|(id,)| *id == s.id);
+                if let Some(wrong) = check_pair(pair, expected, reopened) {
+                    judged.unexpected.push(format!(
+                        "{} and its re-submission {} ended {wrong}",
                         started[first].id, s.id
                     ));
                 }
             }
-            None if resubmitted.contains(&k) => {}
+            None if judged.resubmitted.contains(&k) => {}
             None if outcome != expected => {
-                unexpected.push(format!("{} ended {outcome}, expected {expected}", s.id));
+                judged
+                    .unexpected
+                    .push(format!("{} ended {outcome}, expected {expected}", s.id));
             }
             None => {}
         }
-        *outcomes.entry(outcome).or_default() += 1;
+        *judged.outcomes.entry(outcome).or_default() += 1;
         if let Some(t) = took {
-            durations.push(*t);
+            judged.durations.push(*t);
         }
     }
-    durations.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        durations
-            .get(((durations.len() as f64 - 1.0) * p).round().max(0.0) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    judged.durations.sort_by(f64::total_cmp);
+    judged
+}
 
-    let (retries, vendor_waits, signals, alerts, open_alerts, lookups): (i64, i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-        "SELECT (SELECT count(*) FROM carepath.journey_history WHERE kind = 'step_retry_scheduled'),
+/// The same patient twice: one consult ends as its scenario implies
+/// (`expected`), the other intake is merged into it, whichever came first —
+/// or, when it came after the first was approved (a slow moment), held and
+/// closed by the operator: never a second consult, unless the second was
+/// `reopened` after the first had closed. `None` when the pair's outcomes
+/// are one of those; otherwise what they were and what was expected.
+fn check_pair(mut pair: [String; 2], expected: &str, reopened: bool) -> Option<String> {
+    pair.sort();
+    let mut allowed = ["merged", "closed_by_review"]
+        .map(|other| {
+            let mut want = [expected.to_owned(), other.to_owned()];
+            want.sort();
+            want
+        })
+        .to_vec();
+    if reopened {
+        allowed.push([expected.to_owned(), expected.to_owned()]);
+    }
+    let want = &allowed[0];
+    (!allowed.contains(&pair)).then(|| format!("{pair:?}, expected {want:?}"))
+}
+
+/// What carepath recorded doing, from its tables.
+struct Counts {
+    retries: i64,
+    vendor_waits: i64,
+    signals: i64,
+    alerts: i64,
+    open_alerts: i64,
+    lookups: i64,
+    webhooks: i64,
+    from_feed: i64,
+    redelivered: i64,
+    rejected: i64,
+    patients: i64,
+    linked: i64,
+    held_for_review: i64,
+    attached_by_operator: i64,
+}
+
+impl Counts {
+    async fn read(stack: &Stack) -> Result<Self> {
+        let (retries, vendor_waits, signals, alerts, open_alerts, lookups): (i64, i64, i64, i64, i64, i64) =
+            sqlx::query_as(concat!(
+            "SELECT (SELECT count(*) FROM carepath.journey_history WHERE kind = 'step_retry_scheduled'),
                 (SELECT count(*) FROM carepath.journey_history
-                  WHERE kind = 'step_retry_scheduled' AND detail->>'waiting_for' LIKE 'vendor:%'),
+                  WHERE kind = 'step_retry_scheduled' AND detail->>'waiting_for' LIKE '",
+            carepath_workflows::vendor_wait_prefix!(),
+            "%'),
                 (SELECT count(*) FROM carepath.journey_history WHERE kind = 'signal_applied'),
                 (SELECT count(*) FROM carepath.alerts),
                 (SELECT count(*) FROM carepath.alerts WHERE resolved_at IS NULL),
                 (SELECT count(*) FROM carepath.journey_steps
-                  WHERE key ~ '^check_(case|order)' AND status = 'completed')",
-    )
-    .fetch_one(&stack.pool)
-    .await?;
-    let (webhooks, from_feed, redelivered, rejected): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE source = 'feed'),
+                  WHERE key ~ '^check_(case|order)' AND status = 'completed')"
+        ))
+        .fetch_one(&stack.pool)
+        .await?;
+        let (webhooks, from_feed, redelivered, rejected): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE source = 'feed'),
                 coalesce(sum(deliveries - 1), 0)::bigint,
                 (SELECT count(*) FROM carepath.webhook_rejections)
            FROM carepath.webhook_inbox",
-    )
-    .fetch_one(&stack.pool)
-    .await?;
-    let (patients, linked): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM carepath.patients),
+        )
+        .fetch_one(&stack.pool)
+        .await?;
+        let (patients, linked): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM carepath.patients),
                 (SELECT count(*) FROM carepath.journey_steps
                   WHERE key = 'match_patient' AND output->>'decision' = 'link')",
-    )
-    .fetch_one(&stack.pool)
-    .await?;
-    let (held_for_review, attached_by_operator): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM carepath.journeys
+        )
+        .fetch_one(&stack.pool)
+        .await?;
+        let (held_for_review, attached_by_operator): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM carepath.journeys
                   WHERE workflow = 'async_consult' AND idempotency_key LIKE $1
                     AND id IN (SELECT journey_id FROM carepath.journey_steps
                                 WHERE key = 'claim_consult' AND output->>'claim' <> 'claimed')),
                 (SELECT count(*) FROM carepath.journey_history
                   WHERE kind = 'decide' AND detail->>'signal' = 'intake_review')",
-    )
-    .bind(format!("demo-{}-%", stack.run_id))
-    .fetch_one(&stack.pool)
-    .await?;
-    let counters = stack.sandbox("/_sandbox/counters").await;
-    let duplicates: u64 = counters["duplicate_side_effects"]
-        .as_object()
-        .map(|m| m.values().filter_map(Value::as_u64).sum())
-        .unwrap_or_default();
-    // Each of the three named, so a missing key (an older sandbox) shows as
-    // unknown and fails the run instead of passing as zero.
-    let across = &counters["cross_journey_duplicates"];
-    let cross: Vec<(&str, Option<u64>)> = ["open_case", "active_prescription", "order_per_fill"]
-        .into_iter()
-        .map(|k| (k, across[k].as_u64()))
-        .collect();
-    let cross_clean = cross.iter().all(|(_, n)| *n == Some(0));
+        )
+        .bind(format!("demo-{}-%", stack.run_id))
+        .fetch_one(&stack.pool)
+        .await?;
+        Ok(Self {
+            retries,
+            vendor_waits,
+            signals,
+            alerts,
+            open_alerts,
+            lookups,
+            webhooks,
+            from_feed,
+            redelivered,
+            rejected,
+            patients,
+            linked,
+            held_for_review,
+            attached_by_operator,
+        })
+    }
+}
 
-    println!(
-        "\n== {} journeys in {:.0} s ==",
-        started.len(),
-        began.elapsed().as_secs_f64()
-    );
+/// What the sandbox vendors counted.
+struct VendorCounts {
+    /// All of them, as the sandbox answered.
+    counters: Value,
+    /// Side effects a vendor saw twice within a journey.
+    duplicates: u64,
+    /// Duplicates across journeys, by kind (`None`: not reported).
+    cross: Vec<(&'static str, Option<u64>)>,
+    /// Whether every kind of cross-journey duplicate was reported, as zero.
+    cross_clean: bool,
+}
+
+impl VendorCounts {
+    async fn read(stack: &Stack) -> Self {
+        let counters = stack.sandbox("/_sandbox/counters").await;
+        let duplicates: u64 = counters["duplicate_side_effects"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or_default();
+        // Each of the three named, so a missing key (an older sandbox) shows as
+        // unknown and fails the run instead of passing as zero.
+        let across = &counters["cross_journey_duplicates"];
+        let cross: Vec<(&str, Option<u64>)> =
+            ["open_case", "active_prescription", "order_per_fill"]
+                .into_iter()
+                .map(|k| (k, across[k].as_u64()))
+                .collect();
+        let cross_clean = cross.iter().all(|(_, n)| *n == Some(0));
+        Self {
+            counters,
+            duplicates,
+            cross,
+            cross_clean,
+        }
+    }
+}
+
+/// Outcomes, what a clinician would see.
+fn print_outcomes(judged: &Judged) {
     println!("\nOutcomes (what a clinician would see)");
-    for (outcome, n) in &outcomes {
+    for (outcome, n) in &judged.outcomes {
         println!("  {outcome:<24} {n:>4}");
     }
     println!(
         "  every journey ended as its scenario implies: {}",
-        if unexpected.is_empty() {
+        if judged.unexpected.is_empty() {
             "yes".to_owned()
         } else {
-            format!("NO ({})", unexpected.len())
+            format!("NO ({})", judged.unexpected.len())
         }
     );
-    for u in unexpected.iter().take(10) {
+    for u in judged.unexpected.iter().take(10) {
         println!("    {u}");
     }
     println!(
         "  start to end: p50 {:.1} s, p95 {:.1} s, max {:.1} s (refills every 3 s stand in for 30 days)",
-        pct(0.5),
-        pct(0.95),
-        pct(1.0)
+        judged.percentile(0.5),
+        judged.percentile(0.95),
+        judged.percentile(1.0)
     );
-    println!("\nFaults survived");
-    for f in injected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        println!("  - {f}");
-    }
+}
+
+/// What carepath did about the faults, what an engineer would check.
+async fn print_engineering(
+    stack: &Stack,
+    started: &[Started],
+    judged: &Judged,
+    c: &Counts,
+    vendors: &VendorCounts,
+) {
     println!("\nWhat carepath did about them (what an engineer would check)");
     println!(
-        "  step retries scheduled:           {retries} ({vendor_waits} of them waiting out a vendor hold)"
+        "  step retries scheduled:           {} ({} of them waiting out a vendor hold)",
+        c.retries, c.vendor_waits
     );
     println!(
-        "  vendor events stored:             {webhooks} ({from_feed} read from the pharmacy's feed before \
-         their webhook came, if it came); repeat deliveries absorbed (webhook or feed): {redelivered}; \
-         rejected: {rejected}"
+        "  vendor events stored:             {} ({} read from the pharmacy's feed before \
+         their webhook came, if it came); repeat deliveries absorbed (webhook or feed): {}; \
+         rejected: {}",
+        c.webhooks, c.from_feed, c.redelivered, c.rejected
     );
-    println!("  signals applied to journeys:      {signals}");
+    println!("  signals applied to journeys:      {}", c.signals);
+    let counters = &vendors.counters;
     println!(
         "  vendor calls answered from an idempotency record: {}",
         counters["idempotent_replays"]
@@ -219,25 +346,36 @@ pub async fn print(
         counters["token_requests"], counters["tokens_issued"]
     );
     println!(
-        "  vendors asked after a silence:    {lookups} lookups (a lost webhook never strands a journey)"
-    );
-    println!("  alerts raised:                    {alerts} ({open_alerts} still open)");
-    println!(
-        "  charts: {patients} patients for {} journeys ({linked} intakes linked to an existing chart, not duplicated)",
-        started.len()
+        "  vendors asked after a silence:    {} lookups (a lost webhook never strands a journey)",
+        c.lookups
     );
     println!(
-        "  the same patient again: {} re-submissions; {held_for_review} found the patient's \
+        "  alerts raised:                    {} ({} still open)",
+        c.alerts, c.open_alerts
+    );
+    println!(
+        "  charts: {} patients for {} journeys ({} intakes linked to an existing chart, not duplicated)",
+        c.patients,
+        started.len(),
+        c.linked
+    );
+    let outcome = |o: &str| judged.outcomes.get(o).copied().unwrap_or_default();
+    println!(
+        "  the same patient again: {} re-submissions; {} found the patient's \
          consult open or their treatment active; {} merged into the open consult (the new \
          answers sent to its case); {} closed by an operator (already on treatment); \
-         {attached_by_operator} operator reviews in all",
-        resubmitted.len(),
-        outcomes.get("merged").copied().unwrap_or_default(),
-        outcomes
-            .get("closed_by_review")
-            .copied()
-            .unwrap_or_default()
+         {} operator reviews in all",
+        judged.resubmitted.len(),
+        c.held_for_review,
+        outcome("merged"),
+        outcome("closed_by_review"),
+        c.attached_by_operator
     );
+    print_vendors(stack, vendors).await;
+}
+
+/// What the vendors hold, and the duplicates they saw.
+async fn print_vendors(stack: &Stack, vendors: &VendorCounts) {
     println!(
         "  at the vendors: {} charts, {} cases, {} prescriptions, {} pharmacy orders",
         held(stack, "patient").await,
@@ -245,10 +383,14 @@ pub async fn print(
         held(stack, "prescription").await,
         held(stack, "order").await
     );
-    println!("  duplicate side effects at the vendors: {duplicates}");
+    println!(
+        "  duplicate side effects at the vendors: {}",
+        vendors.duplicates
+    );
     println!(
         "  duplicates across journeys at the vendors: {}",
-        cross
+        vendors
+            .cross
             .iter()
             .map(|(k, n)| match n {
                 Some(n) => format!("{k} {n}"),
@@ -257,7 +399,10 @@ pub async fn print(
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
 
+/// The `ctl` commands to look at a journey that asked for more information twice.
+fn print_inspection(stack: &Stack, started: &[Started]) {
     if let Some(example) = started
         .iter()
         .find(|s| s.scenario == super::Scenario::MoreInfoTwice)
@@ -272,7 +417,6 @@ pub async fn print(
         println!("  carepath ctl list --status failed");
         println!("  carepath ctl inbox");
     }
-    Ok(unexpected.is_empty() && duplicates == 0 && cross_clean)
 }
 
 async fn held(stack: &Stack, kind: &str) -> usize {

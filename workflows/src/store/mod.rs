@@ -1,7 +1,8 @@
-//! SQL over the application's own tables; the engine's tables have their
-//! home in [`carepath_engine::store`], re-exported here so callers name one
-//! place.
+//! SQL over the application's own tables, one module per table: the
+//! operator audit and the API's tokens. The engine's tables have their home
+//! in [`carepath_engine::store`], re-exported here so callers name one place.
 
 pub mod audit;
+pub mod tokens;
 
 pub use carepath_engine::store::{alerts, history, inbox, journeys, refs, signals, steps};

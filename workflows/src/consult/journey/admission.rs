@@ -158,7 +158,7 @@ impl AsyncConsult {
         let key = if mode == ClaimMode::Forced {
             "claim_consult_by_review"
         } else {
-            "claim_consult"
+            super::CLAIM_STEP
         };
         ctx.step(key, |_| async move {
             Ok(consults::claim(&pool, patient_id, &offering, journey, mode).await?)

@@ -29,6 +29,34 @@ pub(super) enum Decision {
 /// The alert a clinician's turn past its SLA raises.
 const SLA_ALERT: &str = "decision_sla_exceeded";
 
+/// Where the clinician's turn stands, as the wait for their decision goes
+/// round.
+struct Turn<'a> {
+    /// When the turn began: its SLA runs from here.
+    since: DateTime<Utc>,
+    /// Whether this turn's SLA alert has been raised.
+    alerted: bool,
+    /// The clinician's round numbers seen so far.
+    last_round: u64,
+    /// How many times the patient was asked (the `round` the product answers with).
+    asked: u64,
+    /// The case's state as the journey knows it.
+    known: &'static str,
+    /// How long the network may stay silent about the case.
+    silence: Silence<'a>,
+}
+
+impl Turn<'_> {
+    /// The patient's turn ended at `at`: the clinician's turn, and its SLA,
+    /// start again from there.
+    fn restart(&mut self, at: DateTime<Utc>) {
+        self.since = at;
+        self.alerted = false;
+        self.known = "info_received";
+        self.silence.moved_to(self.known);
+    }
+}
+
 /// A round of questions to put to the patient.
 struct Asking<'a> {
     case_id: &'a str,
@@ -83,101 +111,35 @@ impl AsyncConsult {
         submitted: &Submitted,
     ) -> Result<Decision, WorkflowError> {
         ctx.set_phase("awaiting_clinician");
-        let sla = self.config.decision_sla;
-        let mut turn_since = submitted.at;
-        let mut alerted = false;
-        // The clinician's round numbers seen so far, and how many times the
-        // patient was asked (the `round` the product answers with).
-        let mut last_round = 0u64;
-        let mut asked = 0u64;
-        // The case's state as the journey knows it, and how long the network
-        // may stay silent about it.
-        let mut known = "submitted";
-        let mut silence = Silence::new(&self.config, "clinical", known);
+        let mut turn = Turn {
+            since: submitted.at,
+            alerted: false,
+            last_round: 0,
+            asked: 0,
+            known: "submitted",
+            silence: Silence::new(&self.config, "clinical", "submitted"),
+        };
         loop {
-            let sla_at = turn_since + sla;
-            let timeout = if alerted {
-                silence.period()
-            } else {
-                silence.period().min(until(sla_at))
-            };
-            let event = match ctx.wait_signal(CLINICAL_CASE, Some(timeout)).await? {
-                Some(event) => {
-                    silence.heard();
-                    event
-                }
-                None => {
-                    let looked = self.check_case(ctx, &submitted.case_id, sla_at).await?;
-                    let news = looked.news(known, last_round);
-                    let decisive = news.as_ref().is_some_and(|e| {
-                        DECISIVE.contains(&e["type"].as_str().unwrap_or_default())
-                    });
-                    if !decisive && !alerted && looked.past_sla() {
-                        self.raise_sla_alert(ctx, &submitted.case_id).await?;
-                        alerted = true;
-                    }
-                    match news {
-                        Some(event) => {
-                            silence.heard();
-                            event
-                        }
-                        None => {
-                            silence.learnt_nothing();
-                            continue;
-                        }
-                    }
-                }
+            let Some(event) = self
+                .next_case_event(ctx, &submitted.case_id, &mut turn)
+                .await?
+            else {
+                continue;
             };
             match event["type"].as_str().unwrap_or_default() {
                 "case.assigned" => {
                     ctx.set_phase("in_clinician_review");
-                    if known == "submitted" {
-                        known = "assigned";
-                        silence.moved_to(known);
+                    if turn.known == "submitted" {
+                        turn.known = "assigned";
+                        turn.silence.moved_to(turn.known);
                     }
                 }
                 "case.more_info_requested" => {
-                    let round = event["data"]["round"].as_u64().unwrap_or(last_round + 1);
-                    if round <= last_round {
-                        continue; // a late repeat of a round already handled
-                    }
-                    last_round = round;
-                    asked += 1;
-                    let question = event["data"]["message"].as_str().map(str::to_owned);
-                    let asking = Asking {
-                        case_id: &submitted.case_id,
-                        round: asked,
-                        question,
-                    };
-                    match self.more_info(ctx, intake, asking).await? {
-                        Round::Answered { at } => {
-                            turn_since = at;
-                            alerted = false;
-                            known = "info_received";
-                            silence.moved_to(known);
-                            ctx.set_phase("awaiting_clinician");
-                        }
-                        Round::Overtaken {
-                            decision: Some(decision),
-                            ..
-                        } => {
-                            return self.decided(ctx, &decision).await;
-                        }
-                        // The patient's turn ended elsewhere (answered on the
-                        // network's own portal): the clinician's turn, and its
-                        // SLA, run from the lookup that found it.
-                        Round::Overtaken {
-                            decision: None,
-                            at: Some(at),
-                        } => {
-                            turn_since = at;
-                            alerted = false;
-                            known = "info_received";
-                            silence.moved_to(known);
-                            ctx.set_phase("awaiting_clinician");
-                        }
-                        Round::Overtaken { .. } => ctx.set_phase("awaiting_clinician"),
-                        Round::Unanswered => return Ok(Decision::Abandoned),
+                    let ended = self
+                        .more_info_round(ctx, intake, &submitted.case_id, &mut turn, &event)
+                        .await?;
+                    if let Some(decision) = ended {
+                        return Ok(decision);
                     }
                 }
                 // Recorded by code that passed cancellations over: that path.
@@ -191,6 +153,89 @@ impl AsyncConsult {
                 _ => {}
             }
         }
+    }
+
+    /// The next event about the case: its webhook, or what a lookup found
+    /// after a silence, raising the turn's SLA alert on the way when the turn
+    /// is past it; `None` when the lookup found nothing the journey did not know.
+    async fn next_case_event(
+        &self,
+        ctx: &mut JourneyCtx,
+        case_id: &str,
+        turn: &mut Turn<'_>,
+    ) -> Result<Option<Value>, WorkflowError> {
+        let sla_at = turn.since + self.config.decision_sla;
+        let timeout = if turn.alerted {
+            turn.silence.period()
+        } else {
+            turn.silence.period().min(until(sla_at))
+        };
+        if let Some(event) = ctx.wait_signal(CLINICAL_CASE, Some(timeout)).await? {
+            turn.silence.heard();
+            return Ok(Some(event));
+        }
+        let looked = self.check_case(ctx, case_id, sla_at).await?;
+        let news = looked.news(turn.known, turn.last_round);
+        let decisive = news
+            .as_ref()
+            .is_some_and(|e| DECISIVE.contains(&e["type"].as_str().unwrap_or_default()));
+        if !decisive && !turn.alerted && looked.past_sla() {
+            self.raise_sla_alert(ctx, case_id).await?;
+            turn.alerted = true;
+        }
+        if news.is_some() {
+            turn.silence.heard();
+        } else {
+            turn.silence.learnt_nothing();
+        }
+        Ok(news)
+    }
+
+    /// A round of questions the clinician asked (`event`), put to the
+    /// patient; the decision when the wait for the clinician ends with it
+    /// (the patient never answered, or the clinician decided meanwhile).
+    async fn more_info_round(
+        &self,
+        ctx: &mut JourneyCtx,
+        intake: &ConsultInput,
+        case_id: &str,
+        turn: &mut Turn<'_>,
+        event: &Value,
+    ) -> Result<Option<Decision>, WorkflowError> {
+        let round = event["data"]["round"]
+            .as_u64()
+            .unwrap_or(turn.last_round + 1);
+        if round <= turn.last_round {
+            return Ok(None); // a late repeat of a round already handled
+        }
+        turn.last_round = round;
+        turn.asked += 1;
+        let question = event["data"]["message"].as_str().map(str::to_owned);
+        let asking = Asking {
+            case_id,
+            round: turn.asked,
+            question,
+        };
+        match self.more_info(ctx, intake, asking).await? {
+            Round::Answered { at } => turn.restart(at),
+            Round::Overtaken {
+                decision: Some(decision),
+                ..
+            } => {
+                return self.decided(ctx, &decision).await.map(Some);
+            }
+            // The patient's turn ended elsewhere (answered on the
+            // network's own portal): the clinician's turn, and its
+            // SLA, run from the lookup that found it.
+            Round::Overtaken {
+                decision: None,
+                at: Some(at),
+            } => turn.restart(at),
+            Round::Overtaken { .. } => {}
+            Round::Unanswered => return Ok(Some(Decision::Abandoned)),
+        }
+        ctx.set_phase("awaiting_clinician");
+        Ok(None)
     }
 
     /// The clinician's decision in `event` (a webhook or its lookup).

@@ -175,22 +175,7 @@ impl AsyncConsult {
                 self.notify(ctx, "notify_shipped", Channel::Sms, phone, "order_shipped")
                     .await?;
             }
-            // The transition, with its time, is recorded: that time (not a
-            // clock read on replay) dates the fill. The order moved, so what
-            // was raised about it being stuck is resolved.
-            let (pool, journey, order) = (self.pool.clone(), ctx.journey_id(), order_id.to_owned());
-            let how = format!("the order is {status}");
-            let moved: Moved = ctx
-                .step(&format!("order_{status}"), |_| async move {
-                    let about = Some(("order_id", order.as_str()));
-                    let resolved =
-                        alerts::resolve(&pool, journey, &ORDER_ALERTS, about, &how).await?;
-                    Ok::<_, StepError>(Moved::Now {
-                        at: named_at.unwrap_or_else(Utc::now),
-                        resolved,
-                    })
-                })
-                .await?;
+            let moved = self.record_move(ctx, order_id, &status, named_at).await?;
             let at = moved.at();
             moved_at = Some(at);
             // Got past what was raised: a stall in the next state is news again.
@@ -203,6 +188,30 @@ impl AsyncConsult {
         }
         // Delivered implies filled, so a time was recorded above.
         filled_at.ok_or_else(|| WorkflowError::fail("order delivered without a recorded fill"))
+    }
+
+    /// Records that the order moved to `status`, at the time its event
+    /// named (`named_at`) or now: that time (not a clock read on replay)
+    /// dates the fill. The order moved, so what was raised about it being
+    /// stuck is resolved.
+    async fn record_move(
+        &self,
+        ctx: &mut JourneyCtx,
+        order_id: &str,
+        status: &str,
+        named_at: Option<DateTime<Utc>>,
+    ) -> Result<Moved, WorkflowError> {
+        let (pool, journey, order) = (self.pool.clone(), ctx.journey_id(), order_id.to_owned());
+        let how = format!("the order is {status}");
+        ctx.step(&format!("order_{status}"), |_| async move {
+            let about = Some(("order_id", order.as_str()));
+            let resolved = alerts::resolve(&pool, journey, &ORDER_ALERTS, about, &how).await?;
+            Ok::<_, StepError>(Moved::Now {
+                at: named_at.unwrap_or_else(Utc::now),
+                resolved,
+            })
+        })
+        .await
     }
 
     /// Asks the pharmacy for the order (its webhooks may be lost). Whether

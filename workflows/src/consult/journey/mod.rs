@@ -41,6 +41,13 @@ pub const PATIENT_RESPONSE: &str = "patient_response";
 /// duplicate intake, or one over an active prescription) arrives as (only
 /// through `/v1/journeys/{id}/intake-review`).
 pub const INTAKE_REVIEW: &str = "intake_review";
+/// The step that matches the journey's patient; its output (a
+/// `MatchOutcome`) is what `/v1/journeys/{id}/patient-match` shows.
+pub const MATCH_STEP: &str = "match_patient";
+/// The step that claims the patient's consult for the offering (run again,
+/// as `claim_consult#2` ..., when the consult it was merging into ended); its
+/// latest output (a `Claim`) is what `/v1/journeys/{id}/intake-review` shows.
+pub const CLAIM_STEP: &str = "claim_consult";
 /// The version new consults start on: one open consult per patient and
 /// offering. Version 1 (registered beside it until its journeys end) has no
 /// such guard; its journeys keep their recorded sequence of steps.
@@ -186,23 +193,20 @@ impl Workflow for AsyncConsult {
         let submitted = self
             .submit_case(ctx, &intake, &clinical_patient, answers)
             .await?;
-        let email = &intake.patient.email;
-        let summary = |outcome: &str| {
-            json!({
-                "outcome": outcome,
-                "patient_id": patient_id,
-                "clinical_patient_id": clinical_patient,
-                "case_id": submitted.case_id,
-            })
+        let opened = Opened {
+            intake: &intake,
+            patient_id,
+            clinical_patient: &clinical_patient,
+            submitted: &submitted,
         };
-
+        let email = &intake.patient.email;
         match self.await_decision(ctx, &intake, &submitted).await? {
             Decision::Abandoned => {
                 ctx.set_phase("cancelled_no_response");
                 self.withdraw_case(ctx, &submitted.case_id).await?;
                 self.close_undecided(ctx, patient_id, email, "consult_cancelled")
                     .await?;
-                Ok(summary("cancelled_no_response"))
+                Ok(opened.summary("cancelled_no_response"))
             }
             Decision::Cancelled => {
                 ctx.set_phase("cancelled_by_network");
@@ -210,58 +214,111 @@ impl Workflow for AsyncConsult {
                 let template = "consult_cancelled_by_network";
                 self.close_undecided(ctx, patient_id, email, template)
                     .await?;
-                Ok(summary("cancelled_by_network"))
+                Ok(opened.summary("cancelled_by_network"))
             }
-            Decision::Declined { at } => {
-                ctx.set_phase("declined");
-                self.close_consult(ctx, patient_id).await?;
-                self.notify(
-                    ctx,
-                    "notify_declined",
-                    Channel::Email,
-                    email,
-                    "consult_declined",
-                )
-                .await?;
-                self.record_encounter(ctx, &intake, patient_id, &submitted, at, None)
-                    .await?;
-                self.engage(ctx, "consult_closed", at).await?;
-                Ok(summary("declined"))
-            }
-            Decision::Approved { at } => {
-                ctx.set_phase("prescribed");
-                let rx = self
-                    .fetch_prescription(ctx, &intake, &submitted.case_id)
-                    .await?;
-                self.record_prescription(ctx, &intake, patient_id, &rx, at)
-                    .await?;
-                self.notify(
-                    ctx,
-                    "notify_approved",
-                    Channel::Email,
-                    email,
-                    "consult_approved",
-                )
-                .await?;
-                // The medication first: records and the CRM must never hold up a patient's order.
-                ctx.set_phase("sending_to_pharmacy");
-                let first = self
-                    .place_order(ctx, &intake, &clinical_patient, &rx, 0)
-                    .await?;
-                self.record_encounter(ctx, &intake, patient_id, &submitted, at, Some(&rx))
-                    .await?;
-                self.engage(ctx, "consult_closed", at).await?;
-                let orders = self
-                    .fulfil(ctx, &intake, &clinical_patient, &rx, first)
-                    .await?;
-                self.record_supply_end(ctx).await?;
-                ctx.set_phase("completed");
-                let mut out = summary("approved");
-                out["prescription_id"] = json!(rx.id);
-                out["orders"] = json!(orders);
-                Ok(out)
-            }
+            Decision::Declined { at } => self.declined(ctx, &opened, at).await,
+            Decision::Approved { at } => self.approved(ctx, &opened, at).await,
         }
+    }
+}
+
+/// A consult whose case is submitted: whose it is, and which case.
+struct Opened<'a> {
+    intake: &'a ConsultInput,
+    patient_id: uuid::Uuid,
+    clinical_patient: &'a str,
+    submitted: &'a Submitted,
+}
+
+impl Opened<'_> {
+    /// The journey's result when the consult ends with `outcome`.
+    fn summary(&self, outcome: &str) -> Value {
+        json!({
+            "outcome": outcome,
+            "patient_id": self.patient_id,
+            "clinical_patient_id": self.clinical_patient,
+            "case_id": self.submitted.case_id,
+        })
+    }
+}
+
+impl AsyncConsult {
+    /// The clinician declined at `at`: the consult closes, the patient is
+    /// told, the encounter recorded and the CRM told.
+    async fn declined(
+        &self,
+        ctx: &mut JourneyCtx,
+        opened: &Opened<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<Value, WorkflowError> {
+        let Opened {
+            intake,
+            patient_id,
+            submitted,
+            ..
+        } = *opened;
+        ctx.set_phase("declined");
+        self.close_consult(ctx, patient_id).await?;
+        self.notify(
+            ctx,
+            "notify_declined",
+            Channel::Email,
+            &intake.patient.email,
+            "consult_declined",
+        )
+        .await?;
+        self.record_encounter(ctx, intake, patient_id, submitted, at, None)
+            .await?;
+        self.engage(ctx, "consult_closed", at).await?;
+        Ok(opened.summary("declined"))
+    }
+
+    /// The clinician approved at `at`: the prescription is recorded, the
+    /// patient told, the medication ordered, then records and the CRM, and
+    /// every refill until the last is delivered.
+    async fn approved(
+        &self,
+        ctx: &mut JourneyCtx,
+        opened: &Opened<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<Value, WorkflowError> {
+        let Opened {
+            intake,
+            patient_id,
+            clinical_patient,
+            submitted,
+        } = *opened;
+        ctx.set_phase("prescribed");
+        let rx = self
+            .fetch_prescription(ctx, intake, &submitted.case_id)
+            .await?;
+        self.record_prescription(ctx, intake, patient_id, &rx, at)
+            .await?;
+        self.notify(
+            ctx,
+            "notify_approved",
+            Channel::Email,
+            &intake.patient.email,
+            "consult_approved",
+        )
+        .await?;
+        // The medication first: records and the CRM must never hold up a patient's order.
+        ctx.set_phase("sending_to_pharmacy");
+        let first = self
+            .place_order(ctx, intake, clinical_patient, &rx, 0)
+            .await?;
+        self.record_encounter(ctx, intake, patient_id, submitted, at, Some(&rx))
+            .await?;
+        self.engage(ctx, "consult_closed", at).await?;
+        let orders = self
+            .fulfil(ctx, intake, clinical_patient, &rx, first)
+            .await?;
+        self.record_supply_end(ctx).await?;
+        ctx.set_phase("completed");
+        let mut out = opened.summary("approved");
+        out["prescription_id"] = json!(rx.id);
+        out["orders"] = json!(orders);
+        Ok(out)
     }
 }
 

@@ -26,7 +26,7 @@ impl AsyncConsult {
         ctx.set_phase("matching_patient");
         let (pool, journey, person) = (self.pool.clone(), ctx.journey_id(), who.clone());
         let matched: MatchOutcome = ctx
-            .step("match_patient", |_| async move {
+            .step(super::MATCH_STEP, |_| async move {
                 Ok(patients::match_or_create(&pool, journey, &person).await?)
             })
             .await?;

@@ -1,0 +1,105 @@
+//! Talking to the API, and printing what it answers: as JSON for scripts,
+//! or rendered for people.
+
+use anyhow::{Context, Result, bail};
+use comfy_table::Table;
+use reqwest::Method;
+use serde_json::Value;
+
+use super::Output;
+
+/// The API, as the caller's token reaches it.
+pub(super) struct Api {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// The API at `base` (a trailing `/` ignored), called with `token`.
+    pub(super) fn new(base: &str, token: Option<String>) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The answer to `method path`, with `query` and a JSON `body`.
+    ///
+    /// # Errors
+    /// No token, a failure to reach the API, or a refusal: its status, its
+    /// message and the fields it names.
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&[(&str, String)]>,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let token = self
+            .token
+            .as_deref()
+            .context("no token: pass --token or set CAREPATH_TOKEN")?;
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(q) = query {
+            req = req.query(q);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let e = &value["error"];
+            let fields: Vec<String> = e["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| format!("{}: {}", s(&f["path"]), s(&f["message"])))
+                .collect();
+            let detail = if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", fields.join("; "))
+            };
+            bail!(
+                "{status}: {}{detail}",
+                e["message"].as_str().unwrap_or(&text)
+            );
+        }
+        Ok(value)
+    }
+}
+
+/// A table with these column headers.
+pub(super) fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.set_header(header.to_vec());
+    t
+}
+
+/// A JSON value as a table cell: strings bare, null empty.
+pub(super) fn s(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints `value` as JSON, or as `render` has it for people.
+pub(super) fn print(out: Output, value: &Value, render: impl Fn(&Value) -> String) {
+    match out {
+        Output::Json => println!("{value}"),
+        Output::Table => println!("{}", render(value)),
+    }
+}

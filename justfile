@@ -11,7 +11,8 @@ test:
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
+    python3 .ci/long-code
 
 # Step throughput, single-journey latency and worker RSS, on durable commits.
 bench journeys="2000" steps="10" workers="2":

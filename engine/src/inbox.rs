@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::Engine;
 use crate::error::EngineError;
 use crate::ops::Actor;
+use crate::store::inbox::InboxStatus;
 use crate::store::refs;
 use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
 
@@ -236,17 +237,21 @@ async fn record(
             return Ok(Tally::Deferred);
         }
         Routed::Unmatched { refs } => (
-            "unmatched",
+            InboxStatus::Unmatched,
             None,
             Some("no journey owns the resource this event is about".to_owned()),
             refs,
             Tally::Unmatched,
         ),
-        Routed::Applied { journey, note } => {
-            ("applied", Some(journey), note, Vec::new(), Tally::Applied)
-        }
+        Routed::Applied { journey, note } => (
+            InboxStatus::Applied,
+            Some(journey),
+            note,
+            Vec::new(),
+            Tally::Applied,
+        ),
         Routed::Ignored { journey, note } => (
-            "ignored",
+            InboxStatus::Ignored,
             Some(journey),
             Some(note),
             Vec::new(),
@@ -259,7 +264,7 @@ async fn record(
           WHERE id = $1",
     )
     .bind(row.id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(journey)
     .bind(note)
     .bind(refs)

@@ -29,17 +29,19 @@ pub async fn list(
     _caller: AsOperator,
     QueryParams(q): QueryParams<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
-    let status = q.status.unwrap_or_else(|| "unmatched".into());
-    if !INBOX_STATUSES.contains(&status.as_str()) {
-        return Err(ApiError::field(
-            "status",
-            format!("must be one of {}", INBOX_STATUSES.join(", ")),
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => inbox::InboxStatus::Unmatched,
+        Some(s) => s.parse().map_err(|_| {
+            ApiError::field(
+                "status",
+                format!("must be one of {}", INBOX_STATUSES.join(", ")),
+            )
+        })?,
+    };
     let (limit, cursor) = page_of(q.limit, q.cursor.as_deref())?;
     let mut items: Vec<InboxItem> = inbox::list(
         state.engine.pool(),
-        &status,
+        status,
         q.vendor.as_deref(),
         cursor,
         limit + 1,

@@ -42,7 +42,7 @@ impl From<inbox::Entry> for InboxItem {
             vendor: e.vendor,
             dedup_key: e.dedup_key,
             event_type: e.event_type,
-            status: e.status,
+            status: e.status.to_string(),
             journey_id: e.journey_id,
             note: e.note,
             deliveries: e.deliveries,
@@ -59,14 +59,14 @@ pub struct InboxPage {
     pub next_cursor: Option<String>,
 }
 
-/// Every status an inbox entry can have.
+/// Every status an inbox entry can have, as written on the wire.
 pub const INBOX_STATUSES: [&str; 6] = [
-    "received",
-    "applied",
-    "unmatched",
-    "parked",
-    "ignored",
-    "skipped",
+    inbox::InboxStatus::Received.as_str(),
+    inbox::InboxStatus::Applied.as_str(),
+    inbox::InboxStatus::Unmatched.as_str(),
+    inbox::InboxStatus::Parked.as_str(),
+    inbox::InboxStatus::Ignored.as_str(),
+    inbox::InboxStatus::Skipped.as_str(),
 ];
 
 documented_as!(

@@ -32,6 +32,74 @@ impl Source {
     }
 }
 
+/// Where a stored event is in routing (the row's `status`, the same text on
+/// the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxStatus {
+    /// Stored, waiting to be routed (or routed again after a replay).
+    Received,
+    /// Delivered as a signal to the journey that owns what it is about.
+    Applied,
+    /// No journey owns what it is about (after the grace period).
+    Unmatched,
+    /// It could not be processed; its error is in the note.
+    Parked,
+    /// The owning journey's workflow does not receive it.
+    Ignored,
+    /// An operator set it aside for good.
+    Skipped,
+}
+
+impl InboxStatus {
+    /// Every status, in the order operators read them.
+    pub const ALL: [InboxStatus; 6] = [
+        Self::Received,
+        Self::Applied,
+        Self::Unmatched,
+        Self::Parked,
+        Self::Ignored,
+        Self::Skipped,
+    ];
+
+    /// As stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Applied => "applied",
+            Self::Unmatched => "unmatched",
+            Self::Parked => "parked",
+            Self::Ignored => "ignored",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for InboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for InboxStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown inbox status {s:?}"))
+    }
+}
+
+impl TryFrom<String> for InboxStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// Stores `vendor`'s event `body` (raw bytes; the caller has checked that
 /// they are a storable JSON object, see [`crate::storable`]) with the
 /// `headers` worth keeping (a JSON object), to be routed by the workers.
@@ -121,8 +189,9 @@ pub struct Entry {
     pub dedup_key: String,
     /// The event's `type`, when it named one.
     pub event_type: Option<String>,
-    /// `received`, `applied`, `unmatched`, `parked`, `ignored` or `skipped`.
-    pub status: String,
+    /// Where it is in routing.
+    #[sqlx(try_from = "String")]
+    pub status: InboxStatus,
     /// The journey it was routed to, once routed.
     pub journey_id: Option<Uuid>,
     /// Why it is where it is: the routing error, an operator's reason.
@@ -154,7 +223,7 @@ macro_rules! entry_columns {
 /// The database's.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: &str,
+    status: InboxStatus,
     vendor: Option<&str>,
     before: Option<i64>,
     limit: i64,
@@ -166,7 +235,7 @@ pub async fn list(
           WHERE status = $1 AND ($2::text IS NULL OR vendor = $2) AND ($3::bigint IS NULL OR id < $3)
           ORDER BY id DESC LIMIT $4",
     ))
-    .bind(status)
+    .bind(status.as_str())
     .bind(vendor)
     .bind(before)
     .bind(limit)

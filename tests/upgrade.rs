@@ -1,0 +1,155 @@
+//! Upgrading a database migrated before the engine had migrations of its own:
+//! one migrator then recorded everything in `public._sqlx_migrations`
+//! (versions 20261123000001..20261130000002, kept here as fixtures exactly as
+//! they shipped). `carepath migrate` adopts such a database without touching
+//! its data, and refuses one migrated only part of the way.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use carepath::db;
+use sqlx::PgPool;
+use support::*;
+use uuid::Uuid;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/pre_split_migrations"
+);
+
+/// An empty database on the test server; its URL and a pool on it.
+async fn empty_database() -> (String, PgPool) {
+    let server = fresh_db().await;
+    let name = format!("carepath_upgrade_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&server.pool)
+        .await
+        .expect("create an empty database");
+    let url = url_with_database(&server.url, &name);
+    let pool = db::connect(&url, 4).await.expect("connect to it");
+    (url, pool)
+}
+
+/// Applies the first `n` pre-split migrations the way the old migrator did,
+/// recording each in `public._sqlx_migrations`.
+async fn migrate_as_before(pool: &PgPool, n: usize) {
+    let mut files: Vec<_> = std::fs::read_dir(Path::new(FIXTURES))
+        .expect("the pre-split migrations")
+        .map(|e| e.expect("a fixture").path())
+        .collect();
+    files.sort();
+    sqlx::raw_sql(
+        "CREATE TABLE public._sqlx_migrations (
+             version bigint PRIMARY KEY, description text NOT NULL,
+             installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL,
+             checksum bytea NOT NULL, execution_time bigint NOT NULL)",
+    )
+    .execute(pool)
+    .await
+    .expect("the old migrations table");
+    for file in files.iter().take(n) {
+        let sql = std::fs::read_to_string(file).expect("read a fixture");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", file.display()));
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let version: i64 = name[..14].parse().expect("a version");
+        sqlx::query(
+            "INSERT INTO public._sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, $2, true, '\\x00', 1)",
+        )
+        .bind(version)
+        .bind(name)
+        .execute(pool)
+        .await
+        .expect("record it");
+    }
+}
+
+fn carepath_migrate(url: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("migrate")
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run carepath migrate")
+}
+
+#[tokio::test]
+async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
+    let (url, pool) = empty_database().await;
+    migrate_as_before(&pool, 10).await;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO carepath.journeys (id, workflow, version, idempotency_key, input, status, phase)
+         VALUES ($1, 'noop', 1, 'before-the-split', '{}', 'completed', 'done')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("a journey from before");
+
+    for _ in 0..2 {
+        let out = carepath_migrate(&url);
+        assert!(
+            out.status.success(),
+            "carepath migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    db::ensure_migrated(&pool)
+        .await
+        .expect("workers and the API accept the adopted database");
+    let recorded: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT 'engine', version FROM carepath._engine_migrations
+         UNION ALL SELECT 'app', version FROM carepath._migrations ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("the new migration records");
+    assert_eq!(
+        recorded,
+        vec![
+            ("app".into(), 20261201000002),
+            ("engine".into(), 20261201000001)
+        ]
+    );
+    let kept: String =
+        sqlx::query_scalar("SELECT idempotency_key FROM carepath.journeys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("the journey from before");
+    assert_eq!(kept, "before-the-split");
+}
+
+#[tokio::test]
+async fn a_database_migrated_only_part_of_the_way_is_refused_with_what_to_do() {
+    let (url, pool) = empty_database().await;
+    migrate_as_before(&pool, 6).await;
+    let out = carepath_migrate(&url);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("up to 20261123000006") && stderr.contains("20261130000002"),
+        "the refusal does not say what to do: {stderr}"
+    );
+    let engine_tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables
+          WHERE table_schema = 'carepath' AND table_name = '_engine_migrations'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("look for the engine's record");
+    assert_eq!(
+        engine_tables, 0,
+        "nothing was recorded for a refused database"
+    );
+}

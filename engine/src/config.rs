@@ -9,7 +9,11 @@ use rand::Rng;
 /// from the stored attempt count `n`, so it survives crashes and restarts.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
+    /// The nominal delay after the first failed attempt (2 s by default); it
+    /// doubles with each further attempt.
     pub initial: Duration,
+    /// The cap on the nominal delay (15 minutes by default), so a long outage
+    /// is still looked at again every so often.
     pub max: Duration,
     /// Attempts after which the journey fails (visibly, and retryable by an operator).
     pub max_attempts: u32,
@@ -42,8 +46,11 @@ impl RetryPolicy {
     }
 }
 
+/// The engine's timings and limits. The defaults are production's; tests and
+/// the demo shorten them.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// How a step that fails transiently is retried.
     pub retry: RetryPolicy,
     /// When a task finds its journey being run by another worker, it looks again after this.
     pub busy_recheck: Duration,

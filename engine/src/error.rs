@@ -15,23 +15,37 @@ pub enum StepError {
     /// overrides the backoff when the failure says when to come back.
     #[error("{message}")]
     Transient {
+        /// What went wrong: the journey's `last_error` while it retries,
+        /// shown to operators.
         message: String,
+        /// When the failure says when to come back (a 429's `Retry-After`),
+        /// capped at seven days; `None`: the [`RetryPolicy`](crate::RetryPolicy)'s
+        /// backoff.
         retry_after: Option<Duration>,
     },
     /// Will fail the same way every time (a vendor rejected the payload): the journey fails.
     #[error("{message}")]
-    Permanent { message: String },
+    Permanent {
+        /// Why: the failed journey's `last_error`, shown to operators.
+        message: String,
+    },
     /// Nothing to try until `retry_after` has passed (a vendor on hold). The
     /// journey waits with `waiting_for` shown, and no attempt is counted.
     #[error("{message}")]
     Unavailable {
+        /// Why nothing can be tried (`clinical is on hold`), shown to operators.
         message: String,
+        /// How long to wait before the step is tried again, capped at seven days.
         retry_after: Duration,
+        /// What the journey is shown waiting for meanwhile (usually
+        /// [`WaitingFor::Vendor`]).
         waiting_for: WaitingFor,
     },
 }
 
 impl StepError {
+    /// A [`Transient`](Self::Transient) failure, retried on the policy's
+    /// backoff (no `retry_after`).
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient {
             message: message.into(),
@@ -39,6 +53,7 @@ impl StepError {
         }
     }
 
+    /// A [`Permanent`](Self::Permanent) failure: the journey fails with `message`.
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::Permanent {
             message: message.into(),
@@ -90,6 +105,9 @@ pub enum WorkflowError {
     /// The code asked for something other than what history recorded.
     #[error("non-determinism: {0}")]
     NonDeterminism(String),
+    /// A database error during the run. One the database will repeat however
+    /// often it is retried ([`refuses_forever`]) fails the journey; any other
+    /// leaves it due, to run again.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     /// The run was cut short by something other than the database (the queue);
@@ -99,6 +117,8 @@ pub enum WorkflowError {
 }
 
 impl WorkflowError {
+    /// Gives the journey up as failed with `message` (its `last_error`, shown
+    /// to operators); an operator may still retry it.
     pub fn fail(message: impl Into<String>) -> Self {
         Self::Failed(message.into())
     }
@@ -115,18 +135,30 @@ impl From<serde_json::Error> for WorkflowError {
 /// Why an engine operation (start, signal, pause, ...) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// No journey has this id.
     #[error("journey {0} not found")]
     JourneyNotFound(Uuid),
+    /// No version of a workflow of this name is registered in this process.
     #[error("workflow {0:?} is not registered")]
     UnknownWorkflow(String),
+    /// The journey's status does not allow the action (cancelling a completed
+    /// journey, signalling a cancelled one, a decision it does not wait for).
+    /// The API answers it with 409.
     #[error("cannot {action} a journey that is {status}")]
     NotApplicable {
+        /// The action refused: `signal`, `decide`, `pause`, `resume`,
+        /// `cancel`, `retry` or `wake`.
         action: &'static str,
+        /// The journey's status when it was refused.
         status: JourneyStatus,
     },
+    /// The action could not be carried out for a reason other than the
+    /// journey's status (a wake-up task that cannot be serialised).
     #[error("cannot {action}: {detail}")]
     Conflict {
+        /// The action that failed (`enqueue`).
         action: &'static str,
+        /// What stood in the way.
         detail: String,
     },
     /// This idempotency key already started a journey of this workflow with a
@@ -136,7 +168,9 @@ pub enum EngineError {
     /// The workflow does not receive a signal of this name.
     #[error("{workflow} does not receive a signal named {name:?}")]
     UnknownSignal {
+        /// The journey's workflow.
         workflow: String,
+        /// The signal name refused.
         name: String,
         /// The names it does receive.
         accepted: Vec<String>,
@@ -144,9 +178,17 @@ pub enum EngineError {
     /// A value the engine was asked to store or process breaks its rules
     /// (such as [`crate::storable`]): where (`payload.a.b`, `body`), and what.
     #[error("{path}: {problem}")]
-    Invalid { path: String, problem: String },
+    Invalid {
+        /// Where, under the value's root: `payload.a.b`, `input[3]`, `body`.
+        path: String,
+        /// What is wrong there (`must not contain the NUL character`).
+        problem: String,
+    },
+    /// A database error: worth retrying unless [`EngineError::is_data_error`]
+    /// says it will recur.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// apalis-postgres could not push a journey's wake-up task.
     #[error("queue: {0}")]
     Queue(#[from] apalis_postgres::Error),
     /// A journey's run was cut short; it stays due and runs again.

@@ -34,7 +34,13 @@ struct Stored {
 /// What one routing pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RouteReport {
+    /// Events delivered to the journey that owns their resource: stored as its
+    /// signal, found already stored (a redelivery), or noted as ignored because
+    /// that journey had ended.
     pub applied: usize,
+    /// Events no journey owns once [`EngineConfig::unmatched_grace`](crate::EngineConfig)
+    /// has passed: parked as `unmatched` until a journey links a resource they
+    /// name ([`crate::store::refs::link`]).
     pub unmatched: usize,
     /// Unmatched events put back to be looked at again shortly.
     pub deferred: usize,
@@ -66,6 +72,16 @@ impl Engine {
     /// The batch's rows stay locked until the pass commits, so an operator's
     /// replay or skip of one of them waits for the pass and then applies to
     /// the row as the pass left it, never to be overwritten by it.
+    ///
+    /// Another router already at work makes this pass return an empty report
+    /// at once.
+    ///
+    /// # Errors
+    /// Errors that say nothing about an event (a lost connection, the
+    /// database unavailable, [`EngineError::Queue`]): the whole pass rolls back
+    /// and its events stay `received` for the next one. An event's own data
+    /// errors ([`EngineError::is_data_error`]) are not returned: the event is
+    /// parked with its error and counted in [`RouteReport::parked`].
     pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
         let mut tx = self.pool.begin().await?;
         let routing: bool =

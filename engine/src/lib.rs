@@ -87,6 +87,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod context;
 pub mod error;

@@ -21,20 +21,28 @@ use crate::waiting::WaitingFor;
 pub struct Actor(pub String);
 
 impl Actor {
+    /// An actor named `name`, recorded as the `actor` of the history events
+    /// it causes.
     pub fn new(name: impl Into<String>) -> Self {
         Self(name.into())
     }
 }
 
+/// What [`Engine::start`] did.
 #[derive(Debug)]
 pub struct StartOutcome {
+    /// The journey started — or, when `created` is `false`, the one the
+    /// idempotency key started earlier, as it is now.
     pub journey: Journey,
     /// `false` when the idempotency key had already started this journey.
     pub created: bool,
 }
 
+/// What [`Engine::signal`] did with a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalOutcome {
+    /// Stored. A journey waiting for a signal of this name is made due; any
+    /// other keeps it until a `wait_signal` for the name consumes it.
     Accepted,
     /// This (source, event id) was already stored; nothing changed.
     Duplicate,
@@ -43,6 +51,17 @@ pub enum SignalOutcome {
 impl Engine {
     /// Starts a journey on the latest registered version of `workflow`, or
     /// returns the journey this idempotency key already started.
+    ///
+    /// `input` is stored as given: checking it with
+    /// [`Workflow::validate`](crate::Workflow::validate) first is the caller's
+    /// business (the API does).
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownWorkflow`] when no version of `workflow` is
+    /// registered; `Invalid` when `input` breaks the [storable](crate::storable)
+    /// rule; `IdempotencyKeyReused` when the key already started a journey of
+    /// this workflow with a different input; `Database` or `Queue` errors, in
+    /// which case nothing is stored.
     pub async fn start(
         &self,
         workflow: &str,
@@ -100,6 +119,16 @@ impl Engine {
 
     /// Stores a signal for the journey (once per source and event id) and wakes
     /// the journey if it is waiting for it; otherwise it is kept until it waits.
+    /// A repeated (`source`, `event_id`) is no error: it returns
+    /// [`SignalOutcome::Duplicate`].
+    ///
+    /// # Errors
+    /// [`EngineError::Invalid`] when `payload` breaks the
+    /// [storable](crate::storable) rule; `JourneyNotFound` when no journey has
+    /// `journey_id`; `NotApplicable` when the journey is completed or
+    /// cancelled; `UnknownSignal` when its workflow version does not receive
+    /// `name` ([`Workflow::signals`](crate::Workflow::signals)); `Database` or
+    /// `Queue` errors, in which case nothing is stored.
     #[allow(clippy::too_many_arguments)]
     pub async fn signal(
         &self,
@@ -121,6 +150,13 @@ impl Engine {
     /// An operator's answer to a journey that waits for a person's decision
     /// (`signal:<name>`, such as a patient-match review): stored as that
     /// signal, with the reason in history, only while the journey waits for it.
+    /// Returns the journey as the decision left it.
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is not waiting for the signal `name` (whatever
+    /// its status); `Invalid` when `payload` breaks the storable rule;
+    /// `UnknownSignal`, `Database` or `Queue` errors as for [`Engine::signal`].
     pub async fn decide(
         &self,
         id: Uuid,
@@ -157,6 +193,10 @@ impl Engine {
 
     /// Stops a running or waiting journey where it is. A step already under
     /// way finishes and is recorded; nothing after it starts.
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is neither running nor waiting; database errors.
     pub async fn pause(
         &self,
         id: Uuid,
@@ -172,6 +212,10 @@ impl Engine {
 
     /// Lets a paused journey go on: it replays, so a timer that has not fired
     /// or a signal not yet received puts it back to waiting.
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is not paused; `Database` or `Queue` errors.
     pub async fn resume(
         &self,
         id: Uuid,
@@ -184,6 +228,14 @@ impl Engine {
         .await
     }
 
+    /// Ends a journey for good: it never runs again, its wake time is
+    /// cleared and its open alerts are resolved. A step already under way
+    /// finishes and is recorded; nothing after it starts.
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is already completed or cancelled; database
+    /// errors.
     pub async fn cancel(
         &self,
         id: Uuid,
@@ -198,6 +250,11 @@ impl Engine {
 
     /// A failed journey gets a fresh attempt budget for the step that failed;
     /// a journey waiting to retry a step, or waiting on a vendor, retries it now.
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is neither failed nor waiting to retry a step
+    /// or on a vendor ([`WaitingFor::is_retry`]); `Database` or `Queue` errors.
     pub async fn retry(
         &self,
         id: Uuid,
@@ -218,6 +275,11 @@ impl Engine {
     /// that wait ([`Workflow::wakeable_signals`](crate::registry::Workflow):
     /// a journey waiting on a vendor then asks the vendor at once). Any other
     /// wait cannot be woken (409).
+    ///
+    /// # Errors
+    /// [`EngineError::JourneyNotFound`] when no journey has `id`;
+    /// `NotApplicable` when it is not waiting on a timer or on such a signal
+    /// with a timeout; `Database` or `Queue` errors.
     pub async fn wake(
         &self,
         id: Uuid,

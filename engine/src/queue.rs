@@ -20,7 +20,12 @@ pub const JOURNEY_QUEUE: &str = "carepath.journeys";
 /// duplicate or stale task finds nothing to do.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct JourneyTask {
+    /// The journey to look at.
     pub journey_id: Uuid,
+    /// The journey's `fence` when this task was pushed, bumped on every push:
+    /// it makes the task's idempotency key ([`JourneyTask::key`]) name one
+    /// wake-up, so the reconciler can ask whether the latest is live and a new
+    /// push can drop the one it supersedes.
     pub fence: i64,
 }
 
@@ -35,6 +40,10 @@ impl JourneyTask {
 /// Bumps the journey's fence and pushes its wake-up task, due `delay` after
 /// the database's now (all times come from the database, never a worker's
 /// clock), inside `conn`'s transaction.
+///
+/// # Errors
+/// [`EngineError::Database`] (`RowNotFound` when no journey has
+/// `journey_id`); [`EngineError::Queue`] when apalis-postgres refuses the task.
 pub async fn push_wakeup(
     conn: &mut PgConnection,
     journey_id: Uuid,
@@ -60,6 +69,11 @@ pub enum RunAt {
 
 /// Pushes `task` (whose fence the caller has just stored) in `conn`'s
 /// transaction, and drops the journey's previous wake-up if it has not run.
+///
+/// # Errors
+/// [`EngineError::Queue`] when apalis-postgres refuses the task;
+/// [`EngineError::Database`] when dropping the superseded one fails;
+/// [`EngineError::Conflict`] if the task cannot be serialised (it always can).
 pub async fn push_task(
     conn: &mut PgConnection,
     task: JourneyTask,

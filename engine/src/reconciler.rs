@@ -9,12 +9,16 @@ use crate::error::EngineError;
 use crate::queue::{JOURNEY_QUEUE, prune_done, push_wakeup};
 use crate::store::journeys;
 
+/// What one [`Engine::reconcile_once`] pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReconcileReport {
+    /// Journeys that were due with no live task and got a new wake-up.
     pub requeued: usize,
+    /// Finished queue rows deleted.
     pub pruned: u64,
 }
 
+/// How [`Engine::reconcile_once`] finds lost journeys and prunes the queue.
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
     /// How long a journey may be overdue before it counts as lost. Longer than
@@ -22,6 +26,8 @@ pub struct ReconcilerConfig {
     pub grace: Duration,
     /// Finished queue rows older than this are deleted.
     pub keep_done: Duration,
+    /// The most journeys requeued in one pass (500 by default); the rest wait
+    /// for the next.
     pub batch: i64,
 }
 
@@ -36,6 +42,13 @@ impl Default for ReconcilerConfig {
 }
 
 impl Engine {
+    /// Gives up to `cfg.batch` lost journeys (due for longer than `cfg.grace`
+    /// with no live wake-up task) a new wake-up, in one transaction, then
+    /// deletes up to 5,000 queue rows finished more than `cfg.keep_done` ago.
+    ///
+    /// # Errors
+    /// `Database` or `Queue` errors: a failure while requeueing requeues
+    /// nothing; one while pruning comes after the requeues were committed.
     pub async fn reconcile_once(
         &self,
         cfg: &ReconcilerConfig,

@@ -16,6 +16,10 @@ use crate::error::{EngineError, WorkflowError};
 /// is not deterministic must happen inside `ctx.step`.
 #[async_trait]
 pub trait Workflow: Send + Sync + 'static {
+    /// Runs the journey from the top with the input it was started with,
+    /// answered from history up to where it stopped; returns its output,
+    /// stored when the journey completes. Errors come from `ctx`'s calls,
+    /// passed on with `?`, or from [`WorkflowError::fail`].
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError>;
 
     /// Checks a start request's input before any row is written and returns
@@ -51,22 +55,30 @@ pub trait Workflow: Send + Sync + 'static {
     }
 }
 
+/// The workflows this process can run, by name and version; built at start-up
+/// and given to [`Engine::new`](crate::Engine::new).
 #[derive(Default, Clone)]
 pub struct Registry {
     workflows: BTreeMap<String, BTreeMap<i32, Arc<dyn Workflow>>>,
 }
 
 impl Registry {
+    /// A registry with no workflows.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// This registry with `workflow` as version `version` of `name` (see
+    /// [`Registry::register`]).
     #[must_use]
     pub fn with(mut self, name: &str, version: i32, workflow: impl Workflow) -> Self {
         self.register(name, version, workflow);
         self
     }
 
+    /// Registers `workflow` as version `version` of `name`, replacing what
+    /// that pair had. New journeys start on the highest version and keep it,
+    /// so a version must stay registered until its journeys have finished.
     pub fn register(&mut self, name: &str, version: i32, workflow: impl Workflow) {
         self.workflows
             .entry(name.to_owned())
@@ -81,6 +93,9 @@ impl Registry {
         Some((*v, w.clone()))
     }
 
+    /// The code journeys pinned to `name` at `version` run; `None` when this
+    /// process does not have it (during a rolling deploy such a journey waits
+    /// for a worker that does).
     pub fn get(&self, name: &str, version: i32) -> Option<Arc<dyn Workflow>> {
         self.workflows.get(name)?.get(&version).cloned()
     }
@@ -88,6 +103,10 @@ impl Registry {
     /// Whether journeys of `workflow` at `version` receive the signal `name`
     /// ([`Workflow::signals`]). A version this process does not have (a
     /// rolling deploy) is given the benefit of the doubt.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownSignal`], listing the names it does receive, when
+    /// the version is registered and does not receive `name`.
     pub fn check_signal(
         &self,
         workflow: &str,

@@ -75,8 +75,14 @@ pub enum RunOutcome {
     NotDue,
     /// Another worker is running the journey; a re-check was queued.
     Busy,
+    /// The journey now waits: a timer, a signal, a retry, a vendor on hold or
+    /// a worker with its code.
     Suspended,
+    /// The workflow returned; its output is stored.
     Completed,
+    /// The journey failed (a step failed for good, the workflow gave up, its
+    /// code disagrees with history, its records cannot be read, or too many
+    /// runs made no progress); an operator may retry it.
     Failed,
     /// An operator paused or cancelled it while it ran.
     Stopped,

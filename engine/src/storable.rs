@@ -25,7 +25,9 @@ pub const MAX_MAGNITUDE: f64 = 1e308;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {problem}")]
 pub struct Unstorable {
+    /// Where in the checked value: `a.b`, `[3].a`; empty for the value itself.
     pub path: String,
+    /// What is wrong there (`must not contain the NUL character`).
     pub problem: &'static str,
 }
 
@@ -48,6 +50,11 @@ impl Unstorable {
 }
 
 /// Checks `value` against the rule above; the first problem found, by path.
+///
+/// # Errors
+/// [`Unstorable`] for the first problem found: a NUL character in a string
+/// or key, a number of magnitude [`MAX_MAGNITUDE`] or more, or nesting
+/// deeper than [`MAX_DEPTH`].
 ///
 /// ```
 /// use carepath_engine::storable::{check, MAX_DEPTH};

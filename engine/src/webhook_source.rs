@@ -68,7 +68,10 @@ pub enum Unverified {
     /// A good signature made `skew_secs` seconds (either way) from now,
     /// beyond the vendor's tolerance: a replay, or a clock far off.
     #[error("timestamp {skew_secs} s away from now, beyond the tolerance")]
-    Stale { skew_secs: u64 },
+    Stale {
+        /// How far the signed timestamp is from the receiving time, in seconds.
+        skew_secs: u64,
+    },
 }
 
 /// A resource an event may be about, as a journey records it
@@ -76,7 +79,9 @@ pub enum Unverified {
 /// for it (`case_123`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
+    /// The kind of resource (`case`, `order`), as the journey linked it.
     pub kind: String,
+    /// The vendor's id for it (`case_123`).
     pub id: String,
 }
 
@@ -99,7 +104,9 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {problem}")]
 pub struct Invalid {
+    /// Where in the event (`type`, `data.case_id`).
     pub path: String,
+    /// What is wrong there (`names no signal`).
     pub problem: String,
 }
 

@@ -11,6 +11,9 @@ use super::history;
 
 /// Raises `kind` for the journey once per `occasion` (a step key): a re-run
 /// of the step finds the alert already raised and adds nothing.
+///
+/// # Errors
+/// A database error; nothing is raised then.
 pub async fn raise(
     pool: &PgPool,
     journey_id: Uuid,
@@ -49,6 +52,9 @@ pub async fn raise(
 /// PHI: it is shown to operators and kept in history). Returns how many were
 /// open. Resolving what is already resolved changes nothing, so a step that
 /// resolves and is re-run adds nothing.
+///
+/// # Errors
+/// A database error; nothing is resolved then.
 pub async fn resolve(
     pool: &PgPool,
     journey_id: Uuid,
@@ -63,6 +69,9 @@ pub async fn resolve(
 }
 
 /// [`resolve`] inside the caller's transaction; `kinds` empty means every kind.
+///
+/// # Errors
+/// A database error.
 pub async fn resolve_in(
     conn: &mut PgConnection,
     journey_id: Uuid,
@@ -101,6 +110,9 @@ pub async fn resolve_in(
 }
 
 /// Open alerts, by kind, of journeys still under way (for `/metrics`).
+///
+/// # Errors
+/// A database error.
 pub async fn open_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.kind, count(*) FROM carepath.alerts a
@@ -113,6 +125,9 @@ pub async fn open_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Erro
 }
 
 /// Alerts raised so far, by kind (for `/metrics`).
+///
+/// # Errors
+/// A database error.
 pub async fn counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT kind, count(*) FROM carepath.alerts GROUP BY kind ORDER BY kind")
         .fetch_all(pool)

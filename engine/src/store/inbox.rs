@@ -142,7 +142,10 @@ pub enum RefusedBody<'a> {
     Read(&'a [u8]),
     /// Too large to be read: recorded by its declared size (bytes), without
     /// a digest.
-    Unread { declared: i64 },
+    Unread {
+        /// The size it declared (`Content-Length`), in bytes; 0 when unknown.
+        declared: i64,
+    },
 }
 
 /// Records an event refused before the inbox in
@@ -185,7 +188,8 @@ pub struct Entry {
     pub id: i64,
     /// The vendor that sent it.
     pub vendor: String,
-    /// See [`dedup_key`].
+    /// The key its deliveries are deduplicated by, one row per vendor and
+    /// key ([`WebhookSource::dedup_key`](crate::WebhookSource::dedup_key)).
     pub dedup_key: String,
     /// The event's `type`, when it named one.
     pub event_type: Option<String>,

@@ -5,7 +5,13 @@ use uuid::Uuid;
 
 /// Records that `journey_id` owns the vendor's `kind` `reference`, and sends
 /// any of the vendor's webhooks about it that were parked as unmatched (they
-/// outran this record) back to be routed. Idempotent.
+/// outran this record) back to be routed. Idempotent; a resource another
+/// journey already owns stays that journey's.
+///
+/// # Errors
+/// A database error (no journey with `journey_id` breaks a foreign key). The
+/// two statements are not one transaction: after a failure, calling it
+/// again completes it.
 pub async fn link(
     db: &sqlx::PgPool,
     journey_id: Uuid,
@@ -42,6 +48,9 @@ pub fn tag(kind: &str, reference: &str) -> String {
 }
 
 /// The journey that owns the vendor's `kind` `reference`, if one does.
+///
+/// # Errors
+/// A database error.
 pub async fn owner(
     db: impl PgExecutor<'_>,
     vendor: &str,

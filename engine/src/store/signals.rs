@@ -6,6 +6,9 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// Stores a signal; `false` when this (source, event id) was already stored.
+///
+/// # Errors
+/// A database error (no journey with `journey_id` breaks a foreign key).
 pub async fn insert(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,
@@ -30,13 +33,24 @@ pub async fn insert(
     Ok(inserted == 1)
 }
 
+/// A signal taken by a `wait_signal` position.
 pub struct Consumed {
+    /// Its event id, unique per source for the journey: the caller's
+    /// `event_id` through the API, a webhook's dedup key, `decision:<uuid>`
+    /// for an operator's decision.
     pub event_id: String,
+    /// Where it came from: `api`, `operator`, or the vendor's name for a
+    /// webhook.
     pub source: String,
+    /// Its payload, as stored.
     pub payload: Value,
 }
 
-/// Marks the oldest unconsumed signal `name` as consumed by position `seq`.
+/// Marks the oldest unconsumed signal `name` as consumed by position `seq`;
+/// `None` when none is waiting.
+///
+/// # Errors
+/// A database error.
 pub async fn consume_next(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,

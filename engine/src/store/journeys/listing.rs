@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::{Journey, JourneyStatus};
 
 /// What a journey's `waiting_for` starts with while it waits on a vendor on
-/// hold ([`WaitingFor::Vendor`]'s text), for `concat!` into static SQL;
-/// [`waiting_on_vendor_condition!`] is built on it.
+/// hold ([`WaitingFor::Vendor`](crate::WaitingFor::Vendor)'s text), for `concat!` into static SQL;
+/// [`waiting_on_vendor_condition!`](crate::waiting_on_vendor_condition) is built on it.
 #[macro_export]
 macro_rules! vendor_wait_prefix {
     () => {
@@ -18,8 +18,9 @@ macro_rules! vendor_wait_prefix {
 
 /// The SQL condition that a journey waits on a vendor: its `waiting_for`
 /// column (`$waiting_for`, e.g. `"waiting_for"` or `"j.waiting_for"`) is
-/// [`WaitingFor::Vendor`] of the vendor named by the SQL expression `$vendor` (a
-/// parameter such as `"$1"`, or a column), for `concat!` into static SQL.
+/// [`WaitingFor::Vendor`](crate::WaitingFor::Vendor) of the vendor named by
+/// the SQL expression `$vendor` (a parameter such as `"$1"`, or a column), for
+/// `concat!` into static SQL.
 /// It says nothing of the status: a paused journey keeps the `waiting_for`
 /// it had.
 #[macro_export]

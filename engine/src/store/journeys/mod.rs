@@ -11,18 +11,29 @@ use uuid::Uuid;
 
 use crate::waiting::WaitingFor;
 
+/// Where a journey is in its life, stored in `journeys.status` as lowercase
+/// text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JourneyStatus {
+    /// Due now, or being run by a worker.
     Running,
+    /// Parked until its wake time, a signal or an operator (see
+    /// [`Journey::waiting_for`]).
     Waiting,
+    /// Stopped by an operator; only `resume` or `cancel` moves it.
     Paused,
+    /// Stopped by a failure (`last_error` says which). Not terminal: an
+    /// operator's `retry` runs it again with a fresh attempt budget.
     Failed,
+    /// Its workflow returned; `output` holds what. Terminal.
     Completed,
+    /// Ended by an operator. Terminal.
     Cancelled,
 }
 
 impl JourneyStatus {
+    /// The status as stored and shown (`running`, `waiting`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
@@ -34,6 +45,8 @@ impl JourneyStatus {
         }
     }
 
+    /// Whether the journey has ended for good (completed or cancelled):
+    /// nothing can move it any more, whereas a failed one can be retried.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Cancelled)
     }
@@ -69,22 +82,49 @@ impl TryFrom<String> for JourneyStatus {
     }
 }
 
+/// A journey's row, without its input (see [`input`]). Times are the
+/// database's.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Journey {
+    /// The journey's id: a UUIDv7, so ids sort by creation time.
     pub id: Uuid,
+    /// The workflow's registered name.
     pub workflow: String,
+    /// The workflow version the journey is pinned to: the latest registered
+    /// when it started.
     pub version: i32,
+    /// The key it was started with, unique per workflow: a start repeated
+    /// with it returns this journey.
     pub idempotency_key: String,
+    /// Where the journey is in its life.
     #[sqlx(try_from = "String")]
     pub status: JourneyStatus,
+    /// Where it is in its workflow's words
+    /// ([`JourneyCtx::set_phase`](crate::JourneyCtx::set_phase)); `started`
+    /// until the workflow names one.
     pub phase: String,
+    /// What a waiting journey waits for, left as it was when an operator
+    /// pauses or cancels it; `None` while it runs and once it fails or
+    /// completes.
     pub waiting_for: Option<WaitingFor>,
+    /// When it must run next (its timer, its signal's timeout, its next
+    /// retry); `None` when only a signal or an operator can move it, and once
+    /// it has failed or ended.
     pub wake_at: Option<DateTime<Utc>>,
+    /// What the workflow returned; `None` until the journey completes.
     pub output: Option<Value>,
+    /// The latest failure: of the step being retried, or why the journey
+    /// failed; `None` when nothing is failing.
     pub last_error: Option<String>,
+    /// Failed attempts of the step being retried (0 when nothing fails),
+    /// against [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts).
     pub attempts: i32,
+    /// When it was started.
     pub created_at: DateTime<Utc>,
+    /// When its last history event was appended: its last activity.
     pub updated_at: DateTime<Utc>,
+    /// When it completed or was cancelled; `None` until then (a failed
+    /// journey has not finished).
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -117,6 +157,11 @@ macro_rules! overdue_condition {
     };
 }
 
+/// The journey `id` (without its input); `None` when there is none.
+///
+/// # Errors
+/// A database error, or a row that cannot be decoded (a status or
+/// `waiting_for` this code cannot read).
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
@@ -129,6 +174,9 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, s
 }
 
 /// The journey's input, as it was started (`None` when no such journey).
+///
+/// # Errors
+/// A database error.
 pub async fn input(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Value>, sqlx::Error> {
     sqlx::query_scalar("SELECT input FROM carepath.journeys WHERE id = $1")
         .bind(id)
@@ -136,7 +184,11 @@ pub async fn input(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Value>, s
         .await
 }
 
-/// Reads the journey and locks its row for the rest of the transaction.
+/// Reads the journey and locks its row for the rest of the transaction
+/// (`None` when no such journey).
+///
+/// # Errors
+/// As [`get`].
 pub async fn get_for_update(
     db: impl PgExecutor<'_>,
     id: Uuid,

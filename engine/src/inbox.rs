@@ -16,20 +16,9 @@ use uuid::Uuid;
 use crate::Engine;
 use crate::error::EngineError;
 use crate::ops::Actor;
-use crate::store::inbox::InboxStatus;
+use crate::store::inbox::{self, InboxStatus, Stored};
 use crate::store::refs;
 use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
-
-#[derive(sqlx::FromRow)]
-struct Stored {
-    id: i64,
-    vendor: String,
-    dedup_key: String,
-    event_type: Option<String>,
-    body: Vec<u8>,
-    /// Still within the grace period in which an unmatched event is retried.
-    young: bool,
-}
 
 /// What one routing pass did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -84,26 +73,11 @@ impl Engine {
     /// parked with its error and counted in [`RouteReport::parked`].
     pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
         let mut tx = self.pool.begin().await?;
-        let routing: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.inbox'))")
-                .fetch_one(&mut *tx)
-                .await?;
         let mut report = RouteReport::default();
-        if !routing {
+        if !inbox::take_router_lock(&mut *tx).await? {
             return Ok(report);
         }
-        let rows: Vec<Stored> = sqlx::query_as(
-            "SELECT id, vendor, dedup_key, event_type, body,
-                    received_at > now() - make_interval(secs => $2) AS young
-               FROM carepath.webhook_inbox
-              WHERE status = 'received' AND route_after <= now()
-              ORDER BY id LIMIT $1
-                FOR UPDATE",
-        )
-        .bind(batch)
-        .bind(self.config.unmatched_grace.as_secs_f64())
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = inbox::due(&mut *tx, batch, self.config.unmatched_grace).await?;
         for row in rows {
             let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
             let outcome = match self.route_event(&mut savepoint, &row).await {
@@ -239,17 +213,7 @@ async fn record(
 ) -> Result<Tally, EngineError> {
     let (status, journey, note, refs, tally) = match routed {
         Routed::Unmatched { .. } if row.young => {
-            // 0.25 s, 0.5 s, 1 s, ... capped at 8 s, until the grace ends.
-            sqlx::query(
-                "UPDATE carepath.webhook_inbox
-                    SET route_attempts = route_attempts + 1,
-                        route_after = now() + make_interval(
-                            secs => least(8.0, 0.25 * power(2, route_attempts)))
-                  WHERE id = $1",
-            )
-            .bind(row.id)
-            .execute(&mut **tx)
-            .await?;
+            inbox::defer(&mut **tx, row.id).await?;
             return Ok(Tally::Deferred);
         }
         Routed::Unmatched { refs } => (
@@ -274,32 +238,24 @@ async fn record(
             Tally::Ignored,
         ),
     };
-    sqlx::query(
-        "UPDATE carepath.webhook_inbox
-            SET status = $2, journey_id = $3, note = $4, refs = $5, processed_at = now()
-          WHERE id = $1",
-    )
-    .bind(row.id)
-    .bind(status.as_str())
-    .bind(journey)
-    .bind(note)
-    .bind(refs)
-    .execute(&mut **tx)
-    .await?;
+    let settled = inbox::Settled {
+        status,
+        journey_id: journey,
+        note: note.as_deref(),
+        refs: &refs,
+    };
+    inbox::settle(&mut **tx, row.id, settled).await?;
     Ok(tally)
 }
 
 /// Sets an event that cannot be processed aside, with its error, where an
 /// operator finds it (`GET /v1/inbox?status=parked`) and can replay it.
 async fn park(tx: &mut Transaction<'_, Postgres>, id: i64, error: &str) -> Result<(), EngineError> {
-    sqlx::query(
-        "UPDATE carepath.webhook_inbox
-            SET status = 'parked', note = $2, processed_at = now()
-          WHERE id = $1",
+    inbox::park(
+        &mut **tx,
+        id,
+        &format!("cannot be processed: {}", error.replace('\0', "")),
     )
-    .bind(id)
-    .bind(format!("cannot be processed: {}", error.replace('\0', "")))
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

@@ -349,3 +349,130 @@ pub async fn rejections(
     .fetch_all(db)
     .await
 }
+
+/// A stored event as the router reads it.
+#[derive(Debug, FromRow)]
+pub struct Stored {
+    /// The inbox's own number for it.
+    pub id: i64,
+    /// The vendor that sent it.
+    pub vendor: String,
+    /// Its dedup key (see [`store`]).
+    pub dedup_key: String,
+    /// The event's type, when it named one.
+    pub event_type: Option<String>,
+    /// Its raw bytes, as received.
+    pub body: Vec<u8>,
+    /// Still within the grace period in which an unmatched event is retried.
+    pub young: bool,
+}
+
+/// Takes the router's lock for the rest of the transaction: `false` when
+/// another router holds it (one router at a time keeps a journey's events in
+/// arrival order).
+///
+/// # Errors
+/// The database's.
+pub async fn take_router_lock(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.inbox'))")
+        .fetch_one(db)
+        .await
+}
+
+/// Up to `batch` received events due to be routed, oldest first, locked for
+/// the transaction; those received within `grace` are `young`.
+///
+/// # Errors
+/// The database's.
+pub async fn due(
+    db: impl PgExecutor<'_>,
+    batch: i64,
+    grace: std::time::Duration,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, vendor, dedup_key, event_type, body,
+                received_at > now() - make_interval(secs => $2) AS young
+           FROM carepath.webhook_inbox
+          WHERE status = 'received' AND route_after <= now()
+          ORDER BY id LIMIT $1
+            FOR UPDATE",
+    )
+    .bind(batch)
+    .bind(grace.as_secs_f64())
+    .fetch_all(db)
+    .await
+}
+
+/// Puts a young unmatched event back to be routed again after a pause of
+/// 0.25 s, 0.5 s, 1 s, ... capped at 8 s.
+///
+/// # Errors
+/// The database's.
+pub async fn defer(db: impl PgExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET route_attempts = route_attempts + 1,
+                route_after = now() + make_interval(
+                    secs => least(8.0, 0.25 * power(2, route_attempts)))
+          WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Where routing left an event.
+#[derive(Debug, Clone, Copy)]
+pub struct Settled<'a> {
+    /// Applied, unmatched or ignored.
+    pub status: InboxStatus,
+    /// The journey it went to, if one owns what it is about.
+    pub journey_id: Option<Uuid>,
+    /// Why it is where it is.
+    pub note: Option<&'a str>,
+    /// The references an unmatched event names (`case:<id>`).
+    pub refs: &'a [String],
+}
+
+/// Records where routing left the event `id`.
+///
+/// # Errors
+/// The database's.
+pub async fn settle(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    settled: Settled<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET status = $2, journey_id = $3, note = $4, refs = $5, processed_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(settled.status.as_str())
+    .bind(settled.journey_id)
+    .bind(settled.note)
+    .bind(settled.refs)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Parks the event `id` with `note` (why it cannot be processed), where an
+/// operator finds it (`GET /v1/inbox?status=parked`) and can replay it.
+///
+/// # Errors
+/// The database's.
+pub async fn park(db: impl PgExecutor<'_>, id: i64, note: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.webhook_inbox
+            SET status = 'parked', note = $2, processed_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(note)
+    .execute(db)
+    .await?;
+    Ok(())
+}

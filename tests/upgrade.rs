@@ -128,6 +128,42 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             .await
             .expect("the journey from before");
     assert_eq!(kept, "before-the-split");
+
+    // A run cut off between recording the engine's schema and the
+    // application's is finished by the next one.
+    sqlx::query("DELETE FROM carepath._migrations")
+        .execute(&pool)
+        .await
+        .expect("forget the application's record");
+    let out = carepath_migrate(&url);
+    assert!(
+        out.status.success(),
+        "carepath migrate did not finish an interrupted adoption: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db::ensure_migrated(&pool).await.expect("migrated");
+}
+
+#[tokio::test]
+async fn another_applications_sqlx_migrations_do_not_look_like_an_old_carepath() {
+    let (url, pool) = empty_database().await;
+    sqlx::raw_sql(
+        "CREATE TABLE public._sqlx_migrations (
+             version bigint PRIMARY KEY, description text NOT NULL,
+             installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL,
+             checksum bytea NOT NULL, execution_time bigint NOT NULL);
+         INSERT INTO public._sqlx_migrations VALUES (20240101000000, 'theirs', now(), true, '\\x00', 1);",
+    )
+    .execute(&pool)
+    .await
+    .expect("another application's migrations");
+    let out = carepath_migrate(&url);
+    assert!(
+        out.status.success(),
+        "carepath migrate refused a database another application migrates: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db::ensure_migrated(&pool).await.expect("migrated");
 }
 
 #[tokio::test]

@@ -46,8 +46,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
 pub const APP_TABLE: &str = "carepath._migrations";
 
 /// Before the engine had migrations of its own, one migrator recorded
-/// everything in `public._sqlx_migrations`, ending at this version; its end
-/// state is exactly the engine's and the application's first migrations.
+/// everything in `_sqlx_migrations`, from this version ...
+const LEGACY_FIRST: i64 = 20261123000001;
+/// ... to this one; its end state is exactly the engine's and the
+/// application's first migrations.
 const LEGACY_LAST: i64 = 20261130000002;
 
 /// The application's migrations, recorded in [`APP_TABLE`].
@@ -65,11 +67,12 @@ fn app_migrator() -> Migrator {
 /// A database error, a changed migration, or a database migrated by an older
 /// carepath only part of the way (see [`adopt_legacy`]).
 pub async fn migrate(pool: &PgPool) -> Result<()> {
+    // Before anything is written: a database carepath cannot adopt is left as it was.
+    adopt_legacy(pool).await?;
     carepath_engine::migrate::queue_migrator()
         .run(pool)
         .await
         .context("applying the queue's migrations")?;
-    adopt_legacy(pool).await?;
     carepath_engine::migrate::engine_migrator()
         .run(pool)
         .await
@@ -83,33 +86,47 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
 
 /// A database migrated before the engine's split already has the schema the
 /// engine's and the application's first migrations create: they are recorded
-/// as applied without running. One migrated only part of the way is refused,
-/// since its missing steps are no longer shipped.
+/// as applied without running, each in its own table and only while that
+/// table is empty, so a run cut off between the two is finished by the next.
+/// One migrated only part of the way is refused, since its missing steps are
+/// no longer shipped. The old record is carepath's only if it holds
+/// carepath's first version (another application's sqlx migrations may share
+/// the table); it is found as the old code found it, through `search_path`.
 async fn adopt_legacy(pool: &PgPool) -> Result<()> {
-    let legacy = carepath_engine::migrate::applied(pool, "public._sqlx_migrations").await?;
-    if legacy.is_empty() {
-        return Ok(());
-    }
-    let engine = carepath_engine::migrate::applied(pool, carepath_engine::migrate::TABLE).await?;
-    if !engine.is_empty() {
+    let legacy = carepath_engine::migrate::applied(pool, "_sqlx_migrations").await?;
+    if !legacy.contains(&LEGACY_FIRST) {
         return Ok(());
     }
     if !legacy.contains(&LEGACY_LAST) {
-        let last = legacy.iter().max().copied().unwrap_or_default();
+        let last = legacy
+            .iter()
+            .filter(|v| (LEGACY_FIRST..=LEGACY_LAST).contains(*v))
+            .max()
+            .copied()
+            .unwrap_or(LEGACY_FIRST);
         bail!(
             "this database was migrated by an older carepath up to {last}; migrate it to \
              {LEGACY_LAST} with that release's `carepath migrate` first"
         );
     }
-    tracing::info!("adopting a database migrated before the engine's split");
-    carepath_engine::migrate::engine_migrator()
-        .skip(pool, None)
-        .await
-        .context("recording the engine's migrations")?;
-    app_migrator()
-        .skip(pool, None)
-        .await
-        .context("recording carepath's migrations")?;
+    let engine = carepath_engine::migrate::applied(pool, carepath_engine::migrate::TABLE).await?;
+    if engine.is_empty() {
+        tracing::info!("adopting the engine's schema of a database migrated before the split");
+        carepath_engine::migrate::engine_migrator()
+            .skip(pool, None)
+            .await
+            .context("recording the engine's migrations")?;
+    }
+    if carepath_engine::migrate::applied(pool, APP_TABLE)
+        .await?
+        .is_empty()
+    {
+        tracing::info!("adopting carepath's schema of a database migrated before the split");
+        app_migrator()
+            .skip(pool, None)
+            .await
+            .context("recording carepath's migrations")?;
+    }
     Ok(())
 }
 

@@ -8,10 +8,13 @@ use super::{ConsultInput, MAX_REFILLS, Patient, QuestionnaireAnswers};
 use crate::consult::canonical::{self, DateRule};
 use crate::consult::intake::{Problem, Questionnaires, eligibility};
 
-/// Fields a start request once carried and no longer does. A start request
-/// naming one is refused like any unknown field; a journey stored with one
-/// runs on without it. (`scenario` told the sandbox's clinicians what to
-/// decide; the sandbox's own controls say it now.)
+/// Fields a start request once carried and no longer means anything by: a
+/// start request naming one is accepted and the field dropped at the door
+/// (never stored, never sent to a vendor), so clients written against the
+/// old contract keep working; a journey stored with one runs on without it.
+/// (`scenario` told the sandbox's clinicians what to decide, and was sent to
+/// the clinical network; the sandbox's own controls say it now:
+/// `POST /_sandbox/scenarios`.)
 const RETIRED_FIELDS: [&str; 1] = ["scenario"];
 
 impl ConsultInput {
@@ -22,8 +25,9 @@ impl ConsultInput {
         questionnaires: &Questionnaires,
         now: DateTime<Utc>,
     ) -> Result<Self, Vec<Problem>> {
+        let input = without_retired(input);
         let mut parsed: Self =
-            serde_path_to_error::deserialize(input).map_err(|e| vec![shape_problem(&e)])?;
+            serde_path_to_error::deserialize(&input).map_err(|e| vec![shape_problem(&e)])?;
         let mut problems = Vec::new();
         let (dob, state) = parsed.patient.canonicalise(DateRule::Strict, &mut problems);
         parsed.check_fields(&mut problems);
@@ -103,12 +107,7 @@ impl ConsultInput {
         input: &Value,
         questionnaires: &Questionnaires,
     ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
-        let mut input = input.clone();
-        if let Some(fields) = input.as_object_mut() {
-            for retired in RETIRED_FIELDS {
-                fields.remove(retired);
-            }
-        }
+        let input = without_retired(input);
         let mut intake: Self = serde_path_to_error::deserialize(&input)?;
         intake
             .patient
@@ -122,6 +121,17 @@ impl ConsultInput {
         }
         Ok(intake)
     }
+}
+
+/// `input` without the [`RETIRED_FIELDS`].
+fn without_retired(input: &Value) -> Value {
+    let mut input = input.clone();
+    if let Some(fields) = input.as_object_mut() {
+        for retired in RETIRED_FIELDS {
+            fields.remove(retired);
+        }
+    }
+    input
 }
 
 impl QuestionnaireAnswers {
@@ -373,10 +383,11 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_field_is_refused_at_the_start_and_dropped_from_a_stored_journey() {
+    fn a_retired_field_is_dropped_at_the_start_and_from_a_stored_journey() {
         let mut legacy = sample();
         legacy["scenario"] = json!("decline");
-        assert_eq!(problems(&legacy), vec!["scenario"]);
+        let started = parse_at(&legacy, now()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(serde_json::to_value(started).ok(), Some(sample()));
         let q = Questionnaires::bundled().unwrap_or_else(|e| panic!("{e}"));
         let stored = ConsultInput::from_stored(&legacy, &q).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(serde_json::to_value(stored).ok(), Some(sample()));

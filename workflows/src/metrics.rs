@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use sqlx::PgPool;
 
-use crate::{overdue_condition, waiting_on_vendor_condition};
+use crate::store::gauges;
+use crate::waiting_on_vendor_condition;
 
 /// One gauge family in the text format.
 struct Family<'a> {
@@ -72,12 +73,7 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
 
 /// `carepath_journeys`: journeys by workflow, status and phase.
 async fn journey_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let by_status: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT workflow, status, phase, count(*) FROM carepath.journeys
-          GROUP BY workflow, status, phase ORDER BY 1, 2, 3",
-    )
-    .fetch_all(pool)
-    .await?;
+    let by_status = gauges::journeys_by_status(pool).await?;
     let name = "carepath_journeys";
     let mut f = Family::new(
         out,
@@ -99,19 +95,7 @@ async fn journey_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Err
 /// `carepath_oldest_overdue_journey_age_seconds`, by phase: both from one
 /// read, so the count and the age describe the same journeys.
 async fn overdue_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let overdue: Vec<(String, i64, f64)> = sqlx::query_as(concat!(
-        "SELECT j.phase, count(*),
-                -- Due since its wake time, or since it last recorded anything.
-                extract(epoch FROM now() - min(coalesce(
-                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
-                         THEN j.wake_at END,
-                    greatest(j.wake_at, j.updated_at))))::float8
-           FROM carepath.journeys j WHERE ",
-        overdue_condition!(),
-        " GROUP BY j.phase ORDER BY 1"
-    ))
-    .fetch_all(pool)
-    .await?;
+    let overdue = gauges::overdue_by_phase(pool).await?;
     let name = "carepath_overdue_journeys";
     let mut f = Family::new(
         out,
@@ -179,11 +163,7 @@ async fn vendor_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Erro
 /// `carepath_inbox_events`: stored events by routing status, every status
 /// reported (zero included).
 async fn inbox_event_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let inbox: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM carepath.webhook_inbox GROUP BY status ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await?;
+    let inbox = gauges::inbox_by_status(pool).await?;
     let name = "carepath_inbox_events";
     let mut f = Family::new(
         out,
@@ -210,12 +190,7 @@ async fn inbox_event_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx:
 
 /// `carepath_inbox_lag_seconds`: how long the oldest unrouted event has waited.
 async fn inbox_lag_gauge(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let lag: f64 = sqlx::query_scalar(
-        "SELECT coalesce(extract(epoch FROM now() - min(received_at))::float8, 0)
-           FROM carepath.webhook_inbox WHERE status = 'received'",
-    )
-    .fetch_one(pool)
-    .await?;
+    let lag = gauges::inbox_lag_seconds(pool).await?;
     let name = "carepath_inbox_lag_seconds";
     let mut f = Family::new(
         out,
@@ -229,9 +204,7 @@ async fn inbox_lag_gauge(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
 
 /// `carepath_inbox_rejections`: webhooks refused at the door.
 async fn inbox_rejection_gauge(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM carepath.webhook_rejections")
-        .fetch_one(pool)
-        .await?;
+    let rejected = gauges::rejections(pool).await?;
     let name = "carepath_inbox_rejections";
     let mut f = Family::new(
         out,
@@ -245,16 +218,7 @@ async fn inbox_rejection_gauge(pool: &PgPool, out: &mut String) -> Result<(), sq
 
 /// `carepath_queue_tasks`: the journey queue's tasks by apalis status.
 async fn queue_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    // A task not due yet is a timer, not work waiting for a worker: it is
-    // reported as `Scheduled`, so `Pending` means due and not yet taken.
-    let queue: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT CASE WHEN status = 'Pending' AND run_at > now() THEN 'Scheduled' ELSE status END,
-                count(*)
-           FROM apalis.jobs WHERE job_type = $1 GROUP BY 1 ORDER BY 1",
-    )
-    .bind(crate::JOURNEY_QUEUE)
-    .fetch_all(pool)
-    .await?;
+    let queue = gauges::queue_by_status(pool, crate::JOURNEY_QUEUE).await?;
     let name = "carepath_queue_tasks";
     let mut f = Family::new(
         out,

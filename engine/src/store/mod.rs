@@ -3,6 +3,7 @@
 //! and history events.
 
 pub mod alerts;
+pub mod gauges;
 pub mod history;
 pub mod inbox;
 pub mod journeys;

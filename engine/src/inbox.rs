@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::ops::Actor;
+use crate::ops::{Actor, Delivery};
 use crate::store::inbox::{self, InboxStatus, Stored};
 use crate::store::refs;
 use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
@@ -141,17 +141,14 @@ impl Engine {
             });
         };
         let actor = Actor::new(format!("webhook:{}", row.vendor));
-        let signalled = self
-            .signal_in(
-                tx,
-                journey,
-                &signal,
-                &row.vendor,
-                &row.dedup_key,
-                &event,
-                &actor,
-            )
-            .await;
+        let delivery = Delivery {
+            journey_id: journey,
+            name: &signal,
+            source: &row.vendor,
+            event_id: &row.dedup_key,
+            payload: &event,
+        };
+        let signalled = self.signal_in(tx, delivery, &actor).await;
         match signalled {
             Ok(_) => Ok(Routed::Applied {
                 journey,

@@ -140,9 +140,14 @@ impl Engine {
         actor: &Actor,
     ) -> Result<SignalOutcome, EngineError> {
         let mut tx = self.pool.begin().await?;
-        let outcome = self
-            .signal_in(&mut tx, journey_id, name, source, event_id, payload, actor)
-            .await?;
+        let delivery = Delivery {
+            journey_id,
+            name,
+            source,
+            event_id,
+            payload,
+        };
+        let outcome = self.signal_in(&mut tx, delivery, actor).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -176,8 +181,14 @@ impl Engine {
             });
         }
         let event_id = format!("decision:{}", Uuid::new_v4());
-        self.signal_in(&mut tx, id, name, "operator", &event_id, payload, actor)
-            .await?;
+        let delivery = Delivery {
+            journey_id: id,
+            name,
+            source: "operator",
+            event_id: &event_id,
+            payload,
+        };
+        self.signal_in(&mut tx, delivery, actor).await?;
         history::append(
             &mut *tx,
             id,
@@ -360,22 +371,35 @@ impl Engine {
     }
 }
 
+/// A signal to store: for which journey, its name, and who sent it under
+/// which event id (together, its dedup key), with its payload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delivery<'a> {
+    pub journey_id: Uuid,
+    pub name: &'a str,
+    pub source: &'a str,
+    pub event_id: &'a str,
+    pub payload: &'a Value,
+}
+
 impl Engine {
     /// [`Engine::signal`] inside the caller's transaction (the webhook router
     /// marks its inbox row in the same one). Refuses a name the journey's
     /// workflow does not receive and a payload that breaks the storable rule,
     /// so nothing is stored that no one will ever consume or read back.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn signal_in(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        journey_id: Uuid,
-        name: &str,
-        source: &str,
-        event_id: &str,
-        payload: &Value,
+        delivery: Delivery<'_>,
         actor: &Actor,
     ) -> Result<SignalOutcome, EngineError> {
+        let Delivery {
+            journey_id,
+            name,
+            source,
+            event_id,
+            payload,
+        } = delivery;
         if let Err(e) = crate::storable::check(payload) {
             return Err(EngineError::unstorable("payload", e));
         }

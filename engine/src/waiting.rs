@@ -82,7 +82,10 @@ impl fmt::Display for WaitingFor {
             Self::Timer { key } => write!(f, "timer:{key}"),
             Self::Signal { name } => write!(f, "signal:{name}"),
             Self::Retry { key } => write!(f, "retry:{key}"),
-            Self::Vendor { vendor } => write!(f, "vendor:{vendor}"),
+            // The same prefix the SQL that finds vendor waits is built on.
+            Self::Vendor { vendor } => {
+                write!(f, concat!(crate::vendor_wait_prefix!(), "{}"), vendor)
+            }
             Self::Code { workflow, version } => write!(f, "code:{workflow}@v{version}"),
             Self::Other(text) => f.write_str(text),
         }

@@ -1,0 +1,1 @@
+//! Labelled synthetic registries (filled in by the generator).

@@ -1,0 +1,335 @@
+//! Comparison levels: how alike two records are, field by field, in the
+//! discrete levels a Fellegi–Sunter model weighs (Splink calls them
+//! comparison levels; level 0 of every field is "null": one side lacks it,
+//! which is no evidence either way).
+
+use chrono::Datelike;
+use serde::Serialize;
+use strsim::jaro_winkler;
+
+use crate::record::Record;
+
+/// Jaro-Winkler similarity at or above which two names differ only by a
+/// typo (`jon`/`john` 0.93, `katherine`/`kathrine` 0.98; `mark`/`mary` 0.88
+/// is not a typo: twins are named like that).
+pub const TYPO_SIMILARITY: f64 = 0.92;
+/// Jaro-Winkler similarity at or above which two street lines in one ZIP
+/// are the same line written differently.
+pub const LINE_SIMILARITY: f64 = 0.90;
+
+/// The compared fields, in the order [`Levels`] holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// Given name: null, exact, nickname, typo, phonetic, swapped, different.
+    GivenName,
+    /// Family name: null, exact, typo, shared_part, phonetic, swapped, different.
+    FamilyName,
+    /// Date of birth: null, exact, day_month_swapped, one_component, different.
+    DateOfBirth,
+    /// Address: null, exact, similar_line, same_postal_code, same_line, different.
+    Address,
+    /// Phone: null, exact, different.
+    Phone,
+    /// Email: null, exact, same_local_part, different.
+    Email,
+}
+
+impl Field {
+    /// Every field, in [`Levels`] order.
+    pub const ALL: [Field; 6] = [
+        Field::GivenName,
+        Field::FamilyName,
+        Field::DateOfBirth,
+        Field::Address,
+        Field::Phone,
+        Field::Email,
+    ];
+
+    /// Its position in [`Levels`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::GivenName => "given_name",
+            Field::FamilyName => "family_name",
+            Field::DateOfBirth => "date_of_birth",
+            Field::Address => "address",
+            Field::Phone => "phone",
+            Field::Email => "email",
+        }
+    }
+
+    /// The names of its levels, by level number (0 is always `null`).
+    pub fn levels(self) -> &'static [&'static str] {
+        match self {
+            Field::GivenName => &[
+                "null",
+                "exact",
+                "nickname",
+                "typo",
+                "phonetic",
+                "swapped",
+                "different",
+            ],
+            Field::FamilyName => &[
+                "null",
+                "exact",
+                "typo",
+                "shared_part",
+                "phonetic",
+                "swapped",
+                "different",
+            ],
+            Field::DateOfBirth => &[
+                "null",
+                "exact",
+                "day_month_swapped",
+                "one_component",
+                "different",
+            ],
+            Field::Address => &[
+                "null",
+                "exact",
+                "similar_line",
+                "same_postal_code",
+                "same_line",
+                "different",
+            ],
+            Field::Phone => &["null", "exact", "different"],
+            Field::Email => &["null", "exact", "same_local_part", "different"],
+        }
+    }
+}
+
+/// Level numbers of the given name.
+pub mod given {
+    #![allow(missing_docs)]
+    pub const EXACT: u8 = 1;
+    pub const NICKNAME: u8 = 2;
+    pub const TYPO: u8 = 3;
+    pub const PHONETIC: u8 = 4;
+    pub const SWAPPED: u8 = 5;
+    pub const DIFFERENT: u8 = 6;
+}
+/// Level numbers of the family name.
+pub mod family {
+    #![allow(missing_docs)]
+    pub const EXACT: u8 = 1;
+    pub const TYPO: u8 = 2;
+    pub const SHARED_PART: u8 = 3;
+    pub const PHONETIC: u8 = 4;
+    pub const SWAPPED: u8 = 5;
+    pub const DIFFERENT: u8 = 6;
+}
+/// Level numbers of the date of birth.
+pub mod dob {
+    #![allow(missing_docs)]
+    pub const EXACT: u8 = 1;
+    pub const DAY_MONTH_SWAPPED: u8 = 2;
+    pub const ONE_COMPONENT: u8 = 3;
+    pub const DIFFERENT: u8 = 4;
+}
+/// Level numbers of the address.
+pub mod address {
+    #![allow(missing_docs)]
+    pub const EXACT: u8 = 1;
+    pub const SIMILAR_LINE: u8 = 2;
+    pub const SAME_POSTAL_CODE: u8 = 3;
+    pub const SAME_LINE: u8 = 4;
+    pub const DIFFERENT: u8 = 5;
+}
+/// Level numbers of phone and email.
+pub mod contact {
+    #![allow(missing_docs)]
+    pub const EXACT: u8 = 1;
+    /// Phone: different. Email: same local part at another domain.
+    pub const SECOND: u8 = 2;
+    /// Email only.
+    pub const DIFFERENT_EMAIL: u8 = 3;
+}
+
+/// The null level of every field.
+pub const NULL: u8 = 0;
+
+/// The level of each field for one pair of records, in [`Field::ALL`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Levels(pub [u8; 6]);
+
+impl Levels {
+    /// The level of `field`.
+    pub fn get(&self, field: Field) -> u8 {
+        self.0[field.index()]
+    }
+
+    /// The name of `field`'s level (`"typo"`).
+    pub fn name(&self, field: Field) -> &'static str {
+        field
+            .levels()
+            .get(usize::from(self.get(field)))
+            .copied()
+            .unwrap_or("null")
+    }
+}
+
+/// Compares two records field by field.
+pub fn compare(a: &Record, b: &Record) -> Levels {
+    let mut given_level = given_name(a, b);
+    let mut family_level = family_name(&a.family, &b.family, &a.family_code, &b.family_code);
+    if given_level == given::DIFFERENT && swapped(a, b) {
+        given_level = given::SWAPPED;
+        family_level = family::SWAPPED;
+    }
+    Levels([
+        given_level,
+        family_level,
+        date_of_birth(a, b),
+        address(a, b),
+        phone(a.phone.as_deref(), b.phone.as_deref()),
+        email(a.email.as_deref(), b.email.as_deref()),
+    ])
+}
+
+fn given_name(a: &Record, b: &Record) -> u8 {
+    let (fa, fb) = (a.first_given(), b.first_given());
+    if fa.is_empty() || fb.is_empty() {
+        NULL
+    } else if fa == fb || a.given == b.given {
+        given::EXACT
+    } else if nicknames(fa, fb) {
+        given::NICKNAME
+    } else if typo(fa, fb) {
+        given::TYPO
+    } else if !a.given_code.is_empty() && a.given_code == b.given_code {
+        given::PHONETIC
+    } else {
+        given::DIFFERENT
+    }
+}
+
+/// Whether two names differ only by a slip of the keyboard: Jaro-Winkler at
+/// least [`TYPO_SIMILARITY`], or one edit (Damerau-Levenshtein: a letter
+/// added, dropped, changed or two transposed) in names of five letters or
+/// more. Four-letter names one edit apart are often different names
+/// (`mark`/`mary`).
+pub fn typo(a: &str, b: &str) -> bool {
+    jaro_winkler(a, b) >= TYPO_SIMILARITY
+        || (a.len().min(b.len()) >= 5 && strsim::damerau_levenshtein(a, b) <= 1)
+}
+
+/// Whether one name is a nickname of the other (`bob`/`robert`), by the
+/// nickname and diminutive table the `nicknamer` crate carries.
+pub fn nicknames(a: &str, b: &str) -> bool {
+    nicknamer::nicknames(a).iter().any(|n| n == b) || nicknamer::nicknames(b).iter().any(|n| n == a)
+}
+
+fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return NULL;
+    }
+    let (ja, jb) = (a.replace(' ', ""), b.replace(' ', ""));
+    if ja == jb {
+        family::EXACT
+    } else if typo(&ja, &jb) {
+        family::TYPO
+    } else if a
+        .split(' ')
+        .any(|p| p.len() > 1 && b.split(' ').any(|q| q == p))
+    {
+        family::SHARED_PART
+    } else if !code_a.is_empty() && code_a == code_b {
+        family::PHONETIC
+    } else {
+        family::DIFFERENT
+    }
+}
+
+/// Given and family names exchanged (`Lee Wei` for `Wei Lee`).
+fn swapped(a: &Record, b: &Record) -> bool {
+    let close =
+        |x: &str, y: &str| !x.is_empty() && (x == y || jaro_winkler(x, y) >= TYPO_SIMILARITY);
+    close(&a.given.replace(' ', ""), &b.family_joined())
+        && close(&a.family_joined(), &b.given.replace(' ', ""))
+}
+
+fn date_of_birth(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (a.dob, b.dob) else {
+        return NULL;
+    };
+    if x == y {
+        return dob::EXACT;
+    }
+    if a.dob_swapped() == Some(y) {
+        return dob::DAY_MONTH_SWAPPED;
+    }
+    let same = [
+        x.year() == y.year(),
+        x.month() == y.month(),
+        x.day() == y.day(),
+    ];
+    let one_differs = same.iter().filter(|s| **s).count() == 2;
+    // A year that differs by more than one digit, or by a generation, is a
+    // different person (a father and his "Jr." share the rest), not a slip.
+    let year_slip = x.year() == y.year()
+        || (one_digit_apart(x.year(), y.year()) && (x.year() - y.year()).abs() < 15);
+    if one_differs && year_slip {
+        dob::ONE_COMPONENT
+    } else {
+        dob::DIFFERENT
+    }
+}
+
+fn one_digit_apart(a: i32, b: i32) -> bool {
+    let (a, b) = (format!("{a:04}"), format!("{b:04}"));
+    a.len() == b.len() && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
+}
+
+fn address(a: &Record, b: &Record) -> u8 {
+    let lines = (a.address_line.as_deref(), b.address_line.as_deref());
+    let postal = (a.postal_code.as_deref(), b.postal_code.as_deref());
+    let same_postal = matches!(postal, (Some(x), Some(y)) if x == y);
+    match lines {
+        (Some(x), Some(y)) if x == y && same_postal => address::EXACT,
+        (Some(x), Some(y))
+            if same_postal && same_number(x, y) && jaro_winkler(x, y) >= LINE_SIMILARITY =>
+        {
+            address::SIMILAR_LINE
+        }
+        (Some(x), Some(y)) if x == y => address::SAME_LINE,
+        _ if same_postal => address::SAME_POSTAL_CODE,
+        (None, _) | (_, None) if postal.0.is_none() || postal.1.is_none() => NULL,
+        _ => address::DIFFERENT,
+    }
+}
+
+/// Whether two street lines start with the same house number (or neither
+/// has one): `12 oak st` and `21 oak st` are neighbours, not a typo.
+fn same_number(a: &str, b: &str) -> bool {
+    let number = |s: &str| {
+        s.split(' ')
+            .next()
+            .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+    };
+    number(a) == number(b)
+}
+
+fn phone(a: Option<&str>, b: Option<&str>) -> u8 {
+    match (a, b) {
+        (Some(x), Some(y)) if x == y => contact::EXACT,
+        (Some(_), Some(_)) => contact::SECOND,
+        _ => NULL,
+    }
+}
+
+fn email(a: Option<&str>, b: Option<&str>) -> u8 {
+    match (a, b) {
+        (Some(x), Some(y)) if x == y => contact::EXACT,
+        (Some(x), Some(y)) if x.split('@').next() == y.split('@').next() => contact::SECOND,
+        (Some(_), Some(_)) => contact::DIFFERENT_EMAIL,
+        _ => NULL,
+    }
+}

@@ -1,0 +1,110 @@
+//! From scores to a decision: link, review or create, with the rules no
+//! score can override.
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{self, Field, Levels};
+use crate::model::Scored;
+
+/// Match weight (bits, prior included) at or above which a pair is linked:
+/// a match probability of 0.999, so the model expects at most one false link
+/// in a thousand auto-links. The evaluation set (see `synth`) sees none.
+pub const LINK_WEIGHT: f64 = 9.97;
+/// Match weight at or above which a person reviews (probability 0.25): below,
+/// a new patient is created.
+pub const REVIEW_WEIGHT: f64 = -1.6;
+
+/// What to do with an incoming person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The same person as the best candidate.
+    Link,
+    /// A person decides.
+    Review,
+    /// A new patient.
+    #[serde(alias = "new")]
+    Create,
+}
+
+impl Decision {
+    /// `link`, `review` or `create`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Link => "link",
+            Decision::Review => "review",
+            Decision::Create => "create",
+        }
+    }
+}
+
+/// Why a pair that scored as a link goes to review instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hold {
+    /// Shares a household's contact or address but not the person's given
+    /// name or date of birth: twins, a father and his "Jr.".
+    Household,
+    /// More than one patient scores as a link: the registry may already hold
+    /// this person twice.
+    Ambiguous,
+    /// A blocking key's rows were capped, so the true record may be unseen:
+    /// nobody is created without a person looking.
+    BlockingCapped,
+}
+
+/// The household rule: a pair that agrees on a shared phone, email or
+/// address may be linked only when given name and date of birth agree too
+/// (up to a typo, nickname, swap) and the recorded sex does not differ.
+/// Twins share everything else.
+pub fn household_hold(levels: &Levels, sexes_differ: bool) -> bool {
+    let shares_household = levels.get(Field::Phone) == compare::contact::EXACT
+        || levels.get(Field::Email) == compare::contact::EXACT
+        || matches!(
+            levels.get(Field::Address),
+            compare::address::EXACT | compare::address::SIMILAR_LINE
+        );
+    let given_agrees = matches!(
+        levels.get(Field::GivenName),
+        compare::given::EXACT
+            | compare::given::NICKNAME
+            | compare::given::TYPO
+            | compare::given::SWAPPED
+    );
+    let dob_agrees = matches!(
+        levels.get(Field::DateOfBirth),
+        compare::dob::EXACT | compare::dob::DAY_MONTH_SWAPPED | compare::dob::ONE_COMPONENT
+    );
+    shares_household && (sexes_differ || !(given_agrees && dob_agrees))
+}
+
+/// The decision for an incoming person, given the best-scoring record of each
+/// candidate patient (best first) and whether blocking was capped.
+pub fn decide(best_per_patient: &[&Scored], capped: bool) -> (Decision, Option<Hold>) {
+    let Some(best) = best_per_patient.first() else {
+        return if capped {
+            (Decision::Review, Some(Hold::BlockingCapped))
+        } else {
+            (Decision::Create, None)
+        };
+    };
+    if best.weight >= LINK_WEIGHT {
+        if household_hold(&best.levels, best.sexes_differ) {
+            return (Decision::Review, Some(Hold::Household));
+        }
+        if best_per_patient
+            .get(1)
+            .is_some_and(|s| s.weight >= LINK_WEIGHT && !household_hold(&s.levels, s.sexes_differ))
+        {
+            return (Decision::Review, Some(Hold::Ambiguous));
+        }
+        return (Decision::Link, None);
+    }
+    if best.weight >= REVIEW_WEIGHT {
+        (Decision::Review, None)
+    } else if capped {
+        (Decision::Review, Some(Hold::BlockingCapped))
+    } else {
+        (Decision::Create, None)
+    }
+}

@@ -317,8 +317,8 @@ async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, 
     assert_eq!(decided["id"], third.to_string());
 }
 
-/// Maria's namesake (same name and birthday, neither phone nor email
-/// agrees) waits for a person, who is shown ids and scores only, and nothing
+/// Maria's namesake (same name and birthday; neither phone, email nor
+/// address agrees) waits for a person, who is shown ids and scores only, and nothing
 /// reaches a vendor meanwhile; the namesake's journey. `a`: Maria's first
 /// journey's output.
 async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) -> Uuid {
@@ -326,6 +326,8 @@ async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) ->
     namesake["external_id"] = json!("brand-other-maria");
     namesake["phone"] = json!("+13125550777");
     namesake["email"] = json!("mgonzalez@elsewhere.example");
+    namesake["address"]["line1"] = json!("77 Harbor Boulevard");
+    namesake["address"]["postal_code"] = json!("60601");
     let third = stack.start_consult("maria-3", namesake, "decline", 0).await;
     let pool = &stack.db.pool;
     wait_for("the review", Duration::from_secs(30), || async {

@@ -20,6 +20,8 @@ use crate::record::Record;
 /// Below this many records, name frequencies say more about the sample than
 /// the population: exact name agreement is weighed with the average u.
 pub const MIN_RECORDS_FOR_TERM_FREQUENCIES: u64 = 2_000;
+/// The registry size the prior assumes at least (see [`Model::prior`]).
+pub const MIN_PRIOR_RECORDS: u64 = 100_000;
 /// The smallest u a weight is computed with, so that no level is infinite evidence.
 pub const MIN_U: f64 = 1e-7;
 
@@ -163,10 +165,12 @@ impl Model {
     }
 
     /// The prior odds that a record of the registry is a given incoming
-    /// person, in bits: one in the registry's size (at least one in 100, so a
-    /// near-empty registry does not make every pair a match).
+    /// person, in bits: one in the registry's size, and never more than one
+    /// in [`MIN_PRIOR_RECORDS`] — a brand's registry is a sample of a far
+    /// bigger population, so a small one must not make a shared name and
+    /// date of birth enough to link.
     pub fn prior(&self) -> f64 {
-        -(self.registry_records.max(100) as f64).log2()
+        -(self.registry_records.max(MIN_PRIOR_RECORDS) as f64).log2()
     }
 
     /// Scores the pair (`incoming`, `stored`).

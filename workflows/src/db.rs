@@ -81,6 +81,10 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
         .run(pool)
         .await
         .context("applying carepath's migrations")?;
+    // Patients from before issue 12 become records matching can find.
+    crate::consult::patients::backfill_records(pool)
+        .await
+        .context("filing existing patients as match records")?;
     Ok(())
 }
 

@@ -47,13 +47,14 @@ pub async fn show(
         // retired from the start request (`scenario`) is still reviewed.
         let patient: Patient = serde_json::from_value(input["patient"].clone())
             .map_err(|_| ApiError::internal("the journey's input no longer parses"))?;
+        let models = patients::ModelCache::default();
         outcome.candidates =
-            patients::current_candidates(pool, &patients::person_of(&patient)).await?;
+            patients::current_candidates(pool, &models, &patients::person_of(&patient)).await?;
     }
     Ok(Json(MatchView {
         journey_id: id,
         awaiting_review,
-        decision: outcome.decision,
+        decision: outcome.decision.as_str().to_owned(),
         patient_id: outcome.patient_id,
         candidates: outcome
             .candidates

@@ -7,8 +7,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::{America, Pacific, Tz};
 
-use super::matching;
-
 /// How dates are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateRule {
@@ -71,7 +69,7 @@ pub fn phone(raw: &str) -> Option<String> {
     {
         return None;
     }
-    let e164 = matching::phone(raw)?;
+    let e164 = carepath_identity::normalize::phone(raw)?;
     if e164.starts_with("+0") {
         return None;
     }

@@ -7,7 +7,6 @@ pub mod fhir;
 pub mod input;
 pub mod intake;
 pub mod journey;
-pub mod matching;
 pub mod patients;
 
 pub use journey::AsyncConsult;

@@ -62,6 +62,8 @@ pub struct AsyncConsult {
     questionnaires: Arc<Questionnaires>,
     /// Whether journeys claim the patient's consult (version 2 on).
     patient_guards: bool,
+    /// The patient-matching model, shared by this process's journeys.
+    models: crate::consult::patients::ModelCache,
 }
 
 impl AsyncConsult {
@@ -76,6 +78,7 @@ impl AsyncConsult {
             pool,
             config,
             questionnaires,
+            models: Default::default(),
             patient_guards: true,
         }
     }

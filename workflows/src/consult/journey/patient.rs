@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::{AsyncConsult, REVIEW_SIGNAL, Submitted};
 use crate::consult::input::ConsultInput;
-use crate::consult::matching::Person;
 use crate::consult::patients::{self, MatchOutcome};
 use crate::store::refs;
 use crate::webhooks::CASE;
 use crate::{JourneyCtx, StepError, WorkflowError};
+use carepath_identity::{Decision, Person};
 
 impl AsyncConsult {
     /// Links the journey to carepath's patient: an existing one when matching
@@ -25,22 +25,23 @@ impl AsyncConsult {
         let who = patients::person_of(&intake.patient);
         ctx.set_phase("matching_patient");
         let (pool, journey, person) = (self.pool.clone(), ctx.journey_id(), who.clone());
+        let models = self.models.clone();
         let matched: MatchOutcome = ctx
             .step(super::MATCH_STEP, |_| async move {
-                Ok(patients::match_or_create(&pool, journey, &person).await?)
+                Ok(patients::match_or_create(&pool, &models, journey, &person).await?)
             })
             .await?;
         let (patient_id, linked) = match matched.patient_id {
-            Some(id) => (id, matched.decision == "link"),
+            Some(id) => (id, matched.decision == Decision::Link),
             None => {
                 ctx.set_phase("patient_match_review");
                 self.review(ctx, &who).await?
             }
         };
         if linked {
-            let pool = self.pool.clone();
+            let (pool, journey) = (self.pool.clone(), ctx.journey_id());
             ctx.step("refresh_patient_contact", |_| async move {
-                Ok(patients::refresh_contact(&pool, patient_id, &who).await?)
+                Ok(patients::refresh_contact(&pool, patient_id, journey, &who).await?)
             })
             .await?;
         }

@@ -1,0 +1,316 @@
+//! carepath's patient registry: searched before any chart is created at a
+//! vendor, so a returning patient is linked rather than duplicated, and two
+//! people are never merged. A patient is the cluster of their records (one
+//! per intake or import line); matching compares an incoming person with
+//! every record its blocking keys find (`carepath_identity`), under
+//! advisory locks on those keys only — matches of different people never
+//! wait for each other.
+
+pub mod model_store;
+pub mod records;
+mod registry;
+
+use std::collections::BTreeMap;
+
+use carepath_identity::compare::Field;
+use carepath_identity::matcher::{self, Outcome};
+use carepath_identity::{Decision, Hold, Model, Person, Record};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub use model_store::ModelCache;
+use records::{Source, Stored};
+pub use registry::{clinical_id, exists, set_clinical_id};
+
+/// A candidate patient, as a decision saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Candidate {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The match weight of its best record, bits (prior included).
+    pub score: f64,
+    /// The match probability, 2^w/(1+2^w).
+    #[serde(default)]
+    pub probability: f64,
+    /// That record (`patient_records.id`); absent in outcomes recorded
+    /// before records existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<i64>,
+    /// The brand's id on that record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Each field's comparison level (`{"given_name": "nickname", …}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub levels: BTreeMap<String, String>,
+}
+
+/// What matching decided; the output of the journey's `match_patient` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatchOutcome {
+    /// `link`, `review` or `create` (`new` in outcomes recorded before
+    /// issue 12 reads as `create`).
+    pub decision: Decision,
+    /// The patient linked or created; none while a review is pending.
+    pub patient_id: Option<Uuid>,
+    /// Candidate patients, best first.
+    pub candidates: Vec<Candidate>,
+    /// Why a link-level score went to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// Blocking keys whose rows were capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capped: Vec<String>,
+}
+
+/// The intake's patient as matching reads them.
+pub fn person_of(p: &super::input::Patient) -> Person {
+    Person {
+        external_id: p.external_id.clone(),
+        first_name: p.first_name.clone(),
+        last_name: p.last_name.clone(),
+        date_of_birth: p.date_of_birth.clone(),
+        sex: p.sex.as_str().to_owned(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        address: carepath_identity::Address {
+            line1: p.address.line1.clone(),
+            line2: p.address.line2.clone(),
+            city: p.address.city.clone(),
+            state: p.address.state.clone(),
+            postal_code: p.address.postal_code.clone(),
+        },
+    }
+}
+
+/// Matches `who` against the registry and links (filing the intake as a
+/// record of that patient), holds for review (nothing written), or creates
+/// the patient — atomically per blocking key. A re-run for the same journey
+/// returns what the first run filed.
+///
+/// # Errors
+/// A database error.
+pub async fn match_or_create(
+    pool: &PgPool,
+    cache: &ModelCache,
+    journey_id: Uuid,
+    who: &Person,
+) -> Result<MatchOutcome, sqlx::Error> {
+    let model = cache.get(pool).await?;
+    let record = Record::of(who);
+    let mut tx = pool.begin().await?;
+    if let Some(id) = records::of_journey(&mut tx, journey_id).await? {
+        let created = registry::created_by(&mut tx, journey_id).await? == Some(id);
+        tx.commit().await?;
+        return Ok(MatchOutcome {
+            decision: if created {
+                Decision::Create
+            } else {
+                Decision::Link
+            },
+            patient_id: Some(id),
+            candidates: vec![],
+            hold: None,
+            capped: vec![],
+        });
+    }
+    let source = Source::Journey(journey_id);
+    let outcome = decide_and_file(&mut tx, &model, who, &record, source).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Matches and files one person under the block locks of `tx` (taken here).
+async fn decide_and_file(
+    tx: &mut PgConnection,
+    model: &Model,
+    who: &Person,
+    record: &Record,
+    source: Source,
+) -> Result<MatchOutcome, sqlx::Error> {
+    records::lock_blocks(tx, record).await?;
+    let (found, capped) = records::candidates(tx, record).await?;
+    let outcome = rank(model, record, &found, !capped.is_empty());
+    let patient_id = match outcome.decision {
+        Decision::Link => {
+            let patient = outcome.candidates.first().map(|c| c.patient_id);
+            if let Some(p) = patient {
+                records::insert(tx, p, Some(&who.external_id), source, record).await?;
+            }
+            patient
+        }
+        Decision::Review => None,
+        Decision::Create => {
+            let journey = match source {
+                Source::Journey(j) => Some(j),
+                _ => None,
+            };
+            let id = registry::create(tx, journey, who, record).await?;
+            records::insert(tx, id, Some(&who.external_id), source, record).await?;
+            Some(id)
+        }
+    };
+    Ok(MatchOutcome {
+        patient_id,
+        capped: capped.into_iter().map(str::to_owned).collect(),
+        ..outcome
+    })
+}
+
+/// Scores `record` against the stored candidates and decides (no writes).
+fn rank(model: &Model, record: &Record, found: &[Stored], capped: bool) -> MatchOutcome {
+    let Outcome {
+        decision,
+        hold,
+        ranked,
+    } = matcher::rank(
+        model,
+        record,
+        found.iter().map(|s| (s.patient_id, &s.record)),
+        capped,
+    );
+    let candidates = ranked
+        .into_iter()
+        .filter_map(|r| {
+            let stored = found.get(r.record)?;
+            Some(Candidate {
+                patient_id: r.patient,
+                score: (r.scored.weight * 100.0).round() / 100.0,
+                probability: r.scored.probability,
+                record_id: Some(stored.id),
+                external_id: stored.external_id.clone(),
+                levels: Field::ALL
+                    .iter()
+                    .map(|f| (f.name().to_owned(), r.scored.levels.name(*f).to_owned()))
+                    .collect(),
+            })
+        })
+        .collect();
+    MatchOutcome {
+        decision,
+        patient_id: None,
+        candidates,
+        hold,
+        capped: vec![],
+    }
+}
+
+/// What matching would decide for `who` now, without writing anything (a
+/// review's current candidates; `carepath patients match`).
+///
+/// # Errors
+/// A database error.
+pub async fn match_only(
+    conn: &mut PgConnection,
+    model: &Model,
+    who: &Person,
+) -> Result<MatchOutcome, sqlx::Error> {
+    let record = Record::of(who);
+    let (found, capped) = records::candidates(conn, &record).await?;
+    Ok(MatchOutcome {
+        capped: capped.into_iter().map(str::to_owned).collect(),
+        ..rank(model, &record, &found, false)
+    })
+}
+
+/// The registry's candidates for `who` as of now, best first (what a
+/// reviewer should see: patients created since the journey matched included).
+///
+/// # Errors
+/// A database error.
+pub async fn current_candidates(
+    pool: &PgPool,
+    cache: &ModelCache,
+    who: &Person,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let model = cache.get(pool).await?;
+    let mut conn = pool.acquire().await?;
+    Ok(match_only(&mut conn, &model, who).await?.candidates)
+}
+
+/// One line of an import: matched and filed like an intake, under the
+/// line's external id. `None`: an earlier run already imported this id.
+///
+/// # Errors
+/// A database error.
+pub async fn import_one(
+    pool: &PgPool,
+    model: &Model,
+    who: &Person,
+) -> Result<Option<MatchOutcome>, sqlx::Error> {
+    let record = Record::of(who);
+    let mut tx = pool.begin().await?;
+    records::lock_blocks(&mut tx, &record).await?;
+    if records::imported(&mut tx, &who.external_id).await? {
+        return Ok(None);
+    }
+    let outcome = decide_and_file(&mut tx, model, who, &record, Source::Import).await?;
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// Creates the patient for `journey_id` (after a reviewer chose "create");
+/// idempotent per journey.
+///
+/// # Errors
+/// A database error.
+pub async fn create_for(
+    pool: &PgPool,
+    journey_id: Uuid,
+    who: &Person,
+) -> Result<Uuid, sqlx::Error> {
+    let record = Record::of(who);
+    let mut tx = pool.begin().await?;
+    let id = match registry::created_by(&mut tx, journey_id).await? {
+        Some(id) => id,
+        None => registry::create(&mut tx, Some(journey_id), who, &record).await?,
+    };
+    if records::of_journey(&mut tx, journey_id).await?.is_none() {
+        records::insert(
+            &mut tx,
+            id,
+            Some(&who.external_id),
+            Source::Journey(journey_id),
+            &record,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A returning patient: the intake is filed as one of their records (once
+/// per journey), and their newest phone and email become the ones on file.
+///
+/// # Errors
+/// A database error.
+pub async fn refresh_contact(
+    pool: &PgPool,
+    id: Uuid,
+    journey_id: Uuid,
+    who: &Person,
+) -> Result<(), sqlx::Error> {
+    let record = Record::of(who);
+    let mut tx = pool.begin().await?;
+    if records::of_journey(&mut tx, journey_id).await?.is_none() {
+        records::insert(
+            &mut tx,
+            id,
+            Some(&who.external_id),
+            Source::Journey(journey_id),
+            &record,
+        )
+        .await?;
+    }
+    registry::refresh_contact(&mut tx, id, &record).await?;
+    tx.commit().await
+}
+
+/// Files a record for every patient that has none (patients created before
+/// records existed), from what the patient row holds. Idempotent.
+///
+/// # Errors
+/// A database error.
+pub async fn backfill_records(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    registry::backfill(pool).await
+}

@@ -1,0 +1,153 @@
+//! The matching model in use: the newest one estimated on the registry
+//! (`carepath.match_models`), or the fallback before any was; cached per
+//! process and looked up again after [`REFRESH`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use carepath_identity::Record;
+use carepath_identity::estimate::{self, Estimation};
+use carepath_identity::model::{Model, TermFrequencies};
+use sqlx::PgPool;
+
+use super::records;
+
+/// How long a process uses a model before looking for a newer one.
+pub const REFRESH: Duration = Duration::from_secs(60);
+/// At most this many records are read to estimate a model (a random sample
+/// of a bigger registry; name frequencies are counted on all of it).
+pub const ESTIMATION_SAMPLE: i64 = 300_000;
+
+/// A model and when it was read.
+type Cached = Option<(Arc<Model>, Instant)>;
+
+/// The model in use, shared by a process's matches.
+#[derive(Clone, Default)]
+pub struct ModelCache {
+    cached: Arc<Mutex<Cached>>,
+}
+
+impl std::fmt::Debug for ModelCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelCache")
+    }
+}
+
+impl ModelCache {
+    /// The model to match with now.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn get(&self, pool: &PgPool) -> Result<Arc<Model>, sqlx::Error> {
+        if let Ok(guard) = self.cached.lock()
+            && let Some((model, at)) = guard.as_ref()
+            && at.elapsed() < REFRESH
+        {
+            return Ok(model.clone());
+        }
+        let model = Arc::new(current(pool).await?);
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((model.clone(), Instant::now()));
+        }
+        Ok(model)
+    }
+
+    /// Forgets the cached model (after estimating a new one).
+    pub fn clear(&self) {
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = None;
+        }
+    }
+}
+
+/// The newest stored model, or the fallback; its prior from the registry's
+/// size now.
+///
+/// # Errors
+/// A database error.
+pub async fn current(pool: &PgPool) -> Result<Model, sqlx::Error> {
+    let stored: Option<sqlx::types::Json<Model>> =
+        sqlx::query_scalar("SELECT model FROM carepath.match_models ORDER BY id DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    let mut model = stored.map_or_else(Model::fallback, |m| m.0);
+    model.registry_records = registry_size(pool).await?;
+    Ok(model)
+}
+
+/// Records in the registry (the planner's estimate once the table is big,
+/// so that asking is cheap).
+///
+/// # Errors
+/// A database error.
+pub async fn registry_size(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let estimate: f64 = sqlx::query_scalar(
+        "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'carepath.patient_records'::regclass",
+    )
+    .fetch_one(pool)
+    .await?;
+    if estimate >= 100_000.0 {
+        return Ok(estimate as u64);
+    }
+    let exact: i64 = sqlx::query_scalar("SELECT count(*) FROM carepath.patient_records")
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(exact).unwrap_or(0))
+}
+
+/// Estimates a model on the registry plus `extra` (an import's lines, not
+/// yet stored) and stores it, unless `store` is false. Returns it.
+///
+/// # Errors
+/// A database error.
+pub async fn estimate(pool: &PgPool, extra: &[Record], store: bool) -> Result<Model, sqlx::Error> {
+    let mut sample = sample(pool).await?;
+    sample.extend_from_slice(extra);
+    let mut tf = frequencies(pool).await?;
+    for r in extra {
+        tf.records += 1;
+        *tf.given.entry(r.first_given().to_owned()).or_default() += 1;
+        *tf.family.entry(r.family_joined()).or_default() += 1;
+    }
+    let records = tf.records;
+    let model = tokio::task::spawn_blocking(move || {
+        estimate::estimate(&sample, tf, records, &Estimation::default())
+    })
+    .await
+    .map_err(|e| sqlx::Error::Protocol(format!("estimation panicked: {e}")))?;
+    if store {
+        sqlx::query("INSERT INTO carepath.match_models (records, model) VALUES ($1, $2)")
+            .bind(i64::try_from(records).unwrap_or(i64::MAX))
+            .bind(sqlx::types::Json(&model))
+            .execute(pool)
+            .await?;
+    }
+    Ok(model)
+}
+
+async fn sample(pool: &PgPool) -> Result<Vec<Record>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let stored = records::sample(&mut conn, ESTIMATION_SAMPLE).await?;
+    Ok(stored.into_iter().map(|s| s.record).collect())
+}
+
+async fn frequencies(pool: &PgPool) -> Result<TermFrequencies, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT 'g', split_part(given, ' ', 1), count(*) FROM carepath.patient_records GROUP BY 2
+         UNION ALL
+         SELECT 'f', replace(family, ' ', ''), count(*) FROM carepath.patient_records GROUP BY 2",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tf = TermFrequencies::default();
+    for (kind, value, n) in rows {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        if kind == "g" {
+            tf.records += u64::from(n);
+            tf.given.insert(value, n);
+        } else {
+            tf.family.insert(value, n);
+        }
+    }
+    Ok(tf)
+}

@@ -1,0 +1,149 @@
+//! The `patients` table: one row per patient, with the newest contact on
+//! file and the clinical network's id.
+
+use carepath_identity::{Person, Record};
+use chrono::NaiveDate;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::records::{self, Source};
+
+/// Whether the patient exists.
+///
+/// # Errors
+/// A database error.
+pub async fn exists(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM carepath.patients WHERE id = $1)")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The clinical network's id for the patient, once synced.
+///
+/// # Errors
+/// A database error.
+pub async fn clinical_id(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT clinical_patient_id FROM carepath.patients WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Records the clinical network's id; the first one recorded wins and is returned.
+///
+/// # Errors
+/// A database error.
+pub async fn set_clinical_id(
+    pool: &PgPool,
+    id: Uuid,
+    clinical: &str,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE carepath.patients SET clinical_patient_id = coalesce(clinical_patient_id, $2),
+                updated_at = now()
+          WHERE id = $1 RETURNING clinical_patient_id",
+    )
+    .bind(id)
+    .bind(clinical)
+    .fetch_one(pool)
+    .await
+}
+
+pub(super) async fn created_by(
+    tx: &mut PgConnection,
+    journey_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM carepath.patients WHERE created_by_journey = $1")
+        .bind(journey_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub(super) async fn create(
+    tx: &mut PgConnection,
+    journey_id: Option<Uuid>,
+    who: &Person,
+    record: &Record,
+) -> Result<Uuid, sqlx::Error> {
+    let dob = record
+        .dob
+        .or_else(|| NaiveDate::from_ymd_opt(1900, 1, 1))
+        .unwrap_or_default();
+    sqlx::query_scalar(
+        "INSERT INTO carepath.patients
+             (id, first_name, last_name, date_of_birth, phone, email, created_by_journey)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(who.first_name.trim())
+    .bind(who.last_name.trim())
+    .bind(dob)
+    .bind(&record.phone)
+    .bind(&record.email)
+    .bind(journey_id)
+    .fetch_one(tx)
+    .await
+}
+
+pub(super) async fn refresh_contact(
+    tx: &mut PgConnection,
+    id: Uuid,
+    record: &Record,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.patients SET phone = coalesce($2, phone), email = coalesce($3, email),
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&record.phone)
+    .bind(&record.email)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Unfiled {
+    id: Uuid,
+    first_name: String,
+    last_name: String,
+    date_of_birth: NaiveDate,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+pub(super) async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let unfiled: Vec<Unfiled> = sqlx::query_as(
+        "SELECT p.id, p.first_name, p.last_name, p.date_of_birth, p.phone, p.email
+           FROM carepath.patients p
+          WHERE NOT EXISTS (SELECT 1 FROM carepath.patient_records r WHERE r.patient_id = p.id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut filed = 0;
+    for p in unfiled {
+        let person = Person {
+            external_id: String::new(),
+            first_name: p.first_name,
+            last_name: p.last_name,
+            date_of_birth: p.date_of_birth.format("%Y-%m-%d").to_string(),
+            sex: String::new(),
+            email: p.email.unwrap_or_default(),
+            phone: p.phone.unwrap_or_default(),
+            address: carepath_identity::Address {
+                line1: String::new(),
+                line2: None,
+                city: String::new(),
+                state: String::new(),
+                postal_code: String::new(),
+            },
+        };
+        let mut tx = pool.begin().await?;
+        records::insert(&mut tx, p.id, None, Source::Registry, &Record::of(&person)).await?;
+        tx.commit().await?;
+        filed += 1;
+    }
+    Ok(filed)
+}

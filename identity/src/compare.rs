@@ -3,6 +3,9 @@
 //! comparison levels; level 0 of every field is "null": one side lacks it,
 //! which is no evidence either way).
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
 use chrono::Datelike;
 use serde::Serialize;
 use strsim::jaro_winkler;
@@ -31,7 +34,9 @@ pub enum Field {
     Address,
     /// Phone: null, exact, different.
     Phone,
-    /// Email: null, exact, same_local_part, different.
+    /// Email: null, exact, different. (The same local part at another
+    /// domain is no level of its own: local parts are made of names, so
+    /// namesakes share them.)
     Email,
 }
 
@@ -100,7 +105,7 @@ impl Field {
                 "different",
             ],
             Field::Phone => &["null", "exact", "different"],
-            Field::Email => &["null", "exact", "same_local_part", "different"],
+            Field::Email => &["null", "exact", "different"],
         }
     }
 }
@@ -146,10 +151,7 @@ pub mod address {
 pub mod contact {
     #![allow(missing_docs)]
     pub const EXACT: u8 = 1;
-    /// Phone: different. Email: same local part at another domain.
-    pub const SECOND: u8 = 2;
-    /// Email only.
-    pub const DIFFERENT_EMAIL: u8 = 3;
+    pub const DIFFERENT: u8 = 2;
 }
 
 /// The null level of every field.
@@ -221,9 +223,27 @@ pub fn typo(a: &str, b: &str) -> bool {
 }
 
 /// Whether one name is a nickname of the other (`bob`/`robert`), by the
-/// nickname and diminutive table the `nicknamer` crate carries.
+/// nickname and diminutive table the `nicknamer` crate carries. That crate
+/// builds its table on every call, so each name's answer is kept.
 pub fn nicknames(a: &str, b: &str) -> bool {
-    nicknamer::nicknames(a).iter().any(|n| n == b) || nicknamer::nicknames(b).iter().any(|n| n == a)
+    alternates(a).iter().any(|n| n == b) || alternates(b).iter().any(|n| n == a)
+}
+
+fn alternates(name: &str) -> Arc<Vec<String>> {
+    static KNOWN: OnceLock<RwLock<HashMap<String, Arc<Vec<String>>>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(found) = known.read().ok().and_then(|k| k.get(name).cloned()) {
+        return found;
+    }
+    let found = Arc::new(nicknamer::nicknames(name));
+    if let Ok(mut k) = known.write() {
+        // Typos are names too: a long-running process must not keep them all.
+        if k.len() >= 100_000 {
+            k.clear();
+        }
+        k.insert(name.to_owned(), found.clone());
+    }
+    found
 }
 
 fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
@@ -320,7 +340,7 @@ fn same_number(a: &str, b: &str) -> bool {
 fn phone(a: Option<&str>, b: Option<&str>) -> u8 {
     match (a, b) {
         (Some(x), Some(y)) if x == y => contact::EXACT,
-        (Some(_), Some(_)) => contact::SECOND,
+        (Some(_), Some(_)) => contact::DIFFERENT,
         _ => NULL,
     }
 }
@@ -328,8 +348,7 @@ fn phone(a: Option<&str>, b: Option<&str>) -> u8 {
 fn email(a: Option<&str>, b: Option<&str>) -> u8 {
     match (a, b) {
         (Some(x), Some(y)) if x == y => contact::EXACT,
-        (Some(x), Some(y)) if x.split('@').next() == y.split('@').next() => contact::SECOND,
-        (Some(_), Some(_)) => contact::DIFFERENT_EMAIL,
+        (Some(_), Some(_)) => contact::DIFFERENT,
         _ => NULL,
     }
 }

@@ -10,6 +10,11 @@ use crate::model::Scored;
 /// a match probability of 0.999, so the model expects at most one false link
 /// in a thousand auto-links. The evaluation set (see `synth`) sees none.
 pub const LINK_WEIGHT: f64 = 9.97;
+/// Match weight a pair needs to be linked when nothing but names and date of
+/// birth agree (no address, phone or email): P ≥ 1 − 1e-6. Namesakes born
+/// the same day exist, and a common name and birthday can reach
+/// [`LINK_WEIGHT`]; a rare name and birthday still reach this.
+pub const UNCORROBORATED_LINK_WEIGHT: f64 = 20.0;
 /// Match weight at or above which a person reviews (probability 0.25): below,
 /// a new patient is created.
 pub const REVIEW_WEIGHT: f64 = -1.6;
@@ -78,6 +83,34 @@ pub fn household_hold(levels: &Levels, sexes_differ: bool) -> bool {
     shares_household && (sexes_differ || !(given_agrees && dob_agrees))
 }
 
+/// Whether anything beyond names and date of birth agrees.
+fn corroborated(levels: &Levels) -> bool {
+    levels.get(Field::Phone) == compare::contact::EXACT
+        || levels.get(Field::Email) == compare::contact::EXACT
+        || matches!(
+            levels.get(Field::Address),
+            compare::address::EXACT | compare::address::SIMILAR_LINE
+        )
+}
+
+/// The weight a pair with these levels needs to be linked.
+pub fn link_weight(levels: &Levels) -> f64 {
+    if corroborated(levels) {
+        LINK_WEIGHT
+    } else {
+        UNCORROBORATED_LINK_WEIGHT
+    }
+}
+
+/// Another member of a household the registry knows: what agrees is the
+/// household's (address, phone, email, perhaps the family name), while both
+/// the given name and the date of birth disagree. A spouse, a parent, a
+/// sibling: a new patient, whatever the household's contacts add up to.
+pub fn household_member(levels: &Levels) -> bool {
+    levels.get(Field::GivenName) == compare::given::DIFFERENT
+        && levels.get(Field::DateOfBirth) == compare::dob::DIFFERENT
+}
+
 /// The decision for an incoming person, given the best-scoring record of each
 /// candidate patient (best first) and whether blocking was capped.
 pub fn decide(best_per_patient: &[&Scored], capped: bool) -> (Decision, Option<Hold>) {
@@ -88,14 +121,16 @@ pub fn decide(best_per_patient: &[&Scored], capped: bool) -> (Decision, Option<H
             (Decision::Create, None)
         };
     };
-    if best.weight >= LINK_WEIGHT {
+    if household_member(&best.levels) {
+        return (Decision::Create, None);
+    }
+    if best.weight >= link_weight(&best.levels) {
         if household_hold(&best.levels, best.sexes_differ) {
             return (Decision::Review, Some(Hold::Household));
         }
-        if best_per_patient
-            .get(1)
-            .is_some_and(|s| s.weight >= LINK_WEIGHT && !household_hold(&s.levels, s.sexes_differ))
-        {
+        if best_per_patient.get(1).is_some_and(|s| {
+            s.weight >= link_weight(&s.levels) && !household_hold(&s.levels, s.sexes_differ)
+        }) {
             return (Decision::Review, Some(Hold::Ambiguous));
         }
         return (Decision::Link, None);

@@ -23,6 +23,11 @@ use crate::compare::{self, Field, Levels};
 use crate::model::{EmSession, Model, Provenance, TermFrequencies};
 use crate::record::Record;
 
+/// The least m of exact agreement on a name or the date of birth an
+/// estimate may show and be used: a person's records agree exactly on them
+/// far more often than not.
+pub const MIN_PLAUSIBLE_EXACT_M: f64 = 0.6;
+
 /// Settings of an estimation.
 #[derive(Debug, Clone)]
 pub struct Estimation {
@@ -46,7 +51,7 @@ impl Default for Estimation {
             min_records: 1_000,
             u_pairs: 1_000_000,
             max_em_pairs: 400_000,
-            prior_pairs: 200.0,
+            prior_pairs: 2_000.0,
             min_expected_matches: 50.0,
             seed: 20_261_130,
         }
@@ -296,7 +301,16 @@ fn em(
             break;
         }
     }
-    let used = expected_matches >= opts.min_expected_matches;
+    // A registry that holds each person once has no matches to learn from,
+    // and EM then fits its "match" class to whatever clusters: namesakes,
+    // twins, households. Their m says a person's own records disagree on
+    // name or date of birth as often as not, which no registry shows: such
+    // an estimate is not used.
+    let plausible = free
+        .iter()
+        .filter(|f| matches!(f, Field::GivenName | Field::FamilyName | Field::DateOfBirth))
+        .all(|f| m[f.index()][1] >= MIN_PLAUSIBLE_EXACT_M);
+    let used = expected_matches >= opts.min_expected_matches && plausible;
     let report = EmSession {
         blocked_on: name.to_owned(),
         pairs: pairs.len() as u64,

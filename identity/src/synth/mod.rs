@@ -167,13 +167,15 @@ impl Scenario {
             Scenario::GivenNameTypo
             | Scenario::FamilyNameTypo
             | Scenario::Nickname
-            | Scenario::AccentsAndPunctuation
-            | Scenario::MovedNewContacts => 4,
+            | Scenario::AccentsAndPunctuation => 4,
             Scenario::ChangedSurname => 3,
             Scenario::DobDigitTypo | Scenario::DobDayMonthSwapped | Scenario::HyphenatedSurname => {
                 2
             }
-            Scenario::NamesSwapped | Scenario::BothNamesChanged => 1,
+            // Moving and changing both phone and email between two visits:
+            // each happens to roughly one adult in ten a year, all three
+            // together to about one returning patient in a hundred.
+            Scenario::NamesSwapped | Scenario::BothNamesChanged | Scenario::MovedNewContacts => 1,
             Scenario::NewPerson => 60,
             Scenario::Namesake => 5,
             Scenario::NamesakeSameBirthday | Scenario::Junior => 1,
@@ -865,7 +867,7 @@ mod tests {
             assert_eq!(plain(accented), *plain_name);
         }
         let weights: u32 = Scenario::ALL.iter().map(|s| s.weight()).sum();
-        assert_eq!(weights, 99 + 77);
+        assert_eq!(weights, 96 + 77, "returning 96, new people 77");
         let names: HashSet<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(names.len(), 22);
         for s in Scenario::ALL {

@@ -176,6 +176,39 @@ fn shape_problem(e: &serde_path_to_error::Error<serde_json::Error>) -> Problem {
 }
 
 impl Patient {
+    /// Parses and checks one patient object (the start request's `patient`,
+    /// as `carepath patients import` reads a line): its canonical form, or
+    /// every problem by field path (`address.postal_code`). Eligibility is
+    /// not checked: a registry holds whoever the brand has.
+    pub fn parse(input: &Value) -> Result<Self, Vec<Problem>> {
+        let mut parsed: Self =
+            serde_path_to_error::deserialize(input).map_err(|e| vec![shape_problem(&e)])?;
+        let mut problems = Vec::new();
+        parsed.canonicalise(DateRule::Strict, &mut problems);
+        for (path, value) in [
+            ("patient.external_id", &parsed.external_id),
+            ("patient.first_name", &parsed.first_name),
+            ("patient.last_name", &parsed.last_name),
+            ("patient.address.line1", &parsed.address.line1),
+        ] {
+            if value.trim().is_empty() {
+                problems.push((path.to_owned(), "must not be empty".to_owned()));
+            } else if value.chars().count() > 200 {
+                problems.push((path.to_owned(), "must be at most 200 characters".to_owned()));
+            }
+        }
+        for (path, _) in &mut problems {
+            if let Some(rest) = path.strip_prefix("patient.") {
+                *path = rest.to_owned();
+            }
+        }
+        if problems.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(problems)
+        }
+    }
+
     /// Replaces each identity field by its canonical form; a field without
     /// one is kept as given and reported. Returns the date of birth and the
     /// state, when they have a canonical form, for eligibility.

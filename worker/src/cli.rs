@@ -41,6 +41,11 @@ enum Command {
     Sandbox(SandboxArgs),
     /// The whole product for a few minutes: sandbox vendors, the API, two workers, a few hundred journeys, faults, and a summary.
     Demo(demo::DemoArgs),
+    /// The patient registry: import a brand's registry, dry-run matching over a file, re-estimate the matching model.
+    Patients {
+        #[command(subcommand)]
+        which: crate::patients::PatientsCommand,
+    },
     /// Benchmarks (durable commits; numbers are machine-dependent).
     Bench {
         #[command(subcommand)]
@@ -54,6 +59,8 @@ enum BenchCommand {
     Steps(bench::StepsArgs),
     /// Signed webhooks posted concurrently to the API: accepted/s, time to the 200, routing lag.
     Webhooks(bench::WebhooksArgs),
+    /// Patient match decisions with concurrent callers on registries of growing size: decisions/s, p50, p99.
+    Match(crate::bench_match::MatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -202,11 +209,21 @@ impl Cli {
                 logging::init("warn");
                 demo::run(args).await
             }
+            Command::Patients { which } => {
+                logging::init("warn");
+                crate::patients::run(which).await
+            }
             Command::Bench {
                 which: BenchCommand::Steps(args),
             } => {
                 logging::init("warn");
                 bench::steps(args).await
+            }
+            Command::Bench {
+                which: BenchCommand::Match(args),
+            } => {
+                logging::init("warn");
+                crate::bench_match::run(args).await
             }
             Command::Bench {
                 which: BenchCommand::Webhooks(args),

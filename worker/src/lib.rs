@@ -2,12 +2,14 @@
 //! the private PostgreSQL used when no `DATABASE_URL` is given.
 
 pub mod bench;
+pub mod bench_match;
 pub mod cli;
 pub mod ctl;
 pub use carepath_workflows::db;
 pub mod demo;
 pub mod health;
 pub mod logging;
+pub mod patients;
 /// Re-exported so the demo, the benchmarks and the end-to-end tests keep
 /// their paths; the engine's own tests use the crate directly.
 pub use carepath_pgcluster as private_pg;

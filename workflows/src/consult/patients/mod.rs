@@ -114,10 +114,22 @@ pub async fn match_or_create(
             capped: vec![],
         });
     }
+    unhurried(&mut tx).await?;
     let source = Source::Journey(journey_id);
     let outcome = decide_and_file(&mut tx, &model, who, &record, source).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// This transaction's commit does not wait for the disk. What it files is
+/// made durable by the next synchronous commit (the journey's step record,
+/// which follows it; the WAL is flushed in order); a crash before that loses
+/// the match and the step, and the re-run matches again and files once.
+async fn unhurried(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Matches and files one person under the block locks of `tx` (taken here).
@@ -240,6 +252,7 @@ pub async fn import_one(
 ) -> Result<Option<MatchOutcome>, sqlx::Error> {
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
+    unhurried(&mut tx).await?;
     records::lock_blocks(&mut tx, &record).await?;
     if records::imported(&mut tx, &who.external_id).await? {
         return Ok(None);

@@ -1,0 +1,169 @@
+//! `carepath patients import|match|train`: a brand's existing registry
+//! moved into carepath's, a dry run of matching over a file, and the
+//! matching model re-estimated on demand.
+
+mod file;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use carepath_identity::Decision;
+use carepath_identity::compare::Field;
+use carepath_workflows::consult::patients::{self, MatchOutcome, model_store};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::db;
+
+/// `carepath patients …`
+#[derive(Debug, Subcommand)]
+pub enum PatientsCommand {
+    /// Import a JSON-lines file (each line a start request's `patient`):
+    /// deduplicated within the file and against the registry; prints links,
+    /// reviews (not imported) and creations. Nothing is written if any line is bad.
+    Import(FileArgs),
+    /// Match each line of a JSON-lines file against the registry without
+    /// writing anything: one JSON object per line on stdout.
+    Match(FileArgs),
+    /// Estimate the matching model on the registry now and print it.
+    Train(DbArgs),
+}
+
+/// A file and a database.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// JSON lines; `-` for standard input.
+    file: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+/// The database.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+}
+
+/// Runs a `patients` command.
+///
+/// # Errors
+/// Bad lines (each named by line number and field), a database error.
+pub async fn run(command: PatientsCommand) -> Result<()> {
+    match command {
+        PatientsCommand::Import(args) => import(args).await,
+        PatientsCommand::Match(args) => match_file(args).await,
+        PatientsCommand::Train(args) => train(args).await,
+    }
+}
+
+async fn import(args: FileArgs) -> Result<()> {
+    let lines = file::read(&args.file)?;
+    let pool = db::connect(&args.db.database_url, 8).await?;
+    db::ensure_migrated(&pool).await?;
+    let records: Vec<_> = lines
+        .iter()
+        .map(|l| carepath_identity::Record::of(&l.person))
+        .collect();
+    eprintln!(
+        "estimating the matching model on the registry and the file's {} lines",
+        lines.len()
+    );
+    let model = model_store::estimate(&pool, &records, true).await?;
+    let progress = file::progress(lines.len(), "importing");
+    let (mut linked, mut created, mut skipped) = (0u64, 0u64, 0u64);
+    let mut reviews = Vec::new();
+    for line in &lines {
+        let outcome = patients::import_one(&pool, &model, &line.person)
+            .await
+            .with_context(|| format!("line {}: importing", line.number))?;
+        progress.inc(1);
+        match outcome {
+            None => skipped += 1,
+            Some(o) => match o.decision {
+                Decision::Link => linked += 1,
+                Decision::Create => created += 1,
+                Decision::Review => reviews.push(json!({
+                    "line": line.number,
+                    "external_id": line.person.external_id,
+                    "candidate_external_id": o.candidates.first().and_then(|c| c.external_id.clone()),
+                    "score": o.candidates.first().map(|c| c.score),
+                    "hold": o.hold,
+                })),
+            },
+        }
+    }
+    progress.finish_and_clear();
+    let summary = json!({
+        "lines": lines.len(), "linked": linked, "created": created,
+        "review": reviews.len(), "already_imported": skipped, "reviews": reviews,
+    });
+    println!("{summary}");
+    eprintln!(
+        "{} lines: {linked} linked to a patient, {created} new patients, {} held for review (not imported), {skipped} imported before",
+        lines.len(),
+        reviews.len()
+    );
+    Ok(())
+}
+
+async fn match_file(args: FileArgs) -> Result<()> {
+    let lines = file::read(&args.file)?;
+    let pool = db::connect(&args.db.database_url, 8).await?;
+    db::ensure_migrated(&pool).await?;
+    let model = std::sync::Arc::new(model_store::current(&pool).await?);
+    let progress = file::progress(lines.len(), "matching");
+    let mut results = futures::stream::iter(lines.iter())
+        .map(|line| {
+            let (pool, model) = (pool.clone(), model.clone());
+            async move {
+                let mut conn = pool.acquire().await?;
+                let outcome = patients::match_only(&mut conn, &model, &line.person).await?;
+                anyhow::Ok(line_result(&line.person.external_id, &outcome))
+            }
+        })
+        .buffered(8);
+    while let Some(result) = results.next().await {
+        println!("{}", result?);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// One line of `patients match`'s output.
+fn line_result(external_id: &str, outcome: &MatchOutcome) -> Value {
+    let best = outcome.candidates.first();
+    json!({
+        "external_id": external_id,
+        "decision": outcome.decision,
+        "score": best.map(|c| c.score),
+        "candidate_external_id": best.and_then(|c| c.external_id.clone()),
+        "levels": best.map(|c| &c.levels),
+        "hold": outcome.hold,
+    })
+}
+
+async fn train(args: DbArgs) -> Result<()> {
+    let pool = db::connect(&args.database_url, 4).await?;
+    db::ensure_migrated(&pool).await?;
+    let model = model_store::estimate(&pool, &[], true).await?;
+    println!("{}", serde_json::to_string(&model.provenance)?);
+    println!(
+        "{:<14} {:<18} {:>8} {:>10} {:>8}",
+        "field", "level", "m", "u", "bits"
+    );
+    for field in Field::ALL {
+        for (level, name) in field.levels().iter().enumerate().skip(1) {
+            let (m, u) = (model.m[field.index()][level], model.u[field.index()][level]);
+            println!(
+                "{:<14} {:<18} {m:>8.4} {u:>10.6} {:>8.2}",
+                field.name(),
+                name,
+                (m.max(1e-7) / u.max(1e-7)).log2()
+            );
+        }
+    }
+    Ok(())
+}

@@ -118,6 +118,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
         recorded,
         vec![
             ("app".into(), 20261201000002),
+            // Adoption records the baseline only; what came after it runs.
+            ("app".into(), 20261202000001),
             ("engine".into(), 20261201000001)
         ]
     );
@@ -130,11 +132,16 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
     assert_eq!(kept, "before-the-split");
 
     // A run cut off between recording the engine's schema and the
-    // application's is finished by the next one.
-    sqlx::query("DELETE FROM carepath._migrations")
-        .execute(&pool)
-        .await
-        .expect("forget the application's record");
+    // application's is finished by the next one (nothing after the baseline
+    // had run then either).
+    sqlx::raw_sql(
+        "DELETE FROM carepath._migrations;
+         DROP TABLE carepath.match_models, carepath.patient_records;
+         ALTER TABLE carepath.patients ALTER COLUMN created_by_journey SET NOT NULL;",
+    )
+    .execute(&pool)
+    .await
+    .expect("forget the application's record");
     let out = carepath_migrate(&url);
     assert!(
         out.status.success(),

@@ -52,6 +52,12 @@ const LEGACY_FIRST: i64 = 20261123000001;
 /// application's first migrations.
 const LEGACY_LAST: i64 = 20261130000002;
 
+/// The application's first migration: what a database migrated before the
+/// split already holds. Adoption records it, and nothing after it, as applied.
+const APP_BASELINE: i64 = 20261201000002;
+/// The engine's first migration, likewise.
+const ENGINE_BASELINE: i64 = 20261201000001;
+
 /// The application's migrations, recorded in [`APP_TABLE`].
 fn app_migrator() -> Migrator {
     let mut migrator = sqlx::migrate!("../migrations");
@@ -117,7 +123,7 @@ async fn adopt_legacy(pool: &PgPool) -> Result<()> {
     if engine.is_empty() {
         tracing::info!("adopting the engine's schema of a database migrated before the split");
         carepath_engine::migrate::engine_migrator()
-            .skip(pool, None)
+            .skip(pool, Some(ENGINE_BASELINE))
             .await
             .context("recording the engine's migrations")?;
     }
@@ -127,7 +133,7 @@ async fn adopt_legacy(pool: &PgPool) -> Result<()> {
     {
         tracing::info!("adopting carepath's schema of a database migrated before the split");
         app_migrator()
-            .skip(pool, None)
+            .skip(pool, Some(APP_BASELINE))
             .await
             .context("recording carepath's migrations")?;
     }

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 
 use crate::db;
 
+/// Lines imported at once.
+const IMPORTERS: usize = 4;
+
 /// `carepath patients …`
 #[derive(Debug, Subcommand)]
 pub enum PatientsCommand {
@@ -70,14 +73,25 @@ async fn import(args: FileArgs) -> Result<()> {
         "estimating the matching model on the registry and the file's {} lines",
         lines.len()
     );
-    let model = model_store::estimate(&pool, &records, true).await?;
+    let model = std::sync::Arc::new(model_store::estimate(&pool, &records, true).await?);
     let progress = file::progress(lines.len(), "importing");
     let (mut linked, mut created, mut skipped) = (0u64, 0u64, 0u64);
     let mut reviews = Vec::new();
-    for line in &lines {
-        let outcome = patients::import_one(&pool, &model, &line.person)
-            .await
-            .with_context(|| format!("line {}: importing", line.number))?;
+    // Lines run side by side: the block locks make two lines of one person
+    // run one after the other, so the second finds the first.
+    let mut outcomes = futures::stream::iter(lines.iter())
+        .map(|line| {
+            let (pool, model) = (pool.clone(), model.clone());
+            async move {
+                let outcome = patients::import_one(&pool, &model, &line.person)
+                    .await
+                    .with_context(|| format!("line {}: importing", line.number))?;
+                anyhow::Ok((line, outcome))
+            }
+        })
+        .buffered(IMPORTERS);
+    while let Some(result) = outcomes.next().await {
+        let (line, outcome) = result?;
         progress.inc(1);
         match outcome {
             None => skipped += 1,

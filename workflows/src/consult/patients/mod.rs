@@ -88,6 +88,11 @@ pub fn person_of(p: &super::input::Patient) -> Person {
 /// the patient — atomically per blocking key. A re-run for the same journey
 /// returns what the first run filed.
 ///
+/// The transaction's commit does not wait for the disk: what it files is
+/// made durable by the next synchronous commit (the journey's step record,
+/// which follows it; WAL is flushed in order). A crash before that loses
+/// both the match and the step, and the re-run matches again and files once.
+///
 /// # Errors
 /// A database error.
 pub async fn match_or_create(
@@ -99,7 +104,7 @@ pub async fn match_or_create(
     let model = cache.get(pool).await?;
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
-    if let Some(id) = records::of_journey(&mut tx, journey_id).await? {
+    if let Some(id) = records::lock_blocks(&mut tx, &record, Some(journey_id)).await? {
         let created = registry::created_by(&mut tx, journey_id).await? == Some(id);
         tx.commit().await?;
         return Ok(MatchOutcome {
@@ -114,25 +119,13 @@ pub async fn match_or_create(
             capped: vec![],
         });
     }
-    unhurried(&mut tx).await?;
     let source = Source::Journey(journey_id);
     let outcome = decide_and_file(&mut tx, &model, who, &record, source).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// This transaction's commit does not wait for the disk. What it files is
-/// made durable by the next synchronous commit (the journey's step record,
-/// which follows it; the WAL is flushed in order); a crash before that loses
-/// the match and the step, and the re-run matches again and files once.
-async fn unhurried(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// Matches and files one person under the block locks of `tx` (taken here).
+/// Matches and files one person under the block locks `tx` holds.
 async fn decide_and_file(
     tx: &mut PgConnection,
     model: &Model,
@@ -140,8 +133,11 @@ async fn decide_and_file(
     record: &Record,
     source: Source,
 ) -> Result<MatchOutcome, sqlx::Error> {
-    records::lock_blocks(tx, record).await?;
     let (found, capped) = records::candidates(tx, record).await?;
+    if !capped.is_empty() {
+        // The kinds of key only: never their values.
+        tracing::warn!(keys = ?capped, "a blocking key reached its row cap: no patient is created without a review");
+    }
     let outcome = rank(model, record, &found, !capped.is_empty());
     let patient_id = match outcome.decision {
         Decision::Link => {
@@ -252,8 +248,7 @@ pub async fn import_one(
 ) -> Result<Option<MatchOutcome>, sqlx::Error> {
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
-    unhurried(&mut tx).await?;
-    records::lock_blocks(&mut tx, &record).await?;
+    records::lock_blocks(&mut tx, &record, None).await?;
     if records::imported(&mut tx, &who.external_id).await? {
         return Ok(None);
     }

@@ -75,23 +75,37 @@ impl Row {
 /// Takes this transaction's advisory lock on each of `who`'s blocking keys,
 /// in one order for everybody, so two matches of one person (who share a
 /// key) run one after the other and the second sees the first's record,
-/// while matches of different people run side by side.
+/// while matches of different people run side by side. The transaction's
+/// commit will not wait for the disk (see `patients::match_or_create`).
+/// Returns the patient `journey`'s record was filed for, if it was: one
+/// round trip for all three.
 ///
 /// # Errors
 /// A database error.
-pub async fn lock_blocks(tx: &mut PgConnection, who: &Record) -> Result<(), sqlx::Error> {
+pub async fn lock_blocks(
+    tx: &mut PgConnection,
+    who: &Record,
+    journey: Option<Uuid>,
+) -> Result<Option<Uuid>, sqlx::Error> {
     let mut hashes: Vec<i64> = blocking::lookup_keys(who)
         .iter()
         .map(|k| lock_id(&k.text()))
         .collect();
     hashes.sort_unstable();
     hashes.dedup();
-    // unnest yields the array in order, and each row's lock is taken as it is read.
-    sqlx::query("SELECT pg_advisory_xact_lock(h) FROM unnest($1::bigint[]) AS h")
-        .bind(&hashes)
-        .execute(tx)
-        .await?;
-    Ok(())
+    // unnest yields the array in order, and each row's lock is taken as it
+    // is read; the count makes the locks' subquery run in full.
+    let (_, _, filed): (String, i64, Option<Uuid>) = sqlx::query_as(
+        "SELECT set_config('synchronous_commit', 'off', true),
+                (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h)
+                                         FROM unnest($1::bigint[]) AS h) AS locked),
+                (SELECT patient_id FROM carepath.patient_records WHERE journey_id = $2)",
+    )
+    .bind(&hashes)
+    .bind(journey)
+    .fetch_one(tx)
+    .await?;
+    Ok(filed)
 }
 
 /// A 64-bit lock id for a key's text, namespaced to carepath's registry.

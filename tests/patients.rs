@@ -1,0 +1,225 @@
+//! `carepath patients import` and `match`: a brand's registry moved in,
+//! deduplicated within the file and against the registry; a dry run that
+//! writes nothing; bad lines named by line and field, with nothing written.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use support::*;
+
+fn person(
+    id: &str,
+    first: &str,
+    last: &str,
+    dob: &str,
+    phone: &str,
+    email: &str,
+    line1: &str,
+) -> Value {
+    json!({
+        "external_id": id, "first_name": first, "last_name": last, "date_of_birth": dob,
+        "sex": "female", "email": email, "phone": phone,
+        "address": { "line1": line1, "city": "Oakland", "state": "CA", "postal_code": "94607" }
+    })
+}
+
+fn adaeze() -> Value {
+    person(
+        "b-1",
+        "Adaeze",
+        "Okonkwo",
+        "1988-03-14",
+        "+14155550100",
+        "ada@example.com",
+        "12 Oak Street",
+    )
+}
+
+fn write(lines: &[String]) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("carepath-patients-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&path, lines.join("\n")).expect("write the file");
+    path
+}
+
+fn carepath(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run carepath")
+}
+
+async fn count(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM carepath.{table}"
+    )))
+    .fetch_one(pool)
+    .await
+    .expect("count")
+}
+
+#[tokio::test]
+async fn an_import_links_a_returning_line_holds_a_twin_and_runs_again_without_duplicating() {
+    let db = fresh_db().await;
+    let mut back = adaeze();
+    back["external_id"] = json!("b-4");
+    back["phone"] = json!("(628) 555-0199");
+    let mut twin = adaeze();
+    twin["external_id"] = json!("b-5");
+    twin["first_name"] = json!("Chidi");
+    twin["sex"] = json!("male");
+    let lines: Vec<String> = [
+        adaeze(),
+        person(
+            "b-2",
+            "Wei",
+            "Lee",
+            "1990-04-03",
+            "+14155550101",
+            "wl@example.com",
+            "9 Pine Road",
+        ),
+        person(
+            "b-3",
+            "Maria",
+            "Garcia",
+            "1972-11-23",
+            "+14155550102",
+            "mg@example.com",
+            "1 Main St",
+        ),
+        back,
+        twin,
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect();
+    let file = write(&lines);
+    let file = file.to_str().unwrap_or_default();
+    let out = carepath(&db.url, &["patients", "import", file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(
+        (&report["created"], &report["linked"], &report["review"]),
+        (&json!(3), &json!(1), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(report["reviews"][0]["line"], 5, "{report}");
+    assert_eq!(
+        report["reviews"][0]["candidate_external_id"], "b-1",
+        "{report}"
+    );
+    assert_eq!(report["reviews"][0]["hold"], "household", "{report}");
+    assert_eq!(count(&db.pool, "patients").await, 3);
+    assert_eq!(count(&db.pool, "patient_records").await, 4);
+    assert_eq!(
+        count(&db.pool, "match_models").await,
+        1,
+        "the import estimated a model first"
+    );
+
+    let again = carepath(&db.url, &["patients", "import", file]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let report: Value = serde_json::from_slice(&again.stdout).expect("a JSON report");
+    assert_eq!(report["already_imported"], 4, "{report}");
+    assert_eq!(count(&db.pool, "patients").await, 3);
+    assert_eq!(count(&db.pool, "patient_records").await, 4);
+}
+
+#[tokio::test]
+async fn bad_lines_are_named_and_nothing_is_written() {
+    let db = fresh_db().await;
+    let mut bad_date = adaeze();
+    bad_date["external_id"] = json!("b-2");
+    bad_date["date_of_birth"] = json!("14/03/1988");
+    let lines = vec![
+        adaeze().to_string(),
+        bad_date.to_string(),
+        "{not json".to_owned(),
+        adaeze().to_string(),
+    ];
+    let file = write(&lines);
+    let out = carepath(
+        &db.url,
+        &["patients", "import", file.to_str().unwrap_or_default()],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2: date_of_birth: must be a date written YYYY-MM-DD"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 3: not JSON"), "{stderr}");
+    assert!(
+        stderr.contains("line 4: external_id: repeats line 1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("1988"), "no PHI in errors: {stderr}");
+    assert_eq!(count(&db.pool, "patients").await, 0);
+    assert_eq!(count(&db.pool, "patient_records").await, 0);
+}
+
+#[tokio::test]
+async fn match_prints_a_decision_per_line_and_writes_nothing() {
+    let db = fresh_db().await;
+    let registry = write(&[adaeze().to_string()]);
+    let out = carepath(
+        &db.url,
+        &["patients", "import", registry.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut typo = adaeze();
+    typo["external_id"] = json!("x-1");
+    typo["first_name"] = json!("Adaze");
+    typo["email"] = json!("adaeze.o@mail.example");
+    let stranger = person(
+        "x-2",
+        "Tomas",
+        "Lindqvist",
+        "1961-07-30",
+        "+13125550100",
+        "tl@example.com",
+        "5 Lake Shore Drive",
+    );
+    let file = write(&[typo.to_string(), stranger.to_string()]);
+    let out = carepath(
+        &db.url,
+        &["patients", "match", file.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["external_id"], "x-1");
+    assert_eq!(lines[0]["decision"], "link", "{}", lines[0]);
+    assert_eq!(lines[0]["candidate_external_id"], "b-1");
+    assert_eq!(lines[0]["levels"]["given_name"], "typo");
+    assert_eq!(lines[0]["levels"]["email"], "different");
+    assert_eq!(lines[1]["decision"], "create", "{}", lines[1]);
+    assert_eq!(count(&db.pool, "patients").await, 1);
+    assert_eq!(count(&db.pool, "patient_records").await, 1);
+}

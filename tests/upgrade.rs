@@ -95,6 +95,15 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
     .execute(&pool)
     .await
     .expect("a journey from before");
+    sqlx::query(
+        "INSERT INTO carepath.patients (id, first_name, last_name, date_of_birth, phone, email, created_by_journey)
+         VALUES ($1, 'Adaeze', 'Okonkwo', '1988-03-14', '+14155550100', 'ada@example.com', $2)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("a patient from before");
 
     for _ in 0..2 {
         let out = carepath_migrate(&url);
@@ -130,6 +139,16 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             .await
             .expect("the journey from before");
     assert_eq!(kept, "before-the-split");
+    let filed: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT source, given, family_code FROM carepath.patient_records")
+            .fetch_all(&pool)
+            .await
+            .expect("the records");
+    assert_eq!(
+        filed,
+        vec![("registry".into(), "adaeze".into(), "AKNK".into())],
+        "a patient from before is filed once as a record matching can find, however often migrate runs"
+    );
 
     // A run cut off between recording the engine's schema and the
     // application's is finished by the next one (nothing after the baseline

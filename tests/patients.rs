@@ -223,3 +223,70 @@ async fn match_prints_a_decision_per_line_and_writes_nothing() {
     assert_eq!(count(&db.pool, "patients").await, 1);
     assert_eq!(count(&db.pool, "patient_records").await, 1);
 }
+
+/// Files `people` as patients of one record each, without matching.
+async fn file(pool: &PgPool, people: &[carepath_identity::Person]) {
+    use carepath_workflows::consult::patients::records::{self, Source};
+    let mut tx = pool.begin().await.expect("begin");
+    for p in people {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO carepath.patients (id, first_name, last_name, date_of_birth)
+             VALUES ($1, 'x', 'y', '1980-01-01')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("a patient");
+        let record = carepath_identity::Record::of(p);
+        records::insert(&mut tx, id, Some(&p.external_id), Source::Import, &record)
+            .await
+            .expect("a record");
+    }
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn workers_estimate_a_model_once_the_registry_is_big_enough_and_again_when_it_grows() {
+    use carepath_identity::synth;
+    use carepath_workflows::consult::patients::model_store;
+    let db = fresh_db().await;
+    let people = synth::population(5, 1_500);
+    file(&db.pool, &people[..900]).await;
+    assert!(
+        !model_store::refresh_if_grown(&db.pool)
+            .await
+            .expect("check"),
+        "900 records: the fallback stays"
+    );
+    file(&db.pool, &people[900..1_100]).await;
+    assert!(
+        model_store::refresh_if_grown(&db.pool)
+            .await
+            .expect("check"),
+        "1,100 records: estimated"
+    );
+    assert!(
+        !model_store::refresh_if_grown(&db.pool)
+            .await
+            .expect("check"),
+        "no growth: no new model"
+    );
+    file(&db.pool, &people[1_100..]).await;
+    assert!(
+        model_store::refresh_if_grown(&db.pool)
+            .await
+            .expect("check"),
+        "grown by over a fifth"
+    );
+    let model = model_store::current(&db.pool).await.expect("the model");
+    assert_eq!(model.registry_records, 1_500);
+    assert!(
+        matches!(
+            model.provenance,
+            carepath_identity::model::Provenance::Estimated { records: 1_500, .. }
+        ),
+        "{:?}",
+        model.provenance
+    );
+}

@@ -41,11 +41,41 @@ pub async fn run(
         .into_iter()
         .map(|feed| tokio::spawn(feed_loop(feed, engine.pool().clone(), stop.clone())))
         .collect();
+    let models = tokio::spawn(model_loop(engine.pool().clone(), stop.clone()));
     let result = carepath_engine::worker::run(engine, cfg, stop).await;
     for reader in readers {
         let _ = reader.await;
     }
+    let _ = models.await;
     result.map_err(Into::into)
+}
+
+/// How often a worker looks whether the registry has grown enough for a
+/// new matching model.
+const MODEL_CHECK: Duration = Duration::from_secs(600);
+
+/// Re-estimates the patient-matching model as the registry grows
+/// (`carepath_workflows::consult::patients::model_store::refresh_if_grown`):
+/// journeys' intakes are matched with weights estimated on the registry as
+/// it is, not as it was when someone last ran `carepath patients train`.
+async fn model_loop(pool: PgPool, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(MODEL_CHECK) => {}
+        }
+        let refreshed = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = carepath_workflows::consult::patients::model_store::refresh_if_grown(&pool) => r,
+        };
+        match refreshed {
+            Ok(true) => {
+                tracing::info!("the patient-matching model was re-estimated on the registry")
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "re-estimating the patient-matching model failed"),
+        }
+    }
 }
 
 /// Reads one vendor's feed every `feed.config.every` (again at once when a

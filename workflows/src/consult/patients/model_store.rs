@@ -14,6 +14,10 @@ use super::records;
 
 /// How long a process uses a model before looking for a newer one.
 pub const REFRESH: Duration = Duration::from_secs(60);
+/// A registry smaller than this keeps the fallback model (see
+/// `carepath_identity::estimate`): the workers do not estimate on it.
+pub const MIN_RECORDS_TO_ESTIMATE: u64 = 1_000;
+
 /// At most this many records are read to estimate a model (a random sample
 /// of a bigger registry; name frequencies are counted on all of it).
 pub const ESTIMATION_SAMPLE: i64 = 300_000;
@@ -150,4 +154,34 @@ async fn frequencies(pool: &PgPool) -> Result<TermFrequencies, sqlx::Error> {
         }
     }
     Ok(tf)
+}
+
+/// Estimates and stores a new model when the registry has at least
+/// [`MIN_RECORDS_TO_ESTIMATE`] records and has grown by a fifth since the
+/// newest model (or has none); of all processes, one at a time (the others
+/// return at once). Whether it did.
+///
+/// # Errors
+/// A database error.
+pub async fn refresh_if_grown(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mine: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.match_models'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !mine {
+        return Ok(false);
+    }
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT records FROM carepath.match_models ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let now = registry_size(pool).await?;
+    let newest = newest.map(|n| u64::try_from(n).unwrap_or(0));
+    if now < MIN_RECORDS_TO_ESTIMATE || newest.is_some_and(|n| now * 5 < n * 6) {
+        return Ok(false);
+    }
+    estimate(pool, &[], true).await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -242,6 +242,7 @@ async fn a_returning_patient_is_linked_and_an_ambiguous_one_waits_for_review() {
     let c = stack.output(third).await;
     assert_ne!(c["patient_id"], a["patient_id"]);
     assert_eq!(stack.sandbox.resources("patient").await.len(), 2);
+    the_people_after_the_decision(&stack, third, &a).await;
     let audited: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.journey_history
           WHERE journey_id = $1 AND kind = 'decide' AND actor = 'token:ops'
@@ -296,12 +297,31 @@ async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, 
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    // The operator's way: `carepath ctl match`.
+    // The operator's way: `carepath ctl match`, the candidates with how each
+    // field compared, then (with a reason) the people side by side.
     let listed = stack.ctl(&["match", &third.to_string()]).await;
     assert!(
         listed.contains(a["patient_id"].as_str().unwrap_or("?")),
         "{listed}"
     );
+    assert!(
+        listed.contains("date_of_birth") && listed.contains("exact"),
+        "{listed}"
+    );
+    let people = stack
+        .ctl(&[
+            "match",
+            &third.to_string(),
+            "--people",
+            "--reason",
+            "ctl: side by side",
+        ])
+        .await;
+    assert!(
+        people.matches("María").count() >= 2 && people.contains("(exact)"),
+        "the incoming person's and the candidate's given names, with the level: {people}"
+    );
+    assert_eq!(people_reads(stack, third, "ctl: side by side").await, 1);
     let decided = stack
         .ctl(&[
             "match",
@@ -318,9 +338,10 @@ async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, 
 }
 
 /// Maria's namesake (same name and birthday; neither phone, email nor
-/// address agrees) waits for a person, who is shown ids and scores only, and nothing
-/// reaches a vendor meanwhile; the namesake's journey. `a`: Maria's first
-/// journey's output.
+/// address agrees) waits for a person, who is shown ids, scores and how each
+/// field compared (no PHI), and the people side by side only with a reason;
+/// nothing reaches a vendor meanwhile; the namesake's journey. `a`: Maria's
+/// first journey's output.
 async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) -> Uuid {
     let mut namesake = maria.clone();
     namesake["external_id"] = json!("brand-other-maria");
@@ -346,7 +367,8 @@ async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) ->
         review["candidates"][0]["patient_id"], a["patient_id"],
         "{review}"
     );
-    // Ids and scores only: nothing a person could be recognised by.
+    // Ids, scores and comparison levels: nothing a person could be
+    // recognised by. No `hold`: the namesake scored below a link.
     let keys: Vec<&String> = review
         .as_object()
         .map(|o| o.keys().collect())
@@ -366,8 +388,55 @@ async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) ->
             .as_object()
             .map(|o| o.keys().collect())
             .unwrap_or_default();
-        assert_eq!(keys, ["patient_id", "score"], "{c}");
+        assert_eq!(
+            keys,
+            ["levels", "patient_id", "probability", "score"],
+            "{c}"
+        );
+        let fields: Vec<&String> = c["levels"]
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            fields,
+            [
+                "address",
+                "date_of_birth",
+                "email",
+                "family_name",
+                "given_name",
+                "phone"
+            ],
+            "{c}"
+        );
+        assert!(
+            c["probability"]
+                .as_f64()
+                .is_some_and(|p| (0.0..=1.0).contains(&p)),
+            "{c}"
+        );
     }
+    let best = &review["candidates"][0]["levels"];
+    assert_eq!(
+        (&best["given_name"], &best["date_of_birth"], &best["phone"]),
+        (&json!("exact"), &json!("exact"), &json!("different")),
+        "{review}"
+    );
+    let shown = review.to_string();
+    for phi in [
+        "Mar",
+        "Gonz",
+        "1985-03-14",
+        "+1415",
+        "+1312",
+        "@",
+        "Main",
+        "Harbor",
+        "brand-",
+    ] {
+        assert!(!shown.contains(phi), "{phi:?} in the review: {shown}");
+    }
+    the_people_side_by_side(stack, third, a).await;
     // Nothing was created at a vendor while the match is uncertain.
     assert_eq!(stack.sandbox.resources("patient").await.len(), 1);
     assert_eq!(
@@ -375,6 +444,119 @@ async fn a_namesake_waits_for_review(stack: &Stack, maria: &Value, a: &Value) ->
         1
     );
     third
+}
+
+/// The people behind a match, side by side: only an operator, only with a
+/// reason, and the read is recorded with both. `third`: the namesake's
+/// journey, waiting for review; `a`: Maria's first journey's output.
+async fn the_people_side_by_side(stack: &Stack, third: Uuid, a: &Value) {
+    let path = format!("/v1/journeys/{third}/patient-match/people");
+    let (status, body) = stack.get(&stack.ops, &path).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "reason", "{body}");
+    let with_reason = format!("{path}?reason=namesake%20check");
+    let (status, body) = stack.get(&stack.product, &with_reason).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(people_reads(stack, third, "namesake check").await, 0);
+
+    let (status, people) = stack.get(&stack.ops, &with_reason).await;
+    assert_eq!(status, StatusCode::OK, "{people}");
+    assert_eq!(people["awaiting_review"], true);
+    let incoming = &people["incoming"];
+    assert_eq!(
+        (
+            &incoming["first_name"],
+            &incoming["phone"],
+            &incoming["sex"]
+        ),
+        (&json!("María"), &json!("+13125550777"), &json!("female")),
+        "{people}"
+    );
+    let maria = &people["candidates"][0];
+    assert_eq!(maria["patient_id"], a["patient_id"], "{people}");
+    let fields: Vec<&Value> = maria["fields"].as_array().into_iter().flatten().collect();
+    let names: Vec<&str> = fields.iter().filter_map(|f| f["field"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "address",
+            "phone",
+            "email"
+        ]
+    );
+    assert_eq!(
+        fields[0],
+        &json!({ "field": "given_name", "incoming": "María", "candidate": "María", "level": "exact" })
+    );
+    assert_eq!(
+        fields[2],
+        &json!({ "field": "date_of_birth", "incoming": "1985-03-14", "candidate": "1985-03-14",
+                 "level": "exact" })
+    );
+    let phone = fields[4];
+    assert_eq!(
+        (&phone["incoming"], &phone["level"]),
+        (&json!("+13125550777"), &json!("different")),
+        "{phone}"
+    );
+    assert!(
+        phone["candidate"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("+1415555")),
+        "Maria's phone on file: {phone}"
+    );
+    assert!(
+        fields[3]["incoming"]
+            .as_str()
+            .is_some_and(|a| a.contains("77 Harbor Boulevard") && a.contains("60601")),
+        "{people}"
+    );
+    // The read is in the journey's history, once, with who and why.
+    let read: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT actor, detail FROM carepath.journey_history
+          WHERE journey_id = $1 AND kind = 'match_people_read'",
+    )
+    .bind(third)
+    .fetch_all(&stack.db.pool)
+    .await
+    .expect("history");
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert_eq!(read[0].0, "token:ops");
+    assert_eq!(read[0].1["reason"], "namesake check");
+    assert_eq!(read[0].1["patients"], json!([a["patient_id"]]), "{read:?}");
+}
+
+/// Once decided, the people side by side are the candidates matching
+/// recorded (not the patient the decision created).
+async fn the_people_after_the_decision(stack: &Stack, third: Uuid, a: &Value) {
+    let path = format!("/v1/journeys/{third}/patient-match/people?reason=audit%20after");
+    let (status, people) = stack.get(&stack.ops, &path).await;
+    assert_eq!(status, StatusCode::OK, "{people}");
+    assert_eq!(people["awaiting_review"], false);
+    let shown: Vec<&Value> = people["candidates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| &c["patient_id"])
+        .collect();
+    assert_eq!(shown, [&a["patient_id"]], "{people}");
+    assert_eq!(people_reads(stack, third, "audit after").await, 1);
+}
+
+/// How many reads of the journey's match's people gave `reason`.
+async fn people_reads(stack: &Stack, journey: Uuid, reason: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.journey_history
+          WHERE journey_id = $1 AND kind = 'match_people_read' AND detail->>'reason' = $2",
+    )
+    .bind(journey)
+    .bind(reason)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("history")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

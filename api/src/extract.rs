@@ -40,13 +40,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         serde_path_to_error::deserialize(value)
             .map(Body)
             .map_err(|e| {
-                let path = e.path().to_string();
-                ApiError::invalid(vec![FieldError {
-                    path: if path == "." { String::new() } else { path },
-                    message: e.into_inner().to_string(),
-                }])
+                let (path, message) = failing(e);
+                ApiError::invalid(vec![FieldError { path, message }])
             })
     }
+}
+
+/// Where a value failed to deserialise, and why. serde reports a missing
+/// field at the object that lacks it; the path names the field itself, so a
+/// request without `reason` is refused naming `reason`.
+fn failing<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> (String, String) {
+    let at = e.path().to_string();
+    let at = if at == "." { String::new() } else { at };
+    let message = e.into_inner().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'));
+    let path = match missing {
+        Some(field) if at.is_empty() => field.to_owned(),
+        Some(field) => format!("{at}.{field}"),
+        None => at,
+    };
+    (path, message)
 }
 
 /// A body that could not be read, in the API's error shape: 413 past the
@@ -120,11 +135,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         serde_path_to_error::deserialize(de)
             .map(QueryParams)
             .map_err(|e| {
-                let path = e.path().to_string();
-                ApiError::invalid(vec![FieldError {
-                    path: if path == "." { "query".into() } else { path },
-                    message: e.into_inner().to_string(),
-                }])
+                let (path, message) = failing(e);
+                let path = if path.is_empty() {
+                    "query".into()
+                } else {
+                    path
+                };
+                ApiError::invalid(vec![FieldError { path, message }])
             })
     }
 }
@@ -210,5 +227,38 @@ mod tests {
         ] {
             assert!(ids(refused.clone()).is_err(), "{refused}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        reason: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+    }
+
+    fn failing_path(v: serde_json::Value) -> Option<String> {
+        serde_path_to_error::deserialize::<_, Outer>(v)
+            .err()
+            .map(|e| failing(e).0)
+    }
+
+    /// A missing field is named by its own path, at any depth.
+    #[test]
+    fn a_missing_field_is_named() {
+        assert_eq!(failing_path(json!({})).as_deref(), Some("reason"));
+        assert_eq!(
+            failing_path(json!({ "reason": "x", "inner": {} })).as_deref(),
+            Some("inner.name")
+        );
+        assert_eq!(
+            failing_path(json!({ "reason": 1 })).as_deref(),
+            Some("reason")
+        );
     }
 }

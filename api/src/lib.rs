@@ -65,6 +65,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::input))
         .routes(routes!(journeys::signal))
         .routes(routes!(matching::show, matching::decide))
+        .routes(routes!(matching::people))
         .routes(routes!(intake_review::show, intake_review::decide))
         .routes(routes!(journeys::pause))
         .routes(routes!(journeys::resume))
@@ -101,7 +102,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Links from a started journey (`POST /v1/journeys`, 200 and 201) to the
 /// operations on `/v1/journeys/{id}…`, its `id` from the answer: what a client
 /// can do next, and the path a stateful tester follows to real journeys. Not
-/// to its patient match, which exists only once a consult has matched.
+/// to its patient match (or the match's people), which exists only once a
+/// consult has matched.
 struct JourneyLinks;
 
 impl Modify for JourneyLinks {
@@ -111,7 +113,7 @@ impl Modify for JourneyLinks {
             .paths
             .iter()
             .filter(|(path, _)| {
-                path.starts_with("/v1/journeys/{id}") && !path.ends_with("/patient-match")
+                path.starts_with("/v1/journeys/{id}") && !path.contains("/patient-match")
             })
             .flat_map(|(_, item)| operations(item))
             .filter_map(|op| op.operation_id.clone())

@@ -58,6 +58,20 @@ pub enum Hold {
     BlockingCapped,
 }
 
+impl Hold {
+    /// Every hold, in the order they are documented.
+    pub const ALL: [Hold; 3] = [Hold::Household, Hold::Ambiguous, Hold::BlockingCapped];
+
+    /// `household`, `ambiguous` or `blocking_capped`, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hold::Household => "household",
+            Hold::Ambiguous => "ambiguous",
+            Hold::BlockingCapped => "blocking_capped",
+        }
+    }
+}
+
 /// The household rule: a pair that agrees on a shared phone, email or
 /// address may be linked only when given name and date of birth agree too
 /// (up to a typo, nickname, swap) and the recorded sex does not differ.
@@ -141,5 +155,18 @@ pub fn decide(best_per_patient: &[&Scored], capped: bool) -> (Decision, Option<H
         (Decision::Review, Some(Hold::BlockingCapped))
     } else {
         (Decision::Create, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hold's name is the one it is stored under.
+    #[test]
+    fn hold_names_are_their_serialised_names() {
+        for hold in Hold::ALL {
+            assert_eq!(serde_json::to_value(hold).ok(), Some(hold.as_str().into()));
+        }
     }
 }

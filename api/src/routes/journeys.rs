@@ -203,7 +203,8 @@ pub async fn verify(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReasonQuery {
-    /// Why the input is read: recorded in the journey's history.
+    /// Why PHI is read (the input, the people of a patient match): recorded
+    /// in the journey's history with the caller.
     #[param(inline, value_type = Reason)]
     pub reason: String,
 }

@@ -1,27 +1,72 @@
 //! `/v1/journeys/{id}/patient-match`: the review of an uncertain patient
-//! match. An operator sees the candidates (ids and scores, no PHI) and links
-//! the journey to one of them or has a new patient created.
+//! match. An operator sees the candidates (ids, scores and how each field
+//! compared: no PHI), with a reason the people side by side
+//! (`.../patient-match/people`: PHI, the read audited), and links the journey
+//! to one of them or has a new patient created.
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
 
 use carepath_workflows::consult::input::Patient;
-use carepath_workflows::consult::patients::{self, MatchOutcome};
-use carepath_workflows::store::{journeys, steps};
+use carepath_workflows::consult::patients::{self, Candidate, MatchOutcome};
+use carepath_workflows::store::{history, journeys, steps};
 use carepath_workflows::{EngineError, JourneyStatus, WaitingFor};
 
 use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, JourneyId};
-use crate::views::{JourneyView, MAX_REASON, MatchDecisionRequest, MatchView};
+use crate::extract::{Body, JourneyId, QueryParams};
+use crate::routes::journeys::{ReasonQuery, bounded};
+use crate::views::{JourneyView, MAX_REASON, MatchDecisionRequest, MatchPeopleView, MatchView};
 
 use carepath_workflows::consult::journey::{MATCH_STEP, REVIEW_SIGNAL};
 
+/// A journey's recorded match, and whether the journey waits for its review.
+struct Review {
+    awaiting_review: bool,
+    outcome: MatchOutcome,
+}
+
+/// The match the journey recorded; 404 when there is no such journey or it
+/// has not matched its patient.
+async fn recorded(pool: &PgPool, id: Uuid) -> Result<Review, ApiError> {
+    let journey = journeys::get(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    let recorded = steps::completed_output(pool, id, MATCH_STEP).await?;
+    let outcome: MatchOutcome = recorded
+        .and_then(|o| serde_json::from_value(o).ok())
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
+    Ok(Review {
+        awaiting_review: journey.waiting_for == Some(WaitingFor::signal(REVIEW_SIGNAL)),
+        outcome,
+    })
+}
+
+/// The patient the journey's input describes. Only the patient is read, so
+/// a journey stored with a field since retired from the start request
+/// (`scenario`) is still reviewed. The error says nothing of the input.
+async fn patient_of(pool: &PgPool, id: Uuid) -> Result<Patient, ApiError> {
+    let input = journeys::input(pool, id).await?.unwrap_or_default();
+    serde_json::from_value(input["patient"].clone())
+        .map_err(|_| ApiError::internal("the journey's input no longer parses"))
+}
+
+/// The registry's candidates for `patient` as of now: what a journey that
+/// waits for review shows (a patient created since the journey matched —
+/// another intake of the same person — must be offered); once decided, a
+/// journey shows the candidates it recorded.
+async fn current(pool: &PgPool, patient: &Patient) -> Result<Vec<Candidate>, ApiError> {
+    let models = patients::ModelCache::default();
+    Ok(patients::current_candidates(pool, &models, &patients::person_of(patient)).await?)
+}
+
 #[utoipa::path(get, path = "/v1/journeys/{id}/patient-match", tag = "operations",
     params(("id" = Uuid, Path, description = "Journey id")),
-    responses((status = 200, description = "The match and its candidates", body = MatchView),
+    responses((status = 200, description = "The match and its candidates: ids, scores and comparison levels, no PHI", body = MatchView),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody),
               (status = 404, description = "No such journey, or it has not matched its patient", body = ErrorBody)))]
@@ -31,36 +76,66 @@ pub async fn show(
     JourneyId(id): JourneyId,
 ) -> Result<Json<MatchView>, ApiError> {
     let pool = state.engine.pool();
-    let journey = journeys::get(pool, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let recorded = steps::completed_output(pool, id, MATCH_STEP).await?;
-    let mut outcome: MatchOutcome = recorded
-        .and_then(|o| serde_json::from_value(o).ok())
-        .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
-    let awaiting_review = journey.waiting_for == Some(WaitingFor::signal(REVIEW_SIGNAL));
-    if awaiting_review {
-        // As the registry is now: a patient created since the journey
-        // matched (another intake of the same person) must be offered.
-        let input = journeys::input(pool, id).await?.unwrap_or_default();
-        // Only the patient is read, so a journey stored with a field since
-        // retired from the start request (`scenario`) is still reviewed.
-        let patient: Patient = serde_json::from_value(input["patient"].clone())
-            .map_err(|_| ApiError::internal("the journey's input no longer parses"))?;
-        let models = patients::ModelCache::default();
-        outcome.candidates =
-            patients::current_candidates(pool, &models, &patients::person_of(&patient)).await?;
+    let mut review = recorded(pool, id).await?;
+    if review.awaiting_review {
+        review.outcome.candidates = current(pool, &patient_of(pool, id).await?).await?;
     }
+    let Review {
+        awaiting_review,
+        outcome,
+    } = review;
     Ok(Json(MatchView {
         journey_id: id,
         awaiting_review,
         decision: outcome.decision.as_str().to_owned(),
         patient_id: outcome.patient_id,
-        candidates: outcome
-            .candidates
-            .into_iter()
-            .map(|c| json!({ "patient_id": c.patient_id, "score": c.score }))
-            .collect(),
+        hold: outcome.hold.map(|h| h.as_str()),
+        candidates: outcome.candidates.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/journeys/{id}/patient-match/people", tag = "operations",
+    operation_id = "show_match_people",
+    params(("id" = Uuid, Path, description = "Journey id"), ReasonQuery),
+    responses((status = 200, description = "The incoming person and each candidate side by side, field by field (PHI); the read is recorded in the journey's history with the reason", body = MatchPeopleView),
+              (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
+              (status = 403, description = "The token's role does not allow this", body = ErrorBody),
+              (status = 404, description = "No such journey, or it has not matched its patient", body = ErrorBody),
+              (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
+pub async fn people(
+    State(state): State<AppState>,
+    caller: AsOperator,
+    JourneyId(id): JourneyId,
+    QueryParams(q): QueryParams<ReasonQuery>,
+) -> Result<Json<MatchPeopleView>, ApiError> {
+    bounded("reason", &q.reason, MAX_REASON)?;
+    let pool = state.engine.pool();
+    let mut review = recorded(pool, id).await?;
+    let patient = patient_of(pool, id).await?;
+    if review.awaiting_review {
+        review.outcome.candidates = current(pool, &patient).await?;
+    }
+    let candidates = patients::review::side_by_side(
+        pool,
+        &patients::person_of(&patient),
+        review.outcome.candidates,
+    )
+    .await?;
+    let shown: Vec<Uuid> = candidates.iter().map(|c| c.candidate.patient_id).collect();
+    // Recorded before anything is shown: a read that cannot be audited is refused.
+    history::append(
+        pool,
+        id,
+        &caller.actor().0,
+        "match_people_read",
+        json!({ "reason": q.reason, "patients": shown }),
+    )
+    .await?;
+    Ok(Json(MatchPeopleView {
+        journey_id: id,
+        awaiting_review: review.awaiting_review,
+        incoming: patient.into(),
+        candidates: candidates.into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -78,7 +153,7 @@ pub async fn decide(
     JourneyId(id): JourneyId,
     Body(req): Body<MatchDecisionRequest>,
 ) -> Result<Json<JourneyView>, ApiError> {
-    super::journeys::bounded("reason", &req.reason, MAX_REASON)?;
+    bounded("reason", &req.reason, MAX_REASON)?;
     // The journey first: a request about a journey that does not exist, or
     // does not wait for this review, is answered as such (404, 409) whatever
     // patient it names. `decide` checks again, atomically.

@@ -2,7 +2,7 @@
 //! or rendered for people.
 
 use anyhow::{Context, Result, bail};
-use comfy_table::Table;
+use comfy_table::{ContentArrangement, Table};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -85,6 +85,29 @@ pub(super) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.set_header(header.to_vec());
     t
+}
+
+/// How wide a [`fitted`] table may be when its output is not a terminal
+/// (piped, logged): the terminal's width otherwise.
+const WIDTH_OFF_TERMINAL: u16 = 160;
+
+/// A table with these column headers whose cells wrap so that it fits the
+/// terminal (or [`WIDTH_OFF_TERMINAL`] columns): for tables with many or
+/// long columns, such as a match's side-by-side view.
+pub(super) fn fitted(header: &[&str]) -> Table {
+    let mut t = table(header);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if t.width().is_none() {
+        t.set_width(WIDTH_OFF_TERMINAL);
+    }
+    t
+}
+
+/// A JSON number with `decimals` decimals; empty when it is not a number.
+pub(super) fn decimal(v: &Value, decimals: usize) -> String {
+    v.as_f64()
+        .map(|n| format!("{n:.decimals$}"))
+        .unwrap_or_default()
 }
 
 /// A JSON value as a table cell: strings bare, null empty.

@@ -117,16 +117,23 @@ enum CtlCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// A journey's patient match: its candidates, or (with --link or
-    /// --create) the reviewer's decision for a journey waiting in patient_match_review.
+    /// A journey's patient match: its candidates with their scores and how
+    /// each field compared; with --people, the incoming person and each
+    /// candidate side by side (PHI: the read is recorded with --reason); or
+    /// (with --link or --create) the reviewer's decision for a journey
+    /// waiting in patient_match_review.
     Match {
         id: String,
         /// Link the journey to this existing patient.
-        #[arg(long, conflicts_with = "create", requires = "reason")]
+        #[arg(long, conflicts_with_all = ["create", "people"], requires = "reason")]
         link: Option<String>,
         /// Create a new patient for the journey.
-        #[arg(long, requires = "reason")]
+        #[arg(long, conflicts_with = "people", requires = "reason")]
         create: bool,
+        /// Show the people side by side, field by field (PHI; audited).
+        #[arg(long, requires = "reason")]
+        people: bool,
+        /// Why: recorded in the journey's history.
         #[arg(long)]
         reason: Option<String>,
     },
@@ -244,9 +251,16 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         }
         CtlCommand::Match {
             id,
+            people: true,
+            reason: Some(reason),
+            ..
+        } => reviews::match_people(&api, out, &id, reason).await,
+        CtlCommand::Match {
+            id,
             link,
             create,
             reason,
+            ..
         } => reviews::patient_match(&api, out, &id, link, create, reason).await,
         CtlCommand::Tokens {
             command:

@@ -9,16 +9,19 @@
 pub mod model_store;
 pub mod records;
 mod registry;
+pub mod review;
 
 use std::collections::BTreeMap;
 
-use carepath_identity::compare::Field;
 use carepath_identity::matcher::{self, Outcome};
-use carepath_identity::{Decision, Hold, Model, Person, Record};
+use carepath_identity::{Decision, Model, Person, Record};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+/// The compared fields and their level names, and why a link-level score
+/// goes to review: for those who show a match.
+pub use carepath_identity::{Hold, compare::Field};
 pub use model_store::ModelCache;
 use records::{Source, Stored};
 pub use registry::{clinical_id, exists, set_clinical_id};

@@ -104,18 +104,39 @@ pub(super) async fn refresh_contact(
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct Unfiled {
-    id: Uuid,
-    first_name: String,
-    last_name: String,
-    date_of_birth: NaiveDate,
-    phone: Option<String>,
-    email: Option<String>,
+/// A patient row: the names as first written, the newest contact on file.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PatientRow {
+    /// The patient.
+    pub id: Uuid,
+    /// Given name, as the intake that created the patient wrote it.
+    pub first_name: String,
+    /// Family name, likewise.
+    pub last_name: String,
+    /// Date of birth.
+    pub date_of_birth: NaiveDate,
+    /// E.164 phone, the newest on file.
+    pub phone: Option<String>,
+    /// Email, the newest on file.
+    pub email: Option<String>,
+}
+
+/// The rows of these patients (those that exist), in no order.
+pub(super) async fn rows(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<PatientRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, first_name, last_name, date_of_birth, phone, email
+           FROM carepath.patients WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
 pub(super) async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let unfiled: Vec<Unfiled> = sqlx::query_as(
+    let unfiled: Vec<PatientRow> = sqlx::query_as(
         "SELECT p.id, p.first_name, p.last_name, p.date_of_birth, p.phone, p.email
            FROM carepath.patients p
           WHERE NOT EXISTS (SELECT 1 FROM carepath.patient_records r WHERE r.patient_id = p.id)",

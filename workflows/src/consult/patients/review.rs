@@ -1,0 +1,240 @@
+//! What a reviewer of an uncertain match compares: the incoming person and
+//! each candidate patient, field by field, as text a person reads, with the
+//! comparison level matching gave each field. PHI: for callers that audit
+//! the read.
+
+use std::collections::HashMap;
+
+use carepath_identity::compare::Field;
+use carepath_identity::{Person, Record};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Candidate;
+use super::records;
+use super::registry::{self, PatientRow};
+
+/// One compared field of the incoming person and of a candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPair {
+    /// The field (`given_name`, …: the keys of [`Candidate::levels`]).
+    pub field: &'static str,
+    /// The incoming person's value; `None` when they gave none.
+    pub incoming: Option<String>,
+    /// The candidate's value on file; `None` when there is none.
+    pub candidate: Option<String>,
+    /// How the two compared (`exact`, `nickname`, …); `None` in outcomes
+    /// recorded before levels were.
+    pub level: Option<String>,
+}
+
+/// A candidate patient beside the incoming person.
+#[derive(Debug, Clone)]
+pub struct SideBySide {
+    /// The candidate, as matching scored it.
+    pub candidate: Candidate,
+    /// Every compared field, in [`Field::ALL`]'s order.
+    pub fields: Vec<FieldPair>,
+}
+
+/// A person's compared fields as display text, by [`Field::index`].
+struct Shown([Option<String>; Field::ALL.len()]);
+
+impl Shown {
+    fn get(&self, field: Field) -> Option<String> {
+        self.0.get(field.index()).cloned().flatten()
+    }
+
+    /// The incoming person as they wrote themselves.
+    fn incoming(who: &Person) -> Shown {
+        let a = &who.address;
+        let place = [a.state.as_str(), a.postal_code.as_str()];
+        let address = [
+            a.line1.as_str(),
+            a.line2.as_deref().unwrap_or(""),
+            a.city.as_str(),
+            &joined(&place, " ").unwrap_or_default(),
+        ];
+        Shown([
+            text(&who.first_name),
+            text(&who.last_name),
+            text(&who.date_of_birth),
+            joined(&address, ", "),
+            text(&who.phone),
+            text(&who.email),
+        ])
+    }
+
+    /// A candidate as the registry holds them: the patient row's names (as
+    /// first written, not normalised), and the compared record's date of
+    /// birth, contact and address (normalised: what the levels describe),
+    /// each falling back to the other where it has nothing.
+    fn on_file(row: Option<&PatientRow>, record: Option<&Record>) -> Shown {
+        let dob = record
+            .and_then(|r| r.dob)
+            .or(row.map(|p| p.date_of_birth))
+            .map(|d| d.format("%Y-%m-%d").to_string());
+        let address = record.and_then(|r| {
+            let parts = [r.address_line.as_deref(), r.postal_code.as_deref()];
+            joined(&parts.map(Option::unwrap_or_default), ", ")
+        });
+        Shown([
+            either(
+                row.map(|p| p.first_name.as_str()),
+                record.map(|r| r.given.as_str()),
+            ),
+            either(
+                row.map(|p| p.last_name.as_str()),
+                record.map(|r| r.family.as_str()),
+            ),
+            dob,
+            address,
+            either(
+                record.and_then(|r| r.phone.as_deref()),
+                row.and_then(|p| p.phone.as_deref()),
+            ),
+            either(
+                record.and_then(|r| r.email.as_deref()),
+                row.and_then(|p| p.email.as_deref()),
+            ),
+        ])
+    }
+}
+
+/// `first` as [`text`], or else `second`.
+fn either(first: Option<&str>, second: Option<&str>) -> Option<String> {
+    first.and_then(text).or_else(|| second.and_then(text))
+}
+
+/// `value` trimmed, or `None` when blank.
+fn text(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// The parts that are not blank, joined by `separator`; `None` when all are.
+fn joined(parts: &[&str], separator: &str) -> Option<String> {
+    let parts: Vec<&str> = parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(separator))
+}
+
+/// Each of `candidates` (in their order) beside `incoming`, field by field:
+/// the candidate's values from its patient row and the record it was scored
+/// on (two queries, whatever the number of candidates).
+///
+/// # Errors
+/// A database error.
+pub async fn side_by_side(
+    pool: &PgPool,
+    incoming: &Person,
+    candidates: Vec<Candidate>,
+) -> Result<Vec<SideBySide>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let record_ids: Vec<i64> = candidates.iter().filter_map(|c| c.record_id).collect();
+    let records: HashMap<i64, Record> = records::by_ids(&mut conn, &record_ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.record))
+        .collect();
+    let patient_ids: Vec<Uuid> = candidates.iter().map(|c| c.patient_id).collect();
+    let rows: HashMap<Uuid, PatientRow> = registry::rows(&mut conn, &patient_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let theirs = Shown::incoming(incoming);
+    Ok(candidates
+        .into_iter()
+        .map(|candidate| {
+            let record = candidate.record_id.and_then(|id| records.get(&id));
+            let ours = Shown::on_file(rows.get(&candidate.patient_id), record);
+            SideBySide {
+                fields: pairs(&theirs, &ours, &candidate),
+                candidate,
+            }
+        })
+        .collect())
+}
+
+/// Every field of `theirs` beside `ours`, with the candidate's level.
+fn pairs(theirs: &Shown, ours: &Shown, candidate: &Candidate) -> Vec<FieldPair> {
+    Field::ALL
+        .iter()
+        .map(|f| FieldPair {
+            field: f.name(),
+            incoming: theirs.get(*f),
+            candidate: ours.get(*f),
+            level: candidate.levels.get(f.name()).cloned(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carepath_identity::Address;
+    use chrono::NaiveDate;
+
+    fn person() -> Person {
+        Person {
+            external_id: "brand-1".into(),
+            first_name: "María".into(),
+            last_name: " González ".into(),
+            date_of_birth: "1985-03-14".into(),
+            sex: "female".into(),
+            email: "maria.g@example.com".into(),
+            phone: "+14155550001".into(),
+            address: Address {
+                line1: "1 Main Street".into(),
+                line2: Some("Apt 4".into()),
+                city: "Oakland".into(),
+                state: "CA".into(),
+                postal_code: "94601".into(),
+            },
+        }
+    }
+
+    /// The incoming side is what the person wrote, the address on one line.
+    #[test]
+    fn the_incoming_person_reads_as_written() {
+        let shown = Shown::incoming(&person());
+        assert_eq!(shown.get(Field::GivenName).as_deref(), Some("María"));
+        assert_eq!(shown.get(Field::FamilyName).as_deref(), Some("González"));
+        assert_eq!(
+            shown.get(Field::Address).as_deref(),
+            Some("1 Main Street, Apt 4, Oakland, CA 94601")
+        );
+    }
+
+    /// Names come from the patient row, the rest from the compared record;
+    /// each side stands in for the other where it has nothing.
+    #[test]
+    fn a_candidate_reads_from_its_row_and_its_record() {
+        let record = Record::of(&person());
+        let row = PatientRow {
+            id: Uuid::nil(),
+            first_name: "María".into(),
+            last_name: "González".into(),
+            date_of_birth: NaiveDate::from_ymd_opt(1985, 3, 14).unwrap_or_default(),
+            phone: Some("+14155559999".into()),
+            email: None,
+        };
+        let shown = Shown::on_file(Some(&row), Some(&record));
+        assert_eq!(shown.get(Field::GivenName).as_deref(), Some("María"));
+        assert_eq!(shown.get(Field::Phone).as_deref(), Some("+14155550001"));
+        assert_eq!(shown.get(Field::DateOfBirth).as_deref(), Some("1985-03-14"));
+        assert_eq!(
+            shown.get(Field::Address).as_deref(),
+            Some("1 main st apt 4, 94601")
+        );
+        let no_record = Shown::on_file(Some(&row), None);
+        assert_eq!(no_record.get(Field::Phone).as_deref(), Some("+14155559999"));
+        assert_eq!(no_record.get(Field::Address), None);
+        let no_row = Shown::on_file(None, Some(&record));
+        assert_eq!(no_row.get(Field::GivenName).as_deref(), Some("maria"));
+    }
+}

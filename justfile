@@ -29,3 +29,7 @@ migrate:
 # Signed webhooks into the inbox: accepted/s, time to the 200, routing lag.
 bench-webhooks webhooks="20000":
     cargo run --release -- bench webhooks --webhooks {{webhooks}}
+
+# Patient match decisions/s and latency with 4 callers on registries of 10k, 100k, 1M.
+bench-match:
+    cargo run --release -- bench match --sizes 10000,100000,1000000 --callers 4

@@ -116,24 +116,45 @@ fn lock_id(text: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-const CANDIDATES: &str = "
-    WITH k AS (SELECT $1::date[] AS dobs, $2::text AS family_code, $3::int AS birth_year,
-                      $4::text AS postal_code, $5::text AS given_initial,
-                      $6::text AS phone, $7::text AS email, $8::bigint AS cap)
-    SELECT c.* FROM k, LATERAL (
-        (SELECT 0 AS key, r.* FROM carepath.patient_records r
+/// The columns a candidate is read with (what [`Row`] holds).
+macro_rules! candidate_columns {
+    () => {
+        "r.id, r.patient_id, r.external_id, r.given, r.given_code, r.family, r.family_code,
+         r.date_of_birth, r.phone, r.email, r.address_line, r.postal_code, r.sex"
+    };
+}
+
+const CANDIDATES: &str = concat!(
+    "WITH k AS (SELECT $1::date[] AS dobs, $2::text AS family_code, $3::int AS birth_year,
+                       $4::text AS postal_code, $5::text AS given_initial,
+                       $6::text AS phone, $7::text AS email, $8::bigint AS cap)
+     SELECT c.* FROM k, LATERAL (
+        (SELECT 0 AS key, ",
+    candidate_columns!(),
+    " FROM carepath.patient_records r
           WHERE r.date_of_birth = ANY(k.dobs) LIMIT k.cap)
         UNION ALL
-        (SELECT 1, r.* FROM carepath.patient_records r
+        (SELECT 1, ",
+    candidate_columns!(),
+    " FROM carepath.patient_records r
           WHERE r.family_code = k.family_code AND r.birth_year = k.birth_year LIMIT k.cap)
         UNION ALL
-        (SELECT 2, r.* FROM carepath.patient_records r
+        (SELECT 2, ",
+    candidate_columns!(),
+    " FROM carepath.patient_records r
           WHERE r.postal_code = k.postal_code AND r.given_initial = k.given_initial LIMIT k.cap)
         UNION ALL
-        (SELECT 3, r.* FROM carepath.patient_records r WHERE r.phone = k.phone LIMIT k.cap)
+        (SELECT 3, ",
+    candidate_columns!(),
+    " FROM carepath.patient_records r
+          WHERE r.phone = k.phone LIMIT k.cap)
         UNION ALL
-        (SELECT 4, r.* FROM carepath.patient_records r WHERE r.email = k.email LIMIT k.cap)
-    ) c";
+        (SELECT 4, ",
+    candidate_columns!(),
+    " FROM carepath.patient_records r
+          WHERE r.email = k.email LIMIT k.cap)
+    ) c"
+);
 
 /// The records sharing any blocking key with `who` (each once), and the
 /// kinds of key whose rows reached [`MAX_ROWS_PER_KEY`] (the cap: such a key

@@ -218,8 +218,12 @@ fn given_name(a: &Record, b: &Record) -> u8 {
 /// more. Four-letter names one edit apart are often different names
 /// (`mark`/`mary`).
 pub fn typo(a: &str, b: &str) -> bool {
+    // One edit, transpositions included, is what optimal string alignment
+    // distance measures without the alphabet table Damerau-Levenshtein builds.
     jaro_winkler(a, b) >= TYPO_SIMILARITY
-        || (a.len().min(b.len()) >= 5 && strsim::damerau_levenshtein(a, b) <= 1)
+        || (a.len().min(b.len()) >= 5
+            && a.len().abs_diff(b.len()) <= 1
+            && strsim::osa_distance(a, b) <= 1)
 }
 
 /// Whether one name is a nickname of the other (`bob`/`robert`), by the
@@ -246,11 +250,20 @@ fn alternates(name: &str) -> Arc<Vec<String>> {
     found
 }
 
+/// `s` without spaces, borrowed when it has none.
+fn joined(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(' ') {
+        s.replace(' ', "").into()
+    } else {
+        s.into()
+    }
+}
+
 fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
     if a.is_empty() || b.is_empty() {
         return NULL;
     }
-    let (ja, jb) = (a.replace(' ', ""), b.replace(' ', ""));
+    let (ja, jb) = (joined(a), joined(b));
     if ja == jb {
         family::EXACT
     } else if typo(&ja, &jb) {
@@ -269,6 +282,12 @@ fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
 
 /// Given and family names exchanged (`Lee Wei` for `Wei Lee`).
 fn swapped(a: &Record, b: &Record) -> bool {
+    // A swap keeps the first letters (typos rarely touch them): most pairs
+    // are ruled out before any string is built.
+    let first = |s: &str| s.bytes().next();
+    if first(&a.given) != first(&b.family) || first(&a.family) != first(&b.given) {
+        return false;
+    }
     let close =
         |x: &str, y: &str| !x.is_empty() && (x == y || jaro_winkler(x, y) >= TYPO_SIMILARITY);
     close(&a.given.replace(' ', ""), &b.family_joined())
@@ -303,8 +322,13 @@ fn date_of_birth(a: &Record, b: &Record) -> u8 {
 }
 
 fn one_digit_apart(a: i32, b: i32) -> bool {
-    let (a, b) = (format!("{a:04}"), format!("{b:04}"));
-    a.len() == b.len() && a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() == 1
+    let (mut a, mut b, mut differing) = (a, b, 0);
+    while a > 0 || b > 0 {
+        differing += usize::from(a % 10 != b % 10);
+        a /= 10;
+        b /= 10;
+    }
+    differing == 1
 }
 
 fn address(a: &Record, b: &Record) -> u8 {

@@ -187,7 +187,7 @@ fn estimate_u(
 fn exact_shares(records: &[Record]) -> [f64; 6] {
     let values: [fn(&Record) -> Option<String>; 6] = [
         |r| Some(r.first_given().to_owned()).filter(|s| !s.is_empty()),
-        |r| Some(r.family_joined()).filter(|s| !s.is_empty()),
+        |r| Some(r.family_joined().into_owned()).filter(|s| !s.is_empty()),
         |r| r.dob.map(|d| d.to_string()),
         |r| match (&r.address_line, &r.postal_code) {
             (Some(l), Some(p)) => Some(format!("{l}|{p}")),

@@ -98,7 +98,7 @@ impl TermFrequencies {
         for r in records {
             tf.records += 1;
             *tf.given.entry(r.first_given().to_owned()).or_default() += 1;
-            *tf.family.entry(r.family_joined()).or_default() += 1;
+            *tf.family.entry(r.family_joined().into_owned()).or_default() += 1;
         }
         tf
     }

@@ -67,8 +67,12 @@ impl Record {
     }
 
     /// The family name as one word (`"garcialopez"`).
-    pub fn family_joined(&self) -> String {
-        self.family.replace(' ', "")
+    pub fn family_joined(&self) -> std::borrow::Cow<'_, str> {
+        if self.family.contains(' ') {
+            self.family.replace(' ', "").into()
+        } else {
+            self.family.as_str().into()
+        }
     }
 
     /// The year of birth.

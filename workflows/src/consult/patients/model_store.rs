@@ -111,7 +111,7 @@ pub async fn estimate(pool: &PgPool, extra: &[Record], store: bool) -> Result<Mo
     for r in extra {
         tf.records += 1;
         *tf.given.entry(r.first_given().to_owned()).or_default() += 1;
-        *tf.family.entry(r.family_joined()).or_default() += 1;
+        *tf.family.entry(r.family_joined().into_owned()).or_default() += 1;
     }
     let records = tf.records;
     let model = tokio::task::spawn_blocking(move || {

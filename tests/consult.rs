@@ -318,7 +318,7 @@ async fn an_operator_decides_the_match(stack: &Stack, first: Uuid, third: Uuid, 
         ])
         .await;
     assert!(
-        people.matches("María").count() >= 2 && people.contains("(exact)"),
+        people.contains("María") && people.contains("maria") && people.contains("(exact)"),
         "the incoming person's and the candidate's given names, with the level: {people}"
     );
     assert_eq!(people_reads(stack, third, "ctl: side by side").await, 1);
@@ -489,7 +489,7 @@ async fn the_people_side_by_side(stack: &Stack, third: Uuid, a: &Value) {
     );
     assert_eq!(
         fields[0],
-        &json!({ "field": "given_name", "incoming": "María", "candidate": "María", "level": "exact" })
+        &json!({ "field": "given_name", "incoming": "María", "candidate": "maria", "level": "exact" })
     );
     assert_eq!(
         fields[2],

@@ -74,27 +74,27 @@ impl Hold {
 
 /// The household rule: a pair that agrees on a shared phone, email or
 /// address may be linked only when given name and date of birth agree too
-/// (up to a typo, nickname, swap) and the recorded sex does not differ.
-/// Twins share everything else.
-pub fn household_hold(levels: &Levels, sexes_differ: bool) -> bool {
+/// (exactly, as a nickname or swap, or by a typo that is not itself another
+/// name people in the registry have: twins are named Kayla and Layla,
+/// Donald and Ronald) and the recorded sex does not differ.
+pub fn household_hold(scored: &Scored) -> bool {
+    let levels = &scored.levels;
     let shares_household = levels.get(Field::Phone) == compare::contact::EXACT
         || levels.get(Field::Email) == compare::contact::EXACT
         || matches!(
             levels.get(Field::Address),
             compare::address::EXACT | compare::address::SIMILAR_LINE
         );
-    let given_agrees = matches!(
-        levels.get(Field::GivenName),
-        compare::given::EXACT
-            | compare::given::NICKNAME
-            | compare::given::TYPO
-            | compare::given::SWAPPED
-    );
+    let given_agrees = match levels.get(Field::GivenName) {
+        compare::given::EXACT | compare::given::NICKNAME | compare::given::SWAPPED => true,
+        compare::given::TYPO => !scored.typo_is_a_name,
+        _ => false,
+    };
     let dob_agrees = matches!(
         levels.get(Field::DateOfBirth),
         compare::dob::EXACT | compare::dob::DAY_MONTH_SWAPPED | compare::dob::ONE_COMPONENT
     );
-    shares_household && (sexes_differ || !(given_agrees && dob_agrees))
+    shares_household && (scored.sexes_differ || !(given_agrees && dob_agrees))
 }
 
 /// Whether anything beyond names and date of birth agrees.
@@ -107,13 +107,20 @@ fn corroborated(levels: &Levels) -> bool {
         )
 }
 
-/// The weight a pair with these levels needs to be linked.
-pub fn link_weight(levels: &Levels) -> f64 {
-    if corroborated(levels) {
-        LINK_WEIGHT
-    } else {
-        UNCORROBORATED_LINK_WEIGHT
+/// Whether the pair scores as a link: at least [`LINK_WEIGHT`] when an
+/// address, phone or email agrees; otherwise at least
+/// [`UNCORROBORATED_LINK_WEIGHT`] on names and date of birth alone (what a
+/// shared ZIP adds does not count there: namesakes born the same day live
+/// in one town too).
+pub fn scores_as_link(scored: &Scored) -> bool {
+    if corroborated(&scored.levels) {
+        return scored.weight >= LINK_WEIGHT;
     }
+    let others: f64 = [Field::Address, Field::Phone, Field::Email]
+        .iter()
+        .map(|f| scored.field_weights[f.index()].max(0.0))
+        .sum();
+    scored.weight - others >= UNCORROBORATED_LINK_WEIGHT
 }
 
 /// Another member of a household the registry knows: what agrees is the
@@ -129,29 +136,33 @@ pub fn household_member(levels: &Levels) -> bool {
 /// candidate patient (best first) and whether blocking was capped.
 pub fn decide(best_per_patient: &[&Scored], capped: bool) -> (Decision, Option<Hold>) {
     let Some(best) = best_per_patient.first() else {
-        return if capped {
-            (Decision::Review, Some(Hold::BlockingCapped))
-        } else {
-            (Decision::Create, None)
-        };
+        return not_found(capped);
     };
     if household_member(&best.levels) {
-        return (Decision::Create, None);
+        return not_found(capped);
     }
-    if best.weight >= link_weight(&best.levels) {
-        if household_hold(&best.levels, best.sexes_differ) {
+    if scores_as_link(best) {
+        if household_hold(best) {
             return (Decision::Review, Some(Hold::Household));
         }
-        if best_per_patient.get(1).is_some_and(|s| {
-            s.weight >= link_weight(&s.levels) && !household_hold(&s.levels, s.sexes_differ)
-        }) {
+        if best_per_patient
+            .get(1)
+            .is_some_and(|s| scores_as_link(s) && !household_hold(s))
+        {
             return (Decision::Review, Some(Hold::Ambiguous));
         }
         return (Decision::Link, None);
     }
     if best.weight >= REVIEW_WEIGHT {
         (Decision::Review, None)
-    } else if capped {
+    } else {
+        not_found(capped)
+    }
+}
+
+/// Nobody is this person: create, unless a capped key may hide them.
+fn not_found(capped: bool) -> (Decision, Option<Hold>) {
+    if capped {
         (Decision::Review, Some(Hold::BlockingCapped))
     } else {
         (Decision::Create, None)

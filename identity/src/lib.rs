@@ -14,10 +14,10 @@
 //! ```
 //! use carepath_identity::{Address, Decision, Model, Person, Record, matcher};
 //!
-//! let person = |first: &str, phone: &str| Person {
+//! let person = |last: &str, phone: &str| Person {
 //!     external_id: "p-1".into(),
-//!     first_name: first.into(),
-//!     last_name: "Okonkwo".into(),
+//!     first_name: "Adaeze".into(),
+//!     last_name: last.into(),
 //!     date_of_birth: "1988-03-14".into(),
 //!     sex: "female".into(),
 //!     email: "ada@example.com".into(),
@@ -30,8 +30,8 @@
 //!         postal_code: "94607".into(),
 //!     },
 //! };
-//! let stored = Record::of(&person("Adaeze", "415-555-0100"));
-//! let incoming = Record::of(&person("Adaze", "(628) 555-0199"));
+//! let stored = Record::of(&person("Okonkwo", "415-555-0100"));
+//! let incoming = Record::of(&person("Okonkow", "(628) 555-0199"));
 //! let outcome = matcher::rank(&Model::fallback(), &incoming, [("patient-1", &stored)], false);
 //! assert_eq!(outcome.decision, Decision::Link);
 //! ```

@@ -103,6 +103,13 @@ impl TermFrequencies {
         tf
     }
 
+    /// Whether `given` is a name at least two records of the registry have
+    /// (true when the registry is too small to tell: the safe answer).
+    pub fn known_name(&self, given: &str) -> bool {
+        self.records < MIN_RECORDS_FOR_TERM_FREQUENCIES
+            || self.given.get(given).is_some_and(|n| *n >= 2)
+    }
+
     /// The share of records with this name, never below one record's.
     fn share(&self, table: &HashMap<String, u32>, value: &str) -> Option<f64> {
         (self.records >= MIN_RECORDS_FOR_TERM_FREQUENCIES).then(|| {
@@ -128,6 +135,10 @@ pub struct Scored {
     pub probability: f64,
     /// Both records give a sex, and they differ.
     pub sexes_differ: bool,
+    /// The given names are a typo apart, and the incoming one is itself a
+    /// name other people in the registry have (or the registry is too small
+    /// to tell): Kayla for Layla is a sister, not a slip.
+    pub typo_is_a_name: bool,
 }
 
 impl Model {
@@ -189,6 +200,8 @@ impl Model {
             weight,
             probability: probability(weight),
             sexes_differ: matches!((incoming.sex, stored.sex), (Some(a), Some(b)) if a != b),
+            typo_is_a_name: levels.get(Field::GivenName) == compare::given::TYPO
+                && self.tf.known_name(incoming.first_given()),
         }
     }
 

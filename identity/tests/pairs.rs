@@ -1,6 +1,7 @@
 //! Hand-made pairs, one per rule: what a reader checks first.
 
 use carepath_identity::compare::Field;
+use carepath_identity::model::TermFrequencies;
 use carepath_identity::{Address, Decision, Hold, Model, Person, Record, matcher};
 
 fn person(first: &str, last: &str, dob: &str, phone: &str, email: &str, line1: &str) -> Person {
@@ -24,10 +25,7 @@ fn person(first: &str, last: &str, dob: &str, phone: &str, email: &str, line1: &
 
 fn decide(stored: &Person, incoming: &Person) -> (Decision, Option<Hold>) {
     let (s, i) = (Record::of(stored), Record::of(incoming));
-    let model = Model {
-        registry_records: 100_000,
-        ..Model::fallback()
-    };
+    let model = model();
     let outcome = matcher::rank(&model, &i, [(1, &s)], false);
     let scored = &outcome.ranked[0].scored;
     let levels: Vec<String> = Field::ALL
@@ -48,6 +46,32 @@ fn decide(stored: &Person, incoming: &Person) -> (Decision, Option<Hold>) {
         levels.join(", ")
     );
     (outcome.decision, outcome.hold)
+}
+
+/// The fallback's m and u, with the name frequencies of a registry of
+/// 100,000 where Kayla, Layla, Donald, Ronald, Maria and Garcia are common
+/// names and Adaeze is one patient's.
+fn model() -> Model {
+    let mut tf = TermFrequencies {
+        records: 100_000,
+        ..Default::default()
+    };
+    for (name, n) in [
+        ("kayla", 60),
+        ("layla", 40),
+        ("donald", 80),
+        ("ronald", 90),
+        ("adaeze", 1),
+    ] {
+        tf.given.insert(name.into(), n);
+    }
+    tf.given.insert("maria".into(), 700);
+    tf.family.insert("garcia".into(), 800);
+    Model {
+        registry_records: 100_000,
+        tf,
+        ..Model::fallback()
+    }
 }
 
 fn ada() -> Person {
@@ -172,4 +196,32 @@ fn a_namesake_elsewhere_is_a_new_patient() {
         "77 Broadway",
     );
     assert_eq!(decide(&stored, &other).0, Decision::Create);
+}
+
+#[test]
+fn twins_whose_names_are_one_letter_apart_are_never_linked() {
+    for (a, b) in [("Kayla", "Layla"), ("Donald", "Ronald")] {
+        let one = person(
+            a,
+            "Radescu",
+            "1990-02-11",
+            "415-555-0142",
+            "r1@example.com",
+            "8 Vine St",
+        );
+        let other = person(
+            b,
+            "Radescu",
+            "1990-02-11",
+            "415-555-0142",
+            "r2@example.com",
+            "8 Vine St",
+        );
+        let (decision, hold) = decide(&one, &other);
+        assert_eq!(
+            (decision, hold),
+            (Decision::Review, Some(Hold::Household)),
+            "{a}/{b}"
+        );
+    }
 }

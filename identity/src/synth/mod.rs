@@ -249,6 +249,22 @@ fn scenario_probes(
     out: &mut Vec<Probe>,
 ) {
     let mut originals = Originals::new(s, registry);
+    // A new person must not be somebody the registry holds already (a twin
+    // drawn with the name the original's real twin has) — except the
+    // namesake born the same day, who shares exactly that by design.
+    let key = |p: &Person| {
+        (
+            p.first_name.to_lowercase(),
+            p.last_name.to_lowercase(),
+            p.date_of_birth.clone(),
+        )
+    };
+    let known: std::collections::HashSet<_> =
+        if s.returning() || s == Scenario::NamesakeSameBirthday {
+            Default::default()
+        } else {
+            registry.iter().map(key).collect()
+        };
     let mut made = 0;
     let mut failures = 0;
     while made < n && failures <= 10 * n {
@@ -261,7 +277,7 @@ fn scenario_probes(
             let truth = s.returning().then(|| registry[i].external_id.clone());
             (variants::make(world, rng, s, &registry[i]), truth)
         };
-        let Some(mut person) = person else {
+        let Some(mut person) = person.filter(|p| !known.contains(&key(p))) else {
             failures += 1;
             continue;
         };

@@ -63,6 +63,13 @@ pub async fn run(command: PatientsCommand) -> Result<()> {
 
 async fn import(args: FileArgs) -> Result<()> {
     let lines = file::read(&args.file)?;
+    if lines.is_empty() {
+        println!(
+            "{}",
+            json!({"lines": 0, "linked": 0, "created": 0, "review": 0, "already_imported": 0, "reviews": []})
+        );
+        return Ok(());
+    }
     let pool = db::connect(&args.db.database_url, 8).await?;
     db::ensure_migrated(&pool).await?;
     let records: Vec<_> = lines
@@ -156,6 +163,7 @@ fn line_result(external_id: &str, outcome: &MatchOutcome) -> Value {
         "candidate_external_id": best.and_then(|c| c.external_id.clone()),
         "levels": best.map(|c| &c.levels),
         "hold": outcome.hold,
+        "capped": outcome.capped,
     })
 }
 

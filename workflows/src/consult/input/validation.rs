@@ -220,6 +220,30 @@ impl Patient {
         let mut refuse = |field: &str, message: &str| {
             problems.push((format!("patient.{field}"), message.to_owned()));
         };
+        // A control character (a NUL above all: PostgreSQL's text refuses
+        // it) is nobody's name, address or contact.
+        for (field, value) in [
+            ("external_id", &self.external_id),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("address.line1", &self.address.line1),
+            ("address.city", &self.address.city),
+            ("address.postal_code", &self.address.postal_code),
+        ] {
+            if value.chars().any(char::is_control) {
+                refuse(field, "must not contain control characters");
+            }
+        }
+        if self
+            .address
+            .line2
+            .as_deref()
+            .is_some_and(|l| l.chars().any(char::is_control))
+        {
+            refuse("address.line2", "must not contain control characters");
+        }
         self.first_name = canonical::text(&self.first_name);
         self.last_name = canonical::text(&self.last_name);
         let dob = dates.read(&self.date_of_birth);

@@ -219,8 +219,8 @@ pub async fn match_only(
     let record = Record::of(who);
     let (found, capped) = records::candidates(conn, &record).await?;
     Ok(MatchOutcome {
-        capped: capped.into_iter().map(str::to_owned).collect(),
-        ..rank(model, &record, &found, false)
+        capped: capped.iter().map(|k| (*k).to_owned()).collect(),
+        ..rank(model, &record, &found, !capped.is_empty())
     })
 }
 

@@ -136,12 +136,18 @@ pub(super) async fn rows(
 }
 
 pub(super) async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    // One transaction under one lock: two `carepath migrate` at once file
+    // each patient once.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('carepath.patient_records.backfill'))")
+        .execute(&mut *tx)
+        .await?;
     let unfiled: Vec<PatientRow> = sqlx::query_as(
         "SELECT p.id, p.first_name, p.last_name, p.date_of_birth, p.phone, p.email
            FROM carepath.patients p
           WHERE NOT EXISTS (SELECT 1 FROM carepath.patient_records r WHERE r.patient_id = p.id)",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let mut filed = 0;
     for p in unfiled {
@@ -161,10 +167,9 @@ pub(super) async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
                 postal_code: String::new(),
             },
         };
-        let mut tx = pool.begin().await?;
         records::insert(&mut tx, p.id, None, Source::Registry, &Record::of(&person)).await?;
-        tx.commit().await?;
         filed += 1;
     }
+    tx.commit().await?;
     Ok(filed)
 }

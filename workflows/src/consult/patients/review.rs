@@ -65,10 +65,10 @@ impl Shown {
         ])
     }
 
-    /// A candidate as the registry holds them: the patient row's names (as
-    /// first written, not normalised), and the compared record's date of
-    /// birth, contact and address (normalised: what the levels describe),
-    /// each falling back to the other where it has nothing.
+    /// A candidate as the registry holds them: the compared record's fields
+    /// (normalised: what the levels describe — a patient's records may
+    /// carry a nickname or a married name their first intake did not), each
+    /// falling back to the patient row where the record has nothing.
     fn on_file(row: Option<&PatientRow>, record: Option<&Record>) -> Shown {
         let dob = record
             .and_then(|r| r.dob)
@@ -80,12 +80,12 @@ impl Shown {
         });
         Shown([
             either(
-                row.map(|p| p.first_name.as_str()),
                 record.map(|r| r.given.as_str()),
+                row.map(|p| p.first_name.as_str()),
             ),
             either(
-                row.map(|p| p.last_name.as_str()),
                 record.map(|r| r.family.as_str()),
+                row.map(|p| p.last_name.as_str()),
             ),
             dob,
             address,
@@ -224,7 +224,8 @@ mod tests {
             email: None,
         };
         let shown = Shown::on_file(Some(&row), Some(&record));
-        assert_eq!(shown.get(Field::GivenName).as_deref(), Some("María"));
+        // The compared record's name, which the level describes.
+        assert_eq!(shown.get(Field::GivenName).as_deref(), Some("maria"));
         assert_eq!(shown.get(Field::Phone).as_deref(), Some("+14155550001"));
         assert_eq!(shown.get(Field::DateOfBirth).as_deref(), Some("1985-03-14"));
         assert_eq!(
@@ -232,6 +233,7 @@ mod tests {
             Some("1 main st apt 4, 94601")
         );
         let no_record = Shown::on_file(Some(&row), None);
+        assert_eq!(no_record.get(Field::GivenName).as_deref(), Some("María"));
         assert_eq!(no_record.get(Field::Phone).as_deref(), Some("+14155559999"));
         assert_eq!(no_record.get(Field::Address), None);
         let no_row = Shown::on_file(None, Some(&record));

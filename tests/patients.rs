@@ -188,7 +188,7 @@ async fn match_prints_a_decision_per_line_and_writes_nothing() {
     );
     let mut typo = adaeze();
     typo["external_id"] = json!("x-1");
-    typo["first_name"] = json!("Adaze");
+    typo["last_name"] = json!("Okonkow");
     typo["email"] = json!("adaeze.o@mail.example");
     let stranger = person(
         "x-2",
@@ -217,7 +217,7 @@ async fn match_prints_a_decision_per_line_and_writes_nothing() {
     assert_eq!(lines[0]["external_id"], "x-1");
     assert_eq!(lines[0]["decision"], "link", "{}", lines[0]);
     assert_eq!(lines[0]["candidate_external_id"], "b-1");
-    assert_eq!(lines[0]["levels"]["given_name"], "typo");
+    assert_eq!(lines[0]["levels"]["family_name"], "typo");
     assert_eq!(lines[0]["levels"]["email"], "different");
     assert_eq!(lines[1]["decision"], "create", "{}", lines[1]);
     assert_eq!(count(&db.pool, "patients").await, 1);

@@ -220,8 +220,9 @@ impl Patient {
         let mut refuse = |field: &str, message: &str| {
             problems.push((format!("patient.{field}"), message.to_owned()));
         };
-        // A control character (a NUL above all: PostgreSQL's text refuses
-        // it) is nobody's name, address or contact.
+        // A control character inside a value (a NUL above all: PostgreSQL's
+        // text refuses it) is nobody's name, address or contact; around it,
+        // whitespace is trimmed as always.
         for (field, value) in [
             ("external_id", &self.external_id),
             ("first_name", &self.first_name),
@@ -232,7 +233,7 @@ impl Patient {
             ("address.city", &self.address.city),
             ("address.postal_code", &self.address.postal_code),
         ] {
-            if value.chars().any(char::is_control) {
+            if value.trim().chars().any(char::is_control) {
                 refuse(field, "must not contain control characters");
             }
         }
@@ -240,7 +241,7 @@ impl Patient {
             .address
             .line2
             .as_deref()
-            .is_some_and(|l| l.chars().any(char::is_control))
+            .is_some_and(|l| l.trim().chars().any(char::is_control))
         {
             refuse("address.line2", "must not contain control characters");
         }

@@ -276,16 +276,7 @@ pub async fn create_for(
         Some(id) => id,
         None => registry::create(&mut tx, Some(journey_id), who, &record).await?,
     };
-    if records::of_journey(&mut tx, journey_id).await?.is_none() {
-        records::insert(
-            &mut tx,
-            id,
-            Some(&who.external_id),
-            Source::Journey(journey_id),
-            &record,
-        )
-        .await?;
-    }
+    file_once(&mut tx, id, journey_id, who, &record).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -303,18 +294,24 @@ pub async fn refresh_contact(
 ) -> Result<(), sqlx::Error> {
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
-    if records::of_journey(&mut tx, journey_id).await?.is_none() {
-        records::insert(
-            &mut tx,
-            id,
-            Some(&who.external_id),
-            Source::Journey(journey_id),
-            &record,
-        )
-        .await?;
-    }
+    file_once(&mut tx, id, journey_id, who, &record).await?;
     registry::refresh_contact(&mut tx, id, &record).await?;
     tx.commit().await
+}
+
+/// Files the journey's intake as a record of patient `id`, unless it was.
+async fn file_once(
+    tx: &mut PgConnection,
+    id: Uuid,
+    journey_id: Uuid,
+    who: &Person,
+    record: &Record,
+) -> Result<(), sqlx::Error> {
+    if records::of_journey(tx, journey_id).await?.is_none() {
+        let source = Source::Journey(journey_id);
+        records::insert(tx, id, Some(&who.external_id), source, record).await?;
+    }
+    Ok(())
 }
 
 /// Files a record for every patient that has none (patients created before

@@ -290,3 +290,96 @@ async fn workers_estimate_a_model_once_the_registry_is_big_enough_and_again_when
         model.provenance
     );
 }
+
+/// Candidates are read back from `match_fields`, a generated text of the
+/// record's columns: every field must come back as it was filed, including
+/// the missing ones, names transliterated past the length bound, and
+/// characters that mean something in that text or in SQL.
+#[tokio::test]
+async fn a_filed_record_reads_back_field_for_field() {
+    use carepath_workflows::consult::patients::records;
+    let db = fresh_db().await;
+    let mut people = carepath_identity::synth::population(9, 40);
+    people[0].first_name = "中".repeat(200);
+    people[1].email = "o'brien+tag@example.com".to_owned();
+    people[2].phone = String::new();
+    people[2].address.line1 = String::new();
+    people[2].address.postal_code = String::new();
+    people[3].date_of_birth = "not a date".to_owned();
+    people[4].sex = "other".to_owned();
+    people[5].external_id = "ext\u{1f}with-a-separator".to_owned();
+    file(&db.pool, &people).await;
+    let mut conn = db.pool.acquire().await.expect("a connection");
+    let stored = records::sample(&mut conn, 100).await.expect("read back");
+    assert_eq!(stored.len(), people.len());
+    for s in stored {
+        let external = s.external_id.clone().unwrap_or_default();
+        let p = people
+            .iter()
+            .find(|p| p.external_id == external)
+            .unwrap_or_else(|| panic!("no person filed as {external:?}"));
+        assert_eq!(s.record, carepath_identity::Record::of(p), "{external}");
+    }
+}
+
+/// Two intakes of one new person at the same moment (two journeys, two
+/// workers): the block locks make one create the patient and the other
+/// link to it, never two patients; a re-run of either returns what it filed.
+#[tokio::test]
+async fn one_new_person_arriving_twice_at_once_becomes_one_patient() {
+    use carepath_workflows::consult::patients::{self, ModelCache};
+    let db = fresh_db().await;
+    file(&db.pool, &carepath_identity::synth::population(11, 60)).await;
+    let models = ModelCache::default();
+    let names = [
+        ("Amara", "Okafor"),
+        ("Bjorn", "Lindgren"),
+        ("Chiara", "Rossi"),
+        ("Dmitri", "Volkov"),
+        ("Esperanza", "Morales"),
+        ("Farid", "Haddad"),
+        ("Greta", "Schmidt"),
+        ("Hiroshi", "Tanaka"),
+    ];
+    for (round, (first, last)) in names.into_iter().enumerate() {
+        let who: carepath_identity::Person = serde_json::from_value(person(
+            &format!("new-{round}"),
+            first,
+            last,
+            &format!("19{}-0{}-1{round}", 50 + round, round + 1),
+            &format!("+1415555020{round}"),
+            &format!("{}@example.com", first.to_lowercase()),
+            &format!("{} Elm Street", 10 + round),
+        ))
+        .expect("a person");
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (x, y) = tokio::join!(
+            patients::match_or_create(&db.pool, &models, a, &who),
+            patients::match_or_create(&db.pool, &models, b, &who)
+        );
+        let (x, y) = (x.expect("first match"), y.expect("second match"));
+        let mut decisions = [x.decision, y.decision];
+        decisions.sort_by_key(|d| format!("{d:?}"));
+        assert_eq!(
+            decisions,
+            [
+                carepath_identity::Decision::Create,
+                carepath_identity::Decision::Link
+            ],
+            "round {round}"
+        );
+        assert_eq!(x.patient_id, y.patient_id, "round {round}");
+        let again = patients::match_or_create(&db.pool, &models, a, &who)
+            .await
+            .expect("a re-run");
+        assert_eq!(again.patient_id, x.patient_id);
+        assert_eq!(again.decision, x.decision);
+    }
+    let created: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.patients WHERE created_by_journey IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(created, 8);
+}

@@ -129,6 +129,7 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("app".into(), 20261201000002),
             // Adoption records the baseline only; what came after it runs.
             ("app".into(), 20261202000001),
+            ("app".into(), 20261203000001),
             ("engine".into(), 20261201000001)
         ]
     );
@@ -156,6 +157,7 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
     sqlx::raw_sql(
         "DELETE FROM carepath._migrations;
          DROP TABLE carepath.match_models, carepath.patient_records;
+         DROP FUNCTION carepath.locked_candidates;
          ALTER TABLE carepath.patients ALTER COLUMN created_by_journey SET NOT NULL;",
     )
     .execute(&pool)

@@ -177,11 +177,41 @@ impl Levels {
     }
 }
 
+/// An incoming record with what every comparison of it needs worked out
+/// once: matching compares one incoming person with a hundred candidates
+/// and more.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    /// The record.
+    pub record: &'a Record,
+    alternates: Arc<Vec<String>>,
+    given_joined: String,
+    family_joined: String,
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `record` for comparison.
+    pub fn new(record: &'a Record) -> Self {
+        Prepared {
+            record,
+            alternates: alternates(record.first_given()),
+            given_joined: record.given.replace(' ', ""),
+            family_joined: record.family_joined().into_owned(),
+        }
+    }
+}
+
 /// Compares two records field by field.
 pub fn compare(a: &Record, b: &Record) -> Levels {
-    let mut given_level = given_name(a, b);
-    let mut family_level = family_name(&a.family, &b.family, &a.family_code, &b.family_code);
-    if given_level == given::DIFFERENT && swapped(a, b) {
+    compare_prepared(&Prepared::new(a), b)
+}
+
+/// Compares a prepared record with another, field by field.
+pub fn compare_prepared(p: &Prepared<'_>, b: &Record) -> Levels {
+    let a = p.record;
+    let mut given_level = given_name(p, b);
+    let mut family_level = family_name(&p.family_joined, a, b);
+    if given_level == given::DIFFERENT && swapped(p, b) {
         given_level = given::SWAPPED;
         family_level = family::SWAPPED;
     }
@@ -195,13 +225,14 @@ pub fn compare(a: &Record, b: &Record) -> Levels {
     ])
 }
 
-fn given_name(a: &Record, b: &Record) -> u8 {
+fn given_name(p: &Prepared<'_>, b: &Record) -> u8 {
+    let a = p.record;
     let (fa, fb) = (a.first_given(), b.first_given());
     if fa.is_empty() || fb.is_empty() {
         NULL
     } else if fa == fb || a.given == b.given {
         given::EXACT
-    } else if nicknames(fa, fb) {
+    } else if p.alternates.iter().any(|n| n == fb) {
         given::NICKNAME
     } else if typo(fa, fb) {
         given::TYPO
@@ -218,6 +249,13 @@ fn given_name(a: &Record, b: &Record) -> u8 {
 /// more. Four-letter names one edit apart are often different names
 /// (`mark`/`mary`).
 pub fn typo(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        // The same answer without allocating: most pairs compared are
+        // different names, ruled out by counting shared letters.
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        return (jaro_could_reach(x, y, TYPO_JARO) && jaro_winkler(a, b) >= TYPO_SIMILARITY)
+            || (x.len().min(y.len()) >= 5 && at_most_one_edit(x, y));
+    }
     // One edit, transpositions included, is what optimal string alignment
     // distance measures without the alphabet table Damerau-Levenshtein builds.
     jaro_winkler(a, b) >= TYPO_SIMILARITY
@@ -226,11 +264,60 @@ pub fn typo(a: &str, b: &str) -> bool {
             && strsim::osa_distance(a, b) <= 1)
 }
 
+/// The Jaro similarity [`TYPO_SIMILARITY`] needs: strsim's Jaro-Winkler adds
+/// at most 0.1 × 4 (a common prefix of four) × (1 − Jaro), and nothing at
+/// all at Jaro 0.7 or below, so Jaro-Winkler ≥ 0.92 needs Jaro ≥ 0.8.
+const TYPO_JARO: f64 = 0.8;
+
+/// Whether the Jaro similarity of two ASCII strings can reach `at_least`:
+/// its matches pair equal letters one to one, so there are at most as many
+/// as the letters the two have in common, and
+/// Jaro ≤ (common/|a| + common/|b| + 1) / 3.
+fn jaro_could_reach(a: &[u8], b: &[u8], at_least: f64) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return a.is_empty() && b.is_empty();
+    }
+    let mut counts = [0i32; 128];
+    for &c in a {
+        counts[usize::from(c & 0x7f)] += 1;
+    }
+    let mut common = 0usize;
+    for &c in b {
+        let n = &mut counts[usize::from(c & 0x7f)];
+        if *n > 0 {
+            *n -= 1;
+            common += 1;
+        }
+    }
+    let bound = (common as f64 / a.len() as f64 + common as f64 / b.len() as f64 + 1.0) / 3.0;
+    bound >= at_least - 1e-9
+}
+
+/// Optimal string alignment distance ≤ 1 (one letter added, dropped,
+/// changed, or two neighbours transposed), for ASCII, without allocating.
+fn at_most_one_edit(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let i = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    match long.len() - short.len() {
+        0 if i == short.len() => true,
+        0 => {
+            short[i + 1..] == long[i + 1..]
+                || (i + 1 < short.len()
+                    && short[i] == long[i + 1]
+                    && short[i + 1] == long[i]
+                    && short[i + 2..] == long[i + 2..])
+        }
+        1 => short[i..] == long[i + 1..],
+        _ => false,
+    }
+}
+
 /// Whether one name is a nickname of the other (`bob`/`robert`), by the
-/// nickname and diminutive table the `nicknamer` crate carries. That crate
-/// builds its table on every call, so each name's answer is kept.
+/// nickname and diminutive table the `nicknamer` crate carries (symmetric:
+/// its build adds each pair both ways). That crate builds its table on every
+/// call, so each name's answer is kept.
 pub fn nicknames(a: &str, b: &str) -> bool {
-    alternates(a).iter().any(|n| n == b) || alternates(b).iter().any(|n| n == a)
+    alternates(a).iter().any(|n| n == b)
 }
 
 fn alternates(name: &str) -> Arc<Vec<String>> {
@@ -250,30 +337,22 @@ fn alternates(name: &str) -> Arc<Vec<String>> {
     found
 }
 
-/// `s` without spaces, borrowed when it has none.
-fn joined(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(' ') {
-        s.replace(' ', "").into()
-    } else {
-        s.into()
-    }
-}
-
-fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
-    if a.is_empty() || b.is_empty() {
+fn family_name(ja: &str, a: &Record, b: &Record) -> u8 {
+    if a.family.is_empty() || b.family.is_empty() {
         return NULL;
     }
-    let (ja, jb) = (joined(a), joined(b));
+    let jb = b.family_joined();
     if ja == jb {
         family::EXACT
-    } else if typo(&ja, &jb) {
+    } else if typo(ja, &jb) {
         family::TYPO
     } else if a
+        .family
         .split(' ')
-        .any(|p| p.len() > 1 && b.split(' ').any(|q| q == p))
+        .any(|p| p.len() > 1 && b.family.split(' ').any(|q| q == p))
     {
         family::SHARED_PART
-    } else if !code_a.is_empty() && code_a == code_b {
+    } else if !a.family_code.is_empty() && a.family_code == b.family_code {
         family::PHONETIC
     } else {
         family::DIFFERENT
@@ -281,7 +360,8 @@ fn family_name(a: &str, b: &str, code_a: &str, code_b: &str) -> u8 {
 }
 
 /// Given and family names exchanged (`Lee Wei` for `Wei Lee`).
-fn swapped(a: &Record, b: &Record) -> bool {
+fn swapped(p: &Prepared<'_>, b: &Record) -> bool {
+    let a = p.record;
     // A swap keeps the first letters (typos rarely touch them): most pairs
     // are ruled out before any string is built.
     let first = |s: &str| s.bytes().next();
@@ -290,8 +370,7 @@ fn swapped(a: &Record, b: &Record) -> bool {
     }
     let close =
         |x: &str, y: &str| !x.is_empty() && (x == y || jaro_winkler(x, y) >= TYPO_SIMILARITY);
-    close(&a.given.replace(' ', ""), &b.family_joined())
-        && close(&a.family_joined(), &b.given.replace(' ', ""))
+    close(&p.given_joined, &b.family_joined()) && close(&p.family_joined, &b.given.replace(' ', ""))
 }
 
 fn date_of_birth(a: &Record, b: &Record) -> u8 {
@@ -374,5 +453,68 @@ fn email(a: Option<&str>, b: Option<&str>) -> u8 {
         (Some(x), Some(y)) if x == y => contact::EXACT,
         (Some(_), Some(_)) => contact::DIFFERENT,
         _ => NULL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names as the generator writes them, each with a slip or two.
+    fn names() -> Vec<String> {
+        let mut out = Vec::new();
+        for p in crate::synth::population(5, 400) {
+            for name in [p.first_name, p.last_name] {
+                let n = name.to_lowercase();
+                if !n.is_ascii() {
+                    continue;
+                }
+                let b = n.as_bytes();
+                out.push(n.clone());
+                if b.len() > 2 {
+                    let mut swapped = b.to_vec();
+                    swapped.swap(1, 2);
+                    out.push(String::from_utf8_lossy(&swapped).into_owned());
+                    out.push(String::from_utf8_lossy(&b[1..]).into_owned());
+                    out.push(format!("{}x{}", &n[..2], &n[2..]));
+                    out.push(format!("{}z{}", &n[..1], &n[2..]));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_shortcuts_agree_with_strsim_on_every_pair() {
+        let names = names();
+        assert!(names.len() > 1_000);
+        for a in &names {
+            for b in names.iter().step_by(7) {
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                assert_eq!(
+                    at_most_one_edit(x, y),
+                    strsim::osa_distance(a, b) <= 1,
+                    "{a} / {b}"
+                );
+                if strsim::jaro(a, b) >= TYPO_JARO {
+                    assert!(jaro_could_reach(x, y, TYPO_JARO), "{a} / {b}");
+                }
+                if jaro_winkler(a, b) >= TYPO_SIMILARITY {
+                    assert!(strsim::jaro(a, b) >= TYPO_JARO, "{a} / {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_edit_is_one_letter_or_one_transposition() {
+        assert!(at_most_one_edit(b"katherine", b"kathrine"));
+        assert!(at_most_one_edit(b"jonathan", b"jonahtan"));
+        assert!(at_most_one_edit(b"smith", b"smyth"));
+        assert!(!at_most_one_edit(b"smith", b"smythe"));
+        assert!(!at_most_one_edit(b"abcde", b"badce"));
+        assert!(at_most_one_edit(b"", b"a"));
     }
 }

@@ -43,8 +43,9 @@ pub fn rank<'a, K: Eq + Hash + Clone + 'a>(
     capped: bool,
 ) -> Outcome<K> {
     let mut best: HashMap<K, Ranked<K>> = HashMap::new();
+    let prepared = crate::compare::Prepared::new(incoming);
     for (i, (patient, record)) in candidates.into_iter().enumerate() {
-        let scored = model.score(incoming, record);
+        let scored = model.score_prepared(&prepared, record);
         match best.get(&patient) {
             Some(r) if r.scored.weight >= scored.weight => {}
             _ => {

@@ -186,7 +186,14 @@ impl Model {
 
     /// Scores the pair (`incoming`, `stored`).
     pub fn score(&self, incoming: &Record, stored: &Record) -> Scored {
-        let levels = compare::compare(incoming, stored);
+        self.score_prepared(&compare::Prepared::new(incoming), stored)
+    }
+
+    /// [`Model::score`] of a prepared incoming record (prepare it once to
+    /// score it against many).
+    pub fn score_prepared(&self, prepared: &compare::Prepared<'_>, stored: &Record) -> Scored {
+        let incoming = prepared.record;
+        let levels = compare::compare_prepared(prepared, stored);
         let mut field_weights = [0.0; 6];
         for field in Field::ALL {
             field_weights[field.index()] = self.field_weight(field, levels.get(field), stored);

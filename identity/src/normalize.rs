@@ -42,7 +42,14 @@ pub fn phone(raw: &str) -> Option<String> {
 
 /// Lower case, without a `+tag` in the local part; `None` for a blank one.
 pub fn email(raw: &str) -> Option<String> {
-    let lower = raw.trim().to_lowercase();
+    // Input refuses control characters; records from before it did may hold
+    // some, and the registry's `match_fields` separates fields with one.
+    let lower: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
     if lower.is_empty() {
         return None;
     }

@@ -8,7 +8,8 @@ use crate::Person;
 use crate::normalize;
 
 /// A normalised person. Built by [`Record::of`]; stored by the registry
-/// column for column, so [`Record`] read back compares as it was built.
+/// column for column (and read back from `match_fields`, a generated text of
+/// those columns), so a [`Record`] read back compares as it was built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Record {
     /// Given name parts, space-separated, lower-case ASCII (`"mary ann"`).
@@ -35,6 +36,28 @@ pub struct Record {
     pub sex: Option<char>,
 }
 
+/// The longest a normalised name or street line is kept, in bytes (emails
+/// are bounded by input validation instead). Transliteration
+/// can lengthen a name several times over (one CJK character becomes a
+/// syllable); the registry files every field of a record in one index
+/// entry, which PostgreSQL caps at 2,704 bytes.
+pub const MAX_FIELD_BYTES: usize = 120;
+
+/// `s` cut to [`MAX_FIELD_BYTES`] at a character boundary, without a
+/// trailing space (what the migration `20261203000001` does to older records:
+/// `rtrim(left(s, 120))`, the same on ASCII).
+fn bounded(mut s: String) -> String {
+    if s.len() > MAX_FIELD_BYTES {
+        let mut end = MAX_FIELD_BYTES;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.truncate(s.trim_end_matches(' ').len());
+    }
+    s
+}
+
 impl Record {
     /// `person`, normalised.
     pub fn of(person: &Person) -> Record {
@@ -42,16 +65,17 @@ impl Record {
         let family = normalize::name_parts(&person.last_name);
         Record {
             given_code: normalize::phonetic(given.first().map_or("", String::as_str)),
-            given: given.join(" "),
+            given: bounded(given.join(" ")),
             family_code: normalize::phonetic(&family.concat()),
-            family: family.join(" "),
+            family: bounded(family.join(" ")),
             dob: NaiveDate::parse_from_str(person.date_of_birth.trim(), "%Y-%m-%d").ok(),
             phone: normalize::phone(&person.phone),
             email: normalize::email(&person.email),
             address_line: normalize::address_line(
                 &person.address.line1,
                 person.address.line2.as_deref(),
-            ),
+            )
+            .map(bounded),
             postal_code: normalize::postal_code(&person.address.postal_code),
             sex: match person.sex.trim().to_ascii_lowercase().as_str() {
                 "female" | "f" => Some('f'),
@@ -85,5 +109,20 @@ impl Record {
     pub fn dob_swapped(&self) -> Option<NaiveDate> {
         let d = self.dob?;
         NaiveDate::from_ymd_opt(d.year(), d.day(), d.month()).filter(|s| *s != d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transliterated_name_is_kept_within_the_index_entry_bound() {
+        let mut person = crate::synth::population(3, 1).remove(0);
+        person.first_name = "中".repeat(200);
+        person.address.line1 = "Ω".repeat(200);
+        let r = Record::of(&person);
+        assert!(r.given.len() <= MAX_FIELD_BYTES && r.given.len() > 50);
+        assert!(r.address_line.is_some_and(|a| a.len() <= MAX_FIELD_BYTES));
     }
 }

@@ -42,6 +42,16 @@ impl PrivatePostgres {
     /// `initdb` or `pg_ctl` failing (their output and the server log are in
     /// the error).
     pub fn start(durability: Durability) -> Result<Self> {
+        Self::start_sized(durability, "128MB")
+    }
+
+    /// [`PrivatePostgres::start`] with `shared_buffers` (PostgreSQL's units:
+    /// `"1GB"`) instead of 128MB: for benchmarks whose data would not fit,
+    /// as a server sized for it would hold it.
+    ///
+    /// # Errors
+    /// As [`PrivatePostgres::start`].
+    pub fn start_sized(durability: Durability, shared_buffers: &str) -> Result<Self> {
         let bin = find_server_binaries()?;
         let run_as = if nix::unistd::geteuid().is_root() {
             let user = nix::unistd::User::from_name("postgres")
@@ -68,7 +78,7 @@ impl PrivatePostgres {
         }
         let port = free_port()?;
         let mut options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=400 -c shared_buffers=128MB",
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=400 -c shared_buffers={shared_buffers}",
             root.join("sock").display()
         );
         if let Durability::Fast = durability {
@@ -110,6 +120,16 @@ impl PrivatePostgres {
     /// A URL for `database` on this cluster (the `postgres` database always exists).
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A URL for `database` over the cluster's Unix socket: what a client on
+    /// the same machine uses, without loopback TCP's cost per round trip.
+    pub fn socket_url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@localhost/{database}?host={}&port={}",
+            self.root.join("sock").display(),
+            self.port
+        )
     }
 
     /// Stops the server with a fast shutdown (connections are cut) and starts it again.

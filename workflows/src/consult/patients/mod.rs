@@ -23,7 +23,7 @@ use uuid::Uuid;
 /// goes to review: for those who show a match.
 pub use carepath_identity::{Hold, compare::Field};
 pub use model_store::ModelCache;
-use records::{Source, Stored};
+use records::{Locks, Source, Stored};
 pub use registry::{clinical_id, exists, set_clinical_id};
 
 /// A candidate patient, as a decision saw it.
@@ -106,8 +106,9 @@ pub async fn match_or_create(
 ) -> Result<MatchOutcome, sqlx::Error> {
     let model = cache.get(pool).await?;
     let record = Record::of(who);
-    let mut tx = pool.begin().await?;
-    if let Some(id) = records::lock_blocks(&mut tx, &record, Some(journey_id)).await? {
+    let mut tx = records::begin(pool).await?;
+    let found = records::candidates(&mut tx, &record, Some(journey_id), Locks::Take).await?;
+    if let Some(id) = found.filed {
         let created = registry::created_by(&mut tx, journey_id).await? == Some(id);
         tx.commit().await?;
         return Ok(MatchOutcome {
@@ -123,20 +124,22 @@ pub async fn match_or_create(
         });
     }
     let source = Source::Journey(journey_id);
-    let outcome = decide_and_file(&mut tx, &model, who, &record, source).await?;
+    let outcome = decide_and_file(&mut tx, &model, who, &record, found, source).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// Matches and files one person under the block locks `tx` holds.
+/// Decides on the candidates found under the block locks `tx` holds, and
+/// files the person.
 async fn decide_and_file(
     tx: &mut PgConnection,
     model: &Model,
     who: &Person,
     record: &Record,
+    found: records::Candidates,
     source: Source,
 ) -> Result<MatchOutcome, sqlx::Error> {
-    let (found, capped) = records::candidates(tx, record).await?;
+    let records::Candidates { found, capped, .. } = found;
     if !capped.is_empty() {
         // The kinds of key only: never their values.
         tracing::warn!(keys = ?capped, "a blocking key reached its row cap: no patient is created without a review");
@@ -151,15 +154,7 @@ async fn decide_and_file(
             patient
         }
         Decision::Review => None,
-        Decision::Create => {
-            let journey = match source {
-                Source::Journey(j) => Some(j),
-                _ => None,
-            };
-            let id = registry::create(tx, journey, who, record).await?;
-            records::insert(tx, id, Some(&who.external_id), source, record).await?;
-            Some(id)
-        }
+        Decision::Create => Some(registry::create(tx, who, record, source).await?),
     };
     Ok(MatchOutcome {
         patient_id,
@@ -217,10 +212,11 @@ pub async fn match_only(
     who: &Person,
 ) -> Result<MatchOutcome, sqlx::Error> {
     let record = Record::of(who);
-    let (found, capped) = records::candidates(conn, &record).await?;
+    let found = records::candidates(conn, &record, None, Locks::None).await?;
+    let capped = !found.capped.is_empty();
     Ok(MatchOutcome {
-        capped: capped.iter().map(|k| (*k).to_owned()).collect(),
-        ..rank(model, &record, &found, !capped.is_empty())
+        capped: found.capped.iter().map(|k| (*k).to_owned()).collect(),
+        ..rank(model, &record, &found.found, capped)
     })
 }
 
@@ -250,12 +246,12 @@ pub async fn import_one(
     who: &Person,
 ) -> Result<Option<MatchOutcome>, sqlx::Error> {
     let record = Record::of(who);
-    let mut tx = pool.begin().await?;
-    records::lock_blocks(&mut tx, &record, None).await?;
+    let mut tx = records::begin(pool).await?;
+    let found = records::candidates(&mut tx, &record, None, Locks::Take).await?;
     if records::imported(&mut tx, &who.external_id).await? {
         return Ok(None);
     }
-    let outcome = decide_and_file(&mut tx, model, who, &record, Source::Import).await?;
+    let outcome = decide_and_file(&mut tx, model, who, &record, found, Source::Import).await?;
     tx.commit().await?;
     Ok(Some(outcome))
 }
@@ -273,10 +269,12 @@ pub async fn create_for(
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
     let id = match registry::created_by(&mut tx, journey_id).await? {
-        Some(id) => id,
-        None => registry::create(&mut tx, Some(journey_id), who, &record).await?,
+        Some(id) => {
+            file_once(&mut tx, id, journey_id, who, &record).await?;
+            id
+        }
+        None => registry::create(&mut tx, who, &record, Source::Journey(journey_id)).await?,
     };
-    file_once(&mut tx, id, journey_id, who, &record).await?;
     tx.commit().await?;
     Ok(id)
 }

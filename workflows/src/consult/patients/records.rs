@@ -5,7 +5,8 @@ use carepath_identity::Record;
 use carepath_identity::blocking::{self, BlockKey, MAX_ROWS_PER_KEY};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction};
 use uuid::Uuid;
 
 /// Where a record came from (`patient_records.source`).
@@ -17,6 +18,17 @@ pub enum Source {
     Import,
     /// A patient that predates records.
     Registry,
+}
+
+impl Source {
+    /// `patient_records.source` and `.journey_id`.
+    pub fn as_columns(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            Source::Journey(j) => ("journey", Some(j)),
+            Source::Import => ("import", None),
+            Source::Registry => ("registry", None),
+        }
+    }
 }
 
 /// A stored record with its patient.
@@ -32,80 +44,90 @@ pub struct Stored {
     pub record: Record,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    key: i32,
-    id: i64,
-    patient_id: Uuid,
-    external_id: Option<String>,
-    given: String,
-    given_code: String,
-    family: String,
-    family_code: String,
-    date_of_birth: Option<NaiveDate>,
-    phone: Option<String>,
-    email: Option<String>,
-    address_line: Option<String>,
-    postal_code: Option<String>,
-    sex: Option<String>,
+/// A candidate row's record, from its `match_fields` (see the
+/// migration `20261203000001_patient_records_match_fields.sql` for the
+/// layout).
+fn stored_of(row: &PgRow) -> Result<Stored, sqlx::Error> {
+    let text: &str = row.try_get(1)?;
+    let stored = parse_match_fields(text).ok_or_else(|| {
+        // The id only: the text is PHI.
+        let id = text.split(SEPARATOR).next().unwrap_or_default();
+        sqlx::Error::Decode(
+            format!("patient_records.match_fields of record {id:.20} is malformed").into(),
+        )
+    })?;
+    Ok(stored)
 }
 
-impl Row {
-    fn into_stored(self) -> Stored {
-        Stored {
-            id: self.id,
-            patient_id: self.patient_id,
-            external_id: self.external_id,
-            record: Record {
-                given: self.given,
-                given_code: self.given_code,
-                family: self.family,
-                family_code: self.family_code,
-                dob: self.date_of_birth,
-                phone: self.phone,
-                email: self.email,
-                address_line: self.address_line,
-                postal_code: self.postal_code,
-                sex: self.sex.and_then(|s| s.chars().next()),
-            },
-        }
-    }
+const SEPARATOR: char = '\u{1f}';
+
+/// A record from its `match_fields`; `None` when the text is not of that shape.
+fn parse_match_fields(text: &str) -> Option<Stored> {
+    let mut f = text.splitn(13, SEPARATOR);
+    let mut next = || f.next();
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let id = next()?.parse().ok()?;
+    let patient_id = Uuid::parse_str(next()?).ok()?;
+    let given = next()?.to_owned();
+    let given_code = next()?.to_owned();
+    let family = next()?.to_owned();
+    let family_code = next()?.to_owned();
+    let dob = match next()? {
+        "" => None,
+        days => Some(EPOCH.checked_add_signed(chrono::TimeDelta::try_days(days.parse().ok()?)?)?),
+    };
+    let phone = opt(next()?);
+    let email = opt(next()?);
+    let address_line = opt(next()?);
+    let postal_code = opt(next()?);
+    let sex = next()?.chars().next();
+    let external_id = opt(next()?);
+    Some(Stored {
+        id,
+        patient_id,
+        external_id,
+        record: Record {
+            given,
+            given_code,
+            family,
+            family_code,
+            dob,
+            phone,
+            email,
+            address_line,
+            postal_code,
+            sex,
+        },
+    })
 }
 
-/// Takes this transaction's advisory lock on each of `who`'s blocking keys,
-/// in one order for everybody, so two matches of one person (who share a
-/// key) run one after the other and the second sees the first's record,
-/// while matches of different people run side by side. The transaction's
-/// commit will not wait for the disk (see `patients::match_or_create`).
-/// Returns the patient `journey`'s record was filed for, if it was: one
-/// round trip for all three.
+/// Day 0 of `match_fields`' date of birth.
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// Begins a match's transaction, whose commit will not wait for the disk
+/// (see `patients::match_or_create`): one round trip. The block locks are
+/// taken by [`candidates`], in the same statement as the read.
 ///
 /// # Errors
 /// A database error.
-pub async fn lock_blocks(
-    tx: &mut PgConnection,
-    who: &Record,
-    journey: Option<Uuid>,
-) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN; SET LOCAL synchronous_commit TO off")
+        .await
+}
+
+/// The advisory lock ids of `who`'s blocking keys, sorted: one order for
+/// everybody, so two matches cannot deadlock.
+fn lock_ids(who: &Record) -> Vec<i64> {
     let mut hashes: Vec<i64> = blocking::lookup_keys(who)
         .iter()
         .map(|k| lock_id(&k.text()))
         .collect();
     hashes.sort_unstable();
     hashes.dedup();
-    // unnest yields the array in order, and each row's lock is taken as it
-    // is read; the count makes the locks' subquery run in full.
-    let (_, _, filed): (String, i64, Option<Uuid>) = sqlx::query_as(
-        "SELECT set_config('synchronous_commit', 'off', true),
-                (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h)
-                                         FROM unnest($1::bigint[]) AS h) AS locked),
-                (SELECT patient_id FROM carepath.patient_records WHERE journey_id = $2)",
-    )
-    .bind(&hashes)
-    .bind(journey)
-    .fetch_one(tx)
-    .await?;
-    Ok(filed)
+    hashes
 }
 
 /// A 64-bit lock id for a key's text, namespaced to carepath's registry.
@@ -116,56 +138,46 @@ fn lock_id(text: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-/// The columns a candidate is read with (what [`Row`] holds).
-macro_rules! candidate_columns {
-    () => {
-        "r.id, r.patient_id, r.external_id, r.given, r.given_code, r.family, r.family_code,
-         r.date_of_birth, r.phone, r.email, r.address_line, r.postal_code, r.sex"
-    };
+/// What the registry holds for an incoming person.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    /// The records sharing any blocking key with them, each once.
+    pub found: Vec<Stored>,
+    /// The kinds of key whose rows reached [`MAX_ROWS_PER_KEY`] (the cap:
+    /// such a key may hide the true record, so the caller must not create
+    /// on it).
+    pub capped: Vec<&'static str>,
+    /// The patient the asking journey's own record was filed for, when an
+    /// earlier run of its match filed one.
+    pub filed: Option<Uuid>,
 }
 
-const CANDIDATES: &str = concat!(
-    "WITH k AS (SELECT $1::date[] AS dobs, $2::text AS family_code, $3::int AS birth_year,
-                       $4::text AS postal_code, $5::text AS given_initial,
-                       $6::text AS phone, $7::text AS email, $8::bigint AS cap)
-     SELECT c.* FROM k, LATERAL (
-        (SELECT 0 AS key, ",
-    candidate_columns!(),
-    " FROM carepath.patient_records r
-          WHERE r.date_of_birth = ANY(k.dobs) LIMIT k.cap)
-        UNION ALL
-        (SELECT 1, ",
-    candidate_columns!(),
-    " FROM carepath.patient_records r
-          WHERE r.family_code = k.family_code AND r.birth_year = k.birth_year LIMIT k.cap)
-        UNION ALL
-        (SELECT 2, ",
-    candidate_columns!(),
-    " FROM carepath.patient_records r
-          WHERE r.postal_code = k.postal_code AND r.given_initial = k.given_initial LIMIT k.cap)
-        UNION ALL
-        (SELECT 3, ",
-    candidate_columns!(),
-    " FROM carepath.patient_records r
-          WHERE r.phone = k.phone LIMIT k.cap)
-        UNION ALL
-        (SELECT 4, ",
-    candidate_columns!(),
-    " FROM carepath.patient_records r
-          WHERE r.email = k.email LIMIT k.cap)
-    ) c"
-);
+/// Whether a read of candidates takes the block locks first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locks {
+    /// Take this transaction's advisory lock on each of the person's blocking
+    /// keys before reading, so two matches of one person (who share a key)
+    /// run one after the other and the second sees the first's record, while
+    /// matches of different people run side by side. Inside a transaction
+    /// only ([`begin`]): the locks are held until it ends.
+    Take,
+    /// Read only (nothing will be written on what is read).
+    None,
+}
 
-/// The records sharing any blocking key with `who` (each once), and the
-/// kinds of key whose rows reached [`MAX_ROWS_PER_KEY`] (the cap: such a key
-/// may hide the true record, so the caller must not create on it).
+/// The registry's records for `who` (see [`Candidates`]), read by
+/// `carepath.locked_candidates` (migration `20261203000001`) after taking
+/// the block locks when `locks` says so; `journey`: the journey asking,
+/// whose own record is looked up in the same round trip.
 ///
 /// # Errors
 /// A database error.
 pub async fn candidates(
     conn: &mut PgConnection,
     who: &Record,
-) -> Result<(Vec<Stored>, Vec<&'static str>), sqlx::Error> {
+    journey: Option<Uuid>,
+    locks: Locks,
+) -> Result<Candidates, sqlx::Error> {
     let keys = blocking::lookup_keys(who);
     let dobs: Vec<NaiveDate> = keys
         .iter()
@@ -183,7 +195,12 @@ pub async fn candidates(
         _ => None,
     });
     let cap = i64::try_from(MAX_ROWS_PER_KEY).unwrap_or(i64::MAX);
-    let rows: Vec<Row> = sqlx::query_as(CANDIDATES)
+    let lock_ids = match locks {
+        Locks::Take => lock_ids(who),
+        Locks::None => Vec::new(),
+    };
+    let rows = sqlx::query("SELECT key, fields FROM carepath.locked_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(&lock_ids)
         .bind(&dobs)
         .bind(family_year.as_ref().map(|f| f.0.as_str()))
         .bind(family_year.as_ref().map(|f| f.1))
@@ -192,6 +209,7 @@ pub async fn candidates(
         .bind(&who.phone)
         .bind(&who.email)
         .bind(cap + 1)
+        .bind(journey)
         .fetch_all(conn)
         .await?;
     const KINDS: [&str; 5] = [
@@ -202,23 +220,32 @@ pub async fn candidates(
         "email",
     ];
     let mut per_key = [0usize; 5];
-    let mut seen = std::collections::HashSet::new();
-    let mut found = Vec::new();
-    for row in rows {
-        let k = usize::try_from(row.key).unwrap_or(0).min(4);
-        per_key[k] += 1;
-        if per_key[k] > MAX_ROWS_PER_KEY || !seen.insert(row.id) {
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    let mut out = Candidates::default();
+    for row in &rows {
+        let key: i32 = row.try_get(0)?;
+        if key == 5 {
+            out.filed = Some(stored_of(row)?.patient_id);
             continue;
         }
-        found.push(row.into_stored());
+        let k = usize::try_from(key).unwrap_or(0).min(4);
+        per_key[k] += 1;
+        // A record found by several keys is read once: by its id, the text's
+        // first field, before the rest is decoded.
+        let text: &str = row.try_get(1)?;
+        let id = text.split(SEPARATOR).next().unwrap_or_default();
+        if per_key[k] > MAX_ROWS_PER_KEY || !seen.insert(id) {
+            continue;
+        }
+        out.found.push(stored_of(row)?);
     }
-    let capped = KINDS
+    out.capped = KINDS
         .iter()
         .zip(per_key)
         .filter(|(_, n)| *n > MAX_ROWS_PER_KEY)
         .map(|(k, _)| *k)
         .collect();
-    Ok((found, capped))
+    Ok(out)
 }
 
 /// Files `record` for `patient_id`.
@@ -233,11 +260,7 @@ pub async fn insert(
     source: Source,
     record: &Record,
 ) -> Result<i64, sqlx::Error> {
-    let (source, journey) = match source {
-        Source::Journey(j) => ("journey", Some(j)),
-        Source::Import => ("import", None),
-        Source::Registry => ("registry", None),
-    };
+    let (source, journey) = source.as_columns();
     sqlx::query_scalar(
         "INSERT INTO carepath.patient_records
              (patient_id, external_id, source, journey_id, given, given_code, family, family_code,
@@ -295,12 +318,12 @@ pub async fn imported(conn: &mut PgConnection, external_id: &str) -> Result<bool
 /// # Errors
 /// A database error.
 pub async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Stored>, sqlx::Error> {
-    let rows: Vec<Row> =
-        sqlx::query_as("SELECT 0 AS key, r.* FROM carepath.patient_records r WHERE id = ANY($1)")
+    let rows =
+        sqlx::query("SELECT 0, r.match_fields FROM carepath.patient_records r WHERE id = ANY($1)")
             .bind(ids)
             .fetch_all(conn)
             .await?;
-    Ok(rows.into_iter().map(Row::into_stored).collect())
+    rows.iter().map(stored_of).collect()
 }
 
 /// Up to `limit` records at random (all of them when there are fewer).
@@ -308,11 +331,11 @@ pub async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Stored>,
 /// # Errors
 /// A database error.
 pub async fn sample(conn: &mut PgConnection, limit: i64) -> Result<Vec<Stored>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT 0 AS key, r.* FROM carepath.patient_records r ORDER BY random() LIMIT $1",
+    let rows = sqlx::query(
+        "SELECT 0, r.match_fields FROM carepath.patient_records r ORDER BY random() LIMIT $1",
     )
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(Row::into_stored).collect())
+    rows.iter().map(stored_of).collect()
 }

@@ -60,20 +60,34 @@ pub(super) async fn created_by(
         .await
 }
 
+/// Creates a patient from `who` and files `record` as its first record
+/// (unless the journey filed one already), in one statement.
 pub(super) async fn create(
     tx: &mut PgConnection,
-    journey_id: Option<Uuid>,
     who: &Person,
     record: &Record,
+    source: Source,
 ) -> Result<Uuid, sqlx::Error> {
     let dob = record
         .dob
         .or_else(|| NaiveDate::from_ymd_opt(1900, 1, 1))
         .unwrap_or_default();
+    let (source, journey) = source.as_columns();
     sqlx::query_scalar(
-        "INSERT INTO carepath.patients
-             (id, first_name, last_name, date_of_birth, phone, email, created_by_journey)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "WITH patient AS (
+             INSERT INTO carepath.patients
+                 (id, first_name, last_name, date_of_birth, phone, email, created_by_journey)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+         ), filed AS (
+             INSERT INTO carepath.patient_records
+                 (patient_id, external_id, source, journey_id, given, given_code, family,
+                  family_code, date_of_birth, phone, email, address_line, postal_code, sex)
+             SELECT patient.id, $8, $9, $7, $10, $11, $12, $13, $14, $5, $6, $15, $16, $17
+               FROM patient
+              WHERE $7::uuid IS NULL
+                 OR NOT EXISTS (SELECT 1 FROM carepath.patient_records WHERE journey_id = $7)
+         )
+         SELECT id FROM patient",
     )
     .bind(Uuid::now_v7())
     .bind(who.first_name.trim())
@@ -81,7 +95,17 @@ pub(super) async fn create(
     .bind(dob)
     .bind(&record.phone)
     .bind(&record.email)
-    .bind(journey_id)
+    .bind(journey)
+    .bind(Some(&who.external_id))
+    .bind(source)
+    .bind(&record.given)
+    .bind(&record.given_code)
+    .bind(&record.family)
+    .bind(&record.family_code)
+    .bind(record.dob)
+    .bind(&record.address_line)
+    .bind(&record.postal_code)
+    .bind(record.sex.map(String::from))
     .fetch_one(tx)
     .await
 }

@@ -291,8 +291,8 @@ async fn workers_estimate_a_model_once_the_registry_is_big_enough_and_again_when
     );
 }
 
-/// Candidates are read back from `match_fields`, a generated text of the
-/// record's columns: every field must come back as it was filed, including
+/// Candidates are read back from `match_fields`, a text of the record's
+/// columns written with them: every field must come back as it was filed, including
 /// the missing ones, names transliterated past the length bound, and
 /// characters that mean something in that text or in SQL.
 #[tokio::test]
@@ -309,6 +309,29 @@ async fn a_filed_record_reads_back_field_for_field() {
     people[4].sex = "other".to_owned();
     people[5].external_id = "ext\u{1f}with-a-separator".to_owned();
     file(&db.pool, &people).await;
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.patient_records r
+          WHERE r.match_fields IS DISTINCT FROM carepath.match_fields_of(r)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("compare");
+    assert_eq!(
+        differing, 0,
+        "records.rs and the migration's SQL write match_fields alike"
+    );
+    let blocking: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.patient_records
+          WHERE birth_year IS DISTINCT FROM extract(year FROM date_of_birth)::integer
+             OR given_initial IS DISTINCT FROM left(given, 1)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("compare");
+    assert_eq!(
+        blocking, 0,
+        "the blocking keys' columns are what they were generated as"
+    );
     let mut conn = db.pool.acquire().await.expect("a connection");
     let stored = records::sample(&mut conn, 100).await.expect("read back");
     assert_eq!(stored.len(), people.len());
@@ -375,6 +398,17 @@ async fn one_new_person_arriving_twice_at_once_becomes_one_patient() {
         assert_eq!(again.patient_id, x.patient_id);
         assert_eq!(again.decision, x.decision);
     }
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.patient_records r
+          WHERE r.match_fields IS DISTINCT FROM carepath.match_fields_of(r)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("compare");
+    assert_eq!(
+        differing, 0,
+        "records created and linked by a match carry their text"
+    );
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.patients WHERE created_by_journey IS NOT NULL",
     )

@@ -8,8 +8,9 @@ use crate::Person;
 use crate::normalize;
 
 /// A normalised person. Built by [`Record::of`]; stored by the registry
-/// column for column (and read back from `match_fields`, a generated text of
-/// those columns), so a [`Record`] read back compares as it was built.
+/// column for column (and read back from `match_fields`, a text of those
+/// columns written with them: `patients/match_fields.rs` in the workflows
+/// crate), so a [`Record`] read back compares as it was built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Record {
     /// Given name parts, space-separated, lower-case ASCII (`"mary ann"`).

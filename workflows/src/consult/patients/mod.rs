@@ -6,6 +6,7 @@
 //! advisory locks on those keys only — matches of different people never
 //! wait for each other.
 
+pub mod match_fields;
 pub mod model_store;
 pub mod records;
 mod registry;

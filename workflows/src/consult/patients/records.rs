@@ -2,6 +2,8 @@
 //! them, normalised, filed under its blocking keys. Every query is named.
 
 use carepath_identity::Record;
+
+use super::match_fields;
 use carepath_identity::blocking::{self, BlockKey, MAX_ROWS_PER_KEY};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -44,68 +46,23 @@ pub struct Stored {
     pub record: Record,
 }
 
-/// A candidate row's record, from its `match_fields` (see the
-/// migration `20261203000001_patient_records_match_fields.sql` for the
-/// layout).
+/// A candidate row (key, id, `match_fields`)'s record.
 fn stored_of(row: &PgRow) -> Result<Stored, sqlx::Error> {
-    let text: &str = row.try_get(1)?;
-    let stored = parse_match_fields(text).ok_or_else(|| {
-        // The id only: the text is PHI.
-        let id = text.split(SEPARATOR).next().unwrap_or_default();
+    let id: i64 = row.try_get(1)?;
+    let text: &str = row.try_get(2)?;
+    // The id only in the error: the text is PHI.
+    let (patient_id, external_id, record) = match_fields::decode(text).ok_or_else(|| {
         sqlx::Error::Decode(
-            format!("patient_records.match_fields of record {id:.20} is malformed").into(),
+            format!("patient_records.match_fields of record {id} is malformed").into(),
         )
     })?;
-    Ok(stored)
-}
-
-const SEPARATOR: char = '\u{1f}';
-
-/// A record from its `match_fields`; `None` when the text is not of that shape.
-fn parse_match_fields(text: &str) -> Option<Stored> {
-    let mut f = text.splitn(13, SEPARATOR);
-    let mut next = || f.next();
-    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let id = next()?.parse().ok()?;
-    let patient_id = Uuid::parse_str(next()?).ok()?;
-    let given = next()?.to_owned();
-    let given_code = next()?.to_owned();
-    let family = next()?.to_owned();
-    let family_code = next()?.to_owned();
-    let dob = match next()? {
-        "" => None,
-        days => Some(EPOCH.checked_add_signed(chrono::TimeDelta::try_days(days.parse().ok()?)?)?),
-    };
-    let phone = opt(next()?);
-    let email = opt(next()?);
-    let address_line = opt(next()?);
-    let postal_code = opt(next()?);
-    let sex = next()?.chars().next();
-    let external_id = opt(next()?);
-    Some(Stored {
+    Ok(Stored {
         id,
         patient_id,
         external_id,
-        record: Record {
-            given,
-            given_code,
-            family,
-            family_code,
-            dob,
-            phone,
-            email,
-            address_line,
-            postal_code,
-            sex,
-        },
+        record,
     })
 }
-
-/// Day 0 of `match_fields`' date of birth.
-const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
 
 /// Begins a match's transaction, whose commit will not wait for the disk
 /// (see `patients::match_or_create`): one round trip. The block locks are
@@ -199,7 +156,7 @@ pub async fn candidates(
         Locks::Take => lock_ids(who),
         Locks::None => Vec::new(),
     };
-    let rows = sqlx::query("SELECT key, fields FROM carepath.locked_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    let rows = sqlx::query("SELECT key, id, fields FROM carepath.locked_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&lock_ids)
         .bind(&dobs)
         .bind(family_year.as_ref().map(|f| f.0.as_str()))
@@ -230,10 +187,8 @@ pub async fn candidates(
         }
         let k = usize::try_from(key).unwrap_or(0).min(4);
         per_key[k] += 1;
-        // A record found by several keys is read once: by its id, the text's
-        // first field, before the rest is decoded.
-        let text: &str = row.try_get(1)?;
-        let id = text.split(SEPARATOR).next().unwrap_or_default();
+        // A record found by several keys is decoded once.
+        let id: i64 = row.try_get(1)?;
         if per_key[k] > MAX_ROWS_PER_KEY || !seen.insert(id) {
             continue;
         }
@@ -264,8 +219,10 @@ pub async fn insert(
     sqlx::query_scalar(
         "INSERT INTO carepath.patient_records
              (patient_id, external_id, source, journey_id, given, given_code, family, family_code,
-              date_of_birth, phone, email, address_line, postal_code, sex)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+              date_of_birth, phone, email, address_line, postal_code, sex,
+              birth_year, given_initial, match_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         RETURNING id",
     )
     .bind(patient_id)
     .bind(external_id)
@@ -281,8 +238,17 @@ pub async fn insert(
     .bind(&record.address_line)
     .bind(&record.postal_code)
     .bind(record.sex.map(String::from))
+    .bind(record.birth_year())
+    .bind(given_initial(record))
+    .bind(match_fields::encode(patient_id, external_id, record))
     .fetch_one(tx)
     .await
+}
+
+/// `patient_records.given_initial`: the given name's first letter (empty
+/// when there is no given name), a blocking key's column.
+pub fn given_initial(record: &Record) -> String {
+    record.given.chars().take(1).collect()
 }
 
 /// The patient the journey's record was filed for, if it was.
@@ -318,11 +284,12 @@ pub async fn imported(conn: &mut PgConnection, external_id: &str) -> Result<bool
 /// # Errors
 /// A database error.
 pub async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Stored>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT 0, r.match_fields FROM carepath.patient_records r WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(conn)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT 0, r.id, r.match_fields FROM carepath.patient_records r WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(stored_of).collect()
 }
 
@@ -332,7 +299,7 @@ pub async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Stored>,
 /// A database error.
 pub async fn sample(conn: &mut PgConnection, limit: i64) -> Result<Vec<Stored>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT 0, r.match_fields FROM carepath.patient_records r ORDER BY random() LIMIT $1",
+        "SELECT 0, r.id, r.match_fields FROM carepath.patient_records r ORDER BY random() LIMIT $1",
     )
     .bind(limit)
     .fetch_all(conn)

@@ -73,6 +73,7 @@ pub(super) async fn create(
         .or_else(|| NaiveDate::from_ymd_opt(1900, 1, 1))
         .unwrap_or_default();
     let (source, journey) = source.as_columns();
+    let id = Uuid::now_v7();
     sqlx::query_scalar(
         "WITH patient AS (
              INSERT INTO carepath.patients
@@ -81,15 +82,17 @@ pub(super) async fn create(
          ), filed AS (
              INSERT INTO carepath.patient_records
                  (patient_id, external_id, source, journey_id, given, given_code, family,
-                  family_code, date_of_birth, phone, email, address_line, postal_code, sex)
-             SELECT patient.id, $8, $9, $7, $10, $11, $12, $13, $14, $5, $6, $15, $16, $17
+                  family_code, date_of_birth, phone, email, address_line, postal_code, sex,
+                  birth_year, given_initial, match_fields)
+             SELECT patient.id, $8, $9, $7, $10, $11, $12, $13, $14, $5, $6, $15, $16, $17,
+                    $18, $19, $20
                FROM patient
               WHERE $7::uuid IS NULL
                  OR NOT EXISTS (SELECT 1 FROM carepath.patient_records WHERE journey_id = $7)
          )
          SELECT id FROM patient",
     )
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(who.first_name.trim())
     .bind(who.last_name.trim())
     .bind(dob)
@@ -106,6 +109,13 @@ pub(super) async fn create(
     .bind(&record.address_line)
     .bind(&record.postal_code)
     .bind(record.sex.map(String::from))
+    .bind(record.birth_year())
+    .bind(records::given_initial(record))
+    .bind(super::match_fields::encode(
+        id,
+        Some(&who.external_id),
+        record,
+    ))
     .fetch_one(tx)
     .await
 }

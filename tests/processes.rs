@@ -200,3 +200,48 @@ async fn a_worker_refuses_an_unmigrated_database_and_says_what_to_do() {
         String::from_utf8_lossy(&migrate.stderr)
     );
 }
+
+/// `--help` shows where a setting comes from, never its value: a
+/// `DATABASE_URL` carries a password, and tokens and webhook secrets are
+/// secrets (issue 14).
+#[test]
+fn no_help_page_prints_a_secret_from_the_environment() {
+    let pages: &[&[&str]] = &[
+        &[],
+        &["migrate"],
+        &["worker"],
+        &["api"],
+        &["ctl"],
+        &["ctl", "match"],
+        &["sandbox"],
+        &["demo"],
+        &["patients", "import"],
+        &["patients", "match"],
+        &["patients", "train"],
+        &["bench", "steps"],
+        &["bench", "webhooks"],
+        &["bench", "match"],
+    ];
+    for page in pages {
+        let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .args(*page)
+            .arg("--help")
+            .env(
+                "DATABASE_URL",
+                "postgres://carepath:pw-s3cret-1@db.internal/carepath",
+            )
+            .env("CAREPATH_TOKEN", "tok-s3cret-2")
+            .env("CAREPATH_SANDBOX_WEBHOOK_SECRET", "whsec-s3cret-3")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run carepath --help");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{page:?}: {text}");
+        assert!(text.contains("Usage"), "{page:?}: {text}");
+        assert!(
+            !text.contains("s3cret"),
+            "{page:?} --help printed a secret:\n{text}"
+        );
+    }
+}

@@ -27,7 +27,7 @@ pub struct Cli {
 enum Command {
     /// Apply the database migrations (apalis-postgres's queue, then carepath's).
     Migrate {
-        #[arg(long, env = "DATABASE_URL")]
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
     /// Run journeys from the queue until SIGTERM or Ctrl-C.
@@ -65,7 +65,7 @@ enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// Journeys run at once by this process.
     #[arg(long, env = "CAREPATH_WORKER_CONCURRENCY", default_value_t = 16)]

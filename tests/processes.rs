@@ -245,3 +245,41 @@ fn no_help_page_prints_a_secret_from_the_environment() {
         );
     }
 }
+
+/// A worker whose health and metrics port is taken refuses to start, naming
+/// the address, rather than run on without `/healthz` (issue 14).
+#[tokio::test]
+async fn a_worker_whose_health_port_is_taken_refuses_to_start() {
+    let db = fresh_db().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args(["worker", "--metrics-listen", &addr])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a worker");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the worker kept running with its health port taken");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(!status.success());
+    assert!(stderr.contains(&addr), "{stderr}");
+    assert!(stderr.contains("/healthz"), "{stderr}");
+    drop(taken);
+}

@@ -245,9 +245,10 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     if let Some(listen) = &args.metrics_listen {
-        let (listen, pool, stop) = (listen.clone(), pool.clone(), stop.clone());
+        let listener = health::bind(listen).await?;
+        let (pool, stop) = (pool.clone(), stop.clone());
         tokio::spawn(async move {
-            if let Err(error) = health::serve(&listen, pool, stop).await {
+            if let Err(error) = health::serve(listener, pool, stop).await {
                 tracing::error!(%error, "worker health server failed");
             }
         });

@@ -40,9 +40,27 @@ async fn metrics(State(pool): State<PgPool>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `stop`.
-pub async fn serve(listen: &str, pool: PgPool, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+/// Binds `listen` (`host:port`), so that a worker whose health port is
+/// taken refuses to start rather than run on without `/healthz`.
+///
+/// # Errors
+/// The address does not parse or cannot be bound (taken, not local); the
+/// message names it.
+pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot serve /healthz, /readyz and /metrics on {listen} \
+             (--metrics-listen / CAREPATH_WORKER_METRICS_LISTEN): {e}"
+        )
+    })
+}
+
+/// Serves on `listener` until `stop`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    pool: PgPool,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "worker health and metrics serving");
     axum::serve(listener, router(pool))
         .with_graceful_shutdown(async move { stop.cancelled().await })

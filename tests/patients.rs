@@ -309,17 +309,7 @@ async fn a_filed_record_reads_back_field_for_field() {
     people[4].sex = "other".to_owned();
     people[5].external_id = "ext\u{1f}with-a-separator".to_owned();
     file(&db.pool, &people).await;
-    let differing: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.patient_records r
-          WHERE r.match_fields IS DISTINCT FROM carepath.match_fields_of(r)",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("compare");
-    assert_eq!(
-        differing, 0,
-        "records.rs and the migration's SQL write match_fields alike"
-    );
+    assert_match_fields_as_sql_writes_them(&db.pool).await;
     let blocking: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.patient_records
           WHERE birth_year IS DISTINCT FROM extract(year FROM date_of_birth)::integer
@@ -398,17 +388,7 @@ async fn one_new_person_arriving_twice_at_once_becomes_one_patient() {
         assert_eq!(again.patient_id, x.patient_id);
         assert_eq!(again.decision, x.decision);
     }
-    let differing: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM carepath.patient_records r
-          WHERE r.match_fields IS DISTINCT FROM carepath.match_fields_of(r)",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("compare");
-    assert_eq!(
-        differing, 0,
-        "records created and linked by a match carry their text"
-    );
+    assert_match_fields_as_sql_writes_them(&db.pool).await;
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.patients WHERE created_by_journey IS NOT NULL",
     )
@@ -416,4 +396,20 @@ async fn one_new_person_arriving_twice_at_once_becomes_one_patient() {
     .await
     .expect("count");
     assert_eq!(created, 8);
+}
+
+/// Every record's `match_fields` (written by `match_fields::encode`) equals
+/// what the migration's `carepath.match_fields_of` writes for it.
+async fn assert_match_fields_as_sql_writes_them(pool: &PgPool) {
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.patient_records r
+          WHERE r.match_fields IS DISTINCT FROM carepath.match_fields_of(r)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("compare");
+    assert_eq!(
+        differing, 0,
+        "Rust and the migration's SQL write match_fields alike"
+    );
 }

@@ -2,14 +2,14 @@
 //! them, normalised, filed under its blocking keys. Every query is named.
 
 use carepath_identity::Record;
-
-use super::match_fields;
 use carepath_identity::blocking::{self, BlockKey, MAX_ROWS_PER_KEY};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction};
 use uuid::Uuid;
+
+use super::match_fields;
 
 /// Where a record came from (`patient_records.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,13 +75,10 @@ pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx
         .await
 }
 
-/// The advisory lock ids of `who`'s blocking keys, sorted: one order for
+/// The advisory lock ids of a person's blocking keys, sorted: one order for
 /// everybody, so two matches cannot deadlock.
-fn lock_ids(who: &Record) -> Vec<i64> {
-    let mut hashes: Vec<i64> = blocking::lookup_keys(who)
-        .iter()
-        .map(|k| lock_id(&k.text()))
-        .collect();
+fn lock_ids(keys: &[BlockKey]) -> Vec<i64> {
+    let mut hashes: Vec<i64> = keys.iter().map(|k| lock_id(&k.text())).collect();
     hashes.sort_unstable();
     hashes.dedup();
     hashes
@@ -153,7 +150,7 @@ pub async fn candidates(
     });
     let cap = i64::try_from(MAX_ROWS_PER_KEY).unwrap_or(i64::MAX);
     let lock_ids = match locks {
-        Locks::Take => lock_ids(who),
+        Locks::Take => lock_ids(&keys),
         Locks::None => Vec::new(),
     };
     let rows = sqlx::query("SELECT key, id, fields FROM carepath.locked_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")

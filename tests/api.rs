@@ -822,14 +822,17 @@ async fn health_readiness_metrics_and_an_openapi_3_document_of_every_route() {
     assert_eq!(s, StatusCode::OK);
 
     // Validated by an independent OpenAPI 3 validator.
-    let validator = Command::new("python3")
+    let Some(python) = tools::or_skip("the OpenAPI document's validation", tools::python()) else {
+        return;
+    };
+    let validator = Command::new(python)
         .arg("-c")
         .arg("import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(sys.stdin))")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 (with `pip install openapi-spec-validator`)");
+        .expect("the test virtualenv's python");
     use std::io::Write;
     let mut child = validator;
     child
@@ -841,7 +844,7 @@ async fn health_readiness_metrics_and_an_openapi_3_document_of_every_route() {
     let out = child.wait_with_output().expect("validator");
     assert!(
         out.status.success(),
-        "not a valid OpenAPI 3 document (is openapi-spec-validator installed?): {}",
+        "not a valid OpenAPI 3 document: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 

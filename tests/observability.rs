@@ -30,16 +30,46 @@ async fn scrape(url: &str) -> String {
     .await
 }
 
-/// `promtool check metrics` (from the `prometheus` package) lints the text format.
+/// The alert rules shipped for Prometheus (`deploy/prometheus/alerts.yml`)
+/// load: `promtool check rules` parses each expression and template.
+#[test]
+fn the_shipped_alert_rules_load_in_prometheus() {
+    let promtool = tools::debian("prometheus", &[], "promtool");
+    let Some(promtool) = tools::or_skip("promtool check rules", promtool) else {
+        return;
+    };
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/prometheus/alerts.yml"
+    );
+    let out = promtool
+        .command()
+        .args(["check", "rules", rules])
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool refused deploy/prometheus/alerts.yml:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package) lints the text format.
 fn promtool_accepts(text: &str) {
     use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
+    let promtool = tools::debian("prometheus", &[], "promtool");
+    let Some(promtool) = tools::or_skip("promtool check metrics", promtool) else {
+        return;
+    };
+    let mut child = promtool
+        .command()
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("promtool (apt-get install prometheus; .ci/run installs it)");
+        .expect("run promtool");
     child
         .stdin
         .take()

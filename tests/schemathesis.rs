@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -29,18 +30,13 @@ const DEFAULT_SEED: &str = "1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_as_its_openapi_document_says_for_every_role() {
-    let Some(version) = installed_version().await else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the schemathesis CLI is not installed: `python3 -m pip install schemathesis` \
-             (.ci/run does)"
-        );
-        println!(
-            "SKIP the_api_answers_as_its_openapi_document_says_for_every_role: the schemathesis \
-             CLI is not installed (`python3 -m pip install schemathesis`; CI installs it)"
-        );
+    let Some(python) = tools::or_skip(
+        "the_api_answers_as_its_openapi_document_says_for_every_role",
+        tools::python(),
+    ) else {
         return;
     };
+    let version = installed_version(&python).await;
     println!("{version}");
     // A 5xx's cause, logged by the handler, next to Schemathesis's report.
     carepath::logging::init("error");
@@ -65,7 +61,7 @@ async fn the_api_answers_as_its_openapi_document_says_for_every_role() {
         let token = create_token(&db.pool, name, role)
             .await
             .expect("create the role's token");
-        let (ok, report) = run(&url, &token).await;
+        let (ok, report) = run(&python, &url, &token).await;
         // The summary of each run, pass or fail: operations, cases, time.
         let summary: Vec<&str> = report
             .lines()
@@ -127,25 +123,27 @@ fn bodies_may_be_refused_and_only_public_routes_go_without_a_token() {
     }
 }
 
-/// The Schemathesis CLI, run as a module: pip installs it there whether or
-/// not its script lands on the PATH.
-fn schemathesis() -> Command {
-    let mut command = Command::new("python3");
+/// The Schemathesis CLI of the tests' virtualenv, run as a module.
+fn schemathesis(python: &Path) -> Command {
+    let mut command = Command::new(python);
     command.args(["-m", "schemathesis.cli"]);
     command
 }
 
-/// Schemathesis's version line, or `None` when it is not installed.
-async fn installed_version() -> Option<String> {
-    let out = schemathesis()
+/// Schemathesis's version line.
+async fn installed_version(python: &Path) -> String {
+    let out = schemathesis(python)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
         .await
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .expect("schemathesis --version");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Data for the runs to find: journeys of each workflow, stored webhooks
@@ -187,13 +185,13 @@ async fn seed(engine: &carepath_workflows::Engine, url: &str) {
 }
 
 /// One Schemathesis run with `token`: whether it passed, and its report.
-async fn run(url: &str, token: &str) -> (bool, String) {
+async fn run(python: &Path, url: &str, token: &str) -> (bool, String) {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/schemathesis.toml");
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
     // Its own folder: Schemathesis may write reports and caches where it runs.
     let dir = std::env::temp_dir().join(format!("carepath-schemathesis-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("create a folder for the run");
-    let child = schemathesis()
+    let child = schemathesis(python)
         .current_dir(&dir)
         .args(["--config-file", config, "--no-color", "run"])
         .arg(format!("{url}/openapi.json"))

@@ -118,9 +118,13 @@ enum Attempt {
 }
 
 impl VendorClient {
+    /// A client of `name` as `profile` describes it, authenticating with
+    /// `credential` (its API key or OAuth2 client secret, resolved by
+    /// [`crate::credentials::resolve`]).
     pub fn new(
         name: &str,
         profile: VendorProfile,
+        credential: String,
         pool: PgPool,
         token_backoff: TokenBackoff,
     ) -> anyhow::Result<Self> {
@@ -133,19 +137,18 @@ impl VendorClient {
             AuthConfig::Oauth2 {
                 token_path,
                 client_id,
-                client_secret_env,
+                ..
             } => Auth::OAuth(Box::new(TokenManager::new(
                 name,
                 http.clone(),
                 format!("{}{token_path}", profile.base_url),
                 client_id.clone(),
-                std::env::var(client_secret_env).unwrap_or_default(),
+                credential,
                 token_backoff,
             ))),
-            AuthConfig::ApiKey { header, key_env } => Auth::ApiKey {
+            AuthConfig::ApiKey { header, .. } => Auth::ApiKey {
                 header: header.clone(),
-                // The sandbox accepts any non-empty key.
-                key: std::env::var(key_env).unwrap_or_else(|_| "sandbox".into()),
+                key: credential,
             },
         };
         let opened = OpenSignal::default();
@@ -222,6 +225,9 @@ impl VendorClient {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, VendorError> {
+        // `backoff` (0.4, unmaintained: RUSTSEC-2025-0012, accepted in
+        // deny.toml) only computes the delays; waiting, cancelling and
+        // counting attempts are this loop's, on tokio's timer.
         let mut delays = backoff::ExponentialBackoffBuilder::new()
             .with_initial_interval(Duration::from_millis(self.profile.retry.initial_ms))
             .with_max_interval(Duration::from_millis(self.profile.retry.max_ms))

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub use crate::credentials::Mode;
+
 /// The vendors journeys use. Each has a profile, defaulted to the sandbox.
 pub const VENDORS: [&str; 5] = ["clinical", "pharmacy", "ehr", "crm", "notify"];
 
@@ -274,11 +276,18 @@ impl VendorProfile {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
     vendors: BTreeMap<String, VendorProfile>,
 }
 
+/// Every vendor's profile, and whether unset secrets may fall back to the
+/// sandbox's ([`Mode`]).
 #[derive(Debug, Clone)]
 pub struct VendorsConfig {
+    /// Production (a configuration file's default) or development.
+    pub mode: Mode,
+    /// One profile per vendor of [`VENDORS`].
     pub vendors: BTreeMap<String, VendorProfile>,
 }
 
@@ -289,9 +298,10 @@ impl Default for VendorsConfig {
 }
 
 impl VendorsConfig {
-    /// Every vendor pointed at the sandbox at `url`.
+    /// Every vendor pointed at the sandbox at `url`, in development mode.
     pub fn for_sandbox(url: &str) -> Self {
         Self {
+            mode: Mode::Development,
             vendors: VENDORS
                 .iter()
                 .map(|v| ((*v).to_owned(), VendorProfile::sandbox(v, url)))
@@ -299,18 +309,22 @@ impl VendorsConfig {
         }
     }
 
-    /// The `[vendors.<name>]` tables of a TOML file, over the sandbox defaults.
+    /// The `mode` and `[vendors.<name>]` tables of a TOML file, over the
+    /// sandbox defaults.
     pub fn from_toml(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).context("reading the configuration")?;
-        Self::from_profiles(file.vendors)
+        Self::from_profiles(file.mode, file.vendors)
     }
 
     /// The given profiles over the sandbox defaults; unknown vendors,
     /// impossible limits and a feed for a vendor whose client cannot read
     /// one (or one with no interval, a page out of 1–500, a path without its
     /// leading `/`) are refused.
-    pub fn from_profiles(profiles: BTreeMap<String, VendorProfile>) -> Result<Self> {
-        let mut cfg = Self::default();
+    pub fn from_profiles(mode: Mode, profiles: BTreeMap<String, VendorProfile>) -> Result<Self> {
+        let mut cfg = Self {
+            mode,
+            ..Self::default()
+        };
         for (name, profile) in profiles {
             if !VENDORS.contains(&name.as_str()) {
                 bail!(

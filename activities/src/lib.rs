@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod metrics;
 pub mod resilience;
 mod step_error;

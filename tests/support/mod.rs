@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod consult_stack;
+pub mod tools;
 
 pub use api::*;
 
@@ -27,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 static SHARED: OnceLock<Result<PrivatePostgres, String>> = OnceLock::new();
 
 /// The server tests run against: DATABASE_URL's, or this binary's private cluster.
-fn server_url() -> String {
+pub fn server_url() -> String {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         return url;
     }
@@ -480,9 +481,10 @@ impl Sandbox {
     }
 
     /// Every vendor's profile pointed at this sandbox (for worker processes,
-    /// which read their configuration from a file), generous limits.
+    /// which read their configuration from a file), generous limits; in
+    /// development mode, so that unset secrets are the sandbox's.
     pub fn all_vendors_toml(&self) -> String {
-        carepath_activities::config::VENDORS
+        let profiles: String = carepath_activities::config::VENDORS
             .iter()
             .map(|vendor| {
                 let auth = if *vendor == "clinical" {
@@ -499,13 +501,15 @@ impl Sandbox {
                     self.url
                 )
             })
-            .collect()
+            .collect();
+        format!("mode = \"development\"\n{profiles}")
     }
 
-    /// Vendor profiles for this sandbox; `clinical` is appended as given.
+    /// Vendor profiles for this sandbox, in development mode; `clinical` is
+    /// appended as given.
     pub fn config_toml(&self, clinical: &str) -> String {
         format!(
-            "[vendors.clinical]\nbase_url = \"{}/clinical\"\n\
+            "mode = \"development\"\n[vendors.clinical]\nbase_url = \"{}/clinical\"\n\
              auth = {{ kind = \"oauth2\", token_path = \"/v1/partner/auth/token\", client_id = \"carepath\", client_secret_env = \"CLINICAL_SECRET\" }}\n{clinical}\n",
             self.url
         )

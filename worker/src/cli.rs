@@ -36,6 +36,11 @@ enum Command {
     Api(ApiArgs),
     /// Operator commands against the API.
     Ctl(crate::ctl::CtlArgs),
+    /// Check a configuration file and the environment as `worker` and `api` read them.
+    Config {
+        #[command(subcommand)]
+        which: ConfigCommand,
+    },
     /// Serve the fake vendors (clinical network, pharmacy, EHR, CRM,
     /// notifications) with fault injection, for tests, benchmarks and the demo.
     Sandbox(SandboxArgs),
@@ -51,6 +56,13 @@ enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Report what `worker` and `api` would refuse or warn about at start;
+    /// exits 1 if they would refuse. No secret's value is printed.
+    Check(crate::config_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +98,14 @@ pub struct ApiArgs {
     database_url: String,
     #[arg(long, env = "CAREPATH_API_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Also serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:9091), a
+    /// port kept off the public ingress.
+    #[arg(long, env = "CAREPATH_API_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// PostgreSQL connections this process may hold (its pool's size).
+    #[arg(long, env = "CAREPATH_API_DB_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    db_connections: u32,
     /// Vendor profiles (TOML), for the vendors view.
     #[arg(long, env = "CAREPATH_CONFIG")]
     config: Option<std::path::PathBuf>,
@@ -106,7 +126,7 @@ pub struct SandboxArgs {
     #[arg(
         long,
         env = "CAREPATH_SANDBOX_WEBHOOK_SECRET",
-        default_value = "sandbox-webhook-secret",
+        default_value = carepath_activities::credentials::DEVELOPMENT_WEBHOOK_SECRET,
         hide_env_values = true
     )]
     webhook_secret: String,
@@ -189,6 +209,12 @@ impl Cli {
                 result
             }
             Command::Ctl(args) => crate::ctl::run(args).await,
+            Command::Config {
+                which: ConfigCommand::Check(args),
+            } => {
+                logging::init("error");
+                crate::config_check::run(args).await
+            }
             Command::Sandbox(args) => {
                 logging::init("info");
                 let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -238,14 +264,18 @@ impl Cli {
 async fn run_worker(args: WorkerArgs) -> Result<()> {
     // Each in-flight journey holds one connection (its lock) and its steps may
     // use another; the queue needs a few of its own.
+    let settings = Settings::load(args.config.as_deref())?;
     let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
     db::ensure_migrated(&pool).await?;
-    let settings = Settings::load(args.config.as_deref())?;
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
     let (engine, feeds) = builtin::engine_and_feeds(&pool, &settings, args.tuning.engine_config())?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     if let Some(listen) = &args.metrics_listen {
-        let listener = health::bind(listen).await?;
+        let listener =
+            health::bind(listen, "--metrics-listen / CAREPATH_WORKER_METRICS_LISTEN").await?;
         let (pool, stop) = (pool.clone(), stop.clone());
         tokio::spawn(async move {
             if let Err(error) = health::serve(listener, pool, stop).await {
@@ -261,15 +291,33 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
 }
 
 async fn run_api(args: ApiArgs) -> Result<()> {
-    let pool = db::connect(&args.database_url, 32).await?;
-    db::ensure_migrated(&pool).await?;
     let settings = Settings::load(args.config.as_deref())?;
+    let pool = db::connect(&args.database_url, args.db_connections).await?;
+    db::ensure_migrated(&pool).await?;
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, "api serving");
+        .with_context(|| {
+            format!(
+                "listening on {} (--listen / CAREPATH_API_LISTEN)",
+                args.listen
+            )
+        })?;
     let stop = CancellationToken::new();
+    if let Some(listen) = &args.metrics_listen {
+        let metrics =
+            health::bind(listen, "--metrics-listen / CAREPATH_API_METRICS_LISTEN").await?;
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(error) = health::serve(metrics, pool, stop).await {
+                tracing::error!(%error, "api health server failed");
+            }
+        });
+    }
+    tracing::info!(listen = %listener.local_addr()?, "api serving");
     tokio::spawn(stop_on_signal(stop.clone()));
     let state = carepath_api::AppState {
         engine,

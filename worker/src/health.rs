@@ -1,4 +1,4 @@
-//! The worker's own small HTTP server (`--metrics-listen`): `/healthz` (the
+//! The worker's (and optionally the API's) own small HTTP server (`--metrics-listen`): `/healthz` (the
 //! process is alive), `/readyz` (its database is reachable and migrated) and
 //! `/metrics` (Prometheus), for Kubernetes probes and scrapes.
 
@@ -40,18 +40,16 @@ async fn metrics(State(pool): State<PgPool>) -> impl IntoResponse {
     }
 }
 
-/// Binds `listen` (`host:port`), so that a worker whose health port is
-/// taken refuses to start rather than run on without `/healthz`.
+/// Binds `listen` (`host:port`), so that a process whose health port is
+/// taken refuses to start rather than run on without `/healthz`; `setting`
+/// names where the address came from (flag and variable).
 ///
 /// # Errors
 /// The address does not parse or cannot be bound (taken, not local); the
 /// message names it.
-pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+pub async fn bind(listen: &str, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot serve /healthz, /readyz and /metrics on {listen} \
-             (--metrics-listen / CAREPATH_WORKER_METRICS_LISTEN): {e}"
-        )
+        anyhow::anyhow!("cannot serve /healthz, /readyz and /metrics on {listen} ({setting}): {e}")
     })
 }
 
@@ -61,7 +59,7 @@ pub async fn serve(
     pool: PgPool,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    tracing::info!(listen = %listener.local_addr()?, "worker health and metrics serving");
+    tracing::info!(listen = %listener.local_addr()?, "health and metrics serving");
     axum::serve(listener, router(pool))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_match;
 pub mod cli;
+pub mod config_check;
 pub mod ctl;
 pub use carepath_workflows::db;
 pub mod demo;

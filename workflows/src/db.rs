@@ -18,27 +18,180 @@ fn stuck_after_secs() -> String {
         .to_string()
 }
 
+/// A pool of at most `max_connections` connections to the PostgreSQL server
+/// at `url` (`DATABASE_URL`), each set up for journeys (TCP keepalives, the
+/// overdue threshold) by `SET` after connecting rather than by startup
+/// options, which PgBouncer refuses.
+///
+/// # Errors
+/// One sentence, without the URL's password or the server's source lines:
+/// not a `postgres://` URL, the server refusing or not answering, the
+/// database missing, authentication refused ([`connect_error`]).
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)
-        .context("DATABASE_URL is not a PostgreSQL URL")?
-        // A journey's lock lives as long as its connection. If a worker's
-        // machine vanishes without closing it, the server must notice within
-        // a minute, not after the kernel's default two hours.
-        .options([
-            ("tcp_keepalives_idle", "20"),
-            ("tcp_keepalives_interval", "5"),
-            ("tcp_keepalives_count", "4"),
-            ("tcp_user_timeout", "40000"),
-        ])
-        // A running journey that records nothing for this long is overdue
-        // (see `overdue_condition!`), whichever process asks.
-        .options([("carepath.stuck_after_secs", stuck_after_secs())]);
+    let options = connect_options(url)?;
+    // The pool retries failed connections until its timeout and then says
+    // only "timed out": one direct attempt first gives the real reason.
+    probe(&options).await?;
+    let stuck_after = stuck_after_secs();
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            let stuck_after = stuck_after.clone();
+            Box::pin(async move {
+                sqlx::raw_sql(SESSION_SETUP).execute(&mut *conn).await?;
+                sqlx::query("SELECT set_config('carepath.stuck_after_secs', $1, false)")
+                    .bind(stuck_after)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")
+}
+
+/// `url` parsed, refused unless it is a `postgres://` or `postgresql://` URL
+/// (sqlx would read a `mysql://` URL as PostgreSQL's defaults).
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if !matches!(scheme, Some("postgres" | "postgresql")) {
+        bail!(
+            "DATABASE_URL is not a PostgreSQL URL: it must look like \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE{}",
+            scheme.map_or(String::new(), |s| format!(" (it starts with {s}://)"))
+        );
+    }
+    let options = PgConnectOptions::from_str(url).map_err(|e| {
+        anyhow::anyhow!(
+            "DATABASE_URL is not a valid PostgreSQL URL: {}",
+            without_source(&e)
+        )
+    })?;
+    // PostgreSQL 12 and later print floats exactly by default; sqlx's
+    // `extra_float_digits` startup parameter is one PgBouncer refuses.
+    Ok(options.extra_float_digits(None))
+}
+
+/// What every new connection runs first. A journey's lock lives as long as
+/// its connection: if a worker's machine vanishes without closing it, the
+/// server must notice within a minute, not after the kernel's default two
+/// hours. (Then `carepath.stuck_after_secs` is set from
+/// `CAREPATH_STUCK_AFTER_SECS`: a running journey that records nothing for
+/// that long is overdue, see `overdue_condition!`, whichever process asks.)
+const SESSION_SETUP: &str = "SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 5; \
+     SET tcp_keepalives_count = 4; SET tcp_user_timeout = 40000";
+
+/// Two connections, opened and closed before the pool: the first reports why
+/// connecting fails, if it does; together they refuse a pooler that does
+/// not keep a client on one server session ([`same_session_throughout`]).
+async fn probe(options: &PgConnectOptions) -> Result<()> {
+    use sqlx::Connection;
+    let mut first = open(options).await?;
+    let mut second = open(options).await?;
+    let checked = same_session_throughout(&mut first, &mut second).await;
+    let _ = first.close().await;
+    let _ = second.close().await;
+    checked
+}
+
+async fn open(options: &PgConnectOptions) -> Result<sqlx::PgConnection> {
+    use sqlx::ConnectOptions;
+    match tokio::time::timeout(Duration::from_secs(10), options.connect()).await {
+        Err(_) => bail!(
+            "no answer from PostgreSQL at {} within 10 s (DATABASE_URL)",
+            server(options)
+        ),
+        Ok(Err(error)) => Err(connect_error(&error, options)),
+        Ok(Ok(conn)) => Ok(conn),
+    }
+}
+
+/// carepath holds session advisory locks (a journey's lock) and LISTENs
+/// (the queue): behind a pooler that hands one client's statements to
+/// different server sessions — PgBouncer's `pool_mode = transaction` or
+/// `statement` — both would break without an error. So a setting made on
+/// `first` must stay on `first` and not show on `second`. (A transaction
+/// pooler gives `second` the server session `first` just released: PgBouncer
+/// reuses the most recently used one.) Simple queries only: a transaction
+/// pooler would also lose named prepared statements.
+async fn same_session_throughout(
+    first: &mut sqlx::PgConnection,
+    second: &mut sqlx::PgConnection,
+) -> Result<()> {
+    use sqlx::Row;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    let read = "SELECT coalesce(current_setting('carepath.session_probe', true), '')";
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SELECT set_config('carepath.session_probe', '{marker}', false)"
+    )))
+    .execute(&mut *first)
+    .await?;
+    let on_second: String = sqlx::raw_sql(read)
+        .fetch_one(&mut *second)
+        .await?
+        .try_get(0)?;
+    let on_first: String = sqlx::raw_sql(read)
+        .fetch_one(&mut *first)
+        .await?
+        .try_get(0)?;
+    if on_second == marker || on_first != marker {
+        bail!(
+            "DATABASE_URL leads to a connection pooler that does not keep a client on one \
+             PostgreSQL session (PgBouncer with pool_mode = transaction or statement): carepath \
+             holds session advisory locks and LISTENs, which that would silently break. Use \
+             pool_mode = session, or connect to PostgreSQL directly"
+        );
+    }
+    Ok(())
+}
+
+/// Why connecting to `options`'s server failed, in one sentence that names
+/// the server, database and user but never the password.
+pub fn connect_error(error: &sqlx::Error, options: &PgConnectOptions) -> anyhow::Error {
+    let at = server(options);
+    let database = options.get_database().unwrap_or(options.get_username());
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            anyhow::anyhow!(
+                "PostgreSQL refused the connection at {at}: is a server running there? (DATABASE_URL)"
+            )
+        }
+        sqlx::Error::Io(io) => {
+            anyhow::anyhow!("cannot reach PostgreSQL at {at}: {io} (DATABASE_URL)")
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("3D000") => anyhow::anyhow!(
+                "database \"{database}\" does not exist on {at}: create it (createdb {database}) \
+                 or fix DATABASE_URL"
+            ),
+            Some("28P01" | "28000") => anyhow::anyhow!(
+                "PostgreSQL at {at} refused user \"{}\": {} (DATABASE_URL)",
+                options.get_username(),
+                db.message()
+            ),
+            code => anyhow::anyhow!(
+                "PostgreSQL at {at} refused the connection: {} (SQLSTATE {}; DATABASE_URL)",
+                db.message(),
+                code.unwrap_or("unknown")
+            ),
+        },
+        other => anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {at}: {} (DATABASE_URL)",
+            without_source(other)
+        ),
+    }
+}
+
+/// `host:port`, or the socket folder and port.
+fn server(options: &PgConnectOptions) -> String {
+    format!("{}:{}", options.get_host(), options.get_port())
+}
+
+/// An error's own message, without the chain sqlx appends.
+fn without_source(error: &sqlx::Error) -> String {
+    error.to_string()
 }
 
 /// Where the application records its own migrations (the workspace's

@@ -1,5 +1,6 @@
-//! The configuration file (`--config`, `CAREPATH_CONFIG`): vendor profiles
-//! under `[vendors.<name>]` and journey timings under `[consult]`. Secrets are
+//! The configuration file (`--config`, `CAREPATH_CONFIG`): its `mode`
+//! (production unless it says `mode = "development"`), vendor profiles under
+//! `[vendors.<name>]` and journey timings under `[consult]`. Secrets are
 //! never in it; they come from the environment ([`Settings::load`] reads the
 //! webhook secrets; the vendor clients read theirs by the names the
 //! profiles give).
@@ -10,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use carepath_activities::VendorsConfig;
 use carepath_activities::config::VendorProfile;
+use carepath_activities::credentials::{self, Mode};
 use carepath_activities::webhook_signature::Secrets;
 use serde::Deserialize;
 
@@ -27,6 +29,8 @@ pub struct Settings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    #[serde(default)]
+    mode: Mode,
     #[serde(default)]
     vendors: BTreeMap<String, VendorProfile>,
     #[serde(default)]
@@ -47,15 +51,20 @@ impl Settings {
         let file: File = toml::from_str(text).context("reading the configuration")?;
         file.consult.check()?;
         Ok(Self {
-            vendors: VendorsConfig::from_profiles(file.vendors)?,
+            vendors: VendorsConfig::from_profiles(file.mode, file.vendors)?,
             consult: file.consult,
             webhook_secrets: Secrets::default(),
         })
     }
 
     /// The file at `path`, or every default (vendors on a local sandbox,
-    /// production timings) without one; with the webhook secrets of the
-    /// environment ([`Secrets::from_env`]).
+    /// production timings, development mode) without one; with the webhook
+    /// secrets of the environment ([`Secrets::from_env`]) and, in development,
+    /// the sandbox's for vendors that have none.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file; in production, a secret variable a
+    /// profile names that is not set ([`credentials::check`]), naming each.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let settings = match path {
             None => Self::default(),
@@ -65,11 +74,61 @@ impl Settings {
                 Self::from_toml(&text).with_context(|| format!("in {}", p.display()))?
             }
         };
+        credentials::check(&settings.vendors, env)?;
+        let webhook_secrets = match settings.vendors.mode {
+            Mode::Production => Secrets::from_env(),
+            Mode::Development => Secrets::from_env().or_development(),
+        };
         Ok(Self {
-            webhook_secrets: Secrets::from_env(),
+            webhook_secrets,
             ..settings
         })
     }
+
+    /// What an operator should know at start, one line each, no secret in
+    /// any: vendors on development credentials or the development webhook
+    /// secret, and vendors whose webhooks will all be refused for want of a
+    /// secret.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let unset: Vec<String> = credentials::unset(&self.vendors, env)
+            .into_iter()
+            .map(|m| m.variable)
+            .collect();
+        if self.vendors.mode == Mode::Development && !unset.is_empty() {
+            lines.push(format!(
+                "development mode: the sandbox's development credential stands in for {}",
+                unset.join(", ")
+            ));
+        }
+        let (mut development, mut refused) = (Vec::new(), Vec::new());
+        for vendor in self.vendors.vendors.keys() {
+            let variable = format!("CAREPATH_{}_WEBHOOK_SECRET", vendor.to_uppercase());
+            if self.webhook_secrets.of(vendor).is_empty() {
+                refused.push(format!("{vendor} (set {variable})"));
+            } else if self.webhook_secrets.is_development(vendor) {
+                development.push(vendor.as_str());
+            }
+        }
+        if !development.is_empty() {
+            lines.push(format!(
+                "development mode: webhooks from {} are checked with the sandbox's development \
+                 secret, as the sandbox signs them by default",
+                development.join(", ")
+            ));
+        }
+        for vendor in refused {
+            lines.push(format!(
+                "no webhook secret for {vendor}: every webhook it sends will be refused"
+            ));
+        }
+        lines
+    }
+}
+
+/// An environment variable, empty counting as unset.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -94,6 +153,34 @@ mod tests {
                 "[consult]\nmore_info_reminder = \"5d\"\nmore_info_cancel = \"1d\"\n"
             )
             .is_err()
+        );
+    }
+
+    /// The configurations the repository ships parse: the local one in
+    /// development mode, the Kubernetes ConfigMap's in production mode.
+    #[test]
+    fn the_shipped_configurations_load() {
+        let local = include_str!("../../config/local.toml");
+        let local =
+            Settings::from_toml(local).unwrap_or_else(|e| panic!("config/local.toml: {e:#}"));
+        assert_eq!(local.vendors.mode, Mode::Development);
+        assert_eq!(local.consult.decision_sla, Duration::from_secs(120));
+
+        let configmap = include_str!("../../deploy/kubernetes/base/config/configmap.yaml");
+        let toml: String = configmap
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("carepath.toml: |"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.get(4..).unwrap_or("")))
+            .collect();
+        let kubernetes =
+            Settings::from_toml(&toml).unwrap_or_else(|e| panic!("the ConfigMap: {e:#}"));
+        assert_eq!(kubernetes.vendors.mode, Mode::Production);
+        assert!(
+            kubernetes.vendors.vendors["pharmacy"]
+                .base_url
+                .starts_with("https://")
         );
     }
 }

@@ -39,7 +39,16 @@ impl Vendors {
                 .get(name)
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("no profile for vendor {name}"))?;
-            VendorClient::new(name, profile, pool.clone(), TokenBackoff::default())
+            let credential = crate::credentials::resolve(config.mode, name, &profile, |v| {
+                std::env::var(v).ok()
+            })?;
+            VendorClient::new(
+                name,
+                profile,
+                credential,
+                pool.clone(),
+                TokenBackoff::default(),
+            )
         };
         Ok(Arc::new(Self {
             clinical: ClinicalNetwork(client("clinical")?),

@@ -72,6 +72,9 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where a development fallback secret says it came from.
+const DEVELOPMENT_SOURCE: &str = "the sandbox's development secret";
+
 /// Every vendor's webhook secrets: the current one first, then the one
 /// being rotated out. A vendor without any has every delivery refused.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +131,28 @@ impl Secrets {
         VENDORS
             .iter()
             .fold(Self::default(), |all, vendor| all.with(vendor, secrets))
+    }
+
+    /// These secrets, with the sandbox's development secret
+    /// ([`DEVELOPMENT_WEBHOOK_SECRET`](crate::credentials::DEVELOPMENT_WEBHOOK_SECRET))
+    /// for every vendor that has none: development mode's.
+    pub fn or_development(mut self) -> Self {
+        for vendor in VENDORS {
+            let secrets = self.by_vendor.entry(vendor.to_owned()).or_default();
+            if secrets.is_empty() {
+                secrets.push(Secret::new(
+                    crate::credentials::DEVELOPMENT_WEBHOOK_SECRET,
+                    DEVELOPMENT_SOURCE,
+                ));
+            }
+        }
+        self
+    }
+
+    /// Whether `vendor`'s deliveries are checked with the development secret
+    /// only ([`Secrets::or_development`]).
+    pub fn is_development(&self, vendor: &str) -> bool {
+        matches!(self.of(vendor), [only] if only.from == DEVELOPMENT_SOURCE)
     }
 
     /// `vendor`'s secrets, current first; none when it has none.

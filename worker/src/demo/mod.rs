@@ -22,15 +22,17 @@ pub use stack::Stack;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// How many journeys to run.
-    #[arg(long, default_value_t = 300)]
+    /// How many journeys to run (1 to 5,000).
+    #[arg(long, default_value_t = 300,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=5_000))]
     pub journeys: usize,
     /// Keep the API and workers running after the summary, for `carepath ctl`, until Ctrl-C.
     #[arg(long)]
     pub hold: bool,
-    /// Give up if the journeys have not all ended by then (seconds).
-    #[arg(long, default_value_t = 300)]
-    pub timeout_secs: u64,
+    /// Give up if the journeys have not all ended by then (seconds; by
+    /// default 300, or a quarter second per journey when that is longer).
+    #[arg(long)]
+    pub timeout_secs: Option<u64>,
 }
 
 /// What each journey is meant to do, and so how it should end.
@@ -99,24 +101,25 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         stack.sandbox_url, stack.api_url
     );
     let started = start_journeys(&stack, args.journeys).await?;
+    let timeout_secs = args
+        .timeout_secs
+        .unwrap_or_else(|| 300.max(args.journeys as u64 / 4));
 
     let (faults, injected) = faults::schedule(stack.clone());
-    let ended = progress::follow(
-        &stack,
-        args.journeys,
-        Duration::from_secs(args.timeout_secs),
-    )
-    .await;
+    let ended = progress::follow(&stack, args.journeys, Duration::from_secs(timeout_secs)).await;
     faults.abort();
     let ended = ended?;
     if !ended {
         summary::print(&stack, &started, &injected, began).await?;
-        bail!("not every journey ended within {} s", args.timeout_secs);
+        bail!("not every journey ended within {timeout_secs} s");
     }
     let all_as_expected = summary::print(&stack, &started, &injected, began).await?;
     if args.hold {
-        println!("\nholding the stack up for `carepath ctl` (Ctrl-C to stop)…");
+        summary::print_inspection(&stack, &started);
+        println!("\nholding the stack up for `ctl` (Ctrl-C to stop)…");
         tokio::signal::ctrl_c().await?;
+    } else {
+        println!("\n(`--hold` keeps the stack up and prints `ctl` commands to practise on it)");
     }
     stack.stop().await;
     if !all_as_expected {

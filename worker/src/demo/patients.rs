@@ -22,10 +22,16 @@ const LAST: [&str; 12] = [
 ];
 const STATES: [&str; 6] = ["CA", "NY", "TX", "FL", "WA", "IL"];
 
-/// A distinct adult for `i`: their name, birthday, phone and email are nobody else's.
+/// Days from 1950-01-01 to 1999-12-31: birthdays in that span make adults
+/// whatever the year the demo runs in.
+const BIRTHDAYS: i64 = 18_262;
+
+/// A distinct adult for `i`: their name, birthday, phone and email are nobody
+/// else's. Birthdays step 53 days through [`BIRTHDAYS`]; 53 shares no factor
+/// with 18,262 (2 × 23 × 397), so the first 18,262 patients each get their own.
 pub fn new(i: usize) -> Value {
-    let dob = chrono::NaiveDate::from_ymd_opt(1955, 1, 1).unwrap_or_default()
-        + chrono::Duration::days(53 * i as i64);
+    let dob = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
+        + chrono::Duration::days((53 * i as i64) % BIRTHDAYS);
     json!({
         "external_id": format!("demo-patient-{i}"),
         "first_name": FIRST[i % FIRST.len()],
@@ -56,5 +62,26 @@ pub fn questionnaire(i: usize) -> Value {
         json!({ "id": "dermatology", "version": 2, "answers": {
             "concern": "acne", "duration_months": 1 + (i % 24),
             "tried_treatments": false, "photo_id_uploaded": true } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every demo size (up to 5,000 journeys) gets adults with birthdays of
+    /// their own (the generator once made patients born after 2008 at 400).
+    #[test]
+    fn five_thousand_patients_are_adults_with_their_own_birthdays() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..5_000 {
+            let dob = super::new(i)["date_of_birth"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            assert!(
+                ("1950-01-01".."2000-01-01").contains(&dob.as_str()),
+                "{i}: {dob}"
+            );
+            assert!(seen.insert(dob.clone()), "{i}: {dob} repeats");
+        }
     }
 }

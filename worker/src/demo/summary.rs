@@ -38,7 +38,6 @@ pub async fn print(
         println!("  - {f}");
     }
     print_engineering(stack, started, &judged, &counts, &vendors).await;
-    print_inspection(stack, started);
     Ok(judged.unexpected.is_empty() && vendors.duplicates == 0 && vendors.cross_clean)
 }
 
@@ -401,22 +400,32 @@ async fn print_vendors(stack: &Stack, vendors: &VendorCounts) {
     );
 }
 
-/// The `ctl` commands to look at a journey that asked for more information twice.
-fn print_inspection(stack: &Stack, started: &[Started]) {
+/// The `ctl` commands to practise on the held stack, runnable as printed:
+/// this binary's own path (after `cargo run`, `carepath` is not on the PATH),
+/// the API's address and an operator's token.
+pub fn print_inspection(stack: &Stack, started: &[Started]) {
+    let ctl = std::env::current_exe()
+        .map(|p| format!("{} ctl", p.display()))
+        .unwrap_or_else(|_| "cargo run -q -- ctl".to_owned());
+    println!("\nThe stack is up. In another shell:");
+    println!(
+        "  export CAREPATH_API_URL={} CAREPATH_TOKEN={}",
+        stack.api_url, stack.operator_token
+    );
     if let Some(example) = started
         .iter()
         .find(|s| s.scenario == super::Scenario::MoreInfoTwice)
     {
-        println!("\nInspect a journey (run with --hold to keep the API up for these):");
         println!(
-            "  export CAREPATH_API_URL={} CAREPATH_TOKEN={}",
-            stack.api_url, stack.operator_token
+            "  {ctl} show {}        # a journey that asked for more information twice",
+            example.id
         );
-        println!("  carepath ctl show {}", example.id);
-        println!("  carepath ctl history {}", example.id);
-        println!("  carepath ctl list --status failed");
-        println!("  carepath ctl inbox");
+        println!("  {ctl} history {}", example.id);
     }
+    println!("  {ctl} list --status failed");
+    println!("  {ctl} vendors");
+    println!("  {ctl} inbox");
+    println!("  {ctl} inbox --status rejected");
 }
 
 async fn held(stack: &Stack, kind: &str) -> usize {

@@ -1,0 +1,109 @@
+//! `carepath config check`: reads a configuration file (or the defaults) and
+//! the environment exactly as `worker` and `api` will at start, and says what
+//! they would refuse and what they would warn about — naming variables,
+//! never printing a secret's value.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use carepath_activities::config::AuthConfig;
+use carepath_activities::credentials::{self, Mode};
+use carepath_workflows::Settings;
+use clap::Args;
+
+use crate::db;
+
+/// `carepath config check [--config FILE]`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The configuration file; without one, the defaults (development mode,
+    /// every vendor the local sandbox on 127.0.0.1:8090).
+    #[arg(long, env = "CAREPATH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Also check that this database is reachable and migrated.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+/// Prints the report; an error when a worker or the API would refuse to start.
+///
+/// # Errors
+/// The configuration invalid, a secret it names unset (production), or the
+/// database unreachable or not migrated.
+pub async fn run(args: CheckArgs) -> Result<()> {
+    match &args.config {
+        Some(path) => println!("configuration: {}", path.display()),
+        None => println!("configuration: none (the built-in defaults)"),
+    }
+    let mut problems = 0;
+    match Settings::load(args.config.as_deref()) {
+        Ok(settings) => describe(&settings),
+        Err(error) => {
+            problems += 1;
+            println!("  REFUSED: {error:#}");
+        }
+    }
+    match &args.database_url {
+        None => println!("database: DATABASE_URL is not set (not checked)"),
+        Some(url) => match reachable(url).await {
+            Ok(()) => println!("database: reachable and migrated"),
+            Err(error) => {
+                problems += 1;
+                println!("database: REFUSED: {error:#}");
+            }
+        },
+    }
+    if problems > 0 {
+        bail!("{problems} problem(s): `carepath worker` and `carepath api` would not start");
+    }
+    println!("ok: `carepath worker` and `carepath api` would start with this configuration");
+    Ok(())
+}
+
+async fn reachable(url: &str) -> Result<()> {
+    let pool = db::connect(url, 1).await?;
+    db::ensure_migrated(&pool).await
+}
+
+fn describe(settings: &Settings) {
+    let mode = settings.vendors.mode;
+    println!("  mode: {}", mode.as_str());
+    for (vendor, profile) in &settings.vendors.vendors {
+        let variable = credentials::variable(profile);
+        let credential = match (std::env::var(variable).is_ok_and(|v| !v.is_empty()), mode) {
+            (true, _) => "set",
+            (false, Mode::Development) => "not set: the sandbox's development credential",
+            (false, Mode::Production) => "NOT SET",
+        };
+        let auth = match profile.auth {
+            AuthConfig::Oauth2 { .. } => "OAuth2 client credentials",
+            AuthConfig::ApiKey { .. } => "API key",
+        };
+        let webhook = if settings.webhook_secrets.of(vendor).is_empty() {
+            "none: every webhook refused"
+        } else if settings.webhook_secrets.is_development(vendor) {
+            "the sandbox's development secret"
+        } else {
+            "set"
+        };
+        println!(
+            "  vendors.{vendor}: {} — {auth} from {variable} ({credential}); webhook secret: {webhook}",
+            without_userinfo(&profile.base_url)
+        );
+    }
+    for warning in settings.warnings() {
+        println!("  warning: {warning}");
+    }
+}
+
+/// `url` without a user name or password, should a profile carry one.
+fn without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}

@@ -821,6 +821,26 @@ async fn health_readiness_metrics_and_an_openapi_3_document_of_every_route() {
     let (s, doc) = api.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
 
+    // The docs page: Swagger UI, served from the binary, reading /openapi.json.
+    let page = api
+        .http
+        .get(format!("{}/docs/", api.url))
+        .send()
+        .await
+        .expect("/docs/");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    let init = api
+        .http
+        .get(format!("{}/docs/swagger-initializer.js", api.url))
+        .send()
+        .await
+        .expect("initializer");
+    assert_eq!(init.status(), StatusCode::OK);
+    let init = init.text().await.expect("js");
+    assert!(init.contains("/openapi.json"), "{init}");
+
     // Validated by an independent OpenAPI 3 validator.
     let Some(python) = tools::or_skip("the OpenAPI document's validation", tools::python()) else {
         return;

@@ -404,3 +404,132 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
         "one more-info round for one case, two for another"
     );
 }
+
+/// A webhook refused for want of a secret — the API started before
+/// `CAREPATH_CLINICAL_WEBHOOK_SECRET` was set — is kept with its headers and
+/// replayed by an operator once the secret is set: admitted, judged by the
+/// time it arrived (here two hours ago, longer than the tolerance), stored
+/// once; a second replay is refused. Only the latest rejections keep a body
+/// (issue 14).
+#[tokio::test]
+async fn a_webhook_refused_for_want_of_a_secret_is_replayed_once_the_secret_is_set() {
+    use carepath_activities::webhook_signature::Secrets;
+    let db = fresh_db().await;
+    let no_secret =
+        carepath_workflows::webhooks::sources(&VendorsConfig::default(), &Secrets::default())
+            .expect("sources");
+    let before = engine(&db.pool, Registry::new()).with_webhook_sources(no_secret);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the API");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    serve_api_with(listener, before, VendorsConfig::default());
+    let http = reqwest::Client::new();
+    let body = event("evt_late_secret", "case.assigned", "case_late");
+    let arrived = chrono::Utc::now().timestamp() - 2 * 3600;
+    let signature = webhook_signature::sign(b"test-secret", arrived, &body);
+    let refused = http
+        .post(format!("{url}/webhooks/clinical"))
+        .header(webhook_signature::HEADER, &signature)
+        .header("authorization", "Bearer not-kept")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("deliver");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let why: Value = refused.json().await.expect("error body");
+    assert!(
+        why["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("CAREPATH_CLINICAL_WEBHOOK_SECRET is not set"),
+        "refused for want of a secret: {why}"
+    );
+    // As if it had arrived when it was signed, before an outage of the API's
+    // secret was noticed.
+    sqlx::query("UPDATE carepath.webhook_rejections SET received_at = to_timestamp($1)")
+        .bind(arrived as f64)
+        .execute(&db.pool)
+        .await
+        .expect("backdate");
+    let token = create_token(&db.pool, "ops", Role::Operator)
+        .await
+        .expect("token");
+    let call = |url: String, path: &str| {
+        http.post(format!("{url}{path}"))
+            .bearer_auth(&token)
+            .json(&json!({ "reason": "the clinical webhook secret is set now" }))
+            .send()
+    };
+    let listed: Value = http
+        .get(format!("{url}/v1/inbox/rejections"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let rejection = &listed["items"][0];
+    assert_eq!(rejection["replayable"], json!(true), "{listed}");
+    let id = rejection["id"].as_i64().expect("id");
+    let path = format!("/v1/inbox/rejections/{id}/replay");
+
+    // Still without the secret: refused again, and recorded as such.
+    let again = call(url.clone(), &path).await.expect("replay");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let kept: Value =
+        sqlx::query_scalar("SELECT headers FROM carepath.webhook_rejections WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("kept headers");
+    assert!(
+        kept.get("authorization").is_none(),
+        "kept a credential: {kept}"
+    );
+
+    // The secret set (an API restarted with it): admitted and stored once.
+    let fixed = serve_api(engine(&db.pool, Registry::new()), VendorsConfig::default()).await;
+    let admitted = call(fixed.clone(), &path).await.expect("replay");
+    assert_eq!(admitted.status(), StatusCode::OK);
+    let ack: Value = admitted.json().await.expect("ack");
+    assert_eq!(ack["status"], "stored", "{ack}");
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM carepath.webhook_inbox WHERE dedup_key = 'evt_late_secret'"
+        )
+        .await,
+        1
+    );
+    let twice = call(fixed.clone(), &path).await.expect("replay");
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    let audited = count(
+        &db.pool,
+        "SELECT count(*) FROM carepath.operator_audit WHERE action = 'rejection_replay'",
+    )
+    .await;
+    assert!(audited >= 2, "replays are audited");
+
+    // Bounded: of many rejections only the latest 1,000 keep a body.
+    let junk = b"{}".to_vec();
+    for _ in 0..1_005 {
+        let headers = json!({});
+        let delivery = carepath_workflows::store::rejections::RefusedBody::Delivery {
+            body: &junk,
+            headers: &headers,
+        };
+        carepath_workflows::store::rejections::reject(&db.pool, "crm", 401, "test", delivery)
+            .await
+            .expect("reject");
+    }
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM carepath.webhook_rejections WHERE body IS NOT NULL"
+        )
+        .await,
+        1_000
+    );
+}

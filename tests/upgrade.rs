@@ -130,7 +130,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             // Adoption records the baseline only; what came after it runs.
             ("app".into(), 20261202000001),
             ("app".into(), 20261203000001),
-            ("engine".into(), 20261201000001)
+            ("engine".into(), 20261201000001),
+            ("engine".into(), 20261204000001)
         ]
     );
     let kept: String =

@@ -21,7 +21,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use routes::{health, inbox, intake_review, journeys, matching, tokens, vendors, webhooks};
+use routes::{
+    health, inbox, intake_review, journeys, matching, rejections, tokens, vendors, webhooks,
+};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -83,6 +85,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::replay_many))
         .routes(routes!(inbox::skip_many))
         .routes(routes!(inbox::rejections))
+        .routes(routes!(rejections::replay))
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(health::healthz))
@@ -200,9 +203,14 @@ impl Modify for BodyRejections {
     }
 }
 
+/// Every route [`documented`] serves, plus `/docs`: Swagger UI (vendored in
+/// the binary: nothing is fetched from elsewhere) reading `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json"));
     router
+        .merge(Router::from(docs))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -61,10 +61,17 @@ impl<const N: usize> Headers for [(&str, &str); N] {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unverified {
     /// No signature, one that cannot be read, or none that a secret of the
-    /// vendor's (current or previous) made over this body — also what every
-    /// delivery gets from a vendor with no secret configured.
+    /// vendor's (current or previous) made over this body.
     #[error("signature missing or invalid")]
     Signature,
+    /// The vendor has no webhook secret configured (the variable named), so
+    /// no delivery can be verified: every one is refused, and kept for
+    /// replay once the secret is set.
+    #[error("no webhook secret is configured for this vendor ({variable} is not set)")]
+    NoSecret {
+        /// The environment variable that would hold it.
+        variable: String,
+    },
     /// A good signature made `skew_secs` seconds (either way) from now,
     /// beyond the vendor's tolerance: a replay, or a clock far off.
     #[error("timestamp {skew_secs} s away from now, beyond the tolerance")]
@@ -121,7 +128,8 @@ pub trait WebhookSource: Send + Sync {
     ///
     /// [`Unverified::Signature`] for a missing, unreadable or wrong
     /// signature; [`Unverified::Stale`] for a good one made too long ago
-    /// (or ahead).
+    /// (or ahead); [`Unverified::NoSecret`] when the vendor has no secret
+    /// to check with.
     fn verify(&self, headers: &dyn Headers, body: &[u8], now: i64) -> Result<(), Unverified>;
 
     /// The key a verified event is stored under, deduplicated within its

@@ -119,7 +119,9 @@ impl Settings {
         }
         for vendor in refused {
             lines.push(format!(
-                "no webhook secret for {vendor}: every webhook it sends will be refused"
+                "no webhook secret for {vendor}: every webhook it sends will be refused \
+                 (and kept for 72 hours, to replay once the secret is set: \
+                 `carepath ctl inbox-replay-rejected ID`)"
             ));
         }
         lines

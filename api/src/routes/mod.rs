@@ -3,6 +3,7 @@ pub mod inbox;
 pub mod intake_review;
 pub mod journeys;
 pub mod matching;
+pub mod rejections;
 pub mod tokens;
 pub mod vendors;
 pub mod webhooks;

@@ -67,48 +67,90 @@ pub async fn receive(
             return Err(reject(&state, &vendor, Refusal::unread(e), unread).await);
         }
     };
-    let event = match admit(source.as_ref(), &headers, &body) {
-        Ok(event) => event,
-        Err(refusal) => {
-            return Err(reject(&state, &vendor, refusal, RefusedBody::Read(&body)).await);
+    let now = chrono::Utc::now().timestamp();
+    match admit(source.as_ref(), &HttpHeaders(&headers), &body, now) {
+        Ok(event) => {
+            let ack = store(
+                &state,
+                &vendor,
+                source.as_ref(),
+                &HttpHeaders(&headers),
+                &event,
+                &body,
+            )
+            .await?;
+            Ok(Json(ack))
         }
-    };
-    let dedup_key = source.dedup_key(&HttpHeaders(&headers), &event, &body);
+        Err(refusal) => {
+            let kept = kept_headers(&headers);
+            let delivery = RefusedBody::Delivery {
+                body: &body,
+                headers: &kept,
+            };
+            Err(reject(&state, &vendor, refusal, delivery).await)
+        }
+    }
+}
+
+/// Stores an admitted `event` (its raw `body`, the headers its source keeps)
+/// in the inbox, deduplicated by the source's key, and counts it.
+///
+/// # Errors
+/// The database's.
+pub(crate) async fn store(
+    state: &AppState,
+    vendor: &str,
+    source: &dyn WebhookSource,
+    headers: &(dyn Headers + Sync),
+    event: &Value,
+    body: &[u8],
+) -> Result<WebhookAck, ApiError> {
+    let dedup_key = source.dedup_key(headers, event, body);
     let kept: serde_json::Map<String, Value> = source
         .kept_headers()
         .iter()
-        .filter_map(|h| {
-            headers
-                .get(h.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(|v| (h.clone(), json!(v)))
-        })
+        .filter_map(|h| headers.get(h.as_str()).map(|v| (h.clone(), json!(v))))
         .collect();
     let stored = inbox::store(
         state.engine.pool(),
-        &vendor,
+        vendor,
         Source::Webhook,
         &dedup_key,
-        source.event_type(&event).as_deref(),
-        &body,
+        source.event_type(event).as_deref(),
+        body,
         &Value::Object(kept),
     )
     .await?;
     let status = if stored { "stored" } else { "duplicate" };
     carepath_activities::metrics::WEBHOOKS
-        .with_label_values(&[vendor.as_str(), status])
+        .with_label_values(&[vendor, status])
         .inc();
-    Ok(Json(WebhookAck {
+    Ok(WebhookAck {
         status: status.into(),
         dedup_key,
-    }))
+    })
+}
+
+/// The headers of a refused delivery kept for its replay: every one that is
+/// text, but credentials and cookies, at most 64 of up to 1 KiB each.
+fn kept_headers(headers: &HeaderMap) -> Value {
+    const NEVER: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+    let kept: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| !NEVER.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?)))
+        .filter(|(_, value)| value.len() <= 1024)
+        .take(64)
+        .map(|(name, value)| (name, json!(value)))
+        .collect();
+    Value::Object(kept)
 }
 
 /// Why the door refuses a delivery: the answer's status, code and reason.
-struct Refusal {
-    status: StatusCode,
-    code: ErrorCode,
-    reason: String,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) code: ErrorCode,
+    pub(crate) reason: String,
 }
 
 impl Refusal {
@@ -133,19 +175,22 @@ impl Refusal {
 }
 
 /// The event in `body`, if the door takes it: signed by the vendor, as its
-/// source checks, and a JSON object that storage can keep and read back
-/// (stored, anything else would be a row no one can process).
-fn admit(source: &dyn WebhookSource, headers: &HeaderMap, body: &[u8]) -> Result<Value, Refusal> {
-    let now = chrono::Utc::now().timestamp();
-    source
-        .verify(&HttpHeaders(headers), body, now)
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                e.to_string(),
-            )
-        })?;
+/// source checks (a signed timestamp against `now`, Unix seconds), and a JSON
+/// object that storage can keep and read back (stored, anything else would
+/// be a row no one can process).
+pub(crate) fn admit(
+    source: &dyn WebhookSource,
+    headers: &dyn Headers,
+    body: &[u8],
+    now: i64,
+) -> Result<Value, Refusal> {
+    source.verify(headers, body, now).map_err(|e| {
+        Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            e.to_string(),
+        )
+    })?;
     let malformed =
         |reason: String| Refusal::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, reason);
     let event = match serde_json::from_slice(body) {

@@ -91,9 +91,10 @@ pub struct InboxQuery {
 }
 
 /// A webhook refused at the door (bad signature, stale, malformed, too
-/// large), or an item of a vendor's feed that could not be stored: nothing of
-/// it was stored but this record, so it cannot be replayed; its vendor has to
-/// send it again.
+/// large), or an item of a vendor's feed that could not be stored. A refused
+/// webhook keeps its body and headers for a while (`replayable`), so that
+/// once its cause is fixed an operator can replay it through the door's
+/// checks; after that, or for a feed item, its vendor has to send it again.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Rejection {
     /// A rejection's own number (not an inbox entry's).
@@ -110,6 +111,15 @@ pub struct Rejection {
     /// declared `Content-Length`, or 0).
     pub body_bytes: i32,
     pub received_at: DateTime<Utc>,
+    /// Whether its body and headers are still kept (up to 64 KiB, the last
+    /// 1,000 rejections, for 72 hours), so that it can be replayed
+    /// (`POST /v1/inbox/rejections/{id}/replay`) once its cause is fixed.
+    pub replayable: bool,
+    /// When an operator last replayed it.
+    pub replayed_at: Option<DateTime<Utc>>,
+    /// What that replay did: `stored` or `duplicate` (admitted), or
+    /// `refused: <reason>`.
+    pub replay_outcome: Option<String>,
 }
 
 impl From<inbox::Rejection> for Rejection {
@@ -122,6 +132,9 @@ impl From<inbox::Rejection> for Rejection {
             body_sha256: r.body_sha256,
             body_bytes: r.body_bytes,
             received_at: r.received_at,
+            replayable: r.replayable,
+            replayed_at: r.replayed_at,
+            replay_outcome: r.replay_outcome,
         }
     }
 }

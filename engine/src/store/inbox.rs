@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
+
+pub use super::rejections::{RefusedBody, Rejection, reject, rejections};
 
 /// How an event reached the inbox (the row's `source`: the way it first
 /// arrived).
@@ -135,52 +136,6 @@ pub async fn store(
     .await
 }
 
-/// What is known of a refused body.
-#[derive(Debug, Clone, Copy)]
-pub enum RefusedBody<'a> {
-    /// Its bytes: recorded by size and SHA-256.
-    Read(&'a [u8]),
-    /// Too large to be read: recorded by its declared size (bytes), without
-    /// a digest.
-    Unread {
-        /// The size it declared (`Content-Length`), in bytes; 0 when unknown.
-        declared: i64,
-    },
-}
-
-/// Records an event refused before the inbox in
-/// `carepath.webhook_rejections`: the HTTP status it was answered with (for
-/// a feed item, which is not answered, the status its body would have got
-/// as a webhook), the `reason` (no event content: it is shown to operators)
-/// and the body's size and digest — never the body.
-///
-/// # Errors
-/// The database's.
-pub async fn reject(
-    db: impl PgExecutor<'_>,
-    vendor: &str,
-    status_code: u16,
-    reason: &str,
-    body: RefusedBody<'_>,
-) -> Result<(), sqlx::Error> {
-    let (digest, size) = match body {
-        RefusedBody::Read(b) => (hex::encode(Sha256::digest(b)), b.len() as i64),
-        RefusedBody::Unread { declared } => (String::new(), declared),
-    };
-    sqlx::query(
-        "INSERT INTO carepath.webhook_rejections (vendor, status_code, reason, body_sha256, body_bytes)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(vendor)
-    .bind(i32::from(status_code))
-    .bind(reason)
-    .bind(digest)
-    .bind(i32::try_from(size).unwrap_or(i32::MAX))
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// A stored event as operators see it: where it is in routing, never its body.
 #[derive(Debug, Clone, FromRow)]
 pub struct Entry {
@@ -302,50 +257,6 @@ pub async fn skip(
     )
     .bind(ids)
     .bind(note)
-    .fetch_all(db)
-    .await
-}
-
-/// An event refused before the inbox, as [`reject`] recorded it.
-#[derive(Debug, Clone, FromRow)]
-pub struct Rejection {
-    /// The rejection's own number (a listing's cursor).
-    pub id: i64,
-    /// The vendor it claimed to come from.
-    pub vendor: String,
-    /// The HTTP status it was answered with (see [`reject`]).
-    pub status_code: i32,
-    /// Why it was refused.
-    pub reason: String,
-    /// SHA-256 of the body, hex; empty for a body too large to be read.
-    pub body_sha256: String,
-    /// The body's size in bytes, or its declared size when it was not read.
-    pub body_bytes: i32,
-    /// When it was refused.
-    pub received_at: DateTime<Utc>,
-}
-
-/// Up to `limit` rejections (of `vendor` only, when given), newest first,
-/// from those recorded before the rejection `before` (a page's cursor) when
-/// given.
-///
-/// # Errors
-/// The database's.
-pub async fn rejections(
-    db: impl PgExecutor<'_>,
-    vendor: Option<&str>,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<Rejection>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at
-           FROM carepath.webhook_rejections
-          WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
-    )
-    .bind(vendor)
-    .bind(before)
-    .bind(limit)
     .fetch_all(db)
     .await
 }

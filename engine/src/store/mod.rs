@@ -8,5 +8,6 @@ pub mod history;
 pub mod inbox;
 pub mod journeys;
 pub mod refs;
+pub mod rejections;
 pub mod signals;
 pub mod steps;

@@ -22,6 +22,7 @@ pub(super) async fn rejections(api: &Api, out: Output, vendor: Option<String>) -
             "reason",
             "bytes",
             "received",
+            "replay",
         ]);
         for i in p["items"].as_array().into_iter().flatten() {
             t.add_row(vec![
@@ -31,6 +32,11 @@ pub(super) async fn rejections(api: &Api, out: Output, vendor: Option<String>) -
                 s(&i["reason"]),
                 i["body_bytes"].to_string(),
                 s(&i["received_at"]),
+                match (s(&i["replay_outcome"]), i["replayable"].as_bool()) {
+                    (done, _) if !done.is_empty() => done,
+                    (_, Some(true)) => "replayable".to_owned(),
+                    _ => "not kept".to_owned(),
+                },
             ]);
         }
         t.to_string()
@@ -117,6 +123,26 @@ pub(super) async fn bulk(
             ));
         }
         text
+    });
+    Ok(())
+}
+
+/// `inbox-replay-rejected`: one refused delivery through the door again.
+pub(super) async fn replay_rejected(api: &Api, out: Output, id: i64, reason: &str) -> Result<()> {
+    let r = api
+        .call(
+            Method::POST,
+            &format!("/v1/inbox/rejections/{id}/replay"),
+            None,
+            Some(&json!({ "reason": reason })),
+        )
+        .await?;
+    print(out, &r, |r| {
+        format!(
+            "rejection {id} admitted: {} as {}",
+            s(&r["status"]),
+            s(&r["dedup_key"])
+        )
     });
     Ok(())
 }

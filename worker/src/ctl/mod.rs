@@ -93,6 +93,15 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Send a webhook refused at the door (see `inbox --status rejected`)
+    /// through its checks again, once the cause is fixed (a webhook secret set,
+    /// say): admitted, it is stored and routed like any delivery.
+    InboxReplayRejected {
+        /// The rejection's id.
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
     /// Set stored webhooks aside for good (replay brings them back).
     InboxSkip {
         #[arg(required = true)]
@@ -235,6 +244,9 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         CtlCommand::InboxReplay { ids, reason } => {
             let done = "queued for routing again";
             inbox::bulk(&api, out, "replay", done, &ids, &reason).await
+        }
+        CtlCommand::InboxReplayRejected { id, reason } => {
+            inbox::replay_rejected(&api, out, id, &reason).await
         }
         CtlCommand::InboxSkip { ids, reason } => {
             inbox::bulk(&api, out, "skip", "skipped", &ids, &reason).await

@@ -5,4 +5,6 @@
 pub mod audit;
 pub mod tokens;
 
-pub use carepath_engine::store::{alerts, gauges, history, inbox, journeys, refs, signals, steps};
+pub use carepath_engine::store::{
+    alerts, gauges, history, inbox, journeys, refs, rejections, signals, steps,
+};

@@ -14,6 +14,9 @@ use crate::engine::webhook_source::{self, Headers, Invalid, Route, Unverified, W
 /// One vendor's webhooks as its profile configures them.
 pub struct VendorSource {
     vendor: String,
+    /// Whether any secret is configured: without one, every delivery is
+    /// refused as such ([`Unverified::NoSecret`]), not as a bad signature.
+    has_secret: bool,
     verifier: Verifier,
     /// Where its events carry their id: a JSON pointer.
     event_id: String,
@@ -36,6 +39,7 @@ impl VendorSource {
             .collect();
         Ok(Self {
             vendor: vendor.to_owned(),
+            has_secret: !secrets.is_empty(),
             verifier,
             event_id: config.event_id.clone(),
             kept,
@@ -45,6 +49,11 @@ impl VendorSource {
 
 impl WebhookSource for VendorSource {
     fn verify(&self, headers: &dyn Headers, body: &[u8], now: i64) -> Result<(), Unverified> {
+        if !self.has_secret {
+            return Err(Unverified::NoSecret {
+                variable: format!("CAREPATH_{}_WEBHOOK_SECRET", self.vendor.to_uppercase()),
+            });
+        }
         let lookup = |name: &str| headers.get(name);
         self.verifier
             .verify(&lookup, body, now)

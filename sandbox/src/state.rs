@@ -101,6 +101,8 @@ pub struct Counters {
     pub tokens_issued: u64,
     /// Requests that repeated an idempotency key and were answered from the record.
     pub idempotent_replays: u64,
+    /// The same, by vendor.
+    pub idempotent_replays_by_vendor: BTreeMap<String, u64>,
     /// A second resource created for the same thing (the same case for one
     /// journey, the same patient, order or record): what carepath must never cause.
     pub duplicate_side_effects: BTreeMap<String, u64>,

@@ -159,6 +159,10 @@ fn answer(
     if let Some(stored) = recorded.as_ref().and_then(|k| s.idempotency.get(k)) {
         let stored = stored.clone();
         s.counters.idempotent_replays += 1;
+        *s.counters
+            .idempotent_replays_by_vendor
+            .entry(call.vendor.to_owned())
+            .or_default() += 1;
         call.record(&mut s, stored.status, None);
         return Answer::Replayed(stored);
     }

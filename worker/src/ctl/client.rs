@@ -110,10 +110,23 @@ pub(super) fn decimal(v: &Value, decimals: usize) -> String {
         .unwrap_or_default()
 }
 
-/// A JSON value as a table cell: strings bare, null empty.
+/// A JSON value as a table cell: strings bare, null empty. Control
+/// characters (a vendor's event type may hold any) are written escaped, so
+/// that nothing a vendor sent can move the cursor or recolour an
+/// operator's terminal.
 pub(super) fn s(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
+        Value::String(s) if s.chars().any(char::is_control) => s
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }

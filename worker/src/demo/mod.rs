@@ -6,6 +6,7 @@
 
 mod faults;
 mod patients;
+mod practice;
 mod progress;
 mod stack;
 mod summary;
@@ -115,7 +116,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     let all_as_expected = summary::print(&stack, &started, &injected, began).await?;
     if args.hold {
+        let practice = practice::leave(&stack).await?;
         summary::print_inspection(&stack, &started);
+        practice::print(&practice);
         println!("\nholding the stack up for `ctl` (Ctrl-C to stop)…");
         tokio::signal::ctrl_c().await?;
     } else {

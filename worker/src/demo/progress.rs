@@ -112,8 +112,9 @@ pub async fn follow(stack: &Stack, total: usize, timeout: Duration) -> Result<bo
         }
         let ended = counts[GROUPS.len() - 1];
         if ended as usize >= total {
+            // As they stand: `finish()` would draw every bar full.
             for bar in &bars {
-                bar.finish();
+                bar.abandon();
             }
             status_line.finish_with_message(line);
             return Ok(true);

@@ -200,11 +200,16 @@ impl Stack {
     }
 
     pub async fn start_journey(&self, key: &str, input: Value) -> Result<String> {
+        self.start_workflow("async_consult", key, input).await
+    }
+
+    /// Starts a journey of `workflow` as the product would; its id.
+    pub async fn start_workflow(&self, workflow: &str, key: &str, input: Value) -> Result<String> {
         let resp = self
             .http
             .post(format!("{}/v1/journeys", self.api_url))
             .bearer_auth(&self.product_token)
-            .json(&json!({ "workflow": "async_consult", "idempotency_key": key, "input": input }))
+            .json(&json!({ "workflow": workflow, "idempotency_key": key, "input": input }))
             .send()
             .await?;
         let status = resp.status();
@@ -239,6 +244,44 @@ impl Stack {
             bail!("the sandbox refused a scenario rule: {status} {body}");
         }
         Ok(())
+    }
+
+    /// `POST path` on the API as the demo's operator. Errors: not answered,
+    /// or answered with anything but success.
+    pub async fn operate(&self, path: &str, body: Value) -> Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .bearer_auth(&self.operator_token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// Delivers `event` to the API's webhook door as `vendor`, signed as the
+    /// sandbox signs; the HTTP status.
+    pub async fn deliver_webhook(&self, vendor: &str, event: &Value) -> Result<u16> {
+        let body = event.to_string();
+        let signature = carepath_activities::webhook_signature::sign(
+            WEBHOOK_SECRET.as_bytes(),
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        );
+        let resp = self
+            .http
+            .post(format!("{}/webhooks/{vendor}", self.api_url))
+            .header(carepath_activities::webhook_signature::HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        Ok(resp.status().as_u16())
     }
 
     pub async fn set_fault(&self, fault: Value) {

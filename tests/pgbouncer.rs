@@ -190,21 +190,9 @@ async fn workers_behind_pgbouncer_in_session_mode_survive_kills_and_a_rollout() 
         let status = old.wait_exit(Duration::from_secs(30)).await;
         assert!(status.success(), "worker exited with {status} on SIGTERM");
     }
-    let done_at_last_roll = count(
-        &db.pool,
-        "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
-    )
-    .await;
-    assert!(
-        done_at_last_roll < journeys as i64,
-        "the journeys finished before the rollout: it proved nothing"
-    );
+    assert_not_all_completed(&db.pool, journeys, "rollout").await;
     wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(180)).await;
-    for w in &mut workers {
-        w.assert_alive();
-        w.sigterm();
-        assert!(w.wait_exit(Duration::from_secs(30)).await.success());
-    }
+    stop_gracefully(&mut workers).await;
     let audit = audit_probes(&db.pool).await;
     let expected = journeys as i64 * steps as i64;
     assert_eq!(

@@ -131,21 +131,9 @@ async fn a_rolling_restart_of_every_worker_loses_nothing_and_reruns_no_step() {
         let status = old.wait_exit(Duration::from_secs(30)).await;
         assert!(status.success(), "worker exited with {status} on SIGTERM");
     }
-    let done_at_last_roll = count(
-        &db.pool,
-        "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
-    )
-    .await;
-    assert!(
-        done_at_last_roll < journeys as i64,
-        "the rollout finished after the run: it proved nothing"
-    );
+    assert_not_all_completed(&db.pool, journeys, "rollout").await;
     wait_all_completed(&db.pool, journeys as i64, Duration::from_secs(180)).await;
-    for w in &mut workers {
-        w.assert_alive();
-        w.sigterm();
-        assert!(w.wait_exit(Duration::from_secs(30)).await.success());
-    }
+    stop_gracefully(&mut workers).await;
     let live = count(
         &db.pool,
         "SELECT count(*) FROM apalis.jobs WHERE status IN ('Running', 'Queued')",

@@ -287,6 +287,31 @@ pub async fn statuses(pool: &PgPool) -> Vec<(String, i64)> {
         .expect("count statuses")
 }
 
+/// Asserts that not every one of `journeys` has completed yet: a disruption
+/// (a rollout, a restart) that comes after the run proves nothing.
+pub async fn assert_not_all_completed(pool: &PgPool, journeys: usize, disruption: &str) {
+    let done = count(
+        pool,
+        "SELECT count(*) FROM carepath.journeys WHERE status = 'completed'",
+    )
+    .await;
+    assert!(
+        done < journeys as i64,
+        "the journeys finished before the {disruption}: it proved nothing"
+    );
+}
+
+/// Every worker still alive, then stopped with SIGTERM, each exiting cleanly
+/// within 30 s.
+pub async fn stop_gracefully(workers: &mut [WorkerProcess]) {
+    for w in workers {
+        w.assert_alive();
+        w.sigterm();
+        let status = w.wait_exit(Duration::from_secs(30)).await;
+        assert!(status.success(), "worker exited with {status} on SIGTERM");
+    }
+}
+
 pub async fn wait_all_completed(pool: &PgPool, n: i64, timeout: Duration) {
     wait_for(
         &format!("all {n} journeys to complete"),

@@ -6,7 +6,8 @@ use std::time::Instant;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::faults::Injected;
+use super::evidence::{self, On, Sandbox, Spread};
+use super::faults::{self, Injected, Kind};
 use super::{Stack, Started};
 
 /// A journey's id, status, output and seconds from start to end.
@@ -33,12 +34,173 @@ pub async fn print(
         began.elapsed().as_secs_f64()
     );
     print_outcomes(&judged);
-    println!("\nFaults survived");
-    for f in injected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        println!("  - {f}");
-    }
+    print_faults(stack, injected, &vendors.counters).await;
     print_engineering(stack, started, &judged, &counts, &vendors).await;
     Ok(judged.unexpected.is_empty() && vendors.duplicates == 0 && vendors.cross_clean)
+}
+
+/// Each fault injected, and what it did as measured from this run (see
+/// `evidence` for what each number counts, and where from).
+async fn print_faults(stack: &Stack, injected: &Injected, counters: &Value) {
+    let faults = injected.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sb = Sandbox::read(stack, counters).await;
+    println!("\nFaults survived (with what each did, measured from this run)");
+    for (i, f) in faults.iter().enumerate() {
+        println!("  - {}", f.what);
+        let on = On {
+            from: f.from,
+            until: f.until,
+            holds_until: faults::holds_until(&faults, i),
+            killed_at: faults
+                .iter()
+                .find_map(|g| matches!(g.kind, Kind::WorkerKilled(_)).then_some(g.from)),
+        };
+        let lines = match what_it_did(stack, &sb, &f.kind, on).await {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("(not measured: {e})")],
+        };
+        for line in lines {
+            println!("      {line}");
+        }
+    }
+}
+
+/// A fault's evidence, a line or two for people.
+async fn what_it_did(
+    stack: &Stack,
+    sb: &Sandbox,
+    kind: &Kind,
+    on: On,
+) -> Result<Vec<String>, sqlx::Error> {
+    let pool = &stack.pool;
+    Ok(match kind {
+        Kind::RepeatedWebhooks => {
+            let keys = format!("demo-{}-%", stack.run_id);
+            let (events, repeats, twice) = evidence::repeats(pool, &keys).await?;
+            vec![format!(
+                "{} webhook deliveries for {events} vendor events (the pharmacy's also in its \
+                 feed): each stored once, {repeats} repeat deliveries absorbed; events applied \
+                 to a journey twice: {twice}",
+                sb.counters["webhooks_sent"]
+            )]
+        }
+        Kind::ClinicalOutage => {
+            let (refused, held) = evidence::outage(pool, sb, on).await?;
+            vec![
+                format!("clinical requests that reached it while it lasted: {refused}, each a 503"),
+                held.to_string(),
+            ]
+        }
+        Kind::PharmacyStorm => {
+            let s = evidence::storm(pool, sb, on).await?;
+            vec![
+                format!(
+                    "pharmacy requests in the storm: {}, all answered 429 (Retry-After up to {} s), \
+                     within {:.1} s: then none for its last {:.1} s",
+                    s.limited, s.retry_after, s.span, s.quiet
+                ),
+                format!(
+                    "{}; {} of them with no retry set before the Retry-After time",
+                    s.held, s.held.not_before
+                ),
+            ]
+        }
+        Kind::TokenFailures => {
+            let t = evidence::tokens(pool, sb, on).await?;
+            let bounded = t.requested as f64 <= 2.0 * t.secs.max(1.0);
+            vec![
+                format!(
+                    "token requests: {} in those {:.0} s, {} answered 504 ({}); meanwhile {} \
+                     clinical calls answered on tokens already held, {} refused (401)",
+                    t.requested,
+                    t.secs,
+                    t.refused,
+                    if bounded {
+                        "a bounded few: no refresh loop"
+                    } else {
+                        "over 2 a second"
+                    },
+                    t.served,
+                    t.unauthorised
+                ),
+                t.held.to_string(),
+            ]
+        }
+        Kind::WorkerKilled(kill) => kill.what_it_did(pool, on.from).await?,
+        Kind::LostPharmacyAnswers { replays_before } => lost(pool, sb, on, *replays_before).await?,
+        Kind::ClinicalWebhooksLost => clinical_lost(pool, sb, on).await?,
+    })
+}
+
+/// The clinical network's dropped webhooks, and how the journeys did without them.
+async fn clinical_lost(
+    pool: &sqlx::PgPool,
+    sb: &Sandbox,
+    on: On,
+) -> Result<Vec<String>, sqlx::Error> {
+    let (n, a) = evidence::clinical(pool, sb, on).await?;
+    if n == 0 {
+        return Ok(vec![
+            "0 dropped: the network sent no webhook while it lasted, so this run it had \
+             nothing to act on"
+                .to_owned(),
+        ]);
+    }
+    let mut line = format!(
+        "{n} clinical webhooks dropped, about {} journeys' cases: {} learnt by asking the \
+         network ({}), {} told first by a later webhook",
+        a.journeys,
+        a.by_lookup.len(),
+        Spread::of(a.by_lookup.clone()).after_event(),
+        a.by_later_webhook
+    );
+    if a.neither > 0 {
+        line.push_str(&format!(", {} needed by no journey", a.neither));
+    }
+    Ok(vec![line])
+}
+
+/// The pharmacy's lost answers and dropped `shipped` webhooks.
+async fn lost(
+    pool: &sqlx::PgPool,
+    sb: &Sandbox,
+    on: On,
+    replays_before: Option<u64>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let l = evidence::lost(sb, on, replays_before);
+    let replays = l.replays.map_or_else(
+        || "(the sandbox does not count them by vendor)".to_owned(),
+        |n| n.to_string(),
+    );
+    let shipped = evidence::shipped(pool, sb, on).await?;
+    let mut lines = vec![
+        format!(
+            "{} answers lost after the pharmacy acted; {replays} retries with the same \
+             idempotency key answered from its record; duplicate orders: {} (same order twice), \
+             {} (a fill ordered twice)",
+            l.lost, l.same_order, l.per_fill
+        ),
+        format!(
+            "{} `shipped` webhooks dropped; {} of them read from the pharmacy's event feed \
+             instead ({})",
+            shipped.dropped,
+            shipped.from_feed.len(),
+            Spread::of(shipped.from_feed.clone()).after_event()
+        ),
+    ];
+    // A lease taken before the kill and still held: its reader died mid-read.
+    if let (Some((taken, until)), Some(killed)) = (shipped.lease, on.killed_at)
+        && taken <= killed
+        && shipped.from_feed.len() < shipped.dropped
+    {
+        lines.push(format!(
+            "the rest unread when the run ended: the feed's lease, taken {:.1} s before the \
+             worker was killed, keeps other readers out for {:.0} s more",
+            evidence::secs(killed - taken),
+            evidence::secs(until - chrono::Utc::now())
+        ));
+    }
+    Ok(lines)
 }
 
 /// The demo's journeys as they ended (or are).
@@ -422,8 +584,7 @@ pub fn print_inspection(stack: &Stack, started: &[Started]) {
         );
         println!("  {ctl} history {}", example.id);
     }
-    println!("  {ctl} list --status failed");
-    println!("  {ctl} vendors");
+    println!("  {ctl} list");
     println!("  {ctl} inbox");
     println!("  {ctl} inbox --status rejected");
 }

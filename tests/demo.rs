@@ -60,8 +60,8 @@ fn the_demo_runs_to_a_clean_summary_and_holds_the_stack_for_ctl() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 
-    // Every printed command without a --reason, run as printed, in a shell
-    // with the printed exports.
+    // Every printed command, in the order printed, run as printed in a shell
+    // with the printed exports; then the practice work is gone.
     let export = text
         .lines()
         .map(str::trim)
@@ -71,28 +71,10 @@ fn the_demo_runs_to_a_clean_summary_and_holds_the_stack_for_ctl() {
     let commands: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with(bin) && !l.contains("--reason") && !l.contains(" ID "))
+        .filter(|l| l.starts_with(bin))
+        .map(|l| l.split("   #").next().unwrap_or(l).trim())
         .collect();
-    assert!(commands.len() >= 8, "{text}");
-    let mut outputs = String::new();
-    for command in &commands {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{export} && {command}"))
-            .output()
-            .expect("run a printed command");
-        let printed = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{command}: {}{printed}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        outputs.push_str(&printed);
-    }
-    // The work left is there to act on.
-    for shown in ["failed", "parked", "review", "notify", "operator"] {
-        assert!(outputs.contains(shown), "no {shown:?} in:\n{outputs}");
-    }
+    assert!(commands.len() >= 15, "{text}");
     let id_after = |label: &str| {
         let at = text.find(label).expect("a practice section");
         text[at..]
@@ -102,23 +84,48 @@ fn the_demo_runs_to_a_clean_summary_and_holds_the_stack_for_ctl() {
             .expect("an id")
     };
     let (failed, overdue) = (id_after("a failed journey"), id_after("an overdue journey"));
-    assert!(
-        outputs.contains(&failed) && outputs.contains(&overdue),
-        "{outputs}"
-    );
-
-    let resume = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{export} && {bin} ctl vendor-resume notify --reason 'practised'"
-        ))
-        .output()
-        .expect("resume the vendor");
-    assert!(
-        resume.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resume.stderr)
-    );
+    let run = |command: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{export} && {command}"))
+            .output()
+            .expect("run a printed command");
+        let printed = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{command}: {}{printed}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        printed
+    };
+    for command in &commands {
+        let printed = run(command);
+        let expect: &[&str] = if command.ends_with("list --status failed") {
+            &[&failed]
+        } else if command.ends_with("list --overdue") {
+            &[&overdue]
+        } else if command.ends_with("inbox --status parked") {
+            &["parked"]
+        } else if command.ends_with(" vendors") {
+            &["notify"]
+        } else if command.contains(" match ") && !command.contains("--") {
+            &["review"]
+        } else {
+            &[]
+        };
+        for shown in expect {
+            assert!(
+                printed.contains(shown),
+                "{command} shows no {shown:?}:\n{printed}"
+            );
+        }
+    }
+    // Acted on as printed: the parked webhook skipped, the vendor resumed,
+    // the match decided.
+    let after = run(&format!("{bin} ctl inbox --status parked"));
+    assert!(!after.contains("practice-"), "{after}");
+    let vendors = run(&format!("{bin} ctl vendors --output json"));
+    assert!(!vendors.contains("demo: a vendor on hold"), "{vendors}");
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(demo.id() as i32),

@@ -442,7 +442,7 @@ async fn a_webhook_refused_for_want_of_a_secret_is_replayed_once_the_secret_is_s
         why["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("CAREPATH_CLINICAL_WEBHOOK_SECRET is not set"),
+            .contains("no webhook secret is configured"),
         "refused for want of a secret: {why}"
     );
     // As if it had arrived when it was signed, before an outage of the API's

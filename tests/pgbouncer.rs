@@ -208,7 +208,9 @@ async fn workers_behind_pgbouncer_in_session_mode_survive_kills_and_a_rollout() 
 }
 
 /// Transaction pooling: `migrate`, `worker` and `api` each refuse to start,
-/// naming the cause and the fix, rather than run with broken locks.
+/// naming the cause and the fix, rather than run with broken locks — six
+/// times each, while other clients keep the pooler's server sessions busy,
+/// so that a start-up check's statements are not always routed alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_process_refuses_pgbouncer_in_transaction_mode_and_says_why() {
     let db = fresh_db().await;
@@ -217,13 +219,15 @@ async fn every_process_refuses_pgbouncer_in_transaction_mode_and_says_why() {
         return;
     };
     let url = bouncer.url(&server, &database_of(&db.url));
-    for command in [
+    let load = busy_clients(&url, 6).await;
+    let commands = [
         &["migrate"][..],
         &["worker"],
         &["api", "--listen", "127.0.0.1:0"],
-    ] {
+    ];
+    for command in commands.iter().cycle().take(18) {
         let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
-            .args(command)
+            .args(*command)
             .env("DATABASE_URL", &url)
             .env_remove("CAREPATH_CONFIG")
             .stdin(Stdio::null())
@@ -240,4 +244,31 @@ async fn every_process_refuses_pgbouncer_in_transaction_mode_and_says_why() {
             bouncer.log()
         );
     }
+    load.cancel();
+}
+
+/// `n` clients running one-statement transactions through `url` until
+/// cancelled.
+async fn busy_clients(url: &str, n: usize) -> tokio_util::sync::CancellationToken {
+    use sqlx::ConnectOptions;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = PgConnectOptions::from_str(url)
+        .expect("the pooler's URL")
+        .extra_float_digits(None);
+    for _ in 0..n {
+        let mut conn = options.connect().await.expect("a client of the pooler");
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                if sqlx::raw_sql("SELECT pg_sleep(0.002)")
+                    .execute(&mut conn)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    stop
 }

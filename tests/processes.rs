@@ -208,7 +208,8 @@ fn no_help_page_prints_a_secret_from_the_environment() {
             )
             .env("CAREPATH_TOKEN", "tok-s3cret-2")
             .env("CAREPATH_SANDBOX_WEBHOOK_SECRET", "whsec-s3cret-3")
-            .env("CAREPATH_WEBHOOK_SECRET", "whsec-s3cret-4")
+            .env("CAREPATH_API_URL", "http://ops:pw-s3cret-4@api.internal")
+            .env("CAREPATH_CONFIG", "/etc/s3cret-5.toml")
             .stdin(Stdio::null())
             .output()
             .expect("run carepath --help");

@@ -44,7 +44,9 @@ impl Default for ReconcilerConfig {
 impl Engine {
     /// Gives up to `cfg.batch` lost journeys (due for longer than `cfg.grace`
     /// with no live wake-up task) a new wake-up, in one transaction, then
-    /// deletes up to 5,000 queue rows finished more than `cfg.keep_done` ago.
+    /// deletes up to 5,000 queue rows finished more than `cfg.keep_done` ago,
+    /// and clears refused webhooks' bodies kept past their time
+    /// ([`crate::store::rejections::purge`]).
     ///
     /// # Errors
     /// `Database` or `Queue` errors: a failure while requeueing requeues
@@ -63,6 +65,9 @@ impl Engine {
         }
         tx.commit().await?;
         let pruned = prune_done(&self.pool, JOURNEY_QUEUE, cfg.keep_done).await?;
+        // Refused webhooks keep their bodies for a bounded time only, even
+        // when no new refusal comes to clear them.
+        crate::store::rejections::purge(&self.pool).await?;
         Ok(ReconcileReport {
             requeued: lost.len(),
             pruned,

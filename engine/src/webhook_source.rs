@@ -64,14 +64,12 @@ pub enum Unverified {
     /// vendor's (current or previous) made over this body.
     #[error("signature missing or invalid")]
     Signature,
-    /// The vendor has no webhook secret configured (the variable named), so
-    /// no delivery can be verified: every one is refused, and kept for
-    /// replay once the secret is set.
-    #[error("no webhook secret is configured for this vendor ({variable} is not set)")]
-    NoSecret {
-        /// The environment variable that would hold it.
-        variable: String,
-    },
+    /// The vendor has no webhook secret configured, so no delivery can be
+    /// verified: every one is refused, and kept for replay once the secret
+    /// is set. (The answer does not name the setting; the process's start-up
+    /// warning does.)
+    #[error("no webhook secret is configured for this vendor")]
+    NoSecret,
     /// A good signature made `skew_secs` seconds (either way) from now,
     /// beyond the vendor's tolerance: a replay, or a clock far off.
     #[error("timestamp {skew_secs} s away from now, beyond the tolerance")]

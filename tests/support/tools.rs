@@ -10,8 +10,10 @@
 //!   them, when the binary is not already on the PATH.
 //!
 //! A tool that cannot be provisioned (no `python3`, no network, not Debian)
-//! makes its test print `SKIP …` with the reason and how to fix it, unless
-//! `CAREPATH_TEST_TOOLS=require` is set (CI sets it): then the test fails.
+//! makes its test print `SKIP …` with the reason and how to fix it — and
+//! append it to `target/tmp/carepath-tools/skipped.txt`, since cargo hides a
+//! passing test's output — unless `CAREPATH_TEST_TOOLS=require` is set (CI
+//! sets it): then the test fails.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -50,6 +52,21 @@ pub fn or_skip<T>(test: &str, tool: Result<T, String>) -> Option<T> {
                 "{test}: {why} (CAREPATH_TEST_TOOLS=require)"
             );
             println!("SKIP {test}: {why}");
+            // cargo shows a passing test's output only with --nocapture:
+            // the skips are also listed in a file the README names.
+            let _ = std::fs::create_dir_all(root());
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(root().join("skipped.txt"))
+            {
+                use std::io::Write;
+                let _ = writeln!(
+                    file,
+                    "{} SKIP {test}: {why}",
+                    chrono::Utc::now().to_rfc3339()
+                );
+            }
             None
         }
     }

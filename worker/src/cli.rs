@@ -80,13 +80,18 @@ pub struct WorkerArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// Journeys run at once by this process.
-    #[arg(long, env = "CAREPATH_WORKER_CONCURRENCY", default_value_t = 16)]
+    #[arg(
+        long,
+        env = "CAREPATH_WORKER_CONCURRENCY",
+        hide_env_values = true,
+        default_value_t = 16
+    )]
     concurrency: usize,
     /// Vendor profiles (TOML); without one, vendors are the sandbox on 127.0.0.1:8090.
-    #[arg(long, env = "CAREPATH_CONFIG")]
+    #[arg(long, env = "CAREPATH_CONFIG", hide_env_values = true)]
     config: Option<std::path::PathBuf>,
     /// Serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:9090).
-    #[arg(long, env = "CAREPATH_WORKER_METRICS_LISTEN")]
+    #[arg(long, env = "CAREPATH_WORKER_METRICS_LISTEN", hide_env_values = true)]
     metrics_listen: Option<String>,
     #[command(flatten)]
     tuning: EngineTuning,
@@ -96,18 +101,25 @@ pub struct WorkerArgs {
 pub struct ApiArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
-    #[arg(long, env = "CAREPATH_API_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "CAREPATH_API_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080"
+    )]
     listen: String,
     /// Also serve /healthz, /readyz and /metrics here (e.g. 0.0.0.0:9091), a
     /// port kept off the public ingress.
-    #[arg(long, env = "CAREPATH_API_METRICS_LISTEN")]
+    #[arg(long, env = "CAREPATH_API_METRICS_LISTEN", hide_env_values = true)]
     metrics_listen: Option<String>,
     /// PostgreSQL connections this process may hold (its pool's size).
-    #[arg(long, env = "CAREPATH_API_DB_CONNECTIONS", default_value_t = 16,
+    #[arg(long, env = "CAREPATH_API_DB_CONNECTIONS", hide_env_values = true, default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
     db_connections: u32,
-    /// Vendor profiles (TOML), for the vendors view.
-    #[arg(long, env = "CAREPATH_CONFIG")]
+    /// The configuration file (TOML: mode, vendor profiles). Without one,
+    /// webhooks are checked only with the CAREPATH_<VENDOR>_WEBHOOK_SECRET
+    /// variables that are set; the rest are refused.
+    #[arg(long, env = "CAREPATH_CONFIG", hide_env_values = true)]
     config: Option<std::path::PathBuf>,
 }
 
@@ -116,11 +128,12 @@ pub struct SandboxArgs {
     #[arg(
         long,
         env = "CAREPATH_SANDBOX_LISTEN",
+        hide_env_values = true,
         default_value = "127.0.0.1:8090"
     )]
     listen: String,
     /// carepath's webhook inbox base, e.g. http://127.0.0.1:8080/webhooks
-    #[arg(long, env = "CAREPATH_SANDBOX_WEBHOOK_URL")]
+    #[arg(long, env = "CAREPATH_SANDBOX_WEBHOOK_URL", hide_env_values = true)]
     webhook_url: Option<String>,
     /// The secret webhooks are signed with (HMAC-SHA256).
     #[arg(
@@ -136,22 +149,57 @@ pub struct SandboxArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EngineTuning {
     /// How often an idle worker looks for tasks that came due.
-    #[arg(long, env = "CAREPATH_POLL_INTERVAL_MS", default_value_t = 200)]
+    #[arg(
+        long,
+        env = "CAREPATH_POLL_INTERVAL_MS",
+        hide_env_values = true,
+        default_value_t = 200
+    )]
     poll_interval_ms: u64,
-    #[arg(long, env = "CAREPATH_HEARTBEAT_MS", default_value_t = 2000)]
+    #[arg(
+        long,
+        env = "CAREPATH_HEARTBEAT_MS",
+        hide_env_values = true,
+        default_value_t = 2000
+    )]
     heartbeat_ms: u64,
-    #[arg(long, env = "CAREPATH_RECONCILE_MS", default_value_t = 5000)]
+    #[arg(
+        long,
+        env = "CAREPATH_RECONCILE_MS",
+        hide_env_values = true,
+        default_value_t = 5000
+    )]
     reconcile_ms: u64,
     /// First durable retry delay of a failing step; doubles per attempt.
-    #[arg(long, env = "CAREPATH_RETRY_INITIAL_MS", default_value_t = 2000)]
+    #[arg(
+        long,
+        env = "CAREPATH_RETRY_INITIAL_MS",
+        hide_env_values = true,
+        default_value_t = 2000
+    )]
     retry_initial_ms: u64,
-    #[arg(long, env = "CAREPATH_RETRY_MAX_MS", default_value_t = 900_000)]
+    #[arg(
+        long,
+        env = "CAREPATH_RETRY_MAX_MS",
+        hide_env_values = true,
+        default_value_t = 900_000
+    )]
     retry_max_ms: u64,
     /// Attempts of a step after which its journey fails (visible and retryable).
-    #[arg(long, env = "CAREPATH_RETRY_MAX_ATTEMPTS", default_value_t = 12)]
+    #[arg(
+        long,
+        env = "CAREPATH_RETRY_MAX_ATTEMPTS",
+        hide_env_values = true,
+        default_value_t = 12
+    )]
     retry_max_attempts: u32,
     /// How long shutdown waits for in-flight journeys to reach a step boundary.
-    #[arg(long, env = "CAREPATH_SHUTDOWN_GRACE_MS", default_value_t = 30_000)]
+    #[arg(
+        long,
+        env = "CAREPATH_SHUTDOWN_GRACE_MS",
+        hide_env_values = true,
+        default_value_t = 30_000
+    )]
     shutdown_grace_ms: u64,
 }
 
@@ -323,10 +371,28 @@ async fn run_api(args: ApiArgs) -> Result<()> {
         engine,
         vendors: std::sync::Arc::new(settings.vendors),
     };
-    axum::serve(listener, carepath_api::router(state))
+    let mut public = carepath_api::router(state);
+    if args.metrics_listen.is_some() {
+        public = public.layer(axum::middleware::from_fn(metrics_elsewhere));
+    }
+    axum::serve(listener, public)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
     Ok(())
+}
+
+/// With a metrics port of its own, the public listener does not answer
+/// `/metrics`: what reaches the public port (an ingress, anyone in the
+/// cluster) cannot scrape it.
+async fn metrics_elsewhere(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path() == "/metrics" {
+        return carepath_api::error::ApiError::not_found("no such route").into_response();
+    }
+    next.run(request).await
 }
 
 /// SIGTERM (Kubernetes) or SIGINT (Ctrl-C) starts a graceful shutdown.

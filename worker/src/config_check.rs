@@ -18,7 +18,7 @@ use crate::db;
 pub struct CheckArgs {
     /// The configuration file; without one, the defaults (development mode,
     /// every vendor the local sandbox on 127.0.0.1:8090).
-    #[arg(long, env = "CAREPATH_CONFIG")]
+    #[arg(long, env = "CAREPATH_CONFIG", hide_env_values = true)]
     config: Option<PathBuf>,
     /// Also check that this database is reachable and migrated.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -44,7 +44,10 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         }
     }
     match &args.database_url {
-        None => println!("database: DATABASE_URL is not set (not checked)"),
+        None => {
+            problems += 1;
+            println!("database: REFUSED: DATABASE_URL is not set (worker and api need it)");
+        }
         Some(url) => match reachable(url).await {
             Ok(()) => println!("database: reachable and migrated"),
             Err(error) => {

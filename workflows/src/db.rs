@@ -86,15 +86,36 @@ const SESSION_SETUP: &str = "SET tcp_keepalives_idle = 20; SET tcp_keepalives_in
 /// Two connections, opened and closed before the pool: the first reports why
 /// connecting fails, if it does; together they refuse a pooler that does
 /// not keep a client on one server session ([`same_session_throughout`]).
+/// Bounded: a pooler with no second session free does not hang the start.
 async fn probe(options: &PgConnectOptions) -> Result<()> {
     use sqlx::Connection;
     let mut first = open(options).await?;
     let mut second = open(options).await?;
-    let checked = same_session_throughout(&mut first, &mut second).await;
+    let checked = tokio::time::timeout(
+        PROBE_LIMIT,
+        same_session_throughout(&mut first, &mut second),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "PostgreSQL at {} (or a pooler in front of it) did not serve two sessions at once \
+             within {} s; carepath holds several (DATABASE_URL)",
+            server(options),
+            PROBE_LIMIT.as_secs()
+        ))
+    });
     let _ = first.close().await;
     let _ = second.close().await;
     checked
 }
+
+/// How long the start-up check may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Rounds of the session check: under load a transaction pooler can happen
+/// to route a few statements as a session would; across this many, the
+/// server sessions seen give it away.
+const PROBE_ROUNDS: usize = 8;
 
 async fn open(options: &PgConnectOptions) -> Result<sqlx::PgConnection> {
     use sqlx::ConnectOptions;
@@ -111,32 +132,39 @@ async fn open(options: &PgConnectOptions) -> Result<sqlx::PgConnection> {
 /// carepath holds session advisory locks (a journey's lock) and LISTENs
 /// (the queue): behind a pooler that hands one client's statements to
 /// different server sessions — PgBouncer's `pool_mode = transaction` or
-/// `statement` — both would break without an error. So a setting made on
-/// `first` must stay on `first` and not show on `second`. (A transaction
-/// pooler gives `second` the server session `first` just released: PgBouncer
-/// reuses the most recently used one.) Simple queries only: a transaction
-/// pooler would also lose named prepared statements.
+/// `statement` — both would break without an error. In session mode each
+/// client keeps one server session (one backend pid) for its life and no
+/// two clients share one, so over [`PROBE_ROUNDS`] rounds `first` sets a
+/// marker, `second` reads it, `first` reads it back, each statement also
+/// giving its backend's pid: any change of pid, a shared pid, the marker seen
+/// on `second` or lost on `first` means the statements were pooled.
+/// (PgBouncer gives the next client the session released last, so even an
+/// idle one shows it in the first round.) Simple queries only: a
+/// transaction pooler would also lose named prepared statements.
 async fn same_session_throughout(
     first: &mut sqlx::PgConnection,
     second: &mut sqlx::PgConnection,
 ) -> Result<()> {
-    use sqlx::Row;
-    let marker = uuid::Uuid::new_v4().simple().to_string();
-    let read = "SELECT coalesce(current_setting('carepath.session_probe', true), '')";
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "SELECT set_config('carepath.session_probe', '{marker}', false)"
-    )))
-    .execute(&mut *first)
-    .await?;
-    let on_second: String = sqlx::raw_sql(read)
-        .fetch_one(&mut *second)
-        .await?
-        .try_get(0)?;
-    let on_first: String = sqlx::raw_sql(read)
-        .fetch_one(&mut *first)
-        .await?
-        .try_get(0)?;
-    if on_second == marker || on_first != marker {
+    let read =
+        "SELECT pg_backend_pid(), coalesce(current_setting('carepath.session_probe', true), '')";
+    let (mut firsts, mut seconds) = (Vec::new(), Vec::new());
+    let mut pooled = false;
+    for _ in 0..PROBE_ROUNDS {
+        let marker = uuid::Uuid::new_v4().simple().to_string();
+        let set = format!(
+            "SELECT pg_backend_pid(), set_config('carepath.session_probe', '{marker}', false)"
+        );
+        firsts.push(session_of(first, &set).await?.0);
+        let (pid, seen) = session_of(second, read).await?;
+        seconds.push(pid);
+        let (pid, kept) = session_of(first, read).await?;
+        firsts.push(pid);
+        pooled |= seen == marker || kept != marker;
+    }
+    pooled |= firsts.iter().any(|p| *p != firsts[0])
+        || seconds.iter().any(|p| *p != seconds[0])
+        || firsts.iter().any(|p| seconds.contains(p));
+    if pooled {
         bail!(
             "DATABASE_URL leads to a connection pooler that does not keep a client on one \
              PostgreSQL session (PgBouncer with pool_mode = transaction or statement): carepath \
@@ -145,6 +173,22 @@ async fn same_session_throughout(
         );
     }
     Ok(())
+}
+
+/// One simple-protocol statement's backend pid and text column.
+async fn session_of(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(i32, String)> {
+    use sqlx::Row;
+    let failed = |e: sqlx::Error| {
+        anyhow::anyhow!("the start-up session check failed: {}", without_source(&e))
+    };
+    let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    Ok((
+        row.try_get(0).map_err(failed)?,
+        row.try_get(1).map_err(failed)?,
+    ))
 }
 
 /// Why connecting to `options`'s server failed, in one sentence that names
@@ -191,7 +235,19 @@ fn server(options: &PgConnectOptions) -> String {
 
 /// An error's own message, without the chain sqlx appends.
 fn without_source(error: &sqlx::Error) -> String {
-    error.to_string()
+    let mut text = error.to_string();
+    // sqlx ends some messages with where it raised them,
+    // "(sqlx_postgres::connection::tls:95)", and a server error with the
+    // server's source line, "at line 948".
+    if let Some(at) = text.rfind(" (sqlx_").filter(|_| text.ends_with(')')) {
+        text.truncate(at);
+    }
+    if let Some(at) = text.rfind(" at line ")
+        && text[at + 9..].bytes().all(|b| b.is_ascii_digit())
+    {
+        text.truncate(at);
+    }
+    text
 }
 
 /// Where the application records its own migrations (the workspace's

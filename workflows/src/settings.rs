@@ -57,10 +57,11 @@ impl Settings {
         })
     }
 
-    /// The file at `path`, or every default (vendors on a local sandbox,
-    /// production timings, development mode) without one; with the webhook
-    /// secrets of the environment ([`Secrets::from_env`]) and, in development,
-    /// the sandbox's for vendors that have none.
+    /// The file at `path`, or every default (vendors on a local sandbox with
+    /// its development credentials, production timings) without one; with
+    /// the webhook secrets of the environment ([`Secrets::from_env`]) and,
+    /// only for a file that says `mode = "development"`, the sandbox's for
+    /// vendors that have none.
     ///
     /// # Errors
     /// An unreadable or invalid file; in production, a secret variable a
@@ -75,9 +76,14 @@ impl Settings {
             }
         };
         credentials::check(&settings.vendors, env)?;
-        let webhook_secrets = match settings.vendors.mode {
-            Mode::Production => Secrets::from_env(),
-            Mode::Development => Secrets::from_env().or_development(),
+        // Only a file that says `mode = "development"` checks webhooks with
+        // the sandbox's published secret: a deployment that lost its
+        // configuration must not accept events anyone can sign.
+        let said_development = path.is_some() && settings.vendors.mode == Mode::Development;
+        let webhook_secrets = if said_development {
+            Secrets::from_env().or_development()
+        } else {
+            Secrets::from_env()
         };
         Ok(Self {
             webhook_secrets,
@@ -121,7 +127,8 @@ impl Settings {
             lines.push(format!(
                 "no webhook secret for {vendor}: every webhook it sends will be refused \
                  (and kept for 72 hours, to replay once the secret is set: \
-                 `carepath ctl inbox-replay-rejected ID`)"
+                 `carepath ctl inbox --status rejected`, then \
+                 `carepath ctl inbox-replay-rejected <id> --reason <why>`)"
             ));
         }
         lines

@@ -82,7 +82,7 @@ pub async fn receive(
             Ok(Json(ack))
         }
         Err(refusal) => {
-            let kept = kept_headers(&headers);
+            let kept = kept_headers(source.as_ref(), &headers);
             let delivery = RefusedBody::Delivery {
                 body: &body,
                 headers: &kept,
@@ -131,17 +131,16 @@ pub(crate) async fn store(
     })
 }
 
-/// The headers of a refused delivery kept for its replay: every one that is
-/// text, but credentials and cookies, at most 64 of up to 1 KiB each.
-fn kept_headers(headers: &HeaderMap) -> Value {
-    const NEVER: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
-    let kept: serde_json::Map<String, Value> = headers
+/// The headers of a refused delivery kept for its replay: those its vendor's
+/// source reads (the signature's, content type, user agent) and no other —
+/// no credential, no proxy's client address — of up to 1 KiB each.
+fn kept_headers(source: &dyn WebhookSource, headers: &HeaderMap) -> Value {
+    let kept: serde_json::Map<String, Value> = source
+        .kept_headers()
         .iter()
-        .filter(|(name, _)| !NEVER.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?)))
+        .filter_map(|name| Some((name, headers.get(name.as_str())?.to_str().ok()?)))
         .filter(|(_, value)| value.len() <= 1024)
-        .take(64)
-        .map(|(name, value)| (name, json!(value)))
+        .map(|(name, value)| (name.clone(), json!(value)))
         .collect();
     Value::Object(kept)
 }

@@ -136,7 +136,8 @@ pub async fn rejections(
 ) -> Result<Vec<Rejection>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, vendor, status_code, reason, body_sha256, body_bytes, received_at,
-                body IS NOT NULL AS replayable, replayed_at, replay_outcome
+                body IS NOT NULL AND received_at >= now() - make_interval(hours => $4) AS replayable,
+                replayed_at, replay_outcome
            FROM carepath.webhook_rejections
           WHERE ($1::text IS NULL OR vendor = $1) AND ($2::bigint IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3",
@@ -144,6 +145,7 @@ pub async fn rejections(
     .bind(vendor)
     .bind(before)
     .bind(limit)
+    .bind(KEEP_HOURS)
     .fetch_all(db)
     .await
 }
@@ -164,19 +166,41 @@ pub struct Kept {
     pub replay_outcome: Option<String>,
 }
 
-/// Rejection `id` with what is kept of its delivery; `None` when there is no
-/// such rejection.
+/// Rejection `id` with what is kept of its delivery (nothing once older
+/// than [`KEEP_HOURS`], whether or not [`purge`] has run since); `None` when
+/// there is no such rejection.
 ///
 /// # Errors
 /// The database's.
 pub async fn kept(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Kept>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT vendor, received_at, body, headers, replay_outcome
+        "SELECT vendor, received_at,
+                CASE WHEN received_at >= now() - make_interval(hours => $2) THEN body END AS body,
+                CASE WHEN received_at >= now() - make_interval(hours => $2) THEN headers END AS headers,
+                replay_outcome
            FROM carepath.webhook_rejections WHERE id = $1",
     )
     .bind(id)
+    .bind(KEEP_HOURS)
     .fetch_optional(db)
     .await
+}
+
+/// Clears the bodies and headers kept longer than [`KEEP_HOURS`] (the
+/// workers' reconciler calls it, so that they go even when no new rejection
+/// comes); how many.
+///
+/// # Errors
+/// The database's.
+pub async fn purge(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE carepath.webhook_rejections SET body = NULL, headers = NULL
+          WHERE body IS NOT NULL AND received_at < now() - make_interval(hours => $1)",
+    )
+    .bind(KEEP_HOURS)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Records that rejection `id` was replayed now, and what came of it

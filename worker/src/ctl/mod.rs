@@ -20,6 +20,7 @@ pub struct CtlArgs {
     #[arg(
         long,
         env = "CAREPATH_API_URL",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8080",
         global = true
     )]

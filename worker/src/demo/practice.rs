@@ -22,6 +22,8 @@ pub struct Practice {
     /// A consult waiting for an operator to say whether its patient is the
     /// registry's namesake.
     pub review: String,
+    /// The inbox entry of a webhook the router parked.
+    pub parked: i64,
     /// The vendor put on hold.
     pub paused: &'static str,
 }
@@ -71,7 +73,7 @@ pub async fn leave(stack: &Stack) -> Result<Practice> {
             json!({ "reason": "demo: a vendor on hold, to practise resuming" }),
         )
         .await?;
-    park_a_webhook(stack).await?;
+    let parked = park_a_webhook(stack).await?;
 
     settle(stack, &failed, "status = 'failed'").await?;
     settle(stack, &review, "phase = 'patient_match_review'").await?;
@@ -80,6 +82,7 @@ pub async fn leave(stack: &Stack) -> Result<Practice> {
         failed,
         overdue,
         review,
+        parked,
         paused,
     })
 }
@@ -97,8 +100,9 @@ fn consult(patient: Value, i: usize) -> Value {
 }
 
 /// A clinical event for a case of the run whose type no journey can take (a
-/// control character in it): signed and stored, then parked by the router.
-async fn park_a_webhook(stack: &Stack) -> Result<()> {
+/// control character in it): signed and stored, then parked by the router;
+/// its inbox entry.
+async fn park_a_webhook(stack: &Stack) -> Result<i64> {
     let cases = stack.sandbox("/_sandbox/resources?kind=case").await;
     let Some(case) = cases
         .as_array()
@@ -116,12 +120,18 @@ async fn park_a_webhook(stack: &Stack) -> Result<()> {
     if status != 200 {
         bail!("the webhook door answered {status}");
     }
+    let key = format!("practice-{}-parked", stack.run_id);
     settle_sql(
         stack,
         "SELECT count(*) > 0 FROM carepath.webhook_inbox WHERE status = 'parked' AND dedup_key = $1",
-        &format!("practice-{}-parked", stack.run_id),
+        &key,
     )
-    .await
+    .await?;
+    let id = sqlx::query_scalar("SELECT id FROM carepath.webhook_inbox WHERE dedup_key = $1")
+        .bind(&key)
+        .fetch_one(&stack.pool)
+        .await?;
+    Ok(id)
 }
 
 /// Waits until journey `id` meets `condition` (SQL over the row `j`).
@@ -162,10 +172,11 @@ pub fn print(practice: &Practice) {
         failed,
         overdue,
         review,
+        parked,
         paused,
     } = practice;
     let ctl = ctl.as_str();
-    println!("\nLeft for you to practise on (see the runbook in the README):");
+    println!("\nLeft for you to practise on:");
     println!(
         "  a failed journey: the clinical network refused its patient (a state it does not serve)"
     );
@@ -184,7 +195,7 @@ pub fn print(practice: &Practice) {
     );
     println!("  a parked webhook: an event whose type no journey can take");
     println!("    {ctl} inbox --status parked");
-    println!("    {ctl} inbox-skip ID --reason 'not an event we handle'");
+    println!("    {ctl} inbox-skip {parked} --reason 'not an event we handle'");
     println!("  a vendor on hold ({paused}): journeys that need it wait until it is resumed");
     println!("    {ctl} vendors");
     println!("    {ctl} vendor-resume {paused} --reason 'vendor back'");

@@ -280,7 +280,7 @@ impl Cli {
                 .await
             }
             Command::Demo(args) => {
-                logging::init("warn");
+                logging::init("warn,sqlx=error");
                 demo::run(args).await
             }
             Command::Patients { which } => {

@@ -22,16 +22,22 @@ const LAST: [&str; 12] = [
 ];
 const STATES: [&str; 6] = ["CA", "NY", "TX", "FL", "WA", "IL"];
 
-/// Days from 1950-01-01 to 1999-12-31: birthdays in that span make adults
-/// whatever the year the demo runs in.
-const BIRTHDAYS: i64 = 18_262;
+/// Birthdays: years 1950–1999, any month, days 13–28 — 9,600 dates, none
+/// of which reads as another with day and month swapped (a typo matching
+/// weighs), so that two made-up people never look like one.
+const BIRTHDAYS: usize = 50 * 12 * 16;
 
-/// A distinct adult for `i`: their name, birthday, phone and email are nobody
-/// else's. Birthdays step 53 days through [`BIRTHDAYS`]; 53 shares no factor
-/// with 18,262 (2 × 23 × 397), so the first 18,262 patients each get their own.
+/// A distinct adult for `i`: their name, birthday, ZIP code, phone and email
+/// are nobody else's. 7,919 shares no factor with 9,600 (2⁷·3·5²), so the
+/// first 9,600 patients each get their own birthday.
 pub fn new(i: usize) -> Value {
-    let dob = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
-        + chrono::Duration::days((53 * i as i64) % BIRTHDAYS);
+    let n = (i * 7_919) % BIRTHDAYS;
+    let dob = chrono::NaiveDate::from_ymd_opt(
+        1950 + (n % 50) as i32,
+        1 + ((n / 50) % 12) as u32,
+        13 + (n / 600) as u32,
+    )
+    .unwrap_or_default();
     json!({
         "external_id": format!("demo-patient-{i}"),
         "first_name": FIRST[i % FIRST.len()],
@@ -41,8 +47,16 @@ pub fn new(i: usize) -> Value {
         "email": format!("demo.patient.{i}@example.com"),
         "phone": format!("+1415555{:04}", i % 10_000),
         "address": { "line1": format!("{} Market St", 100 + i), "city": "Springfield",
-                     "state": STATES[i % STATES.len()], "postal_code": "94103" }
+                     "state": STATES[i % STATES.len()], "postal_code": postal_code(i) }
     })
+}
+
+/// A ZIP code of patient `i`'s own: the names repeat every 1,008 patients,
+/// and two people who share a name and a ZIP code look like one person to
+/// matching (a review an operator must decide), not two. 7,919 shares no
+/// factor with 89,000, so the first 89,000 patients each get their own.
+fn postal_code(i: usize) -> String {
+    format!("{:05}", 10_001 + (i * 7_919) % 89_000)
 }
 
 /// Patient `i` again, with a new phone number.

@@ -673,7 +673,12 @@ async fn bulk_retry_and_vendor_controls() {
         .find(|v| v["name"] == "pharmacy")
         .cloned()
         .unwrap_or_default();
-    assert_eq!(pharmacy["breaker"], "open", "{b}");
+    // An operator's pause is a pause, until resumed: not a breaker, not a
+    // hold ending in a century.
+    assert_eq!(pharmacy["status"], "paused", "{b}");
+    assert_eq!(pharmacy["breaker"], "closed", "{b}");
+    assert_eq!(pharmacy["on_hold_until"], Value::Null, "{b}");
+    assert_eq!(pharmacy["paused_by"], "token:ops-alice", "{b}");
     assert!(
         pharmacy["hold_reason"]
             .as_str()
@@ -694,7 +699,7 @@ async fn bulk_retry_and_vendor_controls() {
             .as_array()
             .into_iter()
             .flatten()
-            .all(|v| v["breaker"] == "closed"),
+            .all(|v| v["breaker"] == "closed" && v["status"] == "available"),
         "{b}"
     );
     let (s, b) = api

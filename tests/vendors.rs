@@ -468,9 +468,23 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
 
     vendor_action("pause").await;
     let ids = start_vendor_probes(&engine, 5, PATIENT).await;
+    // One more that, past the vendor, waits for the clinician's decision
+    // (which this sandbox never sends: it has no webhook address).
+    let patient: Value = serde_json::from_str(PATIENT).expect("patient JSON");
+    let decision = engine
+        .start(
+            "vendor_probe",
+            "vp-decision",
+            json!({ "patient": patient, "await_decision": true }),
+            &Actor::new("test"),
+        )
+        .await
+        .expect("start")
+        .journey
+        .id;
     let worker = InProcessWorker::start(engine.clone(), "vendor-pause");
     wait_for(
-        "all five to wait on the paused vendor",
+        "all six to wait on the paused vendor",
         Duration::from_secs(30),
         || async {
             let n = count(
@@ -478,7 +492,7 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
                 "SELECT count(*) FROM carepath.journeys WHERE waiting_for = 'vendor:clinical'",
             )
             .await;
-            (n == 5).then_some(())
+            (n == 6).then_some(())
         },
     )
     .await;
@@ -491,6 +505,28 @@ async fn an_operators_vendor_pause_parks_journeys_and_resume_sends_them_on() {
     for id in ids {
         wait_status(&db.pool, id, "completed", Duration::from_secs(30)).await;
     }
+    // Past the hold, the journey that now waits for the clinician no longer
+    // shows the hold's error: it has moved on.
+    let last_error: Option<String> = wait_for(
+        "the decision journey to wait for the clinician",
+        Duration::from_secs(30),
+        || async {
+            let row: (String, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT status, waiting_for, last_error FROM carepath.journeys WHERE id = $1",
+            )
+            .bind(decision)
+            .fetch_one(&db.pool)
+            .await
+            .expect("the journey");
+            (row.0 == "waiting" && row.1.as_deref().is_some_and(|w| w.starts_with("signal:")))
+                .then_some(row.2)
+        },
+    )
+    .await;
+    assert_eq!(
+        last_error, None,
+        "a moved-on journey still shows the vendor hold's error"
+    );
     worker.shutdown().await;
 }
 

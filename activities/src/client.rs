@@ -471,7 +471,7 @@ impl VendorClient {
 
     /// Publishes a hold to every process and returns the error that says so.
     async fn hold(&self, lasting: Duration, reason: &str) -> VendorError {
-        match holds::hold(&self.pool, &self.name, lasting, reason, "carepath").await {
+        match holds::hold(&self.pool, &self.name, lasting, reason, holds::AUTOMATIC).await {
             Ok(h) => self.held(h.until, h.reason),
             Err(e) => {
                 tracing::warn!(vendor = %self.name, error = %e, "could not store a vendor hold");

@@ -155,6 +155,7 @@ impl Engine {
             shutdown: shutdown.clone(),
             phase: claimed.phase,
             attempts: claimed.attempts,
+            erred: claimed.last_error.is_some(),
         };
         let mut ctx = JourneyCtx::new(lock, start);
         let span = crate::tracecontext::run_span(

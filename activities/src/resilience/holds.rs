@@ -4,6 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+/// Who sets the holds carepath puts on a vendor by itself (an open breaker,
+/// a 429's Retry-After); an operator's pause is set by the operator's actor.
+pub const AUTOMATIC: &str = "carepath";
+
 /// A hold in force on a vendor.
 #[derive(Debug, Clone)]
 pub struct Hold {
@@ -11,6 +15,16 @@ pub struct Hold {
     pub until: DateTime<Utc>,
     /// Why: the failure that set it, or the operator's reason.
     pub reason: String,
+    /// Who set it: [`AUTOMATIC`], or an operator's actor (`token:<name>`).
+    pub set_by: String,
+}
+
+impl Hold {
+    /// Whether an operator paused the vendor (until resumed), rather than
+    /// carepath holding it after failures or a 429.
+    pub fn by_operator(&self) -> bool {
+        self.set_by != AUTOMATIC
+    }
 }
 
 /// The vendor's hold, if one is in force now.
@@ -18,14 +32,18 @@ pub struct Hold {
 /// # Errors
 /// The database's.
 pub async fn current(pool: &PgPool, vendor: &str) -> Result<Option<Hold>, sqlx::Error> {
-    let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT until, reason FROM carepath.vendor_holds
+    let row: Option<(DateTime<Utc>, String, String)> = sqlx::query_as(
+        "SELECT until, reason, set_by FROM carepath.vendor_holds
           WHERE vendor = $1 AND until > clock_timestamp()",
     )
     .bind(vendor)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(until, reason)| Hold { until, reason }))
+    Ok(row.map(|(until, reason, set_by)| Hold {
+        until,
+        reason,
+        set_by,
+    }))
 }
 
 /// Holds the vendor for `lasting` from now (the database's now, like every
@@ -58,6 +76,7 @@ pub async fn hold(
     Ok(current(pool, vendor).await?.unwrap_or(Hold {
         until: Utc::now() + chrono::Duration::from_std(lasting).unwrap_or_default(),
         reason: reason.to_owned(),
+        set_by: set_by.to_owned(),
     }))
 }
 

@@ -27,10 +27,18 @@ pub async fn list(
         let hold = holds::current(pool, name).await?;
         let waits = journeys::vendor_waits(pool, name).await?;
         let profile = state.vendors.vendors.get(name);
+        let paused = hold.as_ref().is_some_and(holds::Hold::by_operator);
+        let status = match (&hold, paused) {
+            (None, _) => "available",
+            (Some(_), false) => "held",
+            (Some(_), true) => "paused",
+        };
         vendors.push(VendorView {
             name: name.to_owned(),
-            breaker: if hold.is_some() { "open" } else { "closed" }.to_owned(),
-            on_hold_until: hold.as_ref().map(|h| h.until),
+            status: status.to_owned(),
+            breaker: if status == "held" { "open" } else { "closed" }.to_owned(),
+            on_hold_until: hold.as_ref().filter(|_| !paused).map(|h| h.until),
+            paused_by: hold.as_ref().filter(|_| paused).map(|h| h.set_by.clone()),
             hold_reason: hold.map(|h| h.reason),
             rate_per_sec: profile.map_or(0.0, |p| p.rate_per_sec),
             burst: profile.map_or(0, |p| p.burst),

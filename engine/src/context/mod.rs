@@ -57,6 +57,9 @@ pub struct JourneyCtx {
     stored_phase: String,
     phase: String,
     stored_attempts: i32,
+    /// Whether the row carries a `last_error` (a retry's, a vendor hold's, an
+    /// interrupted run's) that the next completed step must clear.
+    stored_error: bool,
 }
 
 /// Where a run starts from: what the claim read off the journey's row.
@@ -68,6 +71,8 @@ pub(crate) struct RunStart {
     pub shutdown: CancellationToken,
     pub phase: String,
     pub attempts: i32,
+    /// Whether the journey's row has a `last_error`.
+    pub erred: bool,
 }
 
 impl JourneyCtx {
@@ -84,6 +89,7 @@ impl JourneyCtx {
             stored_phase: start.phase.clone(),
             phase: start.phase,
             stored_attempts: start.attempts,
+            stored_error: start.erred,
         }
     }
 

@@ -223,7 +223,7 @@ impl JourneyCtx {
 
     /// The journey fields that change rarely; written with the next commit only when they did.
     fn journey_changes(&self) -> Option<(String, i32)> {
-        (self.phase != self.stored_phase || self.stored_attempts != 0)
+        (self.phase != self.stored_phase || self.stored_attempts != 0 || self.stored_error)
             .then(|| (self.phase.clone(), 0))
     }
 
@@ -248,6 +248,7 @@ impl JourneyCtx {
             tx.commit().await?;
             self.stored_phase = phase;
             self.stored_attempts = attempts;
+            self.stored_error = false;
         } else {
             // One statement, so one commit: the step's output and its history event.
             steps::record_completed(
@@ -282,6 +283,7 @@ impl JourneyCtx {
         .await?;
         journeys::set_failing(&mut *tx, journey_id, attempts, &message).await?;
         self.stored_attempts = attempts;
+        self.stored_error = true;
         history::append(
             &mut *tx,
             journey_id,

@@ -283,3 +283,49 @@ async fn a_permanent_error_fails_at_once_and_a_transient_one_when_its_attempts_r
     assert_eq!((rec.status.as_str(), rec.attempts), ("failed", max as i32));
     assert_eq!(unavailable.output, None);
 }
+
+/// A step, then a wait: a journey that moves on from where an earlier run
+/// left an error.
+struct StepThenWait;
+
+#[async_trait]
+impl Workflow for StepThenWait {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
+
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        ctx.step("first", |_| async { Ok(1) }).await?;
+        ctx.wait_signal("go", None).await?;
+        Ok(json!("done"))
+    }
+}
+
+/// `last_error` says why a journey is not moving; once it moves on (a step
+/// completes), the error is gone — here one an interrupted run left (the
+/// runner records it when the database drops mid-run), with no attempt
+/// counted and no phase change to clear it otherwise.
+#[tokio::test]
+async fn an_error_from_an_interrupted_run_clears_when_the_journey_moves_on() {
+    let pool = fresh_db().await;
+    let engine = engine(
+        &pool,
+        Registry::new().with("step_then_wait", 1, StepThenWait),
+    );
+    let id = start(&engine, "step_then_wait", json!({})).await;
+    sqlx::query("UPDATE carepath.journeys SET last_error = 'run interrupted: database: connection reset' WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("an earlier run's error");
+    let worker = Worker::start(&engine, "moves-on");
+    let waiting = wait_journey(&pool, id, "to wait for go", |j| {
+        j.status == JourneyStatus::Waiting
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        waiting.last_error, None,
+        "the error stayed after the journey moved on"
+    );
+}

@@ -38,8 +38,8 @@ pub(super) async fn act(
 fn vendors_table(v: &Value) -> String {
     let mut t = table(&[
         "vendor",
-        "breaker",
-        "on hold until",
+        "status",
+        "until",
         "reason",
         "rate/s",
         "waiting",
@@ -48,8 +48,12 @@ fn vendors_table(v: &Value) -> String {
     for x in v["vendors"].as_array().into_iter().flatten() {
         t.add_row(vec![
             s(&x["name"]),
-            s(&x["breaker"]),
-            s(&x["on_hold_until"]),
+            s(&x["status"]),
+            if x["status"] == "paused" {
+                "resumed".to_owned()
+            } else {
+                s(&x["on_hold_until"])
+            },
             s(&x["hold_reason"]),
             x["rate_per_sec"].to_string(),
             x["waiting_journeys"].to_string(),

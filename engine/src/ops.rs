@@ -337,6 +337,7 @@ impl Engine {
             Effect::SetStatus(status) => {
                 journeys::set_status(&mut *tx, id, status).await?;
                 if status == JourneyStatus::Cancelled {
+                    steps::cancel_open(&mut *tx, id).await?;
                     crate::store::alerts::resolve_in(
                         &mut tx,
                         id,

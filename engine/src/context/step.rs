@@ -96,7 +96,7 @@ impl JourneyCtx {
                     return self.suspend(&WaitingFor::Retry { key }, rec.due_at).await;
                 }
                 StepStatus::Retrying => prior = rec.attempts as u32,
-                StepStatus::Failed | StepStatus::Waiting => {
+                StepStatus::Failed | StepStatus::Waiting | StepStatus::Cancelled => {
                     let error = rec.last_error.unwrap_or_else(|| "step failed".into());
                     return Err(WorkflowError::Failed(format!("step {key}: {error}")));
                 }

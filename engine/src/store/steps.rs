@@ -36,6 +36,9 @@ pub enum StepStatus {
     Failed,
     /// A timer or a signal wait not yet over.
     Waiting,
+    /// Waiting or due to be retried when an operator cancelled the journey:
+    /// it will never run.
+    Cancelled,
 }
 
 macro_rules! text_enum {
@@ -76,7 +79,8 @@ macro_rules! text_enum {
 
 text_enum!(StepKind, "step kind", Step => "step", Sleep => "sleep", Signal => "signal");
 text_enum!(StepStatus, "step status",
-    Completed => "completed", Retrying => "retrying", Failed => "failed", Waiting => "waiting");
+    Completed => "completed", Retrying => "retrying", Failed => "failed", Waiting => "waiting",
+    Cancelled => "cancelled");
 
 /// A recorded position, as loaded when a journey run starts.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -427,6 +431,22 @@ fn like_escaped(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Marks journey `id`'s steps that were waiting or due to be retried as
+/// cancelled (its cancellation: none of them will run); how many.
+///
+/// # Errors
+/// The database's.
+pub async fn cancel_open(db: impl PgExecutor<'_>, id: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE carepath.journey_steps SET status = 'cancelled', due_at = NULL
+          WHERE journey_id = $1 AND status IN ('waiting', 'retrying')",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -329,3 +329,34 @@ async fn an_error_from_an_interrupted_run_clears_when_the_journey_moves_on() {
         "the error stayed after the journey moved on"
     );
 }
+
+/// A cancelled journey's open steps say so: the signal it waited for shows
+/// as cancelled, not as still waiting; the step it completed stays completed.
+#[tokio::test]
+async fn a_cancelled_journeys_open_steps_show_cancelled() {
+    let pool = fresh_db().await;
+    let engine = engine(
+        &pool,
+        Registry::new().with("step_then_wait", 1, StepThenWait),
+    );
+    let id = start(&engine, "step_then_wait", json!({})).await;
+    let worker = Worker::start(&engine, "cancelled");
+    wait_journey(&pool, id, "to wait for go", |j| {
+        j.status == JourneyStatus::Waiting
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        step(&pool, id, "signal:go").await.status.as_str(),
+        "waiting"
+    );
+    engine
+        .cancel(id, &actor(), "the patient withdrew")
+        .await
+        .expect("cancel");
+    assert_eq!(
+        step(&pool, id, "signal:go").await.status.as_str(),
+        "cancelled"
+    );
+    assert_eq!(step(&pool, id, "first").await.status.as_str(), "completed");
+}

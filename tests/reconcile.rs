@@ -506,12 +506,17 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
         (looks >= 3).then_some(())
     })
     .await;
-    let ids: Vec<String> = overdue(&stack)
-        .await
+    let listed = overdue(&stack).await;
+    let ids: Vec<String> = listed
         .iter()
         .filter_map(|j| j["id"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(ids, vec![id.to_string()]);
+    // The listing says why.
+    assert_eq!(
+        listed[0]["overdue"], "alert: decision_sla_exceeded",
+        "{listed:?}"
+    );
     assert_eq!(
         open_alerts_metric(&stack, "decision_sla_exceeded").await,
         Some(1.0)

@@ -150,6 +150,12 @@ pub struct JourneyView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// In listings: why the journey is overdue — `alert: <kind>` (an open
+    /// alert, e.g. `alert: decision_sla_exceeded`), `wake time passed`, or
+    /// `no progress` (running, nothing recorded for
+    /// `CAREPATH_STUCK_AFTER_SECS`); absent when it is not overdue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<String>,
     /// Present on `GET /v1/journeys/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepView>>,
@@ -171,6 +177,7 @@ impl From<Journey> for JourneyView {
             created_at: j.created_at,
             updated_at: j.updated_at,
             finished_at: j.finished_at,
+            overdue: j.overdue,
             steps: None,
         }
     }

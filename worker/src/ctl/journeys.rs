@@ -33,7 +33,10 @@ pub(super) async fn list(api: &Api, out: Output, l: ListArgs) -> Result<()> {
 }
 
 fn journeys_table(p: &Value) -> String {
-    let mut t = table(&[
+    let items = p["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    // Why a journey is overdue, in a column of its own when any is.
+    let overdue = items.iter().any(|j| j["overdue"].is_string());
+    let mut header = vec![
         "id",
         "workflow",
         "status",
@@ -41,9 +44,13 @@ fn journeys_table(p: &Value) -> String {
         "waiting for",
         "wake at",
         "attempts",
-    ]);
-    for j in p["items"].as_array().into_iter().flatten() {
-        t.add_row(vec![
+    ];
+    if overdue {
+        header.push("overdue");
+    }
+    let mut t = table(&header);
+    for j in items {
+        let mut row = vec![
             s(&j["id"]),
             format!("{}@v{}", s(&j["workflow"]), j["version"]),
             s(&j["status"]),
@@ -51,7 +58,11 @@ fn journeys_table(p: &Value) -> String {
             s(&j["waiting_for"]),
             s(&j["wake_at"]),
             j["attempts"].to_string(),
-        ]);
+        ];
+        if overdue {
+            row.push(s(&j["overdue"]));
+        }
+        t.add_row(row);
     }
     let more = p["next_cursor"]
         .as_str()

@@ -99,7 +99,8 @@ pub struct ListFilter<'a> {
 }
 
 /// Up to `limit` journeys that `filter` keeps, newest first, from those
-/// created before the journey `before` (a page's cursor) when given.
+/// created before the journey `before` (a page's cursor) when given; each
+/// says why it is overdue, if it is ([`Journey::overdue`]).
 ///
 /// # Errors
 /// The database's.
@@ -115,6 +116,8 @@ pub async fn list(
     sqlx::query_as(concat!(
         "SELECT ",
         journey_columns!(),
+        ", ",
+        overdue_reason!(),
         " FROM carepath.journeys j
           WHERE ($1::text IS NULL OR status = $1)
             AND ($2::text IS NULL OR phase = $2)

@@ -126,6 +126,32 @@ pub struct Journey {
     /// When it completed or was cancelled; `None` until then (a failed
     /// journey has not finished).
     pub finished_at: Option<DateTime<Utc>>,
+    /// Why it is overdue ([`overdue_condition!`]), as listings say it:
+    /// `alert: <kind>` (the oldest open one), `wake time passed`, or
+    /// `no progress`; `None` when it is not overdue, or was not read by a
+    /// listing.
+    #[sqlx(default)]
+    pub overdue: Option<String>,
+}
+
+/// Why the journey aliased `j` is overdue, as SQL giving a text or NULL, for
+/// `concat!` into a listing's columns (see [`Journey::overdue`]).
+#[macro_export]
+macro_rules! overdue_reason {
+    () => {
+        concat!(
+            "CASE WHEN NOT ",
+            $crate::overdue_condition!(),
+            " THEN NULL
+                  WHEN EXISTS (SELECT 1 FROM carepath.alerts a
+                                WHERE a.journey_id = j.id AND a.resolved_at IS NULL)
+                  THEN 'alert: ' || (SELECT a.kind FROM carepath.alerts a
+                                      WHERE a.journey_id = j.id AND a.resolved_at IS NULL
+                                      ORDER BY a.raised_at LIMIT 1)
+                  WHEN j.status = 'waiting' THEN 'wake time passed'
+                  ELSE 'no progress' END AS overdue"
+        )
+    };
 }
 
 /// The columns of [`Journey`], for `concat!` into static SQL. The input (PHI,

@@ -100,6 +100,22 @@ pub async fn path_param<S: Send + Sync>(
         .ok_or_else(|| ApiError::not_found(missing))
 }
 
+/// The `id` path parameter as a number (an inbox entry's, a rejection's);
+/// anything else names nothing: a 404 saying `missing`.
+///
+/// # Errors
+/// A 404 for a missing or non-numeric id.
+pub async fn numeric_id<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    missing: &str,
+) -> Result<i64, ApiError> {
+    path_param(parts, state, "id", missing)
+        .await?
+        .parse()
+        .map_err(|_| ApiError::not_found(missing))
+}
+
 /// The longest path parameter looked up: every name carepath stores (tokens,
 /// vendors, signals) is shorter.
 pub const MAX_PATH_PARAM: usize = 200;

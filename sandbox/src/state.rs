@@ -80,7 +80,7 @@ impl Default for SandboxSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestRecord {
     pub vendor: String,
     pub method: String,

@@ -73,7 +73,9 @@ fn describe(settings: &Settings) {
     println!("  mode: {}", mode.as_str());
     for (vendor, profile) in &settings.vendors.vendors {
         let variable = credentials::variable(profile);
-        let credential = match (std::env::var(variable).is_ok_and(|v| !v.is_empty()), mode) {
+        let set =
+            credentials::resolve(Mode::Production, vendor, profile, |v| std::env::var(v).ok());
+        let credential = match (set.is_ok(), mode) {
             (true, _) => "set",
             (false, Mode::Development) => "not set: the sandbox's development credential",
             (false, Mode::Production) => "NOT SET",

@@ -10,7 +10,7 @@ use carepath_workflows::store::inbox;
 use crate::AppState;
 use crate::auth::{AsOperator, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{Body, QueryParams, path_param};
+use crate::extract::{Body, QueryParams, numeric_id};
 use crate::routes::journeys::bounded;
 use crate::routes::vendors::audit;
 use crate::views::{ActionRequest, INBOX_STATUSES, MAX_REASON};
@@ -266,9 +266,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for InboxId {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let id = path_param(parts, state, "id", "no such inbox entry").await?;
-        id.parse()
+        numeric_id(parts, state, "no such inbox entry")
+            .await
             .map(InboxId)
-            .map_err(|_| ApiError::not_found("no such inbox entry"))
     }
 }

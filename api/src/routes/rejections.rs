@@ -16,7 +16,7 @@ use carepath_workflows::store::rejections;
 use crate::AppState;
 use crate::auth::AsOperator;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{Body, path_param};
+use crate::extract::{Body, numeric_id};
 use crate::routes::journeys::bounded;
 use crate::routes::vendors::audit;
 use crate::routes::webhooks::{WebhookAck, admit, store};
@@ -118,9 +118,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RejectionId {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let id = path_param(parts, state, "id", "no such rejection").await?;
-        id.parse()
+        numeric_id(parts, state, "no such rejection")
+            .await
             .map(RejectionId)
-            .map_err(|_| ApiError::not_found("no such rejection"))
     }
 }

@@ -82,7 +82,7 @@ pub async fn receive(
             Ok(Json(ack))
         }
         Err(refusal) => {
-            let kept = kept_headers(source.as_ref(), &headers);
+            let kept = kept_headers(source.as_ref(), &HttpHeaders(&headers));
             let delivery = RefusedBody::Delivery {
                 body: &body,
                 headers: &kept,
@@ -106,11 +106,7 @@ pub(crate) async fn store(
     body: &[u8],
 ) -> Result<WebhookAck, ApiError> {
     let dedup_key = source.dedup_key(headers, event, body);
-    let kept: serde_json::Map<String, Value> = source
-        .kept_headers()
-        .iter()
-        .filter_map(|h| headers.get(h.as_str()).map(|v| (h.clone(), json!(v))))
-        .collect();
+    let kept = kept_headers(source, headers);
     let stored = inbox::store(
         state.engine.pool(),
         vendor,
@@ -118,7 +114,7 @@ pub(crate) async fn store(
         &dedup_key,
         source.event_type(event).as_deref(),
         body,
-        &Value::Object(kept),
+        &kept,
     )
     .await?;
     let status = if stored { "stored" } else { "duplicate" };
@@ -131,14 +127,15 @@ pub(crate) async fn store(
     })
 }
 
-/// The headers of a refused delivery kept for its replay: those its vendor's
-/// source reads (the signature's, content type, user agent) and no other —
-/// no credential, no proxy's client address — of up to 1 KiB each.
-fn kept_headers(source: &dyn WebhookSource, headers: &HeaderMap) -> Value {
+/// The headers kept with a delivery, stored or refused (for its replay):
+/// those its vendor's source reads (the signature's, content type, user
+/// agent) and no other — no credential, no proxy's client address — of up
+/// to 1 KiB each.
+fn kept_headers(source: &dyn WebhookSource, headers: &dyn Headers) -> Value {
     let kept: serde_json::Map<String, Value> = source
         .kept_headers()
         .iter()
-        .filter_map(|name| Some((name, headers.get(name.as_str())?.to_str().ok()?)))
+        .filter_map(|name| Some((name, headers.get(name.as_str())?)))
         .filter(|(_, value)| value.len() <= 1024)
         .map(|(name, value)| (name.clone(), json!(value)))
         .collect();

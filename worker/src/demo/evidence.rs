@@ -37,15 +37,7 @@ pub async fn in_flight(pool: &PgPool, worker: &str) -> Result<Vec<Uuid>, sqlx::E
 }
 
 /// A request as the sandbox's vendors logged it (`GET /_sandbox/requests`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Request {
-    pub vendor: String,
-    pub method: String,
-    pub route: String,
-    pub at: DateTime<Utc>,
-    pub status: u16,
-    pub retry_after: Option<u64>,
-}
+pub use carepath_sandbox::RequestRecord as Request;
 
 /// A webhook the sandbox dropped (`GET /_sandbox/webhooks/dropped`).
 #[derive(Debug, Clone, Deserialize)]

@@ -162,12 +162,17 @@ async fn settle_sql(stack: &Stack, sql: &str, bind: &str) -> Result<()> {
     }
 }
 
-/// The `ctl` commands for each piece, runnable as printed: this binary's own
-/// path (after `cargo run`, `carepath` is not on the PATH).
-pub fn print(practice: &Practice) {
-    let ctl = std::env::current_exe()
+/// `ctl` as a hint must name it to run as printed: this binary's own path
+/// (after `cargo run`, `carepath` is not on the PATH) and the subcommand.
+pub fn ctl_command() -> String {
+    std::env::current_exe()
         .map(|p| format!("{} ctl", p.display()))
-        .unwrap_or_else(|_| "cargo run -q -- ctl".to_owned());
+        .unwrap_or_else(|_| "cargo run -q -- ctl".to_owned())
+}
+
+/// The `ctl` commands for each piece, runnable as printed ([`ctl_command`]).
+pub fn print(practice: &Practice) {
+    let ctl = ctl_command();
     let Practice {
         failed,
         overdue,

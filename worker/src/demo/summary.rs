@@ -566,9 +566,7 @@ async fn print_vendors(stack: &Stack, vendors: &VendorCounts) {
 /// this binary's own path (after `cargo run`, `carepath` is not on the PATH),
 /// the API's address and an operator's token.
 pub fn print_inspection(stack: &Stack, started: &[Started]) {
-    let ctl = std::env::current_exe()
-        .map(|p| format!("{} ctl", p.display()))
-        .unwrap_or_else(|_| "cargo run -q -- ctl".to_owned());
+    let ctl = super::practice::ctl_command();
     println!("\nThe stack is up. In another shell:");
     println!(
         "  export CAREPATH_API_URL={} CAREPATH_TOKEN={}",

@@ -58,7 +58,15 @@ impl Bouncer {
         std::fs::write(dir.join("pgbouncer.ini"), ini).expect("write pgbouncer.ini");
         std::fs::write(dir.join("users.txt"), format!("\"{user}\" \"\"\n"))
             .expect("write users.txt");
-        let mut command = pgbouncer.command();
+        let mut command = if nix::unistd::geteuid().is_root() {
+            // Run as another user below, who may not reach into target/.
+            pgbouncer
+                .copied_to(&dir)
+                .expect("copy PgBouncer beside its config")
+                .command()
+        } else {
+            pgbouncer.command()
+        };
         command
             .arg(dir.join("pgbouncer.ini"))
             .stdin(Stdio::null())

@@ -186,6 +186,32 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
+    /// The same binary (and its unpacked libraries) copied into `dir`, for
+    /// running it as another user: a `target/` inside a private folder (a
+    /// clone in `mktemp -d`, mode 0700) is out of that user's reach.
+    ///
+    /// # Errors
+    /// Copying fails.
+    pub fn copied_to(&self, dir: &std::path::Path) -> std::io::Result<Unpacked> {
+        let Some(libs) = &self.libs else {
+            return Ok(self.clone());
+        };
+        let (bin, lib) = (dir.join("bin"), dir.join("lib"));
+        std::fs::create_dir_all(&bin)?;
+        std::fs::create_dir_all(&lib)?;
+        let binary = bin.join(self.binary.file_name().unwrap_or_default());
+        std::fs::copy(&self.binary, &binary)?;
+        for entry in std::fs::read_dir(libs)?.flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), lib.join(entry.file_name()))?;
+            }
+        }
+        Ok(Unpacked {
+            binary,
+            libs: Some(lib),
+        })
+    }
+
     /// A command running the binary, with its unpacked libraries found first.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.binary);

@@ -6,13 +6,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{Api, print, s, table};
+use super::statuses::wire;
 use super::{ActionArgs, BulkArgs, ListArgs, Output};
 
 /// `ctl list`: a page of journeys, and the cursor of the next one.
 pub(super) async fn list(api: &Api, out: Output, l: ListArgs) -> Result<()> {
     let mut query = vec![("limit", l.limit.to_string())];
     for (k, v) in [
-        ("status", l.status),
+        ("status", l.status.map(wire)),
         ("phase", l.phase),
         ("workflow", l.workflow),
         ("vendor", l.vendor),
@@ -176,7 +177,7 @@ pub(super) async fn act(api: &Api, out: Output, action: &str, a: ActionArgs) -> 
 /// `ctl bulk-retry`: how many journeys were retried and skipped.
 pub(super) async fn bulk_retry(api: &Api, out: Output, b: BulkArgs) -> Result<()> {
     let body = json!({
-        "filter": { "status": b.status, "phase": b.phase, "vendor": b.vendor, "error_contains": b.error_contains },
+        "filter": { "status": wire(b.status), "phase": b.phase, "vendor": b.vendor, "error_contains": b.error_contains },
         "reason": b.reason,
     });
     let r = api

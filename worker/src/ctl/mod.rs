@@ -6,6 +6,7 @@ mod client;
 mod inbox;
 mod journeys;
 mod reviews;
+mod statuses;
 mod tokens;
 mod vendors;
 
@@ -13,6 +14,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 
 use client::Api;
+use statuses::{InboxStatus, JourneyStatus, RetryableStatus};
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
@@ -81,8 +83,8 @@ enum CtlCommand {
     /// default), parked (could not be processed), ignored, skipped; or
     /// `rejected`: the webhooks refused at the door (a list of its own).
     Inbox {
-        #[arg(long, default_value = "unmatched")]
-        status: String,
+        #[arg(long, value_enum, default_value_t = InboxStatus::Unmatched)]
+        status: InboxStatus,
         #[arg(long)]
         vendor: Option<String>,
     },
@@ -156,8 +158,9 @@ enum CtlCommand {
 
 #[derive(Debug, Args)]
 struct ListArgs {
-    #[arg(long)]
-    status: Option<String>,
+    #[arg(long, value_enum)]
+    status: Option<JourneyStatus>,
+    /// A phase, as its workflow names it (e.g. awaiting_clinician).
     #[arg(long)]
     phase: Option<String>,
     #[arg(long)]
@@ -182,8 +185,8 @@ struct ActionArgs {
 
 #[derive(Debug, Args)]
 struct BulkArgs {
-    #[arg(long, default_value = "failed")]
-    status: String,
+    #[arg(long, value_enum, default_value_t = RetryableStatus::Failed)]
+    status: RetryableStatus,
     #[arg(long)]
     phase: Option<String>,
     #[arg(long)]
@@ -238,10 +241,13 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         CtlCommand::VendorResume { name, reason } => {
             vendors::act(&api, out, "resume", &name, &reason).await
         }
-        CtlCommand::Inbox { status, vendor } if status == "rejected" => {
-            inbox::rejections(&api, out, vendor).await
+        CtlCommand::Inbox {
+            status: InboxStatus::Rejected,
+            vendor,
+        } => inbox::rejections(&api, out, vendor).await,
+        CtlCommand::Inbox { status, vendor } => {
+            inbox::list(&api, out, statuses::wire(status), vendor).await
         }
-        CtlCommand::Inbox { status, vendor } => inbox::list(&api, out, status, vendor).await,
         CtlCommand::InboxReplay { ids, reason } => {
             let done = "queued for routing again";
             inbox::bulk(&api, out, "replay", done, &ids, &reason).await

@@ -921,6 +921,24 @@ async fn health_readiness_metrics_and_an_openapi_3_document_of_every_route() {
     }
 }
 
+/// `carepath ctl ARGS` as an operator against `api`, as a real process:
+/// whether it succeeded, its standard output and its standard error.
+fn run_ctl(api: &Api, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("ctl")
+        .args(args)
+        .env("CAREPATH_API_URL", &api.url)
+        .env("CAREPATH_TOKEN", &api.operator)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run ctl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 // Multi-threaded: `ctl` runs as a blocking child process while this test's
 // runtime serves the API it calls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -928,21 +946,7 @@ async fn ctl_lists_shows_and_acts_through_the_api() {
     let api = Api::start().await;
     let j = api.start_journey("ctl").await;
     let id = j["id"].as_str().expect("id");
-    let ctl = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
-            .arg("ctl")
-            .args(args)
-            .env("CAREPATH_API_URL", &api.url)
-            .env("CAREPATH_TOKEN", &api.operator)
-            .env_remove("DATABASE_URL")
-            .output()
-            .expect("run ctl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let ctl = |args: &[&str]| run_ctl(&api, args);
     let (ok, out, err) = ctl(&["list", "--output", "json"]);
     assert!(ok, "{err}");
     let page: Value = serde_json::from_str(&out).expect("JSON output");
@@ -984,4 +988,83 @@ async fn ctl_lists_shows_and_acts_through_the_api() {
             .0,
         StatusCode::OK
     );
+}
+
+/// The default tables fit 100 columns (short ids, relative times, long
+/// details cut with an ellipsis); `-o wide` shows every value whole and
+/// `-o json` the API's answer; statuses are checked before any request;
+/// an empty listing says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_tables_fit_100_columns_and_wide_shows_everything() {
+    let api = Api::start().await;
+    let j = api.start_journey("ctl-narrow").await;
+    let id = j["id"].as_str().expect("id");
+    let ctl = |args: &[&str]| run_ctl(&api, args);
+    // A few history events, one with a reason far wider than a line.
+    let long = "held for the regional pharmacy incident, see ticket 4711; ".repeat(4);
+    for args in [
+        vec!["pause", id, "--reason", &long],
+        vec!["resume", id, "--reason", "incident over"],
+    ] {
+        let (ok, out, err) = ctl(&args);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    let fits = |text: &str| {
+        let over: Vec<&str> = text.lines().filter(|l| l.chars().count() > 100).collect();
+        assert!(
+            over.is_empty(),
+            "lines over 100 columns:\n{}",
+            over.join("\n")
+        );
+    };
+    let (ok, list, err) = ctl(&["list"]);
+    assert!(ok, "{err}");
+    fits(&list);
+    assert!(list.contains(&id[..8]) && !list.contains(id), "{list}");
+    assert!(list.contains("outcome"), "{list}");
+    // Times relative by default ("now", "3s ago"), as the API sends them wide.
+    let created = j["created_at"].as_str().expect("created_at");
+    let (ok, show, err) = ctl(&["show", id]);
+    assert!(
+        ok && show.contains(id) && !show.contains(created),
+        "{show}{err}"
+    );
+    fits(&show);
+    let (ok, show, err) = ctl(&["show", id, "-o", "wide"]);
+    assert!(ok && show.contains(created), "{show}{err}");
+    let (ok, history, err) = ctl(&["history", id]);
+    assert!(ok, "{err}");
+    fits(&history);
+    assert!(
+        history.contains("incident over") && history.contains('…') && !history.contains(&long),
+        "{history}"
+    );
+
+    let (ok, wide, err) = ctl(&["list", "-o", "wide"]);
+    assert!(ok && wide.contains(id), "{wide}{err}");
+    let (ok, wide, err) = ctl(&["history", id, "--output", "wide"]);
+    assert!(ok && wide.contains(long.trim_end()), "{wide}{err}");
+    let (ok, json, err) = ctl(&["list", "-o", "json"]);
+    assert!(ok, "{err}");
+    let (_, page) = api
+        .call(Method::GET, "/v1/journeys", Some(&api.operator), None)
+        .await;
+    let printed: Value = serde_json::from_str(&json).expect("JSON output");
+    assert_eq!(printed, page);
+
+    let (ok, _, err) = ctl(&["list", "--status", "runing"]);
+    assert!(!ok, "a misspelt status is refused");
+    for status in [
+        "running",
+        "waiting",
+        "paused",
+        "failed",
+        "completed",
+        "cancelled",
+    ] {
+        assert!(err.contains(status), "{status} is not listed in: {err}");
+    }
+    let (ok, none, err) = ctl(&["list", "--status", "completed"]);
+    assert!(ok, "{err}");
+    assert_eq!(none.trim(), "no journeys match");
 }

@@ -110,32 +110,53 @@ pub(super) fn decimal(v: &Value, decimals: usize) -> String {
         .unwrap_or_default()
 }
 
-/// A JSON value as a table cell: strings bare, null empty. Control
-/// characters (a vendor's event type may hold any) are written escaped, so
-/// that nothing a vendor sent can move the cursor or recolour an
-/// operator's terminal.
+/// A JSON value as a table cell: strings bare (as [`clean`] has them),
+/// null empty.
 pub(super) fn s(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) if s.chars().any(char::is_control) => s
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => clean(s),
         other => other.to_string(),
     }
 }
 
-/// Prints `value` as JSON, or as `render` has it for people.
-pub(super) fn print(out: Output, value: &Value, render: impl Fn(&Value) -> String) {
+/// `text` with its control characters written escaped: a vendor's event
+/// type or an error may hold any, and nothing a vendor sent may move the
+/// cursor or recolour an operator's terminal.
+pub(super) fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Whether people asked for every value whole (`-o wide`) rather than a
+/// table that fits 100 columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    Narrow,
+    Wide,
+}
+
+/// Prints `value` as JSON, as the API sent it, or as `render` lays it out
+/// for people.
+pub(super) fn print(out: Output, value: &Value, render: impl Fn(&Value, Layout) -> String) {
     match out {
         Output::Json => println!("{value}"),
-        Output::Table => println!("{}", render(value)),
+        Output::Table => println!("{}", render(value, Layout::Narrow)),
+        Output::Wide => println!("{}", render(value, Layout::Wide)),
     }
+}
+
+/// The array under `key` of a listing (empty when there is none).
+pub(super) fn items<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v[key].as_array().map(Vec::as_slice).unwrap_or_default()
 }

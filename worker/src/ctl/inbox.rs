@@ -2,11 +2,13 @@
 //! at the door), `inbox-replay` and `inbox-skip`.
 
 use anyhow::Result;
+use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Output;
-use super::client::{Api, print, s, table};
+use super::client::{Api, Layout, items, print, s};
+use super::render::{Fit, narrow, short_id, when, wide};
 
 /// `ctl inbox --status rejected`: the webhooks refused at the door.
 pub(super) async fn rejections(api: &Api, out: Output, vendor: Option<String>) -> Result<()> {
@@ -14,34 +16,48 @@ pub(super) async fn rejections(api: &Api, out: Output, vendor: Option<String>) -
     let page = api
         .call(Method::GET, "/v1/inbox/rejections", Some(&query), None)
         .await?;
-    print(out, &page, |p| {
-        let mut t = table(&[
-            "rejection",
-            "vendor",
-            "answered",
-            "reason",
-            "bytes",
-            "received",
-            "replay",
-        ]);
-        for i in p["items"].as_array().into_iter().flatten() {
-            t.add_row(vec![
-                i["id"].to_string(),
-                s(&i["vendor"]),
-                i["status_code"].to_string(),
-                s(&i["reason"]),
-                i["body_bytes"].to_string(),
-                s(&i["received_at"]),
-                match (s(&i["replay_outcome"]), i["replayable"].as_bool()) {
-                    (done, _) if !done.is_empty() => done,
-                    (_, Some(true)) => "replayable".to_owned(),
-                    _ => "not kept".to_owned(),
-                },
-            ]);
-        }
-        t.to_string()
-    });
+    print(out, &page, rejections_table);
     Ok(())
+}
+
+/// Refused webhooks, a line each, with whether each can be replayed.
+fn rejections_table(p: &Value, layout: Layout) -> String {
+    let rejections = items(p, "items");
+    if rejections.is_empty() {
+        return "no rejected webhooks match".to_owned();
+    }
+    let now = Utc::now();
+    let rows = rejections.iter().map(|i| {
+        vec![
+            i["id"].to_string(),
+            s(&i["vendor"]),
+            i["status_code"].to_string(),
+            s(&i["reason"]),
+            i["body_bytes"].to_string(),
+            match layout {
+                Layout::Narrow => when(&i["received_at"], now),
+                Layout::Wide => s(&i["received_at"]),
+            },
+            match (s(&i["replay_outcome"]), i["replayable"].as_bool()) {
+                (done, _) if !done.is_empty() => done,
+                (_, Some(true)) => "replayable".to_owned(),
+                _ => "not kept".to_owned(),
+            },
+        ]
+    });
+    let header = [
+        ("rejection", Fit::Whole),
+        ("vendor", Fit::Shrink(10)),
+        ("answered", Fit::Whole),
+        ("reason", Fit::Shrink(16)),
+        ("bytes", Fit::Whole),
+        ("received", Fit::Whole),
+        ("replay", Fit::Shrink(12)),
+    ];
+    match layout {
+        Layout::Narrow => narrow(&header, rows.collect()),
+        Layout::Wide => wide(&header.map(|(name, _)| name), rows.collect()),
+    }
 }
 
 /// `ctl inbox`: stored webhooks in `status`.
@@ -58,34 +74,50 @@ pub(super) async fn list(
     let page = api
         .call(Method::GET, "/v1/inbox", Some(&query), None)
         .await?;
-    print(out, &page, |p| {
-        let mut t = table(&[
-            "id",
-            "vendor",
-            "event",
-            "type",
-            "status",
-            "journey",
-            "deliveries",
-            "received",
-            "note",
-        ]);
-        for i in p["items"].as_array().into_iter().flatten() {
-            t.add_row(vec![
-                i["id"].to_string(),
-                s(&i["vendor"]),
-                s(&i["dedup_key"]),
-                s(&i["event_type"]),
-                s(&i["status"]),
-                s(&i["journey_id"]),
-                i["deliveries"].to_string(),
-                s(&i["received_at"]),
-                s(&i["note"]),
-            ]);
-        }
-        t.to_string()
-    });
+    print(out, &page, inbox_table);
     Ok(())
+}
+
+/// Stored webhooks, a line each: by default the journey's id short and the
+/// time relative; wide, every value whole.
+fn inbox_table(p: &Value, layout: Layout) -> String {
+    let entries = items(p, "items");
+    if entries.is_empty() {
+        return "no webhooks match".to_owned();
+    }
+    let now = Utc::now();
+    let rows = entries.iter().map(|i| {
+        let (journey, received) = match layout {
+            Layout::Narrow => (short_id(&i["journey_id"]), when(&i["received_at"], now)),
+            Layout::Wide => (s(&i["journey_id"]), s(&i["received_at"])),
+        };
+        vec![
+            i["id"].to_string(),
+            s(&i["vendor"]),
+            s(&i["dedup_key"]),
+            s(&i["event_type"]),
+            s(&i["status"]),
+            journey,
+            i["deliveries"].to_string(),
+            received,
+            s(&i["note"]),
+        ]
+    });
+    let header = [
+        ("id", Fit::Whole),
+        ("vendor", Fit::Shrink(8)),
+        ("event", Fit::Shrink(12)),
+        ("type", Fit::Shrink(10)),
+        ("status", Fit::Whole),
+        ("journey", Fit::Whole),
+        ("deliveries", Fit::Whole),
+        ("received", Fit::Whole),
+        ("note", Fit::Shrink(12)),
+    ];
+    match layout {
+        Layout::Narrow => narrow(&header, rows.collect()),
+        Layout::Wide => wide(&header.map(|(name, _)| name), rows.collect()),
+    }
 }
 
 /// `inbox-replay` / `inbox-skip`: one call for all the ids, then what was
@@ -106,7 +138,7 @@ pub(super) async fn bulk(
             Some(&json!({ "ids": ids, "reason": reason })),
         )
         .await?;
-    print(out, &r, |r| {
+    print(out, &r, |r, _| {
         let list = |v: &Value| {
             v.as_array()
                 .into_iter()
@@ -137,7 +169,7 @@ pub(super) async fn replay_rejected(api: &Api, out: Output, id: i64, reason: &st
             Some(&json!({ "reason": reason })),
         )
         .await?;
-    print(out, &r, |r| {
+    print(out, &r, |r, _| {
         format!(
             "rejection {id} admitted: {} as {}",
             s(&r["status"]),

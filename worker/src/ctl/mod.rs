@@ -5,6 +5,7 @@
 mod client;
 mod inbox;
 mod journeys;
+mod render;
 mod reviews;
 mod statuses;
 mod tokens;
@@ -30,7 +31,9 @@ pub struct CtlArgs {
     /// A bearer token (see `ctl tokens create`).
     #[arg(long, env = "CAREPATH_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
-    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    /// `table` fits 100 columns (short ids, relative times, cut cells);
+    /// `wide` shows every value whole; `json` is the API's answer.
+    #[arg(short, long, value_enum, default_value_t = Output::Table, global = true)]
     output: Output,
     #[command(subcommand)]
     command: CtlCommand,
@@ -39,6 +42,7 @@ pub struct CtlArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Output {
     Table,
+    Wide,
     Json,
 }
 

@@ -2,12 +2,12 @@
 //! patient match looks like, or the reviewer's decision on it.
 
 use anyhow::Result;
-use comfy_table::{ColumnConstraint, Table};
+use comfy_table::ColumnConstraint;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Output;
-use super::client::{Api, decimal, fitted, print, s};
+use super::client::{Api, decimal, fitted, items, print, s};
 
 /// `ctl intake-review`: with one of `chosen` (an action and whether it was
 /// asked for) set, that decision; with none, what the intake collided with.
@@ -27,7 +27,7 @@ pub(super) async fn intake_review(
         return decide(api, out, &path, &body).await;
     }
     let r = api.call(Method::GET, &path, None, None).await?;
-    print(out, &r, |r| {
+    print(out, &r, |r, _| {
         let rx = &r["prescription"];
         format!(
             "kind: {}  awaiting review: {}  actions: {}\nopen consult: {}\nactive prescription: {} ({}), written {}, active until {}",
@@ -83,7 +83,7 @@ pub(super) async fn patient_match(
         return decide(api, out, &path, &body).await;
     }
     let m = api.call(Method::GET, &path, None, None).await?;
-    print(out, &m, |m| {
+    print(out, &m, |m, _| {
         let hold = match s(&m["hold"]) {
             h if h.is_empty() => String::new(),
             h => format!("  hold: {h}"),
@@ -100,8 +100,11 @@ pub(super) async fn patient_match(
 }
 
 /// A match's candidates, a row each: id, score, probability, then each
-/// field's comparison level.
-fn candidates_table(m: &Value) -> Table {
+/// field's comparison level; or that there are none.
+fn candidates_table(m: &Value) -> String {
+    if items(m, "candidates").is_empty() {
+        return "no candidates".to_owned();
+    }
     let mut header = vec!["candidate patient", "score", "probability"];
     header.extend(MATCH_FIELDS);
     let mut t = fitted(&header);
@@ -115,7 +118,7 @@ fn candidates_table(m: &Value) -> Table {
         row.extend(MATCH_FIELDS.map(|f| s(&c["levels"][f])));
         t.add_row(row);
     }
-    t
+    t.to_string()
 }
 
 /// `ctl match --people`: the incoming person and each candidate side by
@@ -125,7 +128,7 @@ pub(super) async fn match_people(api: &Api, out: Output, id: &str, reason: Strin
     let path = format!("/v1/journeys/{id}/patient-match/people");
     let query = [("reason", reason)];
     let p = api.call(Method::GET, &path, Some(&query), None).await?;
-    print(out, &p, people_table);
+    print(out, &p, |p, _| people_table(p));
     Ok(())
 }
 
@@ -153,7 +156,10 @@ fn incoming_value(who: &Value, field: &str) -> String {
 
 /// The side-by-side table, then which patient each candidate column is.
 fn people_table(p: &Value) -> String {
-    let candidates: Vec<&Value> = p["candidates"].as_array().into_iter().flatten().collect();
+    let candidates: Vec<&Value> = items(p, "candidates").iter().collect();
+    if candidates.is_empty() {
+        return format!("awaiting review: {}\nno candidates", p["awaiting_review"]);
+    }
     let names: Vec<String> = (1..=candidates.len())
         .map(|n| format!("candidate {n}"))
         .collect();
@@ -197,7 +203,7 @@ fn people_table(p: &Value) -> String {
 /// journey now is.
 async fn decide(api: &Api, out: Output, path: &str, body: &Value) -> Result<()> {
     let j = api.call(Method::POST, path, None, Some(body)).await?;
-    print(out, &j, |j| {
+    print(out, &j, |j, _| {
         format!(
             "journey {}: {} {}",
             s(&j["id"]),

@@ -44,7 +44,7 @@ pub(super) async fn create(
     };
     match out {
         Output::Json => println!("{}", json!({ "name": name, "role": role, "token": token })),
-        Output::Table => println!("{token}"),
+        Output::Table | Output::Wide => println!("{token}"),
     }
     Ok(())
 }
@@ -53,7 +53,7 @@ pub(super) async fn create(
 pub(super) async fn revoke(api: &Api, out: Output, name: &str) -> Result<()> {
     api.call(Method::DELETE, &format!("/v1/tokens/{name}"), None, None)
         .await?;
-    if let Output::Table = out {
+    if let Output::Table | Output::Wide = out {
         println!("revoked {name}");
     }
     Ok(())

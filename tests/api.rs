@@ -1005,6 +1005,7 @@ async fn ctl_tables_fit_100_columns_and_wide_shows_everything() {
     for args in [
         vec!["pause", id, "--reason", &long],
         vec!["resume", id, "--reason", "incident over"],
+        vec!["input", id, "--reason", "ticket 7: checking the intake"],
     ] {
         let (ok, out, err) = ctl(&args);
         assert!(ok, "{args:?}: {out}{err}");
@@ -1036,7 +1037,10 @@ async fn ctl_tables_fit_100_columns_and_wide_shows_everything() {
     assert!(ok, "{err}");
     fits(&history);
     assert!(
-        history.contains("incident over") && history.contains('…') && !history.contains(&long),
+        history.contains("input_read")
+            && history.contains("ticket 7: checking the intake")
+            && history.contains('…')
+            && !history.contains(&long),
         "{history}"
     );
 
@@ -1051,6 +1055,8 @@ async fn ctl_tables_fit_100_columns_and_wide_shows_everything() {
         .await;
     let printed: Value = serde_json::from_str(&json).expect("JSON output");
     assert_eq!(printed, page);
+    let (ok, input, err) = ctl(&["input", id, "--reason", "ticket 8"]);
+    assert!(ok && input.contains("a@b.example"), "{input}{err}");
 
     let (ok, _, err) = ctl(&["list", "--status", "runing"]);
     assert!(!ok, "a misspelt status is refused");

@@ -302,6 +302,18 @@ fn history_table(h: &Value, layout: Layout) -> String {
     }
 }
 
+/// `ctl input`: the journey's input, as JSON whatever the output (it is
+/// the workflow's own shape); the API records the read with `reason`.
+pub(super) async fn input(api: &Api, out: Output, id: &str, reason: String) -> Result<()> {
+    let query = [("reason", reason)];
+    let path = format!("/v1/journeys/{id}/input");
+    let v = api.call(Method::GET, &path, Some(&query), None).await?;
+    print(out, &v, |v, _| {
+        serde_json::to_string_pretty(&v["input"]).unwrap_or_else(|_| v["input"].to_string())
+    });
+    Ok(())
+}
+
 /// `ctl verify`: whether the journey's history chain is intact.
 pub(super) async fn verify(api: &Api, out: Output, id: &str) -> Result<()> {
     let v = api

@@ -54,6 +54,13 @@ enum CtlCommand {
     Show { id: String },
     /// A journey's audit history.
     History { id: String },
+    /// A journey's input (PHI: the read is recorded with --reason).
+    Input {
+        id: String,
+        /// Why: recorded in the journey's history.
+        #[arg(long)]
+        reason: String,
+    },
     /// Checks a journey's history chain.
     Verify { id: String },
     /// Pause a running or waiting journey.
@@ -231,6 +238,7 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         CtlCommand::List(l) => journeys::list(&api, out, l).await,
         CtlCommand::Show { id } => journeys::show(&api, out, &id).await,
         CtlCommand::History { id } => journeys::history(&api, out, &id).await,
+        CtlCommand::Input { id, reason } => journeys::input(&api, out, &id, reason).await,
         CtlCommand::Verify { id } => journeys::verify(&api, out, &id).await,
         CtlCommand::Pause(a) => journeys::act(&api, out, "pause", a).await,
         CtlCommand::Resume(a) => journeys::act(&api, out, "resume", a).await,

@@ -146,8 +146,8 @@ pub(super) enum Layout {
     Wide,
 }
 
-/// Prints `value` as JSON, as the API sent it, or as `render` lays it out
-/// for people.
+/// Prints `value` as JSON (the API's answer, whatever `render` would leave
+/// out), or as `render` lays it out for people.
 pub(super) fn print(out: Output, value: &Value, render: impl Fn(&Value, Layout) -> String) {
     match out {
         Output::Json => println!("{value}"),

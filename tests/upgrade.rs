@@ -130,9 +130,13 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             // Adoption records the baseline only; what came after it runs.
             ("app".into(), 20261202000001),
             ("app".into(), 20261203000001),
+            ("app".into(), 20261205000001),
             ("engine".into(), 20261201000001),
             ("engine".into(), 20261204000001),
-            ("engine".into(), 20261204000002)
+            ("engine".into(), 20261204000002),
+            ("engine".into(), 20261205000001),
+            ("engine".into(), 20261205000002),
+            ("engine".into(), 20261205000003)
         ]
     );
     let kept: String =

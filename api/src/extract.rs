@@ -189,6 +189,20 @@ impl<S: Send + Sync> FromRequestParts<S> for VendorParam {
     }
 }
 
+/// The `{key}` path parameter: a journey's step key (`notify#2`, written
+/// `notify%232` in a URL).
+pub struct StepKeyParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for StepKeyParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_param(parts, state, "key", "no such step")
+            .await
+            .map(StepKeyParam)
+    }
+}
+
 /// Deserializes a list of 64-bit integers as JSON has them: `2.0` is the
 /// same number as `2` (JSON Schema's `integer` admits both), so a client
 /// whose JSON writer spells whole numbers with a fraction is not refused.

@@ -22,7 +22,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use routes::{
-    health, inbox, intake_review, journeys, matching, rejections, tokens, vendors, webhooks,
+    bulk, detail, events, health, inbox, intake_review, journeys, matching, rejections, repair,
+    search, tokens, vendors, webhooks,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -62,7 +63,12 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(journeys::start, journeys::list))
         .routes(routes!(journeys::get))
+        .routes(routes!(search::search))
         .routes(routes!(journeys::history_of))
+        .routes(routes!(detail::steps_of))
+        .routes(routes!(detail::reveal_output))
+        .routes(routes!(events::journey_events))
+        .routes(routes!(events::all_events))
         .routes(routes!(journeys::verify))
         .routes(routes!(journeys::input))
         .routes(routes!(journeys::signal))
@@ -74,7 +80,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::retry))
         .routes(routes!(journeys::cancel))
         .routes(routes!(journeys::wake))
+        .routes(routes!(repair::fire_wait))
+        .routes(routes!(repair::inject))
+        .routes(routes!(repair::rewind))
         .routes(routes!(journeys::bulk_retry))
+        .routes(routes!(bulk::plan))
+        .routes(routes!(bulk::confirm))
         .routes(routes!(vendors::list))
         .routes(routes!(vendors::pause))
         .routes(routes!(vendors::resume))

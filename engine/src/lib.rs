@@ -98,8 +98,10 @@ pub mod migrate;
 pub mod ops;
 pub mod queue;
 pub mod reconciler;
+pub mod redact;
 pub mod registry;
 pub mod runner;
+pub mod search;
 pub mod storable;
 pub mod store;
 pub mod tracecontext;
@@ -114,9 +116,10 @@ use sqlx::PgPool;
 pub use config::{EngineConfig, RetryPolicy};
 pub use context::{JourneyCtx, StepCtx};
 pub use error::{EngineError, StepError, WorkflowError};
-pub use ops::{Actor, SignalOutcome, StartOutcome};
+pub use ops::{Actor, Injected, RewindTo, Rewound, SignalOutcome, StartOutcome, VendorEvent};
 pub use queue::{JOURNEY_QUEUE, JourneyTask};
 pub use registry::{Registry, Workflow};
+pub use search::{SearchKey, SearchTerm};
 pub use store::journeys::{Journey, JourneyStatus};
 pub use waiting::WaitingFor;
 pub use webhook_source::{WebhookSource, WebhookSources};
@@ -131,6 +134,7 @@ pub struct Engine {
     registry: Arc<Registry>,
     config: Arc<EngineConfig>,
     webhooks: Arc<WebhookSources>,
+    search_key: Option<Arc<search::SearchKey>>,
 }
 
 impl Engine {
@@ -142,6 +146,7 @@ impl Engine {
             registry: Arc::new(registry),
             config: Arc::new(config),
             webhooks: Arc::new(WebhookSources::new()),
+            search_key: None,
         }
     }
 

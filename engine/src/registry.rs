@@ -53,6 +53,38 @@ pub trait Workflow: Send + Sync + 'static {
     fn validate_signal(&self, _name: &str, _payload: &Value) -> Result<(), Vec<(String, String)>> {
         Ok(())
     }
+
+    /// Fields of step outputs that are not PHI (ids, statuses, times), shown
+    /// to operators as they are; every other value is redacted until an
+    /// operator reveals it with a reason ([`crate::redact`]). The default:
+    /// none.
+    fn shown_output_fields(&self) -> &[&str] {
+        &[]
+    }
+
+    /// Steps whose side effect cannot be undone (a prescription written, an
+    /// order placed), by key without `#n`: a rewind that would run one again
+    /// is refused unless forced ([`Engine::rewind`](crate::Engine::rewind)).
+    /// The default: none.
+    fn irreversible_steps(&self) -> &[&str] {
+        &[]
+    }
+
+    /// The identifiers a journey started with `input` (its canonical form,
+    /// as [`Workflow::validate`] returned it) is known by, written as it
+    /// starts so that an operator finds it by them ([`crate::search`]):
+    /// keyed terms for PHI. The default: none.
+    fn search_terms(&self, _input: &Value) -> Vec<crate::search::SearchTerm> {
+        Vec::new()
+    }
+
+    /// What a search `query` may be, as terms of the kinds this workflow's
+    /// journeys are indexed by (the same canonical forms as
+    /// [`Workflow::search_terms`] and the identifiers its steps index). The
+    /// default: none, leaving idempotency keys and journey ids.
+    fn search_candidates(&self, _query: &str) -> Vec<crate::search::SearchTerm> {
+        Vec::new()
+    }
 }
 
 /// The workflows this process can run, by name and version; built at start-up
@@ -98,6 +130,16 @@ impl Registry {
     /// for a worker that does).
     pub fn get(&self, name: &str, version: i32) -> Option<Arc<dyn Workflow>> {
         self.workflows.get(name)?.get(&version).cloned()
+    }
+
+    /// The names of the registered workflows.
+    pub fn names(&self) -> Vec<String> {
+        self.workflows.keys().cloned().collect()
+    }
+
+    /// Every registered workflow code, each version once.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Workflow>> {
+        self.workflows.values().flat_map(BTreeMap::values)
     }
 
     /// Whether journeys of `workflow` at `version` receive the signal `name`

@@ -156,6 +156,7 @@ impl Engine {
             phase: claimed.phase,
             attempts: claimed.attempts,
             erred: claimed.last_error.is_some(),
+            rewinds: claimed.rewinds.max(0) as u32,
         };
         let mut ctx = JourneyCtx::new(lock, start);
         let span = crate::tracecontext::run_span(

@@ -8,15 +8,17 @@ pub mod consult;
 pub mod db;
 pub mod feeds;
 pub mod metrics;
+pub mod search;
 pub mod settings;
 pub mod store;
 pub mod webhooks;
 
 pub use carepath_engine as engine;
 pub use carepath_engine::{
-    Actor, Engine, EngineConfig, EngineError, JOURNEY_QUEUE, Journey, JourneyCtx, JourneyStatus,
-    JourneyTask, Registry, RetryPolicy, SignalOutcome, StartOutcome, StepCtx, StepError,
-    WaitingFor, WebhookSource, WebhookSources, Workflow, WorkflowError, journey_columns,
-    overdue_condition, storable, tracecontext, vendor_wait_prefix, waiting_on_vendor_condition,
+    Actor, Engine, EngineConfig, EngineError, Injected, JOURNEY_QUEUE, Journey, JourneyCtx,
+    JourneyStatus, JourneyTask, Registry, RetryPolicy, RewindTo, Rewound, SearchKey, SearchTerm,
+    SignalOutcome, StartOutcome, StepCtx, StepError, VendorEvent, WaitingFor, WebhookSource,
+    WebhookSources, Workflow, WorkflowError, journey_columns, overdue_condition, storable,
+    tracecontext, vendor_wait_prefix, waiting_on_vendor_condition,
 };
 pub use settings::Settings;

@@ -13,6 +13,7 @@ use carepath_activities::VendorsConfig;
 use carepath_activities::config::VendorProfile;
 use carepath_activities::credentials::{self, Mode};
 use carepath_activities::webhook_signature::Secrets;
+use carepath_engine::SearchKey;
 use serde::Deserialize;
 
 use crate::consult::config::ConsultConfig;
@@ -24,7 +25,21 @@ pub struct Settings {
     /// The vendors' webhook secrets (none unless [`Settings::load`] read
     /// them, or they are set).
     pub webhook_secrets: Secrets,
+    /// The key PHI search identifiers are hashed with (`CAREPATH_SEARCH_KEY`);
+    /// `None` stands for [`DEVELOPMENT_SEARCH_KEY`], which only development
+    /// may use ([`Settings::load`] refuses production without one).
+    pub search_key: Option<SearchKey>,
 }
+
+/// The variable holding the deployment's search key: at least
+/// [`carepath_engine::search::MIN_KEY_BYTES`] bytes, the same in every worker
+/// and API process (e.g. `openssl rand -base64 32`).
+pub const SEARCH_KEY_VARIABLE: &str = "CAREPATH_SEARCH_KEY";
+
+/// The search key development uses when `CAREPATH_SEARCH_KEY` is not set. It
+/// is published here, so PHI identifiers hashed with it are as good as in
+/// clear: production refuses to start without a key of its own.
+pub const DEVELOPMENT_SEARCH_KEY: &str = "carepath development search key: not a secret";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +69,7 @@ impl Settings {
             vendors: VendorsConfig::from_profiles(file.mode, file.vendors)?,
             consult: file.consult,
             webhook_secrets: Secrets::default(),
+            search_key: None,
         })
     }
 
@@ -85,9 +101,33 @@ impl Settings {
         } else {
             Secrets::from_env()
         };
+        let search_key = match env(SEARCH_KEY_VARIABLE) {
+            Some(k) => Some(
+                SearchKey::new(k.as_bytes())
+                    .with_context(|| format!("in {SEARCH_KEY_VARIABLE}"))?,
+            ),
+            None if settings.vendors.mode == Mode::Production && path.is_some() => {
+                anyhow::bail!(
+                    "{SEARCH_KEY_VARIABLE} is not set: production needs a key of its own to hash \
+                     patients' identifiers for search (at least 32 bytes, the same in every \
+                     process; e.g. `openssl rand -base64 32`)"
+                )
+            }
+            None => None,
+        };
         Ok(Self {
             webhook_secrets,
+            search_key,
             ..settings
+        })
+    }
+
+    /// The key PHI search identifiers are hashed with: the configured one, or
+    /// in development [`DEVELOPMENT_SEARCH_KEY`].
+    pub fn search_key(&self) -> SearchKey {
+        self.search_key.clone().unwrap_or_else(|| {
+            SearchKey::new(DEVELOPMENT_SEARCH_KEY.as_bytes())
+                .unwrap_or_else(|_| unreachable!("the development key is long enough"))
         })
     }
 
@@ -105,6 +145,12 @@ impl Settings {
             lines.push(format!(
                 "development mode: the sandbox's development credential stands in for {}",
                 unset.join(", ")
+            ));
+        }
+        if self.search_key.is_none() {
+            lines.push(format!(
+                "development mode: patients' identifiers are hashed for search with the \
+                 published development key (set {SEARCH_KEY_VARIABLE})"
             ));
         }
         let (mut development, mut refused) = (Vec::new(), Vec::new());

@@ -150,6 +150,7 @@ pub async fn list(
         workflow: q.workflow.as_deref(),
         vendor: q.vendor.as_deref(),
         overdue: q.overdue.unwrap_or(false),
+        error_contains: q.error_contains.as_deref(),
     };
     // One more than the page, to know whether another follows.
     let mut rows = journeys::list(state.engine.pool(), &filter, cursor, limit + 1).await?;

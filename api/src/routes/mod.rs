@@ -1,9 +1,14 @@
+pub mod bulk;
+pub mod detail;
+pub mod events;
 pub mod health;
 pub mod inbox;
 pub mod intake_review;
 pub mod journeys;
 pub mod matching;
 pub mod rejections;
+pub mod repair;
+pub mod search;
 pub mod tokens;
 pub mod vendors;
 pub mod webhooks;

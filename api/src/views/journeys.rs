@@ -7,9 +7,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use carepath_workflows::Journey;
 use carepath_workflows::store::history::HistoryEvent;
 use carepath_workflows::store::steps::StepRecord;
+use carepath_workflows::{Journey, JourneyStatus};
 
 use super::{
     FilterText, JourneyCursor, JourneyStatusName, Key, Reason, RetryableStatus, Storable,
@@ -97,6 +97,9 @@ pub struct ListQuery {
     pub vendor: Option<String>,
     /// Only journeys that should have moved by now.
     pub overdue: Option<bool>,
+    /// Journeys whose last error contains this text.
+    #[param(inline, value_type = Option<FilterText>)]
+    pub error_contains: Option<String>,
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -156,14 +159,34 @@ pub struct JourneyView {
     /// `CAREPATH_STUCK_AFTER_SECS`); absent when it is not overdue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overdue: Option<String>,
+    /// How it ended: the workflow's `outcome` when it completed with one
+    /// (`approved`, `declined`), else `completed`, `failed` or `cancelled`;
+    /// none while it runs or waits.
+    pub outcome: Option<String>,
     /// Present on `GET /v1/journeys/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepView>>,
 }
 
+/// How `j` ended or stands (see [`JourneyView::outcome`]).
+pub fn outcome_of(j: &Journey) -> Option<String> {
+    match j.status {
+        JourneyStatus::Completed => Some(
+            j.output
+                .as_ref()
+                .and_then(|o| o["outcome"].as_str())
+                .unwrap_or("completed")
+                .to_owned(),
+        ),
+        JourneyStatus::Failed | JourneyStatus::Cancelled => Some(j.status.to_string()),
+        _ => None,
+    }
+}
+
 impl From<Journey> for JourneyView {
     fn from(j: Journey) -> Self {
         Self {
+            outcome: outcome_of(&j),
             id: j.id,
             workflow: j.workflow,
             version: j.version,

@@ -60,6 +60,8 @@ pub struct JourneyCtx {
     /// Whether the row carries a `last_error` (a retry's, a vendor hold's, an
     /// interrupted run's) that the next completed step must clear.
     stored_error: bool,
+    /// The journey's rewinds so far (see [`StepCtx::rewinds`]).
+    rewinds: u32,
 }
 
 /// Where a run starts from: what the claim read off the journey's row.
@@ -73,6 +75,8 @@ pub(crate) struct RunStart {
     pub attempts: i32,
     /// Whether the journey's row has a `last_error`.
     pub erred: bool,
+    /// The journey's `rewinds`.
+    pub rewinds: u32,
 }
 
 impl JourneyCtx {
@@ -90,6 +94,7 @@ impl JourneyCtx {
             phase: start.phase,
             stored_attempts: start.attempts,
             stored_error: start.erred,
+            rewinds: start.rewinds,
         }
     }
 

@@ -31,13 +31,22 @@ pub struct StepCtx {
     pub key: String,
     /// 1 on the first execution; counts failed attempts before this one plus one.
     pub attempt: u32,
+    /// How many times an operator rewound the journey before this run
+    /// ([`Engine::rewind`](crate::Engine::rewind)); 0 for most journeys.
+    pub rewinds: u32,
 }
 
 impl StepCtx {
     /// `<journey id>:<step key>`: stable across retries and crashes of this
-    /// step of this journey, so a vendor sees one call however often it is made.
+    /// step of this journey, so a vendor sees one call however often it is
+    /// made. After the journey was rewound `n` times, `<journey id>:<step
+    /// key>:rewind<n>`: a step run again after a rewind is a new call, which
+    /// a vendor must not answer from the superseded one.
     pub fn idempotency_key(&self) -> String {
-        format!("{}:{}", self.journey_id, self.key)
+        match self.rewinds {
+            0 => format!("{}:{}", self.journey_id, self.key),
+            n => format!("{}:{}:rewind{n}", self.journey_id, self.key),
+        }
     }
 }
 
@@ -140,6 +149,7 @@ impl JourneyCtx {
             journey_id: self.journey_id,
             key: at.key.to_owned(),
             attempt: at.attempt,
+            rewinds: self.rewinds,
         };
         let result = tracing::Instrument::instrument(work(step), span).await;
         metrics::STEP_SECONDS

@@ -3,11 +3,15 @@
 //! and history events.
 
 pub mod alerts;
+pub mod detail;
+pub mod feed;
 pub mod gauges;
 pub mod history;
 pub mod inbox;
 pub mod journeys;
+pub mod keys;
 pub mod refs;
 pub mod rejections;
+pub mod rewind;
 pub mod signals;
 pub mod steps;

@@ -5,12 +5,13 @@ use uuid::Uuid;
 
 /// Records that `journey_id` owns the vendor's `kind` `reference`, and sends
 /// any of the vendor's webhooks about it that were parked as unmatched (they
-/// outran this record) back to be routed. Idempotent; a resource another
+/// outran this record) back to be routed; the reference becomes a search
+/// key of the journey ([`crate::search`]). Idempotent; a resource another
 /// journey already owns stays that journey's.
 ///
 /// # Errors
 /// A database error (no journey with `journey_id` breaks a foreign key). The
-/// two statements are not one transaction: after a failure, calling it
+/// statements are not one transaction: after a failure, calling it
 /// again completes it.
 pub async fn link(
     db: &sqlx::PgPool,
@@ -29,6 +30,9 @@ pub async fn link(
     .bind(journey_id)
     .execute(db)
     .await?;
+    // What routes a vendor's events to the journey also finds it for an
+    // operator (`crate::search`).
+    super::keys::insert(db, journey_id, kind, reference).await?;
     sqlx::query(
         "UPDATE carepath.webhook_inbox
             SET status = 'received', note = NULL, processed_at = NULL, route_after = now()

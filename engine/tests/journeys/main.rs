@@ -6,6 +6,7 @@ mod support;
 
 mod history;
 mod nondeterminism;
+mod repair;
 mod replay;
 mod retry;
 mod suspend;

@@ -3,8 +3,10 @@
 //! in [`carepath_engine::store`], re-exported here so callers name one place.
 
 pub mod audit;
+pub mod bulk;
 pub mod tokens;
 
 pub use carepath_engine::store::{
-    alerts, gauges, history, inbox, journeys, refs, rejections, signals, steps,
+    alerts, detail, feed, gauges, history, inbox, journeys, keys, refs, rejections, rewind,
+    signals, steps,
 };

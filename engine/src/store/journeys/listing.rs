@@ -96,6 +96,82 @@ pub struct ListFilter<'a> {
     pub vendor: Option<&'a str>,
     /// Only overdue journeys ([`overdue_condition!`]).
     pub overdue: bool,
+    /// Journeys whose last error contains this text.
+    pub error_contains: Option<&'a str>,
+}
+
+/// The condition [`ListFilter`] puts on a journey (aliased `j`), its values
+/// `$1`..`$6`: status, phase, workflow, vendor, overdue, error text.
+macro_rules! filter_condition {
+    () => {
+        concat!(
+            "($1::text IS NULL OR status = $1)
+             AND ($2::text IS NULL OR phase = $2)
+             AND ($3::text IS NULL OR workflow = $3)
+             AND ($4::text IS NULL OR ",
+            waiting_on_vendor_condition!("waiting_for", "$4"),
+            ")
+             AND (NOT $5 OR ",
+            overdue_condition!(),
+            ")
+             AND ($6::text IS NULL OR strpos(coalesce(last_error, ''), $6) > 0)"
+        )
+    };
+}
+
+/// Binds a [`ListFilter`] as `$1`..`$6` of [`filter_condition!`].
+macro_rules! bind_filter {
+    ($query:expr, $filter:expr) => {
+        $query
+            .bind($filter.status.map(JourneyStatus::as_str))
+            .bind($filter.phase)
+            .bind($filter.workflow)
+            .bind($filter.vendor)
+            .bind($filter.overdue)
+            .bind($filter.error_contains)
+    };
+}
+
+/// The ids of the journeys `filter` keeps after `after` (when given) and up
+/// to `upto`, in id order (creation order), at most `limit`: a bulk action
+/// walks its selection in batches with it.
+///
+/// # Errors
+/// The database's.
+pub async fn select_ids(
+    db: impl PgExecutor<'_>,
+    filter: &ListFilter<'_>,
+    after: Option<Uuid>,
+    upto: Uuid,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let query = sqlx::query_scalar(concat!(
+        "SELECT id FROM carepath.journeys j WHERE ",
+        filter_condition!(),
+        " AND ($7::uuid IS NULL OR id > $7) AND id <= $8 ORDER BY id LIMIT $9"
+    ));
+    bind_filter!(query, filter)
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// How many journeys `filter` keeps, and the newest one's id (PostgreSQL
+/// has no `max` of uuid; their text sorts as they do).
+///
+/// # Errors
+/// The database's.
+pub async fn count(
+    db: impl PgExecutor<'_>,
+    filter: &ListFilter<'_>,
+) -> Result<(i64, Option<Uuid>), sqlx::Error> {
+    let query = sqlx::query_as(concat!(
+        "SELECT count(*), max(id::text)::uuid FROM carepath.journeys j WHERE ",
+        filter_condition!()
+    ));
+    bind_filter!(query, filter).fetch_one(db).await
 }
 
 /// Up to `limit` journeys that `filter` keeps, newest first, from those
@@ -113,34 +189,20 @@ pub async fn list(
     // By id (UUIDv7, so by creation): journeys created while a client pages
     // sort before its cursor and can never push one it has not seen onto a
     // page it already read.
-    sqlx::query_as(concat!(
+    let query = sqlx::query_as(concat!(
         "SELECT ",
         journey_columns!(),
         ", ",
         overdue_reason!(),
-        " FROM carepath.journeys j
-          WHERE ($1::text IS NULL OR status = $1)
-            AND ($2::text IS NULL OR phase = $2)
-            AND ($3::text IS NULL OR workflow = $3)
-            AND ($4::text IS NULL OR ",
-        waiting_on_vendor_condition!("waiting_for", "$4"),
-        ")
-            AND (NOT $5 OR ",
-        overdue_condition!(),
-        ")
-            AND ($6::uuid IS NULL OR id < $6)
-          ORDER BY id DESC
-          LIMIT $7"
-    ))
-    .bind(filter.status.map(JourneyStatus::as_str))
-    .bind(filter.phase)
-    .bind(filter.workflow)
-    .bind(filter.vendor)
-    .bind(filter.overdue)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+        " FROM carepath.journeys j WHERE ",
+        filter_condition!(),
+        " AND ($7::uuid IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+    ));
+    bind_filter!(query, filter)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }
 
 /// Which journeys a bulk retry selects.

@@ -226,6 +226,8 @@ pub struct Claimed {
     pub last_error: Option<String>,
     /// The starting request's `traceparent`.
     pub trace_context: Option<String>,
+    /// How many times an operator rewound it.
+    pub rewinds: i32,
 }
 
 /// Marks a due journey running; `None` when it is not due (a stale or
@@ -241,7 +243,8 @@ pub async fn claim(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Claimed>,
                 claim_seq = history_seq
           WHERE id = $1
             AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
-          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error, trace_context",
+          RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error, trace_context,
+                    rewinds",
     )
     .bind(id)
     .fetch_optional(db)

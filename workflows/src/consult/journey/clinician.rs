@@ -11,7 +11,7 @@ use super::{AsyncConsult, PATIENT_RESPONSE, Submitted, event_time, until};
 use crate::consult::input::ConsultInput;
 use crate::store::alerts;
 use crate::webhooks::signals::CLINICAL_CASE;
-use crate::{JourneyCtx, StepError, WorkflowError};
+use crate::{JourneyCtx, SearchTerm, StepError, WorkflowError};
 
 pub(super) enum Decision {
     Approved {
@@ -500,6 +500,7 @@ impl AsyncConsult {
         case_id: &str,
     ) -> Result<Prescription, WorkflowError> {
         let (vendors, case) = (self.vendors.clone(), case_id.to_owned());
+        let (pool, journey) = (self.pool.clone(), ctx.journey_id());
         let offering = intake.offering.clone();
         ctx.step("fetch_prescription", |_| async move {
             let case = vendors.clinical.get_case(&case).await?;
@@ -507,6 +508,8 @@ impl AsyncConsult {
             let id = rx["id"]
                 .as_str()
                 .ok_or_else(|| StepError::transient("the approved case has no prescription yet"))?;
+            let term = SearchTerm::clear(crate::search::PRESCRIPTION, id);
+            crate::engine::search::index(&pool, None, journey, &[term]).await?;
             let prescribed = rx["refills"]
                 .as_u64()
                 .unwrap_or(u64::from(offering.refills));

@@ -27,7 +27,7 @@ use super::config::ConsultConfig;
 use super::input::ConsultInput;
 use super::intake::{Problem, Questionnaires};
 use crate::webhooks::signals::{CLINICAL_CASE, PHARMACY_ORDER};
-use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
+use crate::{JourneyCtx, SearchTerm, StepError, Workflow, WorkflowError};
 use clinician::Decision;
 
 pub const NAME: &str = "async_consult";
@@ -135,6 +135,24 @@ impl Workflow for AsyncConsult {
         let parsed = ConsultInput::parse(&input, &self.questionnaires, Utc::now())?;
         serde_json::to_value(parsed)
             .map_err(|e| vec![(String::new(), format!("cannot be represented: {e}"))])
+    }
+
+    /// A prescription the network wrote for this consult, and an order the
+    /// pharmacy was sent: a rewind that would fetch or place them again is
+    /// refused unless forced.
+    fn irreversible_steps(&self) -> &[&str] {
+        &["fetch_prescription", "place_order"]
+    }
+
+    fn search_terms(&self, input: &Value) -> Vec<SearchTerm> {
+        // The canonical input the API validated: anything else indexes nothing.
+        serde_json::from_value::<ConsultInput>(input.clone())
+            .map(|i| crate::search::input_terms(&i.patient))
+            .unwrap_or_default()
+    }
+
+    fn search_candidates(&self, query: &str) -> Vec<SearchTerm> {
+        crate::search::candidates(query)
     }
 
     fn validate_signal(&self, name: &str, payload: &Value) -> Result<(), Vec<Problem>> {

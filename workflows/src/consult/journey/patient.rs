@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{AsyncConsult, REVIEW_SIGNAL, Submitted};
+use crate::SearchTerm;
 use crate::consult::input::ConsultInput;
 use crate::consult::patients::{self, MatchOutcome};
+use crate::search;
 use crate::store::refs;
 use crate::webhooks::CASE;
 use crate::{JourneyCtx, StepError, WorkflowError};
@@ -97,25 +99,32 @@ impl AsyncConsult {
             phone: Some(p.phone.clone()),
             state: p.address.state.clone(),
         };
-        let (vendors, pool) = (self.vendors.clone(), self.pool.clone());
+        let (vendors, pool, journey) = (self.vendors.clone(), self.pool.clone(), ctx.journey_id());
         ctx.step("sync_patient", |s| async move {
-            if let Some(id) = patients::clinical_id(&pool, patient_id).await? {
-                let changes =
-                    json!({ "email": record.email, "phone": record.phone, "state": record.state });
-                vendors
-                    .clinical
-                    .update_patient(&id, &changes, &s.idempotency_key())
-                    .await?;
-                return Ok(id);
-            }
-            let created = vendors
-                .clinical
-                .create_patient(&record, &format!("patient:{patient_id}"))
-                .await?;
-            let id = created["id"].as_str().ok_or_else(|| {
-                StepError::permanent("the clinical network returned no patient id")
-            })?;
-            Ok(patients::set_clinical_id(&pool, patient_id, id).await?)
+            let id = match patients::clinical_id(&pool, patient_id).await? {
+                Some(id) => {
+                    let changes = json!({ "email": record.email, "phone": record.phone,
+                                          "state": record.state });
+                    vendors
+                        .clinical
+                        .update_patient(&id, &changes, &s.idempotency_key())
+                        .await?;
+                    id
+                }
+                None => {
+                    let created = vendors
+                        .clinical
+                        .create_patient(&record, &format!("patient:{patient_id}"))
+                        .await?;
+                    let id = created["id"].as_str().ok_or_else(|| {
+                        StepError::permanent("the clinical network returned no patient id")
+                    })?;
+                    patients::set_clinical_id(&pool, patient_id, id).await?
+                }
+            };
+            let term = SearchTerm::clear(search::CLINICAL_PATIENT, id.clone());
+            crate::engine::search::index(&pool, None, journey, &[term]).await?;
+            Ok(id)
         })
         .await
     }

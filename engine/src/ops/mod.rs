@@ -2,6 +2,10 @@
 //! controls. Each one locks the journey row, changes it, appends to its history
 //! and, when the journey must run, pushes its wake-up — all in one transaction.
 
+mod fire;
+mod inject;
+mod rewind;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -15,6 +19,9 @@ use crate::store::journeys::{self, Journey, JourneyStatus};
 use crate::store::steps::{self, Hurry};
 use crate::store::{history, signals};
 use crate::waiting::WaitingFor;
+
+pub use inject::{Injected, VendorEvent};
+pub use rewind::{RewindTo, Rewound};
 
 /// Who did something, as recorded in history: `engine`, `cli`, a token's name.
 #[derive(Debug, Clone)]
@@ -69,7 +76,7 @@ impl Engine {
         input: Value,
         actor: &Actor,
     ) -> Result<StartOutcome, EngineError> {
-        let (version, _) = self
+        let (version, code) = self
             .registry
             .latest(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
@@ -109,6 +116,8 @@ impl Engine {
             json!({ "workflow": workflow, "version": version }),
         )
         .await?;
+        let terms = code.search_terms(&input);
+        crate::search::index_in(&mut tx, self.search_key.as_deref(), journey.id, &terms).await?;
         push_wakeup(&mut tx, journey.id, Duration::ZERO).await?;
         tx.commit().await?;
         Ok(StartOutcome {

@@ -1,0 +1,200 @@
+//! An operator's repairs, on the engine alone: firing any wait's timeout
+//! branch, and rewinding a journey to a step — what is re-run, with which
+//! idempotency keys, and what is refused without `force`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use carepath_engine::{
+    EngineError, JourneyCtx, JourneyStatus, Registry, RewindTo, Workflow, WorkflowError,
+};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Waits for `answer` (an hour, or forever when the input says so); says
+/// whether it came.
+struct Ask;
+
+#[async_trait]
+impl Workflow for Ask {
+    fn signals(&self) -> &[&str] {
+        &["answer"]
+    }
+
+    async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
+        let timeout = (input["forever"] != true).then_some(Duration::from_secs(3600));
+        let answer = ctx.wait_signal("answer", timeout).await?;
+        Ok(json!({ "answered": answer.is_some() }))
+    }
+}
+
+#[tokio::test]
+async fn firing_a_wait_runs_its_timeout_branch_and_a_wait_without_one_cannot_be_fired() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("ask", 1, Ask));
+    let worker = Worker::start(&engine, "fire");
+    let timed = start(&engine, "ask", json!({})).await;
+    let forever = start(&engine, "ask", json!({ "forever": true })).await;
+    for id in [timed, forever] {
+        wait_status(&pool, id, JourneyStatus::Waiting).await;
+    }
+
+    engine
+        .fire_wait(timed, &actor(), "the patient called: no answer coming")
+        .await
+        .unwrap_or_else(|e| panic!("fire: {e}"));
+    let done = wait_status(&pool, timed, JourneyStatus::Completed).await;
+    assert_eq!(done.output, Some(json!({ "answered": false })));
+    assert!(
+        history_kinds(&pool, timed)
+            .await
+            .contains(&"fire_wait".to_owned())
+    );
+
+    let refused = engine.fire_wait(forever, &actor(), "try").await;
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::NotApplicable {
+                action: "fire_wait",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(journey(&pool, forever).await.status, JourneyStatus::Waiting);
+    worker.shutdown().await;
+}
+
+/// a, b, a wait for `go`, c, ship (irreversible), d; returns the
+/// idempotency key each of b, c and d ran with.
+struct Shipment;
+
+#[async_trait]
+impl Workflow for Shipment {
+    fn signals(&self) -> &[&str] {
+        &["go"]
+    }
+
+    fn irreversible_steps(&self) -> &[&str] {
+        &["ship"]
+    }
+
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        let key = |s: carepath_engine::StepCtx| async move { Ok(s.idempotency_key()) };
+        let _: String = ctx.step("a", key).await?;
+        let b: String = ctx.step("b", key).await?;
+        ctx.wait_signal("go", None).await?;
+        let c: String = ctx.step("c", key).await?;
+        let _: String = ctx.step("ship", key).await?;
+        let d: String = ctx.step("d", key).await?;
+        Ok(json!({ "b": b, "c": c, "d": d }))
+    }
+}
+
+async fn keys_of(pool: &sqlx::PgPool, table: &str, id: uuid::Uuid) -> Vec<String> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT key FROM carepath.{table} WHERE journey_id = $1 ORDER BY seq"
+    )))
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("{table}: {e}"))
+}
+
+#[tokio::test]
+async fn a_rewind_re_runs_exactly_the_steps_after_the_chosen_one_with_fresh_keys() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("shipment", 1, Shipment));
+    let worker = Worker::start(&engine, "rewind");
+    let id = start(&engine, "shipment", json!({})).await;
+    wait_status(&pool, id, JourneyStatus::Waiting).await;
+    engine
+        .signal(id, "go", "test", "go-1", &json!({}), &actor())
+        .await
+        .unwrap_or_else(|e| panic!("signal: {e}"));
+    let first = wait_status(&pool, id, JourneyStatus::Completed).await;
+    let output = first.output.unwrap_or_default();
+    assert_eq!(output["d"], format!("{id}:d"));
+
+    // Past `ship`: refused unless forced, and nothing changes.
+    let refused = engine
+        .rewind(
+            id,
+            RewindTo {
+                step: "c",
+                force: false,
+            },
+            &actor(),
+            "redo c",
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(EngineError::Conflict { detail, .. }) if detail.contains("ship")),
+        "{refused:?}"
+    );
+    let recorded = keys_of(&pool, "journey_steps", id).await;
+    assert_eq!(recorded, ["a", "b", "signal:go", "c", "ship", "d"]);
+    let unknown = engine
+        .rewind(
+            id,
+            RewindTo {
+                step: "zz",
+                force: false,
+            },
+            &actor(),
+            "x",
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(EngineError::Invalid { .. })),
+        "{unknown:?}"
+    );
+
+    // After `ship`: only `d` runs again, with a fresh key.
+    let rewound = engine
+        .rewind(
+            id,
+            RewindTo {
+                step: "ship",
+                force: false,
+            },
+            &actor(),
+            "d went wrong",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("rewind: {e}"));
+    assert_eq!(rewound.superseded, ["d"]);
+    let again = wait_status(&pool, id, JourneyStatus::Completed).await;
+    let output = again.output.unwrap_or_default();
+    assert_eq!(output["c"], format!("{id}:c"), "c is not re-run");
+    assert_eq!(output["d"], format!("{id}:d:rewind1"));
+    assert_eq!(keys_of(&pool, "journey_steps_superseded", id).await, ["d"]);
+
+    // Forced past `ship`: b's successors all run again; the signal that
+    // was consumed is met again without being sent again.
+    let forced = engine
+        .rewind(
+            id,
+            RewindTo {
+                step: "b",
+                force: true,
+            },
+            &actor(),
+            "re-ship: lost in transit",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("forced rewind: {e}"));
+    assert_eq!(forced.superseded, ["signal:go", "c", "ship", "d"]);
+    assert_eq!(forced.irreversible, ["ship"]);
+    let third = wait_status(&pool, id, JourneyStatus::Completed).await;
+    let output = third.output.unwrap_or_default();
+    assert_eq!(output["b"], format!("{id}:b"));
+    assert_eq!(output["c"], format!("{id}:c:rewind2"));
+    assert_eq!(output["d"], format!("{id}:d:rewind2"));
+    assert_eq!(keys_of(&pool, "journey_steps", id).await, recorded);
+    let kinds = history_kinds(&pool, id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "rewind").count(), 2);
+    worker.shutdown().await;
+}

@@ -33,3 +33,7 @@ bench-webhooks webhooks="20000":
 # Patient match decisions/s and latency with 4 callers on registries of 10k, 100k, 1M.
 bench-match:
     cargo run --release -- bench match --sizes 10000,100000,1000000 --callers 4
+
+# Operators' search by business id at 1,000,000 journeys: latency per kind of id.
+bench-search journeys="1000000":
+    cargo run --release -- bench search --journeys {{journeys}}

@@ -1042,7 +1042,13 @@ async fn ctl_tables_fit_100_columns_and_wide_shows_everything() {
     let (ok, list, err) = ctl(&["list"]);
     assert!(ok, "{err}");
     fits(&list);
-    assert!(list.contains(&id[..8]) && !list.contains(id), "{list}");
+    // The short id is the id's random end (its start is its creation time).
+    assert!(list.contains(&id[28..]) && !list.contains(id), "{list}");
+    let (ok, by_short, err) = ctl(&["show", &id[28..]]);
+    assert!(
+        ok && by_short.contains(id),
+        "ctl show <short id>: {err}{by_short}"
+    );
     assert!(list.contains("outcome"), "{list}");
     // Times relative by default ("now", "3s ago"), as the API sends them wide.
     let created = j["created_at"].as_str().expect("created_at");

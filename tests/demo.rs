@@ -100,11 +100,11 @@ fn the_demo_runs_to_a_clean_summary_and_holds_the_stack_for_ctl() {
     };
     for command in &commands {
         let printed = run(command);
-        // A listing shows the first 8 characters of a journey's id.
+        // A listing shows the last 8 characters of a journey's id.
         let expect: &[&str] = if command.ends_with("list --status failed") {
-            &[&failed[..8]]
+            &[&failed[failed.len() - 8..]]
         } else if command.ends_with("list --overdue") {
-            &[&overdue[..8]]
+            &[&overdue[overdue.len() - 8..]]
         } else if command.ends_with("inbox --status parked") {
             &["parked"]
         } else if command.ends_with(" vendors") {

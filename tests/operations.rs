@@ -132,6 +132,49 @@ async fn each_business_identifier_finds_its_journey_and_phi_is_not_stored_in_cle
         assert!(kinds.contains(&kind), "{kinds:?}");
     }
 
+    // Its steps: ids show, the patient's medication is redacted until an
+    // operator reveals it with a reason, which history records.
+    let (status, detail) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{id}/steps"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["outcome"], "approved");
+    let steps = detail["steps"].as_array().expect("steps");
+    let step = |key: &str| {
+        steps
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("no step {key}: {detail}"))
+            .clone()
+    };
+    let rx = step("fetch_prescription");
+    assert_eq!(rx["output"]["id"], prescription.as_str(), "{rx}");
+    assert_eq!(rx["output"]["medication"], "[redacted]", "{rx}");
+    assert_eq!(rx["redacted"], true);
+    assert!(
+        rx["duration_ms"].is_i64() && rx["attempts"].is_i64(),
+        "{rx}"
+    );
+    let (status, revealed) = stack
+        .get(
+            &stack.ops,
+            &format!("/v1/journeys/{id}/steps/fetch_prescription/output?reason=ticket%204711"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revealed}");
+    assert_ne!(revealed["output"]["medication"], "[redacted]", "{revealed}");
+    let (_, history) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{id}/history"))
+        .await;
+    assert!(
+        history["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["kind"] == "output_read"
+                && e["detail"]["reason"] == "ticket 4711"
+                && e["actor"] == "token:ops")),
+        "{history}"
+    );
+
     // The query is PHI: it is refused anywhere but in the body.
     let (status, body) = stack
         .post(
@@ -651,5 +694,114 @@ async fn a_journeys_event_stream_delivers_its_history_in_order_across_a_worker_r
     assert_eq!(rewound.event, "rewind");
     assert_eq!(rewound.data["journey_id"], id.to_string());
     second.kill9();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctl_finds_reads_and_repairs_journeys_by_their_short_ids() {
+    let stack = Stack::start(Options::default()).await;
+    let ids = demo_journeys(&stack, "ctl", 3).await;
+    wait_for("the journeys to wait", Duration::from_secs(30), || async {
+        (count_status(&stack, &ids, "waiting").await == 3).then_some(())
+    })
+    .await;
+    let full = ids[0].to_string();
+    let short = &full[full.len() - 8..];
+    let fits = |text: &str| {
+        let over: Vec<&str> = text.lines().filter(|l| l.chars().count() > 100).collect();
+        assert!(over.is_empty(), "over 100 columns:\n{}", over.join("\n"));
+    };
+
+    let found = stack.ctl(&["find", "ctl-0"]).await;
+    assert!(
+        found.contains(short) && found.contains("idempotency_key"),
+        "{found}"
+    );
+    let steps = stack.ctl(&["steps", short]).await;
+    fits(&steps);
+    assert!(
+        steps.contains("submit_case") && steps.contains("[redacted]"),
+        "{steps}"
+    );
+    assert!(
+        steps.contains("waits for signal review (or its timeout)"),
+        "{steps}"
+    );
+    let revealed = stack
+        .ctl(&["reveal", short, "submit_case", "--reason", "ticket 4711"])
+        .await;
+    assert!(revealed.contains("case-"), "{revealed}");
+
+    stack
+        .ctl(&["fire", short, "--reason", "no reviewer today"])
+        .await;
+    wait_status(&stack.db.pool, ids[0], "completed", Duration::from_secs(30)).await;
+    assert_eq!(stack.output(ids[0]).await["outcome"], "no_decision_in_time");
+
+    let plan = stack
+        .ctl(&[
+            "bulk",
+            "pause",
+            "--workflow",
+            "demo",
+            "--status",
+            "waiting",
+            "--reason",
+            "INC-7",
+        ])
+        .await;
+    fits(&plan);
+    assert!(plan.contains("would apply to 2 journey(s)"), "{plan}");
+    assert_eq!(
+        count_status(&stack, &ids, "paused").await,
+        0,
+        "a dry run acts on nothing"
+    );
+    let token = plan
+        .split_whitespace()
+        .find(|w| w.starts_with("bulk_"))
+        .expect("the confirmation token")
+        .to_owned();
+    let done = stack.ctl(&["bulk", "pause", "--confirm", &token]).await;
+    assert!(done.contains("applied to 2 of 2"), "{done}");
+    assert_eq!(count_status(&stack, &ids, "paused").await, 2);
+
+    // Watching a journey's history shows a rewind as it happens.
+    let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args(["ctl", "history", short, "--watch"])
+        .env("CAREPATH_API_URL", &stack.api)
+        .env("CAREPATH_TOKEN", &stack.ops)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ctl history --watch");
+    let rewound = stack
+        .ctl(&[
+            "rewind",
+            short,
+            "--to-step",
+            "validate_intake",
+            "--reason",
+            "replay it",
+        ])
+        .await;
+    assert!(rewound.contains("re-runs"), "{rewound}");
+    let stdout = watch.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("rewind") {
+                return line;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("the rewind within the deadline");
+    assert!(
+        seen.contains("token:ops") && seen.chars().count() <= 100,
+        "{seen}"
+    );
+    let _ = watch.kill().await;
     stack.stop().await;
 }

@@ -323,6 +323,10 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
                 "{command:?} did not name {variable}:\n{text}"
             );
         }
+        assert!(
+            text.contains("CAREPATH_SEARCH_KEY"),
+            "{command:?} did not name the search key:\n{text}"
+        );
     }
 
     let mut env: Vec<(String, String)> = carepath_activities::config::VENDORS
@@ -335,6 +339,10 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
         })
         .collect();
     env.push(("DATABASE_URL".into(), db.url.clone()));
+    env.push((
+        "CAREPATH_SEARCH_KEY".into(),
+        "k-s3cret-search-key-of-at-least-32-bytes".into(),
+    ));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (ok, text) = carepath(&["config", "check", "--config", &config], &env);
     assert!(ok, "{text}");

@@ -118,7 +118,7 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
         .expect("workers and the API accept the adopted database");
     let recorded: Vec<(String, i64)> = sqlx::query_as(
         "SELECT 'engine', version FROM carepath._engine_migrations
-         UNION ALL SELECT 'app', version FROM carepath._migrations ORDER BY 1",
+         UNION ALL SELECT 'app', version FROM carepath._migrations ORDER BY 1, 2",
     )
     .fetch_all(&pool)
     .await

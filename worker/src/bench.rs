@@ -187,7 +187,7 @@ async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Result<f64> {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
 }
@@ -230,7 +230,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-async fn describe_machine(pool: &PgPool) -> Result<()> {
+pub(crate) async fn describe_machine(pool: &PgPool) -> Result<()> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

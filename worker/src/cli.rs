@@ -73,6 +73,8 @@ enum BenchCommand {
     Webhooks(bench::WebhooksArgs),
     /// Patient match decisions with concurrent callers on registries of growing size: decisions/s, p50, p99.
     Match(crate::bench_match::MatchArgs),
+    /// Operators' searches by business id on a database of many journeys: latency per kind.
+    Search(crate::bench_search::SearchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +300,12 @@ impl Cli {
             } => {
                 logging::init("warn");
                 crate::bench_match::run(args).await
+            }
+            Command::Bench {
+                which: BenchCommand::Search(args),
+            } => {
+                logging::init("warn");
+                crate::bench_search::run(args).await
             }
             Command::Bench {
                 which: BenchCommand::Webhooks(args),

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_match;
+pub mod bench_search;
 pub mod cli;
 pub mod config_check;
 pub mod ctl;

@@ -81,7 +81,9 @@ impl Settings {
     ///
     /// # Errors
     /// An unreadable or invalid file; in production, a secret variable a
-    /// profile names that is not set ([`credentials::check`]), naming each.
+    /// profile names that is not set ([`credentials::check`]) or an unset
+    /// `CAREPATH_SEARCH_KEY`, naming each; a search key shorter than 32
+    /// bytes.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let settings = match path {
             None => Self::default(),
@@ -91,7 +93,15 @@ impl Settings {
                 Self::from_toml(&text).with_context(|| format!("in {}", p.display()))?
             }
         };
-        credentials::check(&settings.vendors, env)?;
+        // Every missing secret is named at once: a deployment fixes them in
+        // one round, not one restart each.
+        let search_key = search_key(path.is_some() && settings.vendors.mode == Mode::Production);
+        match (credentials::check(&settings.vendors, env), &search_key) {
+            (Err(e), Err(k)) => anyhow::bail!("{e:#}; {k:#}"),
+            (Err(e), Ok(_)) => return Err(e.into()),
+            _ => {}
+        }
+        let search_key = search_key?;
         // Only a file that says `mode = "development"` checks webhooks with
         // the sandbox's published secret: a deployment that lost its
         // configuration must not accept events anyone can sign.
@@ -100,20 +110,6 @@ impl Settings {
             Secrets::from_env().or_development()
         } else {
             Secrets::from_env()
-        };
-        let search_key = match env(SEARCH_KEY_VARIABLE) {
-            Some(k) => Some(
-                SearchKey::new(k.as_bytes())
-                    .with_context(|| format!("in {SEARCH_KEY_VARIABLE}"))?,
-            ),
-            None if settings.vendors.mode == Mode::Production && path.is_some() => {
-                anyhow::bail!(
-                    "{SEARCH_KEY_VARIABLE} is not set: production needs a key of its own to hash \
-                     patients' identifiers for search (at least 32 bytes, the same in every \
-                     process; e.g. `openssl rand -base64 32`)"
-                )
-            }
-            None => None,
         };
         Ok(Self {
             webhook_secrets,
@@ -178,6 +174,22 @@ impl Settings {
             ));
         }
         lines
+    }
+}
+
+/// The search key `CAREPATH_SEARCH_KEY` holds; `None` (the development
+/// key) when it is unset and `required` is not.
+fn search_key(required: bool) -> Result<Option<SearchKey>> {
+    match env(SEARCH_KEY_VARIABLE) {
+        Some(k) => Ok(Some(
+            SearchKey::new(k.as_bytes()).with_context(|| format!("in {SEARCH_KEY_VARIABLE}"))?,
+        )),
+        None if required => anyhow::bail!(
+            "{SEARCH_KEY_VARIABLE} is not set: production needs a key of its own to hash \
+             patients' identifiers for search (at least 32 bytes, the same in every process; \
+             e.g. `openssl rand -base64 32`)"
+        ),
+        None => Ok(None),
     }
 }
 

@@ -80,6 +80,47 @@ impl Api {
     }
 }
 
+impl Api {
+    /// An open `text/event-stream` at `path` with `query`, resuming after
+    /// `last_event_id` when given.
+    ///
+    /// # Errors
+    /// No token, a failure to reach the API, or a refusal (its status).
+    pub(super) async fn stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response> {
+        let token = self
+            .token
+            .as_deref()
+            .context("no token: pass --token or set CAREPATH_TOKEN")?;
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .query(query);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            bail!(
+                "{status}: {}",
+                value["error"]["message"].as_str().unwrap_or(&text)
+            );
+        }
+        Ok(resp)
+    }
+}
+
 /// A table with these column headers.
 pub(super) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

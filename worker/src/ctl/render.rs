@@ -16,9 +16,12 @@ pub(super) const WIDTH: usize = 100;
 /// The spaces between two columns.
 const GAP: usize = 2;
 
-/// Characters of a journey id shown in a default table: enough to tell a
-/// page of journeys apart; wide and JSON output carry the whole id.
-pub(super) const ID_PREFIX: usize = 8;
+/// Characters of a journey id shown in a default table, from its end: a
+/// UUIDv7 begins with its creation time (every journey of the same minute
+/// shares its first eight) and ends with random digits, so its last eight
+/// tell journeys apart, and every command that takes an id takes them
+/// (`ctl show 3f9a1c2b`). Wide and JSON output carry the whole id.
+pub(super) const ID_TAIL: usize = 8;
 
 /// How a column of a narrow table gives way when a row is wider than
 /// [`WIDTH`].
@@ -195,9 +198,11 @@ pub(super) fn summary(v: &Value) -> String {
         .join(" ")
 }
 
-/// The first [`ID_PREFIX`] characters of an id.
+/// The last [`ID_TAIL`] characters of an id.
 pub(super) fn short_id(v: &Value) -> String {
-    s(v).chars().take(ID_PREFIX).collect()
+    let id = s(v);
+    let skip = id.chars().count().saturating_sub(ID_TAIL);
+    id.chars().skip(skip).collect()
 }
 
 #[cfg(test)]

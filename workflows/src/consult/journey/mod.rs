@@ -137,6 +137,36 @@ impl Workflow for AsyncConsult {
             .map_err(|e| vec![(String::new(), format!("cannot be represented: {e}"))])
     }
 
+    /// Ids, statuses, decisions, counts and times: what an operator needs to
+    /// follow a consult, none of it about the patient's person or health
+    /// (a medication, an answer, a clinician's message stay redacted).
+    fn shown_output_fields(&self) -> &[&str] {
+        &[
+            "id",
+            "case_id",
+            "order_id",
+            "patient_id",
+            "clinician_id",
+            "event_id",
+            "source",
+            "type",
+            "status",
+            "decision",
+            "outcome",
+            "hold",
+            "timed_out",
+            "round",
+            "fill",
+            "refills",
+            "score",
+            "probability",
+            "at",
+            "occurred_at",
+            "created",
+            "decided_at",
+        ]
+    }
+
     /// A prescription the network wrote for this consult, and an order the
     /// pharmacy was sent: a rewind that would fetch or place them again is
     /// refused unless forced.

@@ -98,7 +98,7 @@ impl Settings {
         let search_key = search_key(path.is_some() && settings.vendors.mode == Mode::Production);
         match (credentials::check(&settings.vendors, env), &search_key) {
             (Err(e), Err(k)) => anyhow::bail!("{e:#}; {k:#}"),
-            (Err(e), Ok(_)) => return Err(e.into()),
+            (Err(e), Ok(_)) => return Err(e),
             _ => {}
         }
         let search_key = search_key?;

@@ -264,6 +264,15 @@ async fn a_journey_whose_approval_webhook_was_lost_is_unstuck_by_an_injected_eve
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // So is an event about no case of the journey's.
+    let mut nobodys = event.clone();
+    nobodys["data"]["case_id"] = json!("case_nope");
+    let stray = json!({ "vendor": "clinical", "event": nobodys, "reason": reason });
+    let (status, body) = stack
+        .post(&stack.ops, &format!("/v1/journeys/{id}/inject"), &stray)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "event.data", "{body}");
 
     let (status, body) = stack
         .post(&stack.ops, &format!("/v1/journeys/{id}/inject"), &request)
@@ -378,11 +387,41 @@ async fn a_rewind_re_runs_the_steps_after_the_chosen_one_and_refuses_to_cross_a_
         .filter_map(|k| k.as_str().map(str::to_owned))
         .collect();
     assert_eq!(superseded, after_order);
+    // The same steps again, up to the wait for the pharmacy, whose events
+    // (about the world before the rewind) are not delivered again.
+    let until_wait: Vec<String> = after_order
+        .iter()
+        .take_while(|k| !k.starts_with("signal:"))
+        .cloned()
+        .collect();
+    let wait = after_order
+        .iter()
+        .find(|k| k.starts_with("signal:"))
+        .expect("a wait for the pharmacy")
+        .clone();
+    wait_for(
+        "the re-run to wait for the pharmacy",
+        Duration::from_secs(60),
+        || async {
+            let (_, waiting) = stack.phase_and_wait(id).await;
+            (waiting.as_deref() == wait.split('#').next()).then_some(())
+        },
+    )
+    .await;
+    let mut expected = until_wait.clone();
+    expected.push(wait.clone());
+    assert_eq!(positions_after(&stack, id, "place_order").await, expected);
+    // An operator looks the order up now rather than at the silence's end.
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{id}/fire-wait"),
+            &json!({ "reason": "look the order up" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     stack.wait_completed(&[id], Duration::from_secs(60)).await;
-    assert_eq!(
-        positions_after(&stack, id, "place_order").await,
-        after_order
-    );
+    assert_eq!(stack.output(id).await["outcome"], "approved");
     let after = stack.sandbox.counters().await;
     let again = &after["duplicate_side_effects"];
     assert!(again.get("order").is_none(), "no second order: {after}");
@@ -506,11 +545,21 @@ async fn a_bulk_pause_of_a_thousand_journeys_runs_only_after_its_dry_run_is_conf
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A token runs only the action it was planned for.
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            "/v1/ops/bulk/confirm",
+            &json!({ "confirm_token": token, "action": "cancel" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(count_status(&stack, &ids, "cancelled").await, 0);
     let (status, done) = stack
         .post(
             &stack.ops,
             "/v1/ops/bulk/confirm",
-            &json!({ "confirm_token": token }),
+            &json!({ "confirm_token": token, "action": "pause" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");

@@ -304,7 +304,7 @@ impl Cli {
             Command::Bench {
                 which: BenchCommand::Search(args),
             } => {
-                logging::init("warn");
+                logging::init("error"); // its load is slow statements by design
                 crate::bench_search::run(args).await
             }
             Command::Bench {

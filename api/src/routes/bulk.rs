@@ -91,7 +91,7 @@ pub async fn plan(
     responses((status = 200, description = "Run: how many journeys it applied to and which it skipped", body = BulkOutcome),
               (status = 401, description = "Missing or unknown bearer token", body = ErrorBody),
               (status = 403, description = "The token's role does not allow this", body = ErrorBody),
-              (status = 409, description = "The token is unknown, expired, already used or another caller's", body = ErrorBody),
+              (status = 409, description = "The token is unknown, expired, already used, another caller's or for another `action`", body = ErrorBody),
               (status = 422, description = "Invalid request; the failing fields are named", body = ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
@@ -101,14 +101,15 @@ pub async fn confirm(
     bounded("confirm_token", &req.confirm_token, MAX_KEY)?;
     let actor = caller.actor();
     let pool = state.engine.pool();
-    let claimed = bulk::claim(pool, &digest(&req.confirm_token), &actor.0)
+    let meant = req.action.map(BulkAction::as_str);
+    let claimed = bulk::claim(pool, &digest(&req.confirm_token), &actor.0, meant)
         .await?
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::Conflict,
-                "this confirmation token is unknown, expired, already used or another caller's: \
-                 run the dry run again",
+                "this confirmation token is unknown, expired, already used, another caller's or \
+                 for another action: run the dry run again",
             )
         })?;
     let planned: Planned = serde_json::from_value(claimed.plan.clone())
@@ -137,7 +138,13 @@ pub async fn confirm(
                 Ok(()) => tally.done += 1,
                 Err(e) if skippable(&e) => tally.skip(id, e.to_string()),
                 Err(e) => {
+                    // What was done stays audited, with why it stopped.
                     bulk::finish(pool, claimed.id, tally.done, tally.skipped).await?;
+                    let detail = json!({ "operation": claimed.id, "reason": planned.reason,
+                                         "done": tally.done, "skipped": tally.skipped,
+                                         "stopped": "a database error; the rest was not done" });
+                    let action = format!("bulk_{}", action.as_str());
+                    audit::record(pool, &actor.0, &action, "journeys", &detail).await?;
                     return Err(e.into());
                 }
             }

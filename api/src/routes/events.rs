@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use futures::Stream;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -51,9 +51,14 @@ pub async fn journey_events(
     journeys::get(state.engine.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let after = last_event_id(&headers)
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
+    let after = match last_event_id(&headers) {
+        None => 0,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| ApiError::field("Last-Event-ID", "is not an id this stream sent"))?,
+    };
     let pool = state.engine.pool().clone();
     let stream = futures::stream::unfold((pool, after), move |(pool, after)| async move {
         loop {
@@ -120,7 +125,7 @@ pub async fn all_events(
         Some(id) => parse_cursor(&id)
             .ok_or_else(|| ApiError::field("Last-Event-ID", "is not an id this stream sent"))?,
         None => Cursor {
-            at: Utc::now() - SETTLE,
+            at: feed::settled_now(state.engine.pool(), SETTLE).await?,
             journey_id: Uuid::nil(),
             seq: 0,
         },
@@ -134,8 +139,7 @@ pub async fn all_events(
                 phase: q.phase.as_deref(),
                 kind: q.kind.as_deref(),
             };
-            let settled = Utc::now() - SETTLE;
-            match feed::all_after(&pool, &cursor, settled, &filter, BATCH).await {
+            match feed::all_after(&pool, &cursor, SETTLE, &filter, BATCH).await {
                 Ok(events) if !events.is_empty() => {
                     let next = events.last().map_or(cursor, |e| Cursor {
                         at: e.event.at,

@@ -90,6 +90,9 @@ pub struct BulkConfirm {
     /// A dry run's `confirm_token`.
     #[schema(value_type = Key)]
     pub confirm_token: String,
+    /// The action the caller means to run: refused (409) when the token's
+    /// plan is another, so a token cannot run what its caller did not mean.
+    pub action: Option<BulkAction>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

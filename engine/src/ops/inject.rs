@@ -12,7 +12,7 @@ use crate::error::EngineError;
 use crate::ops::SignalOutcome;
 use crate::store::journeys::{self, Journey};
 use crate::store::{history, refs};
-use crate::webhook_source::{Invalid, MAX_REFERENCE, NoHeaders};
+use crate::webhook_source::{Invalid, MAX_REFERENCE, NoHeaders, Reference};
 
 /// A vendor's event as an operator gives it.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +50,10 @@ impl Engine {
     ///
     /// # Errors
     /// [`EngineError::JourneyNotFound`]; `Invalid` (`vendor`, `event`,
-    /// `event.type`…) when the vendor has no webhook source, the event is
-    /// not an object or names no signal, or it names a resource another
-    /// journey owns; `NotApplicable` when the journey has ended;
-    /// `UnknownSignal` when its workflow does not receive the signal;
+    /// `event.type`, `event.data`) when the vendor has no webhook source,
+    /// the event is not an object or names no signal the journey's workflow
+    /// receives, or it names a resource another journey owns or none this
+    /// one recorded; `NotApplicable` when the journey has ended;
     /// `Database` or `Queue` errors, in which case nothing is stored.
     pub async fn inject(
         &self,
@@ -80,20 +80,7 @@ impl Engine {
         let event_id = source.dedup_key(&NoHeaders, given.event, &body);
         let mut tx = self.pool.begin().await?;
         lock(&mut tx, id).await?;
-        for r in route
-            .references
-            .iter()
-            .filter(|r| r.id.chars().count() <= MAX_REFERENCE)
-        {
-            if let Some(owner) = refs::owner(&mut *tx, given.vendor, &r.kind, &r.id).await?
-                && owner != id
-            {
-                return Err(invalid(
-                    "event",
-                    &format!("names {} {:?}, which journey {owner} owns", r.kind, r.id),
-                ));
-            }
-        }
+        check_ours(&mut tx, given.vendor, id, &route.references).await?;
         let delivery = Delivery {
             journey_id: id,
             name: &route.signal,
@@ -101,7 +88,12 @@ impl Engine {
             event_id: &event_id,
             payload: given.event,
         };
-        let outcome = self.signal_in(&mut tx, delivery, actor).await?;
+        let outcome = match self.signal_in(&mut tx, delivery, actor).await {
+            Err(e @ EngineError::UnknownSignal { .. }) => {
+                return Err(invalid("event.type", &e.to_string()));
+            }
+            other => other?,
+        };
         let detail = json!({ "reason": reason, "vendor": given.vendor, "type": event_type,
                              "signal": route.signal, "event_id": event_id,
                              "operator_sourced": true,
@@ -118,6 +110,44 @@ impl Engine {
             outcome,
         })
     }
+}
+
+/// Refuses an event that is not about the journey's own resource, as the
+/// webhook's would have to be to reach it: one about another journey's, or
+/// about none the journey recorded, would drive it on someone else's (or no
+/// one's) clinical decision.
+async fn check_ours(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    vendor: &str,
+    id: Uuid,
+    references: &[Reference],
+) -> Result<(), EngineError> {
+    let mut ours = false;
+    for r in references
+        .iter()
+        .filter(|r| r.id.chars().count() <= MAX_REFERENCE)
+    {
+        match refs::owner(&mut **tx, vendor, &r.kind, &r.id).await? {
+            Some(owner) if owner != id => {
+                return Err(invalid(
+                    "event",
+                    &format!("names {} {:?}, which journey {owner} owns", r.kind, r.id),
+                ));
+            }
+            Some(_) => ours = true,
+            None => {}
+        }
+    }
+    if ours {
+        return Ok(());
+    }
+    Err(invalid(
+        "event.data",
+        &format!(
+            "names no resource of this journey's at {vendor} (its case or order, as the \
+             vendor's own event would)"
+        ),
+    ))
 }
 
 fn invalid(path: &str, problem: &str) -> EngineError {

@@ -34,9 +34,12 @@ pub struct Rewound {
 
 impl Engine {
     /// Rewinds the journey to `to.step`: the positions recorded after it are
-    /// superseded (kept, in `journey_steps_superseded`, and in history), the
-    /// signals they consumed are pending again, and the journey runs again
-    /// from there — a paused or failed one too. Steps it runs from now on
+    /// superseded (kept, in `journey_steps_superseded`, and in history) and
+    /// the journey runs again from there — a paused or failed one too. The
+    /// signals the superseded positions consumed are not delivered again:
+    /// they were about the world before the rewind (a case submitted again
+    /// is a new case), so a re-run wait hears new events or looks the
+    /// vendor up as its timeout says (an operator may fire it). Steps it runs from now on
     /// call vendors with fresh idempotency keys
     /// ([`StepCtx::idempotency_key`](crate::StepCtx::idempotency_key)).
     ///

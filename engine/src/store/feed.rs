@@ -64,16 +64,17 @@ pub struct FeedEvent {
     pub event: HistoryEvent,
 }
 
-/// Events after `cursor` and appended before `settled` (a moment far enough
-/// back that no transaction still open can add an earlier one), that
-/// `filter` keeps, in (time, journey, seq) order, at most `limit`.
+/// Events after `cursor` and appended more than `settle` ago by the
+/// database's clock (far enough back that no transaction still open can
+/// add an earlier one), that `filter` keeps, in (time, journey, seq)
+/// order, at most `limit`.
 ///
 /// # Errors
 /// The database's.
 pub async fn all_after(
     db: impl PgExecutor<'_>,
     cursor: &Cursor,
-    settled: DateTime<Utc>,
+    settle: std::time::Duration,
     filter: &FeedFilter<'_>,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, sqlx::Error> {
@@ -81,7 +82,8 @@ pub async fn all_after(
         "SELECT h.journey_id, h.seq, h.at, h.actor, h.kind, h.detail, h.prev_hash, h.hash
            FROM carepath.journey_history h
            JOIN carepath.journeys j ON j.id = h.journey_id
-          WHERE (h.at, h.journey_id, h.seq) > ($1, $2, $3) AND h.at < $4
+          WHERE (h.at, h.journey_id, h.seq) > ($1, $2, $3)
+            AND h.at < clock_timestamp() - make_interval(secs => $4)
             AND ($5::text IS NULL OR j.workflow = $5)
             AND ($6::text IS NULL OR j.status = $6)
             AND ($7::text IS NULL OR j.phase = $7)
@@ -92,7 +94,7 @@ pub async fn all_after(
     .bind(cursor.at)
     .bind(cursor.journey_id)
     .bind(cursor.seq)
-    .bind(settled)
+    .bind(settle.as_secs_f64())
     .bind(filter.workflow)
     .bind(filter.status)
     .bind(filter.phase)
@@ -100,4 +102,19 @@ pub async fn all_after(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// The database's time `settle` ago: where a feed that starts now begins,
+/// on the same clock that stamps events.
+///
+/// # Errors
+/// The database's.
+pub async fn settled_now(
+    db: impl PgExecutor<'_>,
+    settle: std::time::Duration,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar("SELECT clock_timestamp() - make_interval(secs => $1)")
+        .bind(settle.as_secs_f64())
+        .fetch_one(db)
+        .await
 }

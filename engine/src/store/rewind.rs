@@ -1,6 +1,6 @@
 //! The statements of a rewind ([`crate::Engine::rewind`]): the positions
-//! after the chosen step move to `journey_steps_superseded`, the signals
-//! they consumed are pending again, and the journey is due from there.
+//! after the chosen step move to `journey_steps_superseded`, and the
+//! journey is due from there.
 
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -70,9 +70,11 @@ pub async fn count(db: &mut PgConnection, journey_id: Uuid) -> Result<i32, sqlx:
 }
 
 /// Moves the positions after `seq` to `journey_steps_superseded` under
-/// rewind number `rewind`, and makes the signals they consumed pending
-/// again, in the order they arrived (so the journey, re-run, meets the same
-/// events from outside as before).
+/// rewind number `rewind`. The signals they consumed stay consumed (kept,
+/// with their history): they told of the world before the rewind — a case
+/// the re-run may submit again is not the case they were about — so the
+/// re-run learns it afresh, from new events or the lookups a workflow makes
+/// when its vendor is silent.
 ///
 /// # Errors
 /// The database's.
@@ -100,14 +102,6 @@ pub async fn supersede(
         .bind(seq)
         .execute(&mut *db)
         .await?;
-    sqlx::query(
-        "UPDATE carepath.signals SET consumed_at = NULL, consumed_seq = NULL
-          WHERE journey_id = $1 AND consumed_seq > $2",
-    )
-    .bind(journey_id)
-    .bind(seq)
-    .execute(&mut *db)
-    .await?;
     Ok(())
 }
 

@@ -172,8 +172,9 @@ async fn a_rewind_re_runs_exactly_the_steps_after_the_chosen_one_with_fresh_keys
     assert_eq!(output["d"], format!("{id}:d:rewind1"));
     assert_eq!(keys_of(&pool, "journey_steps_superseded", id).await, ["d"]);
 
-    // Forced past `ship`: b's successors all run again; the signal that
-    // was consumed is met again without being sent again.
+    // Forced past `ship`: b's successors all run again. The signal the
+    // superseded wait consumed told of the world before the rewind: the
+    // wait waits for a new one.
     let forced = engine
         .rewind(
             id,
@@ -188,6 +189,11 @@ async fn a_rewind_re_runs_exactly_the_steps_after_the_chosen_one_with_fresh_keys
         .unwrap_or_else(|e| panic!("forced rewind: {e}"));
     assert_eq!(forced.superseded, ["signal:go", "c", "ship", "d"]);
     assert_eq!(forced.irreversible, ["ship"]);
+    wait_status(&pool, id, JourneyStatus::Waiting).await;
+    engine
+        .signal(id, "go", "test", "go-2", &json!({}), &actor())
+        .await
+        .unwrap_or_else(|e| panic!("signal: {e}"));
     let third = wait_status(&pool, id, JourneyStatus::Completed).await;
     let output = third.output.unwrap_or_default();
     assert_eq!(output["b"], format!("{id}:b"));

@@ -19,7 +19,7 @@ pub(super) async fn run(api: &Api, out: Output, action: &str, b: BulkActionArgs)
                 Method::POST,
                 "/v1/ops/bulk/confirm",
                 None,
-                Some(&json!({ "confirm_token": token })),
+                Some(&json!({ "confirm_token": token, "action": action })),
             )
             .await?;
         print(out, &done, outcome_text);

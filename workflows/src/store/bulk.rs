@@ -67,8 +67,8 @@ pub struct Claimed {
 }
 
 /// Takes the plan whose token hashes to `token_sha256`, if it is still
-/// planned and unexpired and `actor` made it, and marks it running: a token
-/// runs its plan once.
+/// planned and unexpired, `actor` made it and (when given) its action is
+/// `action`, and marks it running: a token runs its plan once.
 ///
 /// # Errors
 /// The database's.
@@ -76,14 +76,17 @@ pub async fn claim(
     db: impl PgExecutor<'_>,
     token_sha256: &str,
     actor: &str,
+    action: Option<&str>,
 ) -> Result<Option<Claimed>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE carepath.bulk_operations SET status = 'running'
           WHERE token_sha256 = $1 AND actor = $2 AND status = 'planned' AND expires_at > now()
+            AND ($3::text IS NULL OR action = $3)
           RETURNING id, actor, action, plan, upto_id, matched",
     )
     .bind(token_sha256)
     .bind(actor)
+    .bind(action)
     .fetch_optional(db)
     .await
 }

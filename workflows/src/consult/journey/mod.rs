@@ -167,11 +167,12 @@ impl Workflow for AsyncConsult {
         ]
     }
 
-    /// A prescription the network wrote for this consult, and an order the
-    /// pharmacy was sent: a rewind that would fetch or place them again is
-    /// refused unless forced.
+    /// A case the clinical network was sent, a prescription it wrote, an
+    /// order the pharmacy was sent: a rewind that would submit, fetch or
+    /// place them again is refused unless forced (a second case for one
+    /// consult is what the network calls a duplicate).
     fn irreversible_steps(&self) -> &[&str] {
-        &["fetch_prescription", "place_order"]
+        &["submit_case", "fetch_prescription", "place_order"]
     }
 
     fn search_terms(&self, input: &Value) -> Vec<SearchTerm> {

@@ -55,7 +55,9 @@ pub async fn run(args: SearchArgs) -> Result<()> {
     describe_machine(&pool).await?;
     println!("PostgreSQL: {against}");
     let settings = Settings::default();
-    let key = settings.search_key();
+    let key = settings
+        .search_key()
+        .ok_or_else(|| anyhow::anyhow!("no search key"))?;
     let loaded = load(&pool, &key, args.journeys).await?;
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

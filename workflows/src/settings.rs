@@ -25,10 +25,23 @@ pub struct Settings {
     /// The vendors' webhook secrets (none unless [`Settings::load`] read
     /// them, or they are set).
     pub webhook_secrets: Secrets,
-    /// The key PHI search identifiers are hashed with (`CAREPATH_SEARCH_KEY`);
-    /// `None` stands for [`DEVELOPMENT_SEARCH_KEY`], which only development
-    /// may use ([`Settings::load`] refuses production without one).
-    pub search_key: Option<SearchKey>,
+    /// The key PHI search identifiers are hashed with (see [`SearchKeySetting`]).
+    pub search_key: SearchKeySetting,
+}
+
+/// Where the key PHI search identifiers are hashed with comes from.
+#[derive(Debug, Clone, Default)]
+pub enum SearchKeySetting {
+    /// `CAREPATH_SEARCH_KEY`.
+    Configured(SearchKey),
+    /// Development without one: [`DEVELOPMENT_SEARCH_KEY`].
+    #[default]
+    Development,
+    /// Production without one: PHI identifiers are neither indexed nor
+    /// searched (a published key would make their hashes as good as clear),
+    /// and the process says so at start. It still starts: search by a case
+    /// or an order, and everything else, works.
+    Unset,
 }
 
 /// The variable holding the deployment's search key: at least
@@ -38,7 +51,7 @@ pub const SEARCH_KEY_VARIABLE: &str = "CAREPATH_SEARCH_KEY";
 
 /// The search key development uses when `CAREPATH_SEARCH_KEY` is not set. It
 /// is published here, so PHI identifiers hashed with it are as good as in
-/// clear: production refuses to start without a key of its own.
+/// clear: production never uses it.
 pub const DEVELOPMENT_SEARCH_KEY: &str = "carepath development search key: not a secret";
 
 #[derive(Deserialize)]
@@ -69,7 +82,7 @@ impl Settings {
             vendors: VendorsConfig::from_profiles(file.mode, file.vendors)?,
             consult: file.consult,
             webhook_secrets: Secrets::default(),
-            search_key: None,
+            search_key: SearchKeySetting::Development,
         })
     }
 
@@ -81,9 +94,8 @@ impl Settings {
     ///
     /// # Errors
     /// An unreadable or invalid file; in production, a secret variable a
-    /// profile names that is not set ([`credentials::check`]) or an unset
-    /// `CAREPATH_SEARCH_KEY`, naming each; a search key shorter than 32
-    /// bytes.
+    /// profile names that is not set ([`credentials::check`]), naming each;
+    /// a `CAREPATH_SEARCH_KEY` shorter than 32 bytes.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let settings = match path {
             None => Self::default(),
@@ -93,15 +105,9 @@ impl Settings {
                 Self::from_toml(&text).with_context(|| format!("in {}", p.display()))?
             }
         };
-        // Every missing secret is named at once: a deployment fixes them in
-        // one round, not one restart each.
-        let search_key = search_key(path.is_some() && settings.vendors.mode == Mode::Production);
-        match (credentials::check(&settings.vendors, env), &search_key) {
-            (Err(e), Err(k)) => anyhow::bail!("{e:#}; {k:#}"),
-            (Err(e), Ok(_)) => return Err(e),
-            _ => {}
-        }
-        let search_key = search_key?;
+        credentials::check(&settings.vendors, env)?;
+        let production = path.is_some() && settings.vendors.mode == Mode::Production;
+        let search_key = search_key(production)?;
         // Only a file that says `mode = "development"` checks webhooks with
         // the sandbox's published secret: a deployment that lost its
         // configuration must not accept events anyone can sign.
@@ -118,13 +124,15 @@ impl Settings {
         })
     }
 
-    /// The key PHI search identifiers are hashed with: the configured one, or
-    /// in development [`DEVELOPMENT_SEARCH_KEY`].
-    pub fn search_key(&self) -> SearchKey {
-        self.search_key.clone().unwrap_or_else(|| {
-            SearchKey::new(DEVELOPMENT_SEARCH_KEY.as_bytes())
-                .unwrap_or_else(|_| unreachable!("the development key is long enough"))
-        })
+    /// The key PHI search identifiers are hashed with: the configured one,
+    /// in development [`DEVELOPMENT_SEARCH_KEY`], in production without one
+    /// none.
+    pub fn search_key(&self) -> Option<SearchKey> {
+        match &self.search_key {
+            SearchKeySetting::Configured(k) => Some(k.clone()),
+            SearchKeySetting::Development => SearchKey::new(DEVELOPMENT_SEARCH_KEY.as_bytes()).ok(),
+            SearchKeySetting::Unset => None,
+        }
     }
 
     /// What an operator should know at start, one line each, no secret in
@@ -143,11 +151,17 @@ impl Settings {
                 unset.join(", ")
             ));
         }
-        if self.search_key.is_none() {
-            lines.push(format!(
+        match self.search_key {
+            SearchKeySetting::Development => lines.push(format!(
                 "development mode: patients' identifiers are hashed for search with the \
                  published development key (set {SEARCH_KEY_VARIABLE})"
-            ));
+            )),
+            SearchKeySetting::Unset => lines.push(format!(
+                "{SEARCH_KEY_VARIABLE} is not set: journeys are not indexed by, and cannot be \
+                 found by, the patient's external id, email or phone (set it: 32 bytes or \
+                 more, the same in every process, e.g. `openssl rand -base64 32`)"
+            )),
+            SearchKeySetting::Configured(_) => {}
         }
         let (mut development, mut refused) = (Vec::new(), Vec::new());
         for vendor in self.vendors.vendors.keys() {
@@ -177,20 +191,19 @@ impl Settings {
     }
 }
 
-/// The search key `CAREPATH_SEARCH_KEY` holds; `None` (the development
-/// key) when it is unset and `required` is not.
-fn search_key(required: bool) -> Result<Option<SearchKey>> {
-    match env(SEARCH_KEY_VARIABLE) {
-        Some(k) => Ok(Some(
+/// The search key `CAREPATH_SEARCH_KEY` holds, or what stands in for it
+/// in `production` or development.
+///
+/// # Errors
+/// A key shorter than 32 bytes.
+fn search_key(production: bool) -> Result<SearchKeySetting> {
+    Ok(match env(SEARCH_KEY_VARIABLE) {
+        Some(k) => SearchKeySetting::Configured(
             SearchKey::new(k.as_bytes()).with_context(|| format!("in {SEARCH_KEY_VARIABLE}"))?,
-        )),
-        None if required => anyhow::bail!(
-            "{SEARCH_KEY_VARIABLE} is not set: production needs a key of its own to hash \
-             patients' identifiers for search (at least 32 bytes, the same in every process; \
-             e.g. `openssl rand -base64 32`)"
         ),
-        None => Ok(None),
-    }
+        None if production => SearchKeySetting::Unset,
+        None => SearchKeySetting::Development,
+    })
 }
 
 /// An environment variable, empty counting as unset.

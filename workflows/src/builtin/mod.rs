@@ -83,8 +83,9 @@ pub fn engine_and_feeds(
     let registry = registry(pool, &clients, &settings.consult)?;
     let sources = crate::webhooks::sources(&settings.vendors, &settings.webhook_secrets)?;
     let feeds = crate::feeds::declared(&clients, &settings.vendors, &sources);
-    let engine = Engine::new(pool.clone(), registry, config)
-        .with_webhook_sources(sources)
-        .with_search_key(settings.search_key());
+    let mut engine = Engine::new(pool.clone(), registry, config).with_webhook_sources(sources);
+    if let Some(key) = settings.search_key() {
+        engine = engine.with_search_key(key);
+    }
     Ok((engine, feeds))
 }

@@ -124,39 +124,29 @@ impl SearchTerm {
     }
 }
 
-/// Records `terms` as identifiers of `journey_id`. Idempotent, so a step
-/// may call it every time it runs. Keyed terms need `key`; without one they
-/// are skipped.
+/// Records `terms` as identifiers of `journey_id`, in one statement.
+/// Idempotent, so a step may call it every time it runs. Keyed terms need
+/// `key`; without one they are skipped.
 ///
 /// # Errors
 /// The database's.
 pub async fn index(
-    db: &sqlx::PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     key: Option<&SearchKey>,
     journey_id: Uuid,
     terms: &[SearchTerm],
 ) -> Result<(), sqlx::Error> {
+    let (mut kinds, mut stored) = (Vec::new(), Vec::new());
     for term in terms {
-        if let Some(stored) = term.stored(key) {
-            keys::insert(db, journey_id, &term.kind, &stored).await?;
+        if let Some(s) = term.stored(key) {
+            kinds.push(term.kind.clone());
+            stored.push(s);
         }
     }
-    Ok(())
-}
-
-/// [`index`] on a connection or transaction (the engine's start).
-pub(crate) async fn index_in(
-    db: &mut sqlx::PgConnection,
-    key: Option<&SearchKey>,
-    journey_id: Uuid,
-    terms: &[SearchTerm],
-) -> Result<(), sqlx::Error> {
-    for term in terms {
-        if let Some(stored) = term.stored(key) {
-            keys::insert(&mut *db, journey_id, &term.kind, &stored).await?;
-        }
+    if kinds.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    keys::insert(db, journey_id, &kinds, &stored).await
 }
 
 /// A journey a search found, and what named it.

@@ -117,7 +117,7 @@ impl Engine {
         )
         .await?;
         let terms = code.search_terms(&input);
-        crate::search::index_in(&mut tx, self.search_key.as_deref(), journey.id, &terms).await?;
+        crate::search::index(&mut *tx, self.search_key.as_deref(), journey.id, &terms).await?;
         push_wakeup(&mut tx, journey.id, Duration::ZERO).await?;
         tx.commit().await?;
         Ok(StartOutcome {

@@ -4,23 +4,25 @@
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-/// Records that `journey_id` is known by the identifier `key` of `kind`.
-/// Idempotent: a step that is run again after a crash records nothing new.
+/// Records that `journey_id` is known by each `(kinds[i], keys[i])`, in
+/// one statement. Idempotent: a step that is run again after a crash
+/// records nothing new.
 ///
 /// # Errors
 /// The database's (no journey with `journey_id` breaks a foreign key).
 pub async fn insert(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,
-    kind: &str,
-    key: &str,
+    kinds: &[String],
+    keys: &[String],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO carepath.journey_keys (kind, key, journey_id) VALUES ($1, $2, $3)
+        "INSERT INTO carepath.journey_keys (kind, key, journey_id)
+         SELECT kind, key, $3 FROM unnest($1::text[], $2::text[]) AS t(kind, key)
          ON CONFLICT DO NOTHING",
     )
-    .bind(kind)
-    .bind(key)
+    .bind(kinds)
+    .bind(keys)
     .bind(journey_id)
     .execute(db)
     .await?;

@@ -32,7 +32,7 @@ pub async fn link(
     .await?;
     // What routes a vendor's events to the journey also finds it for an
     // operator (`crate::search`).
-    super::keys::insert(db, journey_id, kind, reference).await?;
+    super::keys::insert(db, journey_id, &[kind.to_owned()], &[reference.to_owned()]).await?;
     sqlx::query(
         "UPDATE carepath.webhook_inbox
             SET status = 'received', note = NULL, processed_at = NULL, route_after = now()

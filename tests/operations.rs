@@ -241,10 +241,14 @@ async fn a_journey_whose_approval_webhook_was_lost_is_unstuck_by_an_injected_eve
     )
     .await;
     // The sandbox may drop the webhook before the journey has recorded its wait.
-    wait_for("the journey to wait on its case", Duration::from_secs(30), || async {
-        let (_, w) = stack.phase_and_wait(id).await;
-        (w.as_deref() == Some("signal:clinical.case")).then_some(())
-    })
+    wait_for(
+        "the journey to wait on its case",
+        Duration::from_secs(30),
+        || async {
+            let (_, w) = stack.phase_and_wait(id).await;
+            (w.as_deref() == Some("signal:clinical.case")).then_some(())
+        },
+    )
     .await;
     let event: Value = serde_json::from_str(dropped["body"].as_str().unwrap_or_default())
         .expect("the dropped body is JSON");

@@ -76,6 +76,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(Delegated(caller)) = parts.extensions.get::<Delegated>() {
+            return Ok(caller.clone());
+        }
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -94,6 +97,12 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+/// A caller the console has already authenticated by its session cookie,
+/// handed to the API in-process with a request (`crate::console`): request
+/// extensions cannot be set over HTTP, so only this crate's code can use it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delegated(pub(crate) Caller);
 
 /// Callers already checked for a role: as the first extractor of a handler,
 /// 401 and 403 come before anything about the request itself is looked at.

@@ -2,6 +2,7 @@
 //! with its OpenAPI document generated from the handlers.
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod routes;
@@ -215,16 +216,18 @@ impl Modify for BodyRejections {
 }
 
 /// Every route [`documented`] serves, plus `/docs`: Swagger UI (vendored in
-/// the binary: nothing is fetched from elsewhere) reading `/openapi.json`.
+/// the binary: nothing is fetched from elsewhere) reading `/openapi.json`,
+/// and the operator console under `/console` ([`console`]).
 pub fn router(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
-    router
+    let api: Router = router
         .merge(Router::from(docs))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .with_state(state.clone());
+    api.clone().merge(console::router(state, api))
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {

@@ -572,6 +572,10 @@ pub fn print_inspection(stack: &Stack, started: &[Started]) {
         "  export CAREPATH_API_URL={} CAREPATH_TOKEN={}",
         stack.api_url, stack.operator_token
     );
+    println!(
+        "  or open {}/console in a browser and sign in with that token",
+        stack.api_url
+    );
     if let Some(example) = started
         .iter()
         .find(|s| s.scenario == super::Scenario::MoreInfoTwice)

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod console_sessions;
 pub mod tokens;
 
 pub use carepath_engine::store::{

@@ -1,0 +1,167 @@
+//! `GET /console`: the state of every journey at a glance. Each number links
+//! to the list it counts. Counts come from the same aggregates as `/metrics`
+//! (no PHI); vendors from the API.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde_json::Value;
+
+use super::ConsoleState;
+use super::call::with_query;
+use super::journey::failed;
+use super::layout::{self, Section, status, text};
+use super::session::Session;
+use carepath_workflows::store::{alerts, gauges};
+
+/// The phases where a person must decide before the journey goes on.
+pub const REVIEW_PHASES: [&str; 3] = [
+    "patient_match_review",
+    "duplicate_intake_review",
+    "active_treatment_review",
+];
+
+struct Counts {
+    by_status: Vec<(String, String, String, i64)>,
+    overdue: Vec<(String, i64, f64)>,
+    inbox: Vec<(String, i64)>,
+    lag_secs: f64,
+    open_alerts: Vec<(String, i64)>,
+}
+
+async fn counts(state: &ConsoleState) -> Result<Counts, sqlx::Error> {
+    let pool = state.pool();
+    Ok(Counts {
+        by_status: gauges::journeys_by_status(pool).await?,
+        overdue: gauges::overdue_by_phase(pool).await?,
+        inbox: gauges::inbox_by_status(pool).await?,
+        lag_secs: gauges::inbox_lag_seconds(pool).await?,
+        open_alerts: alerts::open_counts(pool).await?,
+    })
+}
+
+/// `GET /console`.
+pub async fn page(State(state): State<ConsoleState>, session: Session) -> Response {
+    let counts = match counts(&state).await {
+        Ok(c) => c,
+        Err(_) => return super::session::Turned::Unavailable.into_response(),
+    };
+    let vendors = match state.api.get(&session.caller, "/v1/vendors").await.value() {
+        Ok(v) => v,
+        Err(r) => return failed(&session, &r),
+    };
+    let body = html! {
+        div.cards {
+            (statuses(&counts))
+            (attention(&counts))
+            (inbox(&counts))
+            (vendor_card(&vendors))
+        }
+        (phases(&counts))
+    };
+    layout::page("Overview", &session, Section::Overview, body).into_response()
+}
+
+fn list_link(pairs: &[(&str, &str)]) -> String {
+    with_query("/console/journeys", pairs.iter().copied())
+}
+
+fn statuses(c: &Counts) -> Markup {
+    let mut by: BTreeMap<&str, i64> = BTreeMap::new();
+    for (_, s, _, n) in &c.by_status {
+        *by.entry(s.as_str()).or_default() += n;
+    }
+    html! {
+        section.card aria-labelledby="c-status" {
+            h2 #c-status { "Journeys by status" }
+            table { tbody {
+                @for (s, n) in &by {
+                    tr { td { (status(s)) } td.num { a href=(list_link(&[("status", s)])) { (n) } } }
+                }
+            } }
+        }
+    }
+}
+
+fn attention(c: &Counts) -> Markup {
+    let failed: i64 = c
+        .by_status
+        .iter()
+        .filter(|r| r.1 == "failed")
+        .map(|r| r.3)
+        .sum();
+    let overdue: i64 = c.overdue.iter().map(|r| r.1).sum();
+    let reviews: i64 = c
+        .by_status
+        .iter()
+        .filter(|r| REVIEW_PHASES.contains(&r.2.as_str()) && r.1 == "waiting")
+        .map(|r| r.3)
+        .sum();
+    html! {
+        section.card aria-labelledby="c-attention" {
+            h2 #c-attention { "Needs attention" }
+            table { tbody {
+                tr { td { "Failed" } td.num { a href=(list_link(&[("status", "failed")])) { (failed) } } }
+                tr { td { "Overdue" } td.num { a href=(list_link(&[("overdue", "true")])) { (overdue) } } }
+                tr { td { "Awaiting review" } td.num { a href="/console/reviews" { (reviews) } } }
+                @for (kind, n) in &c.open_alerts {
+                    tr { td { "Open alert: " code { (kind) } } td.num { (n) } }
+                }
+            } }
+            @for (phase, n, age) in &c.overdue {
+                p.hint { (n) " overdue in " a href=(list_link(&[("overdue", "true"), ("phase", phase)])) { (phase) } ", oldest due " (layout::relative(chrono::Utc::now() - chrono::Duration::seconds(*age as i64), chrono::Utc::now())) }
+            }
+        }
+    }
+}
+
+fn inbox(c: &Counts) -> Markup {
+    html! {
+        section.card aria-labelledby="c-inbox" {
+            h2 #c-inbox { "Webhook inbox" }
+            table { tbody {
+                @for (s, n) in &c.inbox {
+                    tr { td { (status(s)) } td.num { a href=(with_query("/console/inbox", [("status", s.as_str())])) { (n) } } }
+                }
+            } }
+            p.hint { "Routing lag: " (format!("{:.0}", c.lag_secs)) " s (oldest event not yet routed)" }
+        }
+    }
+}
+
+fn vendor_card(vendors: &Value) -> Markup {
+    let list = vendors["vendors"].as_array().cloned().unwrap_or_default();
+    html! {
+        section.card aria-labelledby="c-vendors" {
+            h2 #c-vendors { a href="/console/vendors" { "Vendors" } }
+            table { tbody {
+                @for v in &list {
+                    tr {
+                        td { (text(&v["name"])) }
+                        td { (status(v["status"].as_str().unwrap_or("unknown"))) }
+                        td.num { a href=(list_link(&[("vendor", v["name"].as_str().unwrap_or_default())])) { (text(&v["waiting_journeys"])) } " waiting" }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+fn phases(c: &Counts) -> Markup {
+    html! {
+        h2 { "Journeys by workflow, status and phase" }
+        div.scroll { table {
+            thead { tr { th scope="col" { "Workflow" } th scope="col" { "Status" } th scope="col" { "Phase" } th.num scope="col" { "Journeys" } } }
+            tbody {
+                @for (w, s, p, n) in &c.by_status {
+                    tr {
+                        td { (w) } td { (status(s)) } td { (p) }
+                        td.num { a href=(list_link(&[("workflow", w), ("status", s), ("phase", p)])) { (n) } }
+                    }
+                }
+            }
+        } }
+    }
+}

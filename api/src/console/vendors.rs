@@ -1,0 +1,113 @@
+//! `GET /console/vendors`: each vendor's hold or pause, breaker, rate,
+//! journeys waiting and last error; pause and resume with a reason.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ConsoleState;
+use super::call::{Refusal, segment, with_query};
+use super::layout::{self, Section, status, text, when};
+use super::session::{Posted, Session};
+
+/// `GET /console/vendors`.
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Response {
+    render(&state, &session, StatusCode::OK, None).await
+}
+
+async fn render(
+    state: &ConsoleState,
+    session: &Session,
+    code: StatusCode,
+    banner: Option<Markup>,
+) -> Response {
+    let vendors = match state.api.get(&session.caller, "/v1/vendors").await.value() {
+        Ok(v) => v["vendors"].as_array().cloned().unwrap_or_default(),
+        Err(r) => return super::journey::failed(session, &r),
+    };
+    let body = html! {
+        @if let Some(banner) = banner { (banner) }
+        div.scroll { table {
+            thead { tr {
+                th scope="col" { "Vendor" } th scope="col" { "State" } th scope="col" { "Breaker" }
+                th scope="col" { "Held until" } th scope="col" { "Why" } th.num scope="col" { "Rate /s (burst)" }
+                th.num scope="col" { "Journeys waiting" } th scope="col" { "Last error" } th scope="col" { "Action" }
+            } }
+            tbody {
+                @for v in &vendors {
+                    @let name = v["name"].as_str().unwrap_or_default();
+                    tr {
+                        th scope="row" { (name) }
+                        td { (status(v["status"].as_str().unwrap_or("unknown"))) }
+                        td { (text(&v["breaker"])) }
+                        td { (when(&v["on_hold_until"])) }
+                        td { @if !v["hold_reason"].is_null() { (text(&v["hold_reason"])) } @if !v["paused_by"].is_null() { " (paused by " (text(&v["paused_by"])) ")" } }
+                        td.num { (text(&v["rate_per_sec"])) " (" (text(&v["burst"])) ")" }
+                        td.num { a href=(with_query("/console/journeys", [("vendor", name)])) { (text(&v["waiting_journeys"])) } }
+                        td.mono { @if !v["last_error"].is_null() { (text(&v["last_error"])) } }
+                        td { (toggle(session, name, v["status"].as_str() == Some("paused"))) }
+                    }
+                }
+            }
+        } }
+    };
+    (
+        code,
+        layout::page("Vendors", session, Section::Vendors, body),
+    )
+        .into_response()
+}
+
+fn toggle(session: &Session, name: &str, paused: bool) -> Markup {
+    let (word, button) = if paused {
+        ("resume", "Resume")
+    } else {
+        ("pause", "Pause")
+    };
+    html! {
+        form.inline method="post" action={ "/console/vendors/" (segment(name)) "/" (word) } {
+            (layout::csrf(session))
+            (layout::reason(&format!("{name}-{word}-reason")))
+            button type="submit" { (button) " " (name) }
+        }
+    }
+}
+
+/// A reason, for pause and resume.
+#[derive(Debug, Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /console/vendors/{name}/{pause|resume}`.
+pub async fn act(
+    State(state): State<ConsoleState>,
+    Path((name, action)): Path<(String, String)>,
+    Posted(session, form): Posted<ReasonForm>,
+) -> Response {
+    if action != "pause" && action != "resume" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let path = format!("/v1/vendors/{}/{action}", segment(&name));
+    match state
+        .api
+        .post(&session.caller, &path, &json!({ "reason": form.reason }))
+        .await
+        .value()
+    {
+        Ok(_) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, "/console/vendors")],
+        )
+            .into_response(),
+        Err(r) => refused(&state, &session, &r).await,
+    }
+}
+
+async fn refused(state: &ConsoleState, session: &Session, r: &Refusal) -> Response {
+    render(state, session, r.status, Some(layout::refusal(r))).await
+}

@@ -1,0 +1,98 @@
+//! `carepath.console_sessions`: the operator console's sign-in sessions,
+//! kept by the SHA-256 of their cookie. Issuing cookies and checking CSRF is
+//! the API's business; this is the table.
+
+use sqlx::{FromRow, PgExecutor};
+
+/// A live session, as the console authenticates a request by it.
+#[derive(Debug, Clone, FromRow)]
+pub struct LiveSession {
+    /// The name of the token it was opened with: actions are `token:<name>`.
+    pub token_name: String,
+    /// That token's role, as stored (`operator` or `admin`).
+    pub role: String,
+    /// The value every form of the session must carry.
+    pub csrf_token: String,
+}
+
+/// Opens a session for the token named `token_name`, good for at most
+/// `lifetime_secs` seconds.
+///
+/// # Errors
+/// The database's.
+pub async fn open(
+    db: impl PgExecutor<'_>,
+    session_sha256: &str,
+    token_name: &str,
+    csrf_token: &str,
+    lifetime_secs: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO carepath.console_sessions
+                (session_sha256, token_name, csrf_token, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+    )
+    .bind(session_sha256)
+    .bind(token_name)
+    .bind(csrf_token)
+    .bind(lifetime_secs as f64)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The session whose cookie hashes to `session_sha256`, if it is live: not
+/// signed out, before its expiry, seen within `idle_secs` seconds, and its
+/// token not revoked. Marks it seen now, so idleness counts from this request.
+///
+/// # Errors
+/// The database's.
+pub async fn touch(
+    db: impl PgExecutor<'_>,
+    session_sha256: &str,
+    idle_secs: i64,
+) -> Result<Option<LiveSession>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE carepath.console_sessions s SET last_seen_at = now()
+           FROM carepath.api_tokens t
+          WHERE s.session_sha256 = $1
+            AND t.name = s.token_name AND t.revoked_at IS NULL
+            AND s.signed_out_at IS NULL AND s.expires_at > now()
+            AND s.last_seen_at > now() - make_interval(secs => $2)
+      RETURNING s.token_name, t.role, s.csrf_token",
+    )
+    .bind(session_sha256)
+    .bind(idle_secs as f64)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends the session (sign-out); `false` when it was not open.
+///
+/// # Errors
+/// The database's.
+pub async fn sign_out(db: impl PgExecutor<'_>, session_sha256: &str) -> Result<bool, sqlx::Error> {
+    let ended = sqlx::query(
+        "UPDATE carepath.console_sessions SET signed_out_at = now()
+          WHERE session_sha256 = $1 AND signed_out_at IS NULL",
+    )
+    .bind(session_sha256)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(ended == 1)
+}
+
+/// Deletes sessions that ended more than a day ago; how many.
+///
+/// # Errors
+/// The database's.
+pub async fn purge_ended(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM carepath.console_sessions
+          WHERE coalesce(signed_out_at, expires_at) < now() - interval '1 day'",
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
+}

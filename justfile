@@ -37,3 +37,7 @@ bench-match:
 # Operators' search by business id at 1,000,000 journeys: latency per kind of id.
 bench-search journeys="1000000":
     cargo run --release -- bench search --journeys {{journeys}}
+
+# The operator console's pages on a database of many journeys (1M by default: loading takes minutes).
+bench-console journeys="1000000":
+    cargo run --release -- bench console --journeys {{journeys}}

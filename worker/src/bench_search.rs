@@ -41,19 +41,7 @@ const BATCH: usize = 10_000;
 /// # Errors
 /// A database error, or a search that does not find its journey.
 pub async fn run(args: SearchArgs) -> Result<()> {
-    let (_cluster, url, against) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (None, url, "DATABASE_URL".to_owned()),
-        Err(_) => {
-            let pg = private_pg::PrivatePostgres::start_sized(Durability::Durable, "1GB")?;
-            let url = pg.socket_url("postgres");
-            let against = "a private PostgreSQL: shared_buffers 1GB, Unix socket".to_owned();
-            (Some(pg), url, against)
-        }
-    };
-    let pool = db::connect(&url, 8).await?;
-    db::migrate(&pool).await?;
-    describe_machine(&pool).await?;
-    println!("PostgreSQL: {against}");
+    let (_cluster, pool) = database().await?;
     let settings = Settings::default();
     let key = settings
         .search_key()
@@ -113,6 +101,29 @@ pub async fn run(args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The benchmark's database, migrated: `DATABASE_URL`'s, or a private
+/// PostgreSQL (shared_buffers 1 GB, over its Unix socket) kept alive by the
+/// returned cluster. Prints the machine and which it is.
+///
+/// # Errors
+/// PostgreSQL not starting, or the database's.
+pub(crate) async fn database() -> Result<(Option<private_pg::PrivatePostgres>, PgPool)> {
+    let (cluster, url, against) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (None, url, "DATABASE_URL".to_owned()),
+        Err(_) => {
+            let pg = private_pg::PrivatePostgres::start_sized(Durability::Durable, "1GB")?;
+            let url = pg.socket_url("postgres");
+            let against = "a private PostgreSQL: shared_buffers 1GB, Unix socket".to_owned();
+            (Some(pg), url, against)
+        }
+    };
+    let pool = db::connect(&url, 8).await?;
+    db::migrate(&pool).await?;
+    describe_machine(&pool).await?;
+    println!("PostgreSQL: {against}");
+    Ok((cluster, pool))
+}
+
 /// The kinds of identifier timed, as a support ticket would name them.
 const KINDS: [&str; 10] = [
     "case",
@@ -162,7 +173,7 @@ fn phone(i: usize) -> String {
 
 /// Loads journeys up to `n` (those an earlier run loaded are kept); how
 /// many there are.
-async fn load(pool: &PgPool, key: &SearchKey, n: usize) -> Result<usize> {
+pub(crate) async fn load(pool: &PgPool, key: &SearchKey, n: usize) -> Result<usize> {
     let have: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM carepath.journeys WHERE idempotency_key LIKE 'bench-search-%'",
     )

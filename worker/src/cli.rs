@@ -75,6 +75,8 @@ enum BenchCommand {
     Match(crate::bench_match::MatchArgs),
     /// Operators' searches by business id on a database of many journeys: latency per kind.
     Search(crate::bench_search::SearchArgs),
+    /// The operator console's pages on a database of many journeys: latency per page.
+    Console(crate::bench_console::ConsoleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -289,30 +291,32 @@ impl Cli {
                 logging::init("warn");
                 crate::patients::run(which).await
             }
-            Command::Bench {
-                which: BenchCommand::Steps(args),
-            } => {
-                logging::init("warn");
-                bench::steps(args).await
-            }
-            Command::Bench {
-                which: BenchCommand::Match(args),
-            } => {
-                logging::init("warn");
-                crate::bench_match::run(args).await
-            }
-            Command::Bench {
-                which: BenchCommand::Search(args),
-            } => {
-                logging::init("error"); // its load is slow statements by design
-                crate::bench_search::run(args).await
-            }
-            Command::Bench {
-                which: BenchCommand::Webhooks(args),
-            } => {
-                logging::init("warn");
-                bench::webhooks(args).await
-            }
+            Command::Bench { which } => run_bench(which).await,
+        }
+    }
+}
+
+async fn run_bench(which: BenchCommand) -> Result<()> {
+    match which {
+        BenchCommand::Steps(args) => {
+            logging::init("warn");
+            bench::steps(args).await
+        }
+        BenchCommand::Match(args) => {
+            logging::init("warn");
+            crate::bench_match::run(args).await
+        }
+        BenchCommand::Search(args) => {
+            logging::init("error"); // its load is slow statements by design
+            crate::bench_search::run(args).await
+        }
+        BenchCommand::Console(args) => {
+            logging::init("error"); // its load is slow statements by design
+            crate::bench_console::run(args).await
+        }
+        BenchCommand::Webhooks(args) => {
+            logging::init("warn");
+            bench::webhooks(args).await
         }
     }
 }

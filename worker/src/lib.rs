@@ -2,6 +2,7 @@
 //! the private PostgreSQL used when no `DATABASE_URL` is given.
 
 pub mod bench;
+pub mod bench_console;
 pub mod bench_match;
 pub mod bench_search;
 pub mod cli;

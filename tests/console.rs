@@ -600,3 +600,88 @@ async fn sessions_end_and_forged_forms_are_refused() {
     assert_eq!(page(live).await.status(), StatusCode::SEE_OTHER);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_name() {
+    let test = "a_person_signs_in_through_openid_connect_and_their_actions_bear_their_name";
+    let Some(browser) = or_skip(test, Browser::start().await) else {
+        return;
+    };
+    let mut options = waiting_vendors();
+    options.oidc = true;
+    let stack = Stack::start(options).await;
+    let id = stack
+        .start_consult("console-oidc", patient(10), "stall", 0)
+        .await;
+    wait_for(
+        "the journey to wait on its case",
+        Duration::from_secs(60),
+        || async {
+            let (_, w) = stack.phase_and_wait(id).await;
+            (w.as_deref() == Some("signal:clinical.case")).then_some(())
+        },
+    )
+    .await;
+
+    browser.open(&format!("{}/console", stack.api)).await;
+    assert!(browser.text().await.contains("Sign in with Clinic ID"));
+    browser.submit("a[href='/console/oidc/start']").await;
+    let person = support::idp::PERSON;
+    wait_for(
+        "the console, signed in through the provider",
+        Duration::from_secs(30),
+        || async {
+            let url = browser.client.current_url().await.ok()?;
+            let text = browser.text().await;
+            (url.path() == "/console" && text.contains(&format!("Signed in as {person}")))
+                .then_some(())
+        },
+    )
+    .await;
+    browser
+        .open(&format!("{}/console/journeys/{id}", stack.api))
+        .await;
+    browser.fill("#pause-reason", "per the clinical lead").await;
+    press(&browser, "/act/pause").await;
+    let events = history_kinds(&stack, id).await;
+    let pause = events.iter().find(|e| e["kind"] == "pause").expect("pause");
+    assert_eq!(pause["actor"], format!("oidc:{person}"));
+    browser.close().await;
+
+    // A callback whose state is not the one its flow was sent with is refused.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let started = client
+        .get(format!("{}/console/oidc/start", stack.api))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let flow = cookie(&started, "carepath_oidc").expect("the flow cookie");
+    let to_provider = started.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let back = client.get(&to_provider).send().await.expect("authorize");
+    let back =
+        reqwest::Url::parse(back.headers()["location"].to_str().expect("location")).expect("url");
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let forged = client
+        .get(format!(
+            "{}/console/oidc/callback?code={code}&state=forged",
+            stack.api
+        ))
+        .header("cookie", format!("carepath_oidc={flow}"))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert!(cookie(&forged, "carepath_console").is_none(), "no session");
+    stack.stop().await;
+}

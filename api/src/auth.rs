@@ -43,14 +43,26 @@ impl Role {
     }
 }
 
-/// Who is calling, from a valid bearer token.
+/// Who is calling, from a valid bearer token (or a console session).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The token's name: history and the operator audit record the caller
-    /// as `token:<name>`.
+    /// The token's name, or the person's id when signed in to the console
+    /// through OpenID Connect.
     pub name: String,
-    /// What the token may do.
+    /// What the caller may do.
     pub role: Role,
+    /// How the caller proved who it is: names the actor history records.
+    pub via: Via,
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Via {
+    /// A bearer token: the actor is `token:<name>`.
+    #[default]
+    Token,
+    /// The console's OpenID Connect sign-in: the actor is `oidc:<email>`.
+    OpenIdConnect,
 }
 
 impl Caller {
@@ -63,9 +75,12 @@ impl Caller {
         }
     }
 
-    /// How the caller appears in history.
+    /// How the caller appears in history and the operator audit.
     pub fn actor(&self) -> Actor {
-        Actor::new(format!("token:{}", self.name))
+        match self.via {
+            Via::Token => Actor::new(format!("token:{}", self.name)),
+            Via::OpenIdConnect => Actor::new(format!("oidc:{}", self.name)),
+        }
     }
 }
 
@@ -94,6 +109,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             name: live.name,
             role,
+            via: Via::Token,
         })
     }
 }

@@ -219,6 +219,12 @@ impl Modify for BodyRejections {
 /// the binary: nothing is fetched from elsewhere) reading `/openapi.json`,
 /// and the operator console under `/console` ([`console`]).
 pub fn router(state: AppState) -> Router {
+    router_with(state, console::ConsoleConfig::default())
+}
+
+/// [`router`], with the console set up by `console` (sign-in through an
+/// OpenID Connect provider, say).
+pub fn router_with(state: AppState, console: console::ConsoleConfig) -> Router {
     let (router, _) = documented().split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
@@ -227,9 +233,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state.clone());
-    api.clone().merge(console::router(state, api))
+    api.clone().merge(console::router(state, api, console))
 }
 
+/// Serves [`router`] on `listener` until the process ends.
+///
+/// # Errors
+/// The listener's.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// Serves [`router_with`] on `listener` until the process ends.
+///
+/// # Errors
+/// The listener's.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    console: console::ConsoleConfig,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with(state, console)).await
 }

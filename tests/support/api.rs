@@ -35,6 +35,25 @@ pub fn serve_api_with(listener: tokio::net::TcpListener, engine: Engine, vendors
     ));
 }
 
+/// [`serve_api_on`], with the console set up by `console`.
+pub fn serve_api_console(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    vendors: VendorsConfig,
+    console: carepath_api::console::ConsoleConfig,
+) {
+    carepath_activities::tls::install_crypto_provider();
+    let sources = test_webhook_sources(&vendors);
+    tokio::spawn(carepath_api::serve_with(
+        listener,
+        carepath_api::AppState {
+            engine: engine.with_webhook_sources(sources),
+            vendors: std::sync::Arc::new(vendors),
+        },
+        console,
+    ));
+}
+
 /// The API on a loopback port of its own; its base URL.
 pub async fn serve_api(engine: Engine, vendors: VendorsConfig) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -38,6 +38,9 @@ pub struct Options {
     pub workers: usize,
     /// How often the workers read the pharmacy's event feed; `None`: not at all.
     pub pharmacy_feed: Option<Duration>,
+    /// The console signs in through a test OpenID Connect provider too
+    /// ([`super::idp`]), started with the stack.
+    pub oidc: bool,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             breaker: (5, 2.0),
             workers: 2,
             pharmacy_feed: Some(Duration::from_secs(1)),
+            oidc: false,
         }
     }
 }
@@ -97,7 +101,18 @@ impl Stack {
         };
         let (engine, feeds) =
             builtin::engine_and_feeds(&db.pool, &settings, test_engine_config()).expect("engine");
-        serve_api_on(listener, engine.clone(), vendors);
+        let mut console = carepath_api::console::ConsoleConfig::default();
+        if options.oidc {
+            let redirect_url = format!("{api}/console/oidc/callback");
+            console.oidc = Some(carepath_api::console::oidc::OidcSettings {
+                issuer: super::idp::start(&redirect_url).await,
+                client_id: super::idp::CLIENT_ID.into(),
+                client_secret: super::idp::CLIENT_SECRET.into(),
+                redirect_url,
+                label: "Clinic ID".into(),
+            });
+        }
+        serve_api_console(listener, engine.clone(), vendors, console);
         let workers = (0..options.workers)
             .map(|i| {
                 InProcessWorker::start_with_feeds(

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod browser;
 pub mod consult_stack;
+pub mod idp;
 pub mod tools;
 
 pub use api::*;

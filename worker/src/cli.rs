@@ -125,6 +125,75 @@ pub struct ApiArgs {
     /// variables that are set; the rest are refused.
     #[arg(long, env = "CAREPATH_CONFIG", hide_env_values = true)]
     config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    oidc: OidcArgs,
+}
+
+/// The console's sign-in through an OpenID Connect provider: set the issuer,
+/// the client id, its secret (`CAREPATH_OIDC_CLIENT_SECRET`, from the
+/// environment only) and the redirect URL together, or none of them.
+#[derive(Debug, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (its discovery document is under it).
+    #[arg(
+        long = "oidc-issuer",
+        env = "CAREPATH_OIDC_ISSUER",
+        hide_env_values = true
+    )]
+    issuer: Option<String>,
+    /// The client registered for carepath at the provider.
+    #[arg(
+        long = "oidc-client-id",
+        env = "CAREPATH_OIDC_CLIENT_ID",
+        hide_env_values = true
+    )]
+    client_id: Option<String>,
+    /// The console's callback as browsers reach it, registered at the
+    /// provider: https://<host>/console/oidc/callback.
+    #[arg(
+        long = "oidc-redirect-url",
+        env = "CAREPATH_OIDC_REDIRECT_URL",
+        hide_env_values = true
+    )]
+    redirect_url: Option<String>,
+    /// The sign-in button reads "Sign in with <label>".
+    #[arg(
+        long = "oidc-label",
+        env = "CAREPATH_OIDC_LABEL",
+        hide_env_values = true,
+        default_value = "single sign-on"
+    )]
+    label: String,
+}
+
+impl OidcArgs {
+    /// The provider's settings; `None` when no issuer is set.
+    ///
+    /// # Errors
+    /// An issuer without the client id, secret or redirect URL.
+    fn settings(&self) -> Result<Option<carepath_api::console::oidc::OidcSettings>> {
+        let Some(issuer) = self.issuer.clone() else {
+            return Ok(None);
+        };
+        let secret = std::env::var("CAREPATH_OIDC_CLIENT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let (Some(client_id), Some(client_secret), Some(redirect_url)) =
+            (self.client_id.clone(), secret, self.redirect_url.clone())
+        else {
+            anyhow::bail!(
+                "CAREPATH_OIDC_ISSUER is set: set CAREPATH_OIDC_CLIENT_ID, CAREPATH_OIDC_CLIENT_SECRET \
+                 and CAREPATH_OIDC_REDIRECT_URL too (or unset it: the console then signs in with tokens only)"
+            );
+        };
+        Ok(Some(carepath_api::console::oidc::OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            redirect_url,
+            label: self.label.clone(),
+        }))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +421,9 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
 
 async fn run_api(args: ApiArgs) -> Result<()> {
     let settings = Settings::load(args.config.as_deref())?;
+    let console = carepath_api::console::ConsoleConfig {
+        oidc: args.oidc.settings()?,
+    };
     let pool = db::connect(&args.database_url, args.db_connections).await?;
     db::ensure_migrated(&pool).await?;
     for warning in settings.warnings() {
@@ -383,7 +455,7 @@ async fn run_api(args: ApiArgs) -> Result<()> {
         engine,
         vendors: std::sync::Arc::new(settings.vendors),
     };
-    let mut public = carepath_api::router(state);
+    let mut public = carepath_api::router_with(state, console);
     if args.metrics_listen.is_some() {
         public = public.layer(axum::middleware::from_fn(metrics_elsewhere));
     }

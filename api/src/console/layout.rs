@@ -117,8 +117,9 @@ pub fn page_with(
     }
 }
 
-/// The sign-in page; `nonce` is the double-submit value its cookie holds.
-pub fn sign_in(nonce: &str, problem: Option<&str>) -> Markup {
+/// The sign-in page; `nonce` is the double-submit value its cookie holds;
+/// `sso`, the OpenID Connect provider's label when one is configured.
+pub fn sign_in(nonce: &str, problem: Option<&str>, sso: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -136,6 +137,32 @@ pub fn sign_in(nonce: &str, problem: Option<&str>) -> Markup {
                         p.hint { "Tokens come from " code { "carepath ctl token create" } "; product tokens cannot sign in." }
                         button type="submit" { "Sign in" }
                     }
+                    @if let Some(label) = sso {
+                        p { "or" }
+                        p { a.button href="/console/oidc/start" { "Sign in with " (label) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After an OpenID Connect sign-in: on to the console (a refresh of the
+/// page's own, so the new session cookie goes with it).
+pub fn signed_in(person: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content="0;url=/console";
+                title { "Signed in · carepath console" }
+                link rel="stylesheet" href="/console/static/console.css";
+            }
+            body.signin {
+                main #content {
+                    h1 { "Signed in" }
+                    p { "Signed in as " strong { (person) } ". " a href="/console" { "Continue to the console" } }
                 }
             }
         }

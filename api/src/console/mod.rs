@@ -1,7 +1,8 @@
 //! The operator console at `/console`: server-rendered pages (maud) over the
 //! same API operators script against, for people who will not install a CLI.
 //!
-//! - [`session`]: sign-in with a token, the session cookie, CSRF.
+//! - [`session`]: sign-in with a token, the session cookie, CSRF; [`sso`] and
+//!   [`oidc`]: sign-in through an OpenID Connect provider, if configured.
 //! - [`call`]: the API, called in-process as the signed-in token.
 //! - [`layout`]: the page shell and shared pieces.
 //! - one module per section: [`overview`], [`journeys`] (list and search),
@@ -18,9 +19,11 @@ mod inbox;
 mod journey;
 mod journeys;
 mod layout;
+pub mod oidc;
 mod overview;
 mod reviews;
 mod session;
+mod sso;
 mod vendors;
 
 use axum::Router;
@@ -30,16 +33,26 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sqlx::PgPool;
+use std::sync::Arc;
 
 use crate::AppState;
 use call::Api;
 pub use session::{SESSION_COOKIE, SESSION_IDLE_SECS, SESSION_LIFETIME_SECS};
 
-/// What the console's handlers share: the application and the API to call.
+/// What the console's handlers share: the application, the API to call and
+/// the OpenID Connect provider, if sign-in through one is configured.
 #[derive(Clone)]
 pub struct ConsoleState {
     app: AppState,
     api: Api,
+    oidc: Option<Arc<oidc::Oidc>>,
+}
+
+/// How the console is set up beyond the API's state.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleConfig {
+    /// Sign-in through an OpenID Connect provider, besides tokens.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl ConsoleState {
@@ -58,10 +71,11 @@ const SCRIPT: &str = include_str!("assets/console.js");
 
 /// The console's routes, under `/console`. `api`: the API's own router (with
 /// its state), which the console calls in-process.
-pub fn router(app: AppState, api: Router) -> Router {
+pub fn router(app: AppState, api: Router, config: ConsoleConfig) -> Router {
     let state = ConsoleState {
         app,
         api: Api::new(api),
+        oidc: config.oidc.map(oidc::Oidc::new),
     };
     Router::new()
         .route("/console", get(overview::page))
@@ -70,6 +84,8 @@ pub fn router(app: AppState, api: Router) -> Router {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/console/oidc/start", get(sso::start))
+        .route("/console/oidc/callback", get(sso::callback))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
         .route("/console/journeys", get(journeys::list))

@@ -5,7 +5,7 @@
 //! (the synchronizer-token pattern of OWASP's CSRF Prevention Cheat Sheet);
 //! the sign-in form, which comes before any session, a double-submit cookie.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,8 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::ConsoleState;
 use super::layout;
-use crate::auth::{Caller, Role, hash};
-use carepath_workflows::store::console_sessions;
+use crate::auth::{Caller, Role, Via, hash};
+use carepath_workflows::store::console_sessions::{self, Holder};
+use carepath_workflows::store::tokens;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "carepath_console";
@@ -97,11 +98,13 @@ impl FromRequestParts<ConsoleState> for Session {
         let role = Role::parse(&live.role)
             .filter(|r| *r >= Role::Operator)
             .ok_or(Turned::SignIn)?;
+        let (name, via) = match (live.token_name, live.person) {
+            (Some(token), _) => (token, Via::Token),
+            (None, Some(person)) => (person, Via::OpenIdConnect),
+            (None, None) => return Err(Turned::SignIn),
+        };
         Ok(Session {
-            caller: Caller {
-                name: live.token_name,
-                role,
-            },
+            caller: Caller { name, role, via },
             csrf: live.csrf_token,
             cookie_sha256,
         })
@@ -166,24 +169,88 @@ fn cookie(name: &str, value: String, max_age_secs: i64, secure: bool) -> String 
 }
 
 /// `GET /console/sign-in`: the form, with a fresh double-submit cookie.
-pub async fn sign_in_page(headers: HeaderMap) -> Response {
-    sign_in_form(&headers, StatusCode::OK, None)
+pub async fn sign_in_page(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
+    sign_in_form(&state, &headers, StatusCode::OK, None)
 }
 
-fn sign_in_form(headers: &HeaderMap, status: StatusCode, problem: Option<&str>) -> Response {
+/// The sign-in page answered with `status`, saying `problem` if any.
+pub(super) fn sign_in_form(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
     let nonce = random_hex();
     let set = cookie(SIGN_IN_COOKIE, nonce.clone(), 3600, over_tls(headers));
+    let sso = state.oidc.as_ref().map(|o| o.label());
     (
         status,
         [(header::SET_COOKIE, set)],
-        layout::sign_in(&nonce, problem),
+        layout::sign_in(&nonce, problem, sso),
     )
         .into_response()
+}
+
+/// Opens a session for `holder` with `role`: the session cookie to set.
+///
+/// # Errors
+/// [`Turned::Unavailable`] when the database fails.
+pub(super) async fn open(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    holder: Holder<'_>,
+    role: Role,
+) -> Result<String, Turned> {
+    let value = random_hex();
+    let pool = state.pool();
+    let csrf = random_hex();
+    console_sessions::open(
+        pool,
+        &hash(&value),
+        holder,
+        role.as_str(),
+        &csrf,
+        SESSION_LIFETIME_SECS,
+    )
+    .await
+    .map_err(|_| Turned::Unavailable)?;
+    // Sessions long over are cleared now and then; sign-ins are rare enough.
+    let _ = console_sessions::purge_ended(pool).await;
+    Ok(cookie(
+        SESSION_COOKIE,
+        value,
+        SESSION_LIFETIME_SECS,
+        over_tls(headers),
+    ))
+}
+
+/// A cookie for the OpenID Connect flow (`HttpOnly`, `Path=/console/oidc`):
+/// `SameSite=Lax`, since the provider sends the browser back from its site.
+pub(super) fn flow_cookie(
+    name: &str,
+    value: String,
+    max_age_secs: i64,
+    headers: &HeaderMap,
+) -> String {
+    Cookie::build((name, value))
+        .path("/console/oidc")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(over_tls(headers))
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build()
+        .to_string()
+}
+
+/// The value of the request's cookie `name`.
+pub(super) fn cookie_of(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_value(headers, name)
 }
 
 /// The sign-in form's fields.
 #[derive(serde::Deserialize)]
 pub struct SignIn {
+    #[serde(default)]
     token: String,
     #[serde(default)]
     csrf: String,
@@ -192,7 +259,7 @@ pub struct SignIn {
 /// `POST /console/sign-in`: a live operator or admin token opens a session.
 /// A product token, an unknown or revoked one, is refused with the form again.
 pub async fn sign_in(
-    axum::extract::State(state): axum::extract::State<ConsoleState>,
+    State(state): State<ConsoleState>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<SignIn>,
 ) -> Response {
@@ -200,50 +267,29 @@ pub async fn sign_in(
     if !same(&form.csrf, &expected) {
         return Turned::Forged.into_response();
     }
-    let pool = state.pool();
-    let live =
-        match carepath_workflows::store::tokens::find_live(pool, &hash(form.token.trim())).await {
-            Ok(live) => live,
-            Err(_) => return Turned::Unavailable.into_response(),
-        };
-    let Some(live) = live else {
-        return sign_in_form(
-            &headers,
-            StatusCode::UNAUTHORIZED,
-            Some("That token is not valid (unknown or revoked)."),
-        );
-    };
-    if Role::parse(&live.role).is_none_or(|r| r < Role::Operator) {
-        return sign_in_form(
-            &headers,
-            StatusCode::FORBIDDEN,
-            Some("Product tokens cannot sign in to the console: use an operator or admin token."),
-        );
-    }
-    let value = random_hex();
-    let opened = console_sessions::open(
-        pool,
-        &hash(&value),
-        &live.name,
-        &random_hex(),
-        SESSION_LIFETIME_SECS,
-    )
-    .await;
-    if opened.is_err() {
+    let found = tokens::find_live(state.pool(), &hash(form.token.trim())).await;
+    let Ok(found) = found else {
         return Turned::Unavailable.into_response();
-    }
-    // Sessions long over are cleared now and then; sign-ins are rare enough.
-    let _ = console_sessions::purge_ended(pool).await;
+    };
+    let Some(live) = found else {
+        let problem = "That token is not valid (unknown or revoked).";
+        return sign_in_form(&state, &headers, StatusCode::UNAUTHORIZED, Some(problem));
+    };
+    let Some(role) = Role::parse(&live.role).filter(|r| *r >= Role::Operator) else {
+        let problem =
+            "Product tokens cannot sign in to the console: use an operator or admin token.";
+        return sign_in_form(&state, &headers, StatusCode::FORBIDDEN, Some(problem));
+    };
+    let set = match open(&state, &headers, Holder::Token(&live.name), role).await {
+        Ok(set) => set,
+        Err(turned) => return turned.into_response(),
+    };
     tracing::info!(token = %live.name, "console sign-in");
-    let secure = over_tls(&headers);
     (
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/console".to_owned()),
-            (
-                header::SET_COOKIE,
-                cookie(SESSION_COOKIE, value, SESSION_LIFETIME_SECS, secure),
-            ),
+            (header::SET_COOKIE, set),
         ],
     )
         .into_response()
@@ -251,7 +297,7 @@ pub async fn sign_in(
 
 /// `POST /console/sign-out`: ends the session and clears its cookie.
 pub async fn sign_out(
-    axum::extract::State(state): axum::extract::State<ConsoleState>,
+    State(state): State<ConsoleState>,
     headers: HeaderMap,
     Posted(session, _): Posted<serde::de::IgnoredAny>,
 ) -> Response {

@@ -4,36 +4,53 @@
 
 use sqlx::{FromRow, PgExecutor};
 
+/// Who a session was opened for.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    /// An API token, by name: the session lives while the token does.
+    Token(&'a str),
+    /// A person an OpenID Connect provider vouched for, by id.
+    Person(&'a str),
+}
+
 /// A live session, as the console authenticates a request by it.
 #[derive(Debug, Clone, FromRow)]
 pub struct LiveSession {
-    /// The name of the token it was opened with: actions are `token:<name>`.
-    pub token_name: String,
-    /// That token's role, as stored (`operator` or `admin`).
+    /// The token it was opened with, if it was.
+    pub token_name: Option<String>,
+    /// The person it was opened for, if it was.
+    pub person: Option<String>,
+    /// `operator` or `admin`, as stored.
     pub role: String,
     /// The value every form of the session must carry.
     pub csrf_token: String,
 }
 
-/// Opens a session for the token named `token_name`, good for at most
-/// `lifetime_secs` seconds.
+/// Opens a session for `holder` with `role`, good for at most `lifetime_secs` seconds.
 ///
 /// # Errors
 /// The database's.
 pub async fn open(
     db: impl PgExecutor<'_>,
     session_sha256: &str,
-    token_name: &str,
+    holder: Holder<'_>,
+    role: &str,
     csrf_token: &str,
     lifetime_secs: i64,
 ) -> Result<(), sqlx::Error> {
+    let (token, person) = match holder {
+        Holder::Token(name) => (Some(name), None),
+        Holder::Person(id) => (None, Some(id)),
+    };
     sqlx::query(
         "INSERT INTO carepath.console_sessions
-                (session_sha256, token_name, csrf_token, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+                (session_sha256, token_name, person, role, csrf_token, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
     )
     .bind(session_sha256)
-    .bind(token_name)
+    .bind(token)
+    .bind(person)
+    .bind(role)
     .bind(csrf_token)
     .bind(lifetime_secs as f64)
     .execute(db)
@@ -42,8 +59,9 @@ pub async fn open(
 }
 
 /// The session whose cookie hashes to `session_sha256`, if it is live: not
-/// signed out, before its expiry, seen within `idle_secs` seconds, and its
-/// token not revoked. Marks it seen now, so idleness counts from this request.
+/// signed out, before its expiry, seen within `idle_secs` seconds, and (if
+/// opened with a token) its token not revoked. Marks it seen now, so
+/// idleness counts from this request.
 ///
 /// # Errors
 /// The database's.
@@ -54,12 +72,13 @@ pub async fn touch(
 ) -> Result<Option<LiveSession>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE carepath.console_sessions s SET last_seen_at = now()
-           FROM carepath.api_tokens t
           WHERE s.session_sha256 = $1
-            AND t.name = s.token_name AND t.revoked_at IS NULL
             AND s.signed_out_at IS NULL AND s.expires_at > now()
             AND s.last_seen_at > now() - make_interval(secs => $2)
-      RETURNING s.token_name, t.role, s.csrf_token",
+            AND (s.token_name IS NULL OR EXISTS (
+                    SELECT 1 FROM carepath.api_tokens t
+                     WHERE t.name = s.token_name AND t.revoked_at IS NULL))
+      RETURNING s.token_name, s.person, s.role, s.csrf_token",
     )
     .bind(session_sha256)
     .bind(idle_secs as f64)

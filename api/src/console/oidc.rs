@@ -1,0 +1,236 @@
+//! Optional console sign-in through OpenID Connect (the authorization code
+//! flow with PKCE, OpenID Connect Core 1.0 §3.1; RFC 7636), with the
+//! `openidconnect` crate: actions are then attributed to a named person
+//! (`oidc:<email>`) rather than to a shared token. Who may sign in is the
+//! identity provider's decision (the people assigned to the client); each
+//! signs in with the `operator` role.
+//!
+//! The provider is discovered (`/.well-known/openid-configuration`) on the
+//! first sign-in, not at start-up, so an identity provider that is down does
+//! not stop the API; token sign-in always works.
+
+use std::sync::Arc;
+
+use axum::http::{Request, Response};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use tokio::sync::OnceCell;
+
+/// How to reach the identity provider (`CAREPATH_OIDC_*`).
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer URL; its discovery document is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client registered for carepath at the provider.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic`).
+    pub client_secret: String,
+    /// Where the provider sends the browser back: the console's
+    /// `/console/oidc/callback` as the browser reaches it (registered at the provider).
+    pub redirect_url: String,
+    /// The sign-in button's words: "Sign in with <label>".
+    pub label: String,
+}
+
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The relying party: settings, an HTTP client that never follows
+/// redirects (the `openidconnect` docs: following them invites SSRF), and
+/// the client built from discovery, once.
+pub struct Oidc {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    client: OnceCell<Client>,
+}
+
+/// What the browser keeps between the redirect to the provider and its
+/// return (in an `HttpOnly` cookie): the state it must bring back, the nonce
+/// the ID token must carry, and the PKCE verifier.
+pub struct Flow {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+}
+
+impl Flow {
+    /// The cookie's value: the three, dot-separated (none contains a dot).
+    pub fn to_cookie(&self) -> String {
+        format!("{}.{}.{}", self.state, self.nonce, self.verifier)
+    }
+
+    /// The flow a cookie holds, if well formed.
+    pub fn from_cookie(value: &str) -> Option<Flow> {
+        let mut parts = value.splitn(3, '.');
+        let (state, nonce, verifier) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Flow {
+            state: state.into(),
+            nonce: nonce.into(),
+            verifier: verifier.into(),
+        })
+    }
+}
+
+/// A person the provider vouched for.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// Their verified email, else the provider's subject id.
+    pub id: String,
+}
+
+/// Why a sign-in through the provider failed (shown to the person; no secret in it).
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("the identity provider could not be reached or described itself wrongly: {0}")]
+    Discovery(String),
+    #[error("the identity provider refused the sign-in: {0}")]
+    Exchange(String),
+    #[error("the identity provider's ID token is not valid: {0}")]
+    IdToken(String),
+    #[error("the sign-in came back without the state it was sent with")]
+    State,
+}
+
+impl Oidc {
+    /// A relying party for `settings`; nothing is fetched yet.
+    pub fn new(settings: OidcSettings) -> Arc<Oidc> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Arc::new(Oidc {
+            settings,
+            http,
+            client: OnceCell::new(),
+        })
+    }
+
+    /// The sign-in button's label.
+    pub fn label(&self) -> &str {
+        &self.settings.label
+    }
+
+    async fn client(&self) -> Result<&Client, OidcError> {
+        self.client
+            .get_or_try_init(|| async {
+                let issuer = IssuerUrl::new(self.settings.issuer.clone())
+                    .map_err(|e| OidcError::Discovery(e.to_string()))?;
+                let http = self.http.clone();
+                let metadata =
+                    CoreProviderMetadata::discover_async(issuer, &move |r| send(http.clone(), r))
+                        .await
+                        .map_err(|e| OidcError::Discovery(e.to_string()))?;
+                let redirect = RedirectUrl::new(self.settings.redirect_url.clone())
+                    .map_err(|e| OidcError::Discovery(e.to_string()))?;
+                Ok(CoreClient::from_provider_metadata(
+                    metadata,
+                    ClientId::new(self.settings.client_id.clone()),
+                    Some(ClientSecret::new(self.settings.client_secret.clone())),
+                )
+                .set_redirect_uri(redirect))
+            })
+            .await
+    }
+
+    /// Where to send the browser, and the flow it must keep.
+    ///
+    /// # Errors
+    /// [`OidcError::Discovery`].
+    pub async fn start(&self) -> Result<(String, Flow), OidcError> {
+        let client = self.client().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        let flow = Flow {
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
+        };
+        Ok((url.to_string(), flow))
+    }
+
+    /// Exchanges the provider's `code` for an ID token and checks it
+    /// (signature against the provider's keys, issuer, audience, expiry,
+    /// nonce); the person it names.
+    ///
+    /// # Errors
+    /// [`OidcError::State`] when `state` is not the flow's; the exchange's
+    /// or the ID token's failure.
+    pub async fn finish(&self, flow: Flow, state: &str, code: String) -> Result<Person, OidcError> {
+        use subtle::ConstantTimeEq;
+        if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Err(OidcError::State);
+        }
+        let client = self.client().await?;
+        let http = self.http.clone();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| OidcError::Exchange(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier))
+            .request_async(&move |r| send(http.clone(), r))
+            .await
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| OidcError::IdToken("none was returned".into()))?;
+        let claims = id_token
+            .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce))
+            .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        let email = claims
+            .email()
+            .filter(|_| claims.email_verified() != Some(false))
+            .map(|e| e.as_str().to_owned());
+        Ok(Person {
+            id: email.unwrap_or_else(|| claims.subject().as_str().to_owned()),
+        })
+    }
+}
+
+/// An HTTP failure talking to the provider.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Request(#[from] reqwest::Error),
+    #[error("{0}")]
+    Response(#[from] axum::http::Error),
+}
+
+/// One request to the provider with carepath's HTTP client (the
+/// `openidconnect` crate takes any async function of this shape).
+async fn send(
+    http: reqwest::Client,
+    request: Request<Vec<u8>>,
+) -> Result<Response<Vec<u8>>, HttpError> {
+    let (parts, body) = request.into_parts();
+    let response = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await?;
+    let mut answer = Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(answer.body(body)?)
+}

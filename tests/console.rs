@@ -245,7 +245,9 @@ async fn rewinds(browser: &Browser, stack: &Stack, id: Uuid) {
         .await
         .expect("select");
     browser.fill("#rewind-reason", "redo the photo").await;
-    press(browser, "/act/rewind").await;
+    browser
+        .submit_confirming("form[action$='/act/rewind'] button[type=submit]")
+        .await;
     let text = browser.text().await;
     assert!(
         text.contains("409") && text.contains("place_order"),
@@ -256,7 +258,9 @@ async fn rewinds(browser: &Browser, stack: &Stack, id: Uuid) {
     browser
         .fill("#rewind-reason", "the EHR lost our records")
         .await;
-    press(browser, "/act/rewind").await;
+    browser
+        .submit_confirming("form[action$='/act/rewind'] button[type=submit]")
+        .await;
     assert!(browser.text().await.contains("Done: rewind"));
     let events = history_kinds(stack, id).await;
     assert!(
@@ -507,6 +511,22 @@ async fn sessions_end_and_forged_forms_are_refused() {
         }
     };
 
+    // Outside the console's pages: its own 404, with its headers.
+    let nowhere = client
+        .get(format!("{}/console/nowhere", stack.api))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
+    assert!(nowhere.headers().contains_key("content-security-policy"));
+    assert!(
+        nowhere
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("no such page")
+    );
+
     // Sign-in without its double-submit cookie (another site's form): refused.
     let forged = client
         .post(format!("{}/console/sign-in", stack.api))
@@ -517,6 +537,13 @@ async fn sessions_end_and_forged_forms_are_refused() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
     let (session, csrf) = http_sign_in(&stack, &client, &stack.ops).await;
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM carepath.operator_audit WHERE action = 'console_sign_in' AND actor = 'token:ops'",
+    )
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1, "the sign-in is in the operator audit");
     let shown = page(session.clone()).await;
     assert_eq!(shown.status(), StatusCode::OK);
     let headers = shown.headers();

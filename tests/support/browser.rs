@@ -152,6 +152,28 @@ impl Browser {
         self.wait(Locator::Css("body:not([data-left]) main")).await;
     }
 
+    /// [`Browser::submit`] for a form that asks first (`data-confirm`): the
+    /// dialog is accepted.
+    pub async fn submit_confirming(&self, css: &str) {
+        let button = self.wait(Locator::Css(css)).await;
+        self.client
+            .execute("document.body.setAttribute('data-left', '1')", vec![])
+            .await
+            .unwrap_or_else(|e| panic!("mark the page: {e}"));
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let accepted = wait_for(
+            "the confirmation dialog",
+            Duration::from_secs(10),
+            || async { self.client.accept_alert().await.ok() },
+        )
+        .await;
+        let () = accepted;
+        self.wait(Locator::Css("body:not([data-left]) main")).await;
+    }
+
     /// Clicks `css` on the page (a checkbox, a radio button): no navigation.
     pub async fn click(&self, css: &str) {
         let element = self.wait(Locator::Css(css)).await;

@@ -75,7 +75,7 @@ fn builder(session: &Session, f: &BulkForm) -> Markup {
                 (field("b-to_step", "To step", &f.to_step))
                 label { input type="checkbox" name="force" value="true" checked[f.force == "true"]; " Force past irreversible steps" }
             }
-            (layout::reason("b-reason"))
+            (layout::reason("b-reason", layout::IN_HISTORY))
             button type="submit" { "Preview (dry run)" }
         }
     }

@@ -1,9 +1,10 @@
 //! `GET /console/inbox`: stored webhooks by status (received, parked,
 //! unmatched…) with their errors, and the door's rejections; replay or skip
-//! one or many with a reason, after a preview of exactly what will be done.
+//! one or many with a reason, after a preview of exactly what will be done;
+//! replay a rejection once its cause is mended.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -14,6 +15,9 @@ use super::call::with_query;
 use super::layout::{self, Section, status, text, when};
 use super::session::{Posted, Session};
 use crate::views::INBOX_STATUSES;
+
+/// The API's limit on one bulk replay or skip.
+const MAX_IDS: usize = 500;
 
 /// Which entries to list.
 #[derive(Debug, Default, Deserialize)]
@@ -38,25 +42,46 @@ pub async fn list(
         f.status.as_str()
     };
     let rejected = status_word == "rejected";
-    let path = if rejected {
-        with_query(
+    let (path, pairs) = if rejected {
+        (
             "/v1/inbox/rejections",
-            [("vendor", f.vendor.as_str()), ("cursor", f.cursor.as_str())],
+            vec![("vendor", f.vendor.as_str()), ("cursor", f.cursor.as_str())],
         )
     } else {
-        with_query(
+        (
             "/v1/inbox",
-            [
+            vec![
                 ("status", status_word),
                 ("vendor", f.vendor.as_str()),
                 ("cursor", f.cursor.as_str()),
             ],
         )
     };
-    let (code, listing) = match state.api.get(&session.caller, &path).await.value() {
-        Ok(page) if rejected => (StatusCode::OK, rejections(&page)),
-        Ok(page) => (StatusCode::OK, entries(&session, &page, status_word)),
-        Err(r) => (r.status, layout::refusal(&r)),
+    let (code, listing, next) = match state
+        .api
+        .get(&session.caller, &with_query(path, pairs))
+        .await
+        .value()
+    {
+        Ok(page) => {
+            let next = page["next_cursor"].as_str().map(|c| {
+                with_query(
+                    "/console/inbox",
+                    [
+                        ("status", status_word),
+                        ("vendor", f.vendor.as_str()),
+                        ("cursor", c),
+                    ],
+                )
+            });
+            let listing = if rejected {
+                rejections(&session, &page)
+            } else {
+                entries(&session, &page, status_word)
+            };
+            (StatusCode::OK, listing, next)
+        }
+        Err(r) => (r.status, layout::refusal(&r), None),
     };
     let body = html! {
         nav aria-label="Inbox statuses" { p {
@@ -66,6 +91,7 @@ pub async fn list(
             }
         } }
         (listing)
+        @if let Some(next) = next { p { a rel="next" href=(next) { "Next page" } } }
     };
     (
         code,
@@ -108,7 +134,7 @@ fn entries(session: &Session, page: &Value, status_word: &str) -> Markup {
                     legend { "With the selected events" }
                     label for="inbox-action" { "Action" }
                     select #inbox-action name="action" { option value="replay" { "Replay (route again)" } option value="skip" { "Skip (never route)" } }
-                    (layout::reason("inbox-reason"))
+                    (layout::reason("inbox-reason", layout::IN_AUDIT))
                     button type="submit" { "Preview" }
                 }
             }
@@ -116,10 +142,10 @@ fn entries(session: &Session, page: &Value, status_word: &str) -> Markup {
     }
 }
 
-fn rejections(page: &Value) -> Markup {
+fn rejections(session: &Session, page: &Value) -> Markup {
     let items = page["items"].as_array().cloned().unwrap_or_default();
     html! {
-        p.hint { "Webhooks refused at the door (bad signature, unreadable body), kept for 72 hours. Replay one once its cause is mended: " code { "carepath ctl inbox-replay-rejected <id> --reason <why>" } "." }
+        p.hint { "Webhooks refused at the door (bad signature, unreadable body), kept for 72 hours. Replay one once its cause is mended (a secret set, say): it goes through the door's checks again." }
         @if items.is_empty() { p.muted { "No rejections." } } @else {
             div.scroll { table {
                 thead { tr { th.num scope="col" { "Id" } th scope="col" { "Vendor" } th.num scope="col" { "Answered" } th scope="col" { "Why" } th.num scope="col" { "Bytes" } th scope="col" { "Received" } th scope="col" { "Replayed" } } }
@@ -129,6 +155,16 @@ fn rejections(page: &Value) -> Markup {
                     td { @if !r["replay_outcome"].is_null() { (text(&r["replay_outcome"])) } }
                 } } }
             } }
+            @let replayable: Vec<String> = items.iter().filter(|r| r["replayable"].as_bool() == Some(true) && r["replayed_at"].is_null()).map(|r| text(&r["id"])).collect();
+            @if !replayable.is_empty() {
+                form.stack method="post" action="/console/inbox/rejections/replay" {
+                    (layout::csrf(session))
+                    label for="rejection-id" { "Replay rejection" }
+                    select #rejection-id name="id" { @for id in &replayable { option value=(id) { (id) } } }
+                    (layout::reason("rejection-reason", layout::IN_AUDIT))
+                    button type="submit" { "Replay" }
+                }
+            }
         }
     }
 }
@@ -153,8 +189,13 @@ pub async fn act(
     State(state): State<ConsoleState>,
     Posted(session, form): Posted<ActForm>,
 ) -> Response {
-    if form.action != "replay" && form.action != "skip" {
-        return layout::bare_error(StatusCode::UNPROCESSABLE_ENTITY, "Choose replay or skip.");
+    if let Some(problem) = invalid(&form) {
+        let body = html! { p.error role="alert" { (problem) } p { a href="/console/inbox" { "Back to the inbox" } } };
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            layout::page("Webhook inbox", &session, Section::Inbox, body),
+        )
+            .into_response();
     }
     if form.confirm != "yes" {
         return preview(&session, &form);
@@ -171,11 +212,14 @@ pub async fn act(
         .value()
     {
         Ok(done) => {
-            let page = html! {
-                (layout::notice(&format!("{}: {} done, {} not done (no longer in a state the action applies to).",
-                    form.action, done["done"].as_array().map_or(0, Vec::len), done["not_done"].as_array().map_or(0, Vec::len))))
-                p { a href="/console/inbox" { "Back to the inbox" } }
-            };
+            let count = |k: &str| done[k].as_array().map_or(0, Vec::len);
+            let said = format!(
+                "{}: {} done, {} not done (no longer in a state the action applies to).",
+                form.action,
+                count("done"),
+                count("not_done")
+            );
+            let page = html! { (layout::notice(&said)) p { a href="/console/inbox" { "Back to the inbox" } } };
             layout::page("Webhook inbox", &session, Section::Inbox, page).into_response()
         }
         Err(r) => (
@@ -191,17 +235,25 @@ pub async fn act(
     }
 }
 
-fn preview(session: &Session, form: &ActForm) -> Response {
-    if form.ids.is_empty() {
-        let body = html! { p.error role="alert" { "Select at least one event." } p { a href="/console/inbox" { "Back" } } };
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            layout::page("Webhook inbox", session, Section::Inbox, body),
-        )
-            .into_response();
+/// What is wrong with a selection before anything is previewed.
+fn invalid(form: &ActForm) -> Option<String> {
+    if form.action != "replay" && form.action != "skip" {
+        Some("Choose replay or skip.".into())
+    } else if form.ids.is_empty() {
+        Some("Select at least one event.".into())
+    } else if form.ids.len() > MAX_IDS {
+        Some(format!("Select at most {MAX_IDS} events at a time."))
+    } else if form.reason.trim().is_empty() {
+        Some("Give a reason: it is kept in the operator audit.".into())
+    } else {
+        None
     }
+}
+
+fn preview(session: &Session, form: &ActForm) -> Response {
+    let ids: Vec<String> = form.ids.iter().map(i64::to_string).collect();
     let body = html! {
-        p { "You are about to " strong { (form.action) } " " (form.ids.len()) " event(s): " (form.ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")) "." }
+        p { "You are about to " strong { (form.action) } " " (form.ids.len()) " event(s): " (ids.join(", ")) "." }
         p { "Reason: " (form.reason) }
         form method="post" action="/console/inbox/act" {
             (layout::csrf(session))
@@ -214,4 +266,43 @@ fn preview(session: &Session, form: &ActForm) -> Response {
         }
     };
     layout::page("Confirm", session, Section::Inbox, body).into_response()
+}
+
+/// The rejection replay form.
+#[derive(Debug, Deserialize)]
+pub struct RejectionForm {
+    #[serde(default)]
+    id: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /console/inbox/rejections/replay`: the API's replay of one rejection.
+pub async fn replay_rejection(
+    State(state): State<ConsoleState>,
+    Posted(session, form): Posted<RejectionForm>,
+) -> Response {
+    let path = format!("/v1/inbox/rejections/{}/replay", form.id);
+    match state
+        .api
+        .post(&session.caller, &path, &json!({ "reason": form.reason }))
+        .await
+        .value()
+    {
+        Ok(_) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, "/console/inbox?status=rejected")],
+        )
+            .into_response(),
+        Err(r) => (
+            r.status,
+            layout::page(
+                "Webhook inbox",
+                &session,
+                Section::Inbox,
+                layout::refusal(&r),
+            ),
+        )
+            .into_response(),
+    }
 }

@@ -62,6 +62,7 @@ fn head(title: &str) -> Markup {
             meta name="referrer" content="no-referrer";
             title { (title) " · carepath console" }
             link rel="stylesheet" href="/console/static/console.css";
+            link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml";
             script src="/console/static/console.js" defer {}
         }
     }
@@ -72,13 +73,20 @@ pub fn page(title: &str, session: &Session, section: Section, body: Markup) -> M
     page_with(title, session, section, None, body)
 }
 
-/// [`page`], whose `main` names the event stream (`events`, a console URL)
-/// the script follows to refresh the page's `#live` region.
+/// What a live page's script follows: the event stream, and the page's own
+/// URL to fetch its `#live` region from (the page may be the answer to a POST).
+pub struct Live {
+    pub page: String,
+    pub events: String,
+}
+
+/// [`page`], whose `main` names what the script follows to refresh the
+/// page's `#live` region.
 pub fn page_with(
     title: &str,
     session: &Session,
     section: Section,
-    events: Option<&str>,
+    live: Option<&Live>,
     body: Markup,
 ) -> Markup {
     html! {
@@ -108,7 +116,7 @@ pub fn page_with(
                         button type="submit" { "Sign out" }
                     }
                 }
-                main #content tabindex="-1" data-events=[events] {
+                main #content tabindex="-1" data-events=[live.map(|l| &l.events)] data-page=[live.map(|l| &l.page)] {
                     h1 { (title) }
                     (body)
                 }
@@ -134,7 +142,7 @@ pub fn sign_in(nonce: &str, problem: Option<&str>, sso: Option<&str>) -> Markup 
                         input type="hidden" name="csrf" value=(nonce);
                         label for="token" { "Operator or admin token" }
                         input #token type="password" name="token" required autocomplete="off" autofocus;
-                        p.hint { "Tokens come from " code { "carepath ctl token create" } "; product tokens cannot sign in." }
+                        p.hint { "Tokens come from " code { "carepath ctl tokens create --role operator --name <you>" } "; product tokens cannot sign in." }
                         button type="submit" { "Sign in" }
                     }
                     @if let Some(label) = sso {
@@ -192,20 +200,28 @@ pub fn csrf(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
-/// A required reason field, labelled; `id` makes its label unique on the page.
-pub fn reason(id: &str) -> Markup {
+/// Where a journey action's reason is kept.
+pub const IN_HISTORY: &str = "recorded in the journey's history";
+/// Where a vendor's or an inbox entry's reason is kept.
+pub const IN_AUDIT: &str = "recorded in the operator audit";
+
+/// A required reason field, labelled with where it is kept (`kept`); `id`
+/// makes its label unique on the page. At most 1,000 characters, as the API.
+pub fn reason(id: &str, kept: &str) -> Markup {
     html! {
-        label for=(id) { "Reason (recorded in the journey's history)" }
-        input id=(id) type="text" name="reason" required maxlength="500" autocomplete="off";
+        label for=(id) { "Reason (" (kept) ")" }
+        input id=(id) type="text" name="reason" required maxlength="1000" autocomplete="off";
     }
 }
 
-/// The API's refusal, with the fields it names.
+/// The API's refusal: the fields it names, or its message when it names none.
 pub fn refusal(r: &Refusal) -> Markup {
     html! {
         div.error role="alert" {
-            p { strong { (r.status.as_u16()) } " " (r.message) }
-            @if !r.fields.is_empty() {
+            @if r.fields.is_empty() {
+                p { strong { (r.status.as_u16()) } " " (r.message) }
+            } @else {
+                p { strong { (r.status.as_u16()) } " Refused:" }
                 ul {
                     @for (path, message) in &r.fields {
                         li { code { (path) } " " (message) }

@@ -68,6 +68,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 const STYLESHEET: &str = include_str!("assets/console.css");
 const SCRIPT: &str = include_str!("assets/console.js");
+const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// The console's routes, under `/console`. `api`: the API's own router (with
 /// its state), which the console calls in-process.
@@ -88,6 +89,7 @@ pub fn router(app: AppState, api: Router, config: ConsoleConfig) -> Router {
         .route("/console/oidc/callback", get(sso::callback))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
+        .route("/console/static/favicon.svg", get(favicon))
         .route("/console/journeys", get(journeys::list))
         .route("/console/journeys/search", post(journeys::search))
         .route("/console/journeys/{id}", get(journey::page))
@@ -100,11 +102,17 @@ pub fn router(app: AppState, api: Router, config: ConsoleConfig) -> Router {
         .route("/console/reviews/{id}/decide", post(reviews::decide))
         .route("/console/inbox", get(inbox::list))
         .route("/console/inbox/act", post(inbox::act))
+        .route(
+            "/console/inbox/rejections/replay",
+            post(inbox::replay_rejection),
+        )
         .route("/console/vendors", get(vendors::list))
         .route("/console/vendors/{name}/{action}", post(vendors::act))
         .route("/console/bulk", get(bulk::form))
         .route("/console/bulk/preview", post(bulk::preview))
         .route("/console/bulk/confirm", post(bulk::confirm))
+        .route("/console/", get(not_found))
+        .route("/console/{*rest}", get(not_found).post(not_found))
         .layer(middleware::from_fn(guarded))
         .with_state(state)
 }
@@ -131,6 +139,23 @@ async fn stylesheet() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         STYLESHEET,
+    )
+}
+
+async fn favicon() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON)
+}
+
+/// Any other address under `/console`: a page, not the API's JSON.
+async fn not_found() -> Response {
+    missing()
+}
+
+/// The console's 404 page.
+pub(crate) fn missing() -> Response {
+    layout::bare_error(
+        axum::http::StatusCode::NOT_FOUND,
+        "There is no such page in the console.",
     )
 }
 

@@ -76,7 +76,7 @@ fn statuses(c: &Counts) -> Markup {
     html! {
         section.card aria-labelledby="c-status" {
             h2 #c-status { "Journeys by status" }
-            table { tbody {
+            table { thead { tr { th scope="col" { "Status" } th.num scope="col" { "Journeys" } } } tbody {
                 @for (s, n) in &by {
                     tr { td { (status(s)) } td.num { a href=(list_link(&[("status", s)])) { (n) } } }
                 }
@@ -102,16 +102,18 @@ fn attention(c: &Counts) -> Markup {
     html! {
         section.card aria-labelledby="c-attention" {
             h2 #c-attention { "Needs attention" }
-            table { tbody {
+            table { thead { tr { th scope="col" { "What" } th.num scope="col" { "Journeys" } } } tbody {
                 tr { td { "Failed" } td.num { a href=(list_link(&[("status", "failed")])) { (failed) } } }
                 tr { td { "Overdue" } td.num { a href=(list_link(&[("overdue", "true")])) { (overdue) } } }
                 tr { td { "Awaiting review" } td.num { a href="/console/reviews" { (reviews) } } }
                 @for (kind, n) in &c.open_alerts {
-                    tr { td { "Open alert: " code { (kind) } } td.num { (n) } }
+                    tr { td { "Open alert: " code { (kind) } } td.num { a href=(list_link(&[("overdue", "true")])) { (n) } } }
                 }
             } }
             @for (phase, n, age) in &c.overdue {
-                p.hint { (n) " overdue in " a href=(list_link(&[("overdue", "true"), ("phase", phase)])) { (phase) } ", oldest due " (layout::relative(chrono::Utc::now() - chrono::Duration::seconds(*age as i64), chrono::Utc::now())) }
+                p.hint { (n) " overdue in " a href=(list_link(&[("overdue", "true"), ("phase", phase)])) { (phase) }
+                    // An open alert makes a journey overdue before its wake time: no age then.
+                    @if *age >= 1.0 { ", the oldest for " (layout::relative(chrono::Utc::now() - chrono::Duration::seconds(*age as i64), chrono::Utc::now()).trim_end_matches(" ago")) } }
             }
         }
     }
@@ -121,12 +123,12 @@ fn inbox(c: &Counts) -> Markup {
     html! {
         section.card aria-labelledby="c-inbox" {
             h2 #c-inbox { "Webhook inbox" }
-            table { tbody {
+            table { thead { tr { th scope="col" { "Status" } th.num scope="col" { "Events" } } } tbody {
                 @for (s, n) in &c.inbox {
                     tr { td { (status(s)) } td.num { a href=(with_query("/console/inbox", [("status", s.as_str())])) { (n) } } }
                 }
             } }
-            p.hint { "Routing lag: " (format!("{:.0}", c.lag_secs)) " s (oldest event not yet routed)" }
+            p.hint { a href=(with_query("/console/inbox", [("status", "received")])) { "Routing lag" } ": " (format!("{:.0}", c.lag_secs)) " s (the oldest event not yet routed)" }
         }
     }
 }
@@ -136,12 +138,12 @@ fn vendor_card(vendors: &Value) -> Markup {
     html! {
         section.card aria-labelledby="c-vendors" {
             h2 #c-vendors { a href="/console/vendors" { "Vendors" } }
-            table { tbody {
+            table { thead { tr { th scope="col" { "Vendor" } th scope="col" { "State" } th.num scope="col" { "Waiting" } } } tbody {
                 @for v in &list {
                     tr {
                         td { (text(&v["name"])) }
                         td { (status(v["status"].as_str().unwrap_or("unknown"))) }
-                        td.num { a href=(list_link(&[("vendor", v["name"].as_str().unwrap_or_default())])) { (text(&v["waiting_journeys"])) } " waiting" }
+                        td.num { a href=(list_link(&[("vendor", v["name"].as_str().unwrap_or_default())])) { (text(&v["waiting_journeys"])) } }
                     }
                 }
             } }

@@ -35,7 +35,10 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Respon
     }
     let body = html! {
         @for (phase, items) in &sections {
-            h2 { (phase.replace('_', " ")) " (" (items.len()) ")" }
+            h2 { (phase.replace('_', " ")) " (" (items.len()) @if items.len() >= 100 { " or more" } ")" }
+            @if items.len() >= 100 {
+                p { "The oldest 100 are below; " a href=(with_query("/console/journeys", [("phase", *phase), ("status", "waiting")])) { "all of them" } " are in the journeys list." }
+            }
             @if items.is_empty() { p.muted { "None waiting." } } @else {
                 ul { @for j in items {
                     @let id = j["id"].as_str().unwrap_or_default();
@@ -54,7 +57,7 @@ pub async fn page(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     render(&state, &session, id, StatusCode::OK, None).await
 }
@@ -95,7 +98,7 @@ async fn render(
         @if let Some(extra) = extra { (extra) }
         p { "Journey " (layout::journey_link(&id.to_string())) ", phase " code { (phase) } "." }
         @if review["awaiting_review"].as_bool() != Some(true) {
-            p.notice { "Decided: this journey no longer waits for review." }
+            p.notice { "This journey does not wait for a review (it was decided, or never held)." }
         }
         @if what == "patient-match" { (match_review(session, id, &review)) } @else { (intake_review(session, id, &review)) }
     };
@@ -137,12 +140,13 @@ fn match_review(session: &Session, id: Uuid, review: &Value) -> Markup {
         form.stack method="post" action={ "/console/reviews/" (id) "/people" } {
             (layout::csrf(session))
             p.hint { "The people themselves (names, birth date, contacts) are PHI: reading them is recorded with your reason." }
-            (layout::reason("people-reason"))
+            (layout::reason("people-reason", layout::IN_HISTORY))
             button.secondary type="submit" { "Show the people side by side" }
         }
         @if review["awaiting_review"].as_bool() == Some(true) {
             form.stack method="post" action={ "/console/reviews/" (id) "/decide" } {
                 (layout::csrf(session))
+                input type="hidden" name="kind" value="patient-match";
                 fieldset {
                     legend { "Decision" }
                     @for c in &candidates {
@@ -151,7 +155,7 @@ fn match_review(session: &Session, id: Uuid, review: &Value) -> Markup {
                     }
                     label { input type="radio" name="choice" value="create" required; " A different person: create a new patient" }
                 }
-                (layout::reason("decide-reason"))
+                (layout::reason("decide-reason", layout::IN_HISTORY))
                 button type="submit" { "Decide" }
             }
         }
@@ -180,11 +184,12 @@ fn intake_review(session: &Session, id: Uuid, review: &Value) -> Markup {
         @if review["awaiting_review"].as_bool() == Some(true) {
             form.stack method="post" action={ "/console/reviews/" (id) "/decide" } {
                 (layout::csrf(session))
+                input type="hidden" name="kind" value="intake-review";
                 fieldset {
                     legend { "Decision" }
                     @for a in &actions { label { input type="radio" name="choice" value=(a) required; " " (a) } }
                 }
-                (layout::reason("decide-reason"))
+                (layout::reason("decide-reason", layout::IN_HISTORY))
                 button type="submit" { "Decide" }
             }
         }
@@ -196,6 +201,9 @@ fn intake_review(session: &Session, id: Uuid, review: &Value) -> Markup {
 pub struct ReviewForm {
     #[serde(default)]
     reason: String,
+    /// `patient-match` or `intake-review`: which review the decision is for.
+    #[serde(default)]
+    kind: String,
     #[serde(default)]
     choice: String,
 }
@@ -208,7 +216,7 @@ pub async fn people(
     Posted(session, form): Posted<ReviewForm>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     let path = with_query(
         &format!("/v1/journeys/{id}/patient-match/people"),
@@ -242,21 +250,30 @@ pub async fn decide(
     Posted(session, form): Posted<ReviewForm>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
-    let (path, body) = match form.choice.split_once(':') {
-        Some(("link", patient)) => (
-            format!("/v1/journeys/{id}/patient-match"),
-            json!({ "action": "link", "patient_id": patient, "reason": form.reason }),
-        ),
-        _ if form.choice == "create" => (
-            format!("/v1/journeys/{id}/patient-match"),
-            json!({ "action": "create", "reason": form.reason }),
-        ),
-        _ => (
-            format!("/v1/journeys/{id}/intake-review"),
-            json!({ "action": form.choice, "reason": form.reason }),
-        ),
+    let path = format!(
+        "/v1/journeys/{id}/{}",
+        if form.kind == "patient-match" {
+            "patient-match"
+        } else {
+            "intake-review"
+        }
+    );
+    let body = match (form.kind.as_str(), form.choice.split_once(':')) {
+        _ if form.choice.is_empty() => {
+            let r = Refusal {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: "choose a decision".into(),
+                fields: vec![("decision".into(), "choose one".into())],
+            };
+            return refused(&state, &session, id, &r).await;
+        }
+        ("patient-match", Some(("link", patient))) => {
+            json!({ "action": "link", "patient_id": patient, "reason": form.reason })
+        }
+        ("patient-match", _) => json!({ "action": form.choice, "reason": form.reason }),
+        _ => json!({ "action": form.choice, "reason": form.reason }),
     };
     match state.api.post(&session.caller, &path, &body).await.value() {
         Ok(_) => (

@@ -18,10 +18,14 @@ use super::ConsoleState;
 use super::layout;
 use crate::auth::{Caller, Role, Via, hash};
 use carepath_workflows::store::console_sessions::{self, Holder};
-use carepath_workflows::store::tokens;
+use carepath_workflows::store::{audit, tokens};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "carepath_console";
+/// The header the page's script sends with its live refreshes.
+pub const LIVE_HEADER: &str = "x-carepath-live";
+/// How often a live event stream checks that its session still is (seconds).
+const STREAM_CHECK_SECS: u64 = 15;
 /// The sign-in form's double-submit cookie.
 const SIGN_IN_COOKIE: &str = "carepath_sign_in";
 /// A session ends this long after sign-in, however busy (seconds: 12 hours).
@@ -91,8 +95,15 @@ impl FromRequestParts<ConsoleState> for Session {
     ) -> Result<Self, Self::Rejection> {
         let value = cookie_value(&parts.headers, SESSION_COOKIE).ok_or(Turned::SignIn)?;
         let cookie_sha256 = hash(&value);
-        let live = console_sessions::touch(state.pool(), &cookie_sha256, SESSION_IDLE_SECS)
-            .await
+        // What the page's script fetches by itself does not count as activity.
+        let by_script =
+            parts.headers.contains_key(LIVE_HEADER) || parts.uri.path().ends_with("/events");
+        let live = if by_script {
+            console_sessions::peek(state.pool(), &cookie_sha256, SESSION_IDLE_SECS).await
+        } else {
+            console_sessions::touch(state.pool(), &cookie_sha256, SESSION_IDLE_SECS).await
+        };
+        let live = live
             .map_err(|_| Turned::Unavailable)?
             .ok_or(Turned::SignIn)?;
         let role = Role::parse(&live.role)
@@ -108,6 +119,21 @@ impl FromRequestParts<ConsoleState> for Session {
             csrf: live.csrf_token,
             cookie_sha256,
         })
+    }
+}
+
+impl Session {
+    /// Resolves once the session has ended (signed out, expired, idle, its
+    /// token revoked) or cannot be checked: what a live stream runs until.
+    pub(super) async fn ended(self, state: ConsoleState) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(STREAM_CHECK_SECS)).await;
+            match console_sessions::peek(state.pool(), &self.cookie_sha256, SESSION_IDLE_SECS).await
+            {
+                Ok(Some(_)) => {}
+                _ => return,
+            }
+        }
     }
 }
 
@@ -180,7 +206,10 @@ pub(super) fn sign_in_form(
     status: StatusCode,
     problem: Option<&str>,
 ) -> Response {
-    let nonce = random_hex();
+    // A second tab's form shares the first's value, so both still work.
+    let nonce = cookie_value(headers, SIGN_IN_COOKIE)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(random_hex);
     let set = cookie(SIGN_IN_COOKIE, nonce.clone(), 3600, over_tls(headers));
     let sso = state.oidc.as_ref().map(|o| o.label());
     (
@@ -204,6 +233,10 @@ pub(super) async fn open(
     let value = random_hex();
     let pool = state.pool();
     let csrf = random_hex();
+    // Signing in again ends the browser's previous session.
+    if let Some(previous) = cookie_value(headers, SESSION_COOKIE) {
+        let _ = console_sessions::sign_out(pool, &hash(&previous)).await;
+    }
     console_sessions::open(
         pool,
         &hash(&value),
@@ -216,6 +249,14 @@ pub(super) async fn open(
     .map_err(|_| Turned::Unavailable)?;
     // Sessions long over are cleared now and then; sign-ins are rare enough.
     let _ = console_sessions::purge_ended(pool).await;
+    let actor = match holder {
+        Holder::Token(name) => format!("token:{name}"),
+        Holder::Person(id) => format!("oidc:{id}"),
+    };
+    let detail = serde_json::json!({ "role": role.as_str() });
+    audit::record(pool, &actor, "console_sign_in", "console", &detail)
+        .await
+        .map_err(|_| Turned::Unavailable)?;
     Ok(cookie(
         SESSION_COOKIE,
         value,
@@ -261,8 +302,13 @@ pub struct SignIn {
 pub async fn sign_in(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<SignIn>,
+    body: axum::body::Bytes,
 ) -> Response {
+    // Read leniently: a form that is not one is an unknown token, on the page.
+    let form: SignIn = serde_html_form::from_bytes(&body).unwrap_or(SignIn {
+        token: String::new(),
+        csrf: String::new(),
+    });
     let expected = cookie_value(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     if !same(&form.csrf, &expected) {
         return Turned::Forged.into_response();
@@ -301,12 +347,16 @@ pub async fn sign_out(
     headers: HeaderMap,
     Posted(session, _): Posted<serde::de::IgnoredAny>,
 ) -> Response {
-    if console_sessions::sign_out(state.pool(), &session.cookie_sha256)
+    let pool = state.pool();
+    if console_sessions::sign_out(pool, &session.cookie_sha256)
         .await
         .is_err()
     {
         return Turned::Unavailable.into_response();
     }
+    let actor = session.caller.actor().0;
+    let detail = serde_json::json!({});
+    let _ = audit::record(pool, &actor, "console_sign_out", "console", &detail).await;
     (
         StatusCode::SEE_OTHER,
         [

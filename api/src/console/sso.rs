@@ -21,7 +21,7 @@ const FLOW_SECS: i64 = 600;
 /// `GET /console/oidc/start`: to the provider, with a fresh state, nonce and PKCE challenge.
 pub async fn start(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
     let Some(oidc) = state.oidc.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     match oidc.start().await {
         Ok((url, flow)) => (
@@ -62,7 +62,7 @@ pub async fn callback(
     Query(back): Query<Callback>,
 ) -> Response {
     let Some(oidc) = state.oidc.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     if let Some(error) = back.error {
         let problem = format!(

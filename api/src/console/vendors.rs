@@ -34,7 +34,7 @@ async fn render(
             thead { tr {
                 th scope="col" { "Vendor" } th scope="col" { "State" } th scope="col" { "Breaker" }
                 th scope="col" { "Held until" } th scope="col" { "Why" } th.num scope="col" { "Rate /s (burst)" }
-                th.num scope="col" { "Journeys waiting" } th scope="col" { "Last error" } th scope="col" { "Action" }
+                th.num scope="col" { "Journeys waiting" } th scope="col" { "Last error" }
             } }
             tbody {
                 @for v in &vendors {
@@ -48,11 +48,16 @@ async fn render(
                         td.num { (text(&v["rate_per_sec"])) " (" (text(&v["burst"])) ")" }
                         td.num { a href=(with_query("/console/journeys", [("vendor", name)])) { (text(&v["waiting_journeys"])) } }
                         td.mono { @if !v["last_error"].is_null() { (text(&v["last_error"])) } }
-                        td { (toggle(session, name, v["status"].as_str() == Some("paused"))) }
                     }
                 }
             }
         } }
+        h2 { "Pause or resume" }
+        div.actions {
+            @for v in &vendors {
+                (toggle(session, v["name"].as_str().unwrap_or_default(), v["status"].as_str() == Some("paused")))
+            }
+        }
     };
     (
         code,
@@ -68,9 +73,9 @@ fn toggle(session: &Session, name: &str, paused: bool) -> Markup {
         ("pause", "Pause")
     };
     html! {
-        form.inline method="post" action={ "/console/vendors/" (segment(name)) "/" (word) } {
+        form method="post" action={ "/console/vendors/" (segment(name)) "/" (word) } {
             (layout::csrf(session))
-            (layout::reason(&format!("{name}-{word}-reason")))
+            (layout::reason(&format!("{name}-{word}-reason"), layout::IN_AUDIT))
             button type="submit" { (button) " " (name) }
         }
     }
@@ -90,7 +95,7 @@ pub async fn act(
     Posted(session, form): Posted<ReasonForm>,
 ) -> Response {
     if action != "pause" && action != "resume" {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     }
     let path = format!("/v1/vendors/{}/{action}", segment(&name));
     match state

@@ -104,6 +104,7 @@ pub async fn get(
 ) -> Result<Json<JourneyView>, ApiError> {
     let journey = find(state.engine.pool(), id).await?;
     let mut view = JourneyView::from(journey);
+    view.overdue = journeys::overdue_reason(state.engine.pool(), id).await?;
     view.steps = Some(
         steps::summaries(state.engine.pool(), id)
             .await?

@@ -153,7 +153,8 @@ pub struct JourneyView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// In listings: why the journey is overdue — `alert: <kind>` (an open
+    /// In listings and `GET /v1/journeys/{id}`: why the journey is overdue —
+    /// `alert: <kind>` (an open
     /// alert, e.g. `alert: decision_sla_exceeded`), `wake time passed`, or
     /// `no progress` (running, nothing recorded for
     /// `CAREPATH_STUCK_AFTER_SECS`); absent when it is not overdue.

@@ -86,6 +86,32 @@ pub async fn touch(
     .await
 }
 
+/// [`touch`] without marking the session seen: for requests the page makes
+/// by itself (live refreshes, the event stream), which are not the person
+/// at work and must not keep an idle session alive.
+///
+/// # Errors
+/// The database's.
+pub async fn peek(
+    db: impl PgExecutor<'_>,
+    session_sha256: &str,
+    idle_secs: i64,
+) -> Result<Option<LiveSession>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.token_name, s.person, s.role, s.csrf_token FROM carepath.console_sessions s
+          WHERE s.session_sha256 = $1
+            AND s.signed_out_at IS NULL AND s.expires_at > now()
+            AND s.last_seen_at > now() - make_interval(secs => $2)
+            AND (s.token_name IS NULL OR EXISTS (
+                    SELECT 1 FROM carepath.api_tokens t
+                     WHERE t.name = s.token_name AND t.revoked_at IS NULL))",
+    )
+    .bind(session_sha256)
+    .bind(idle_secs as f64)
+    .fetch_optional(db)
+    .await
+}
+
 /// Ends the session (sign-out); `false` when it was not open.
 ///
 /// # Errors

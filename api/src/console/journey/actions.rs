@@ -18,21 +18,57 @@ use crate::console::session::{Posted, Session};
 /// The vendors an event can be injected from.
 const VENDORS: [&str; 5] = ["clinical", "pharmacy", "crm", "ehr", "notify"];
 
-/// The simple actions: (path word, button, what it does).
-const SIMPLE: [(&str, &str, &str); 5] = [
-    ("pause", "Pause", "Stops the journey where it is."),
-    ("resume", "Resume", "Lets a paused journey go on."),
+/// The simple actions: (path word, button, what it does, the statuses it applies to).
+type Simple = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+const SIMPLE: [Simple; 5] = [
+    (
+        "pause",
+        "Pause",
+        "Stops the journey where it is.",
+        &["running", "waiting"],
+    ),
+    (
+        "resume",
+        "Resume",
+        "Lets a paused journey go on.",
+        &["paused"],
+    ),
     (
         "retry",
         "Retry",
         "Retries a failed journey, or a waiting step now.",
+        &["failed", "waiting"],
     ),
     (
         "fire-wait",
         "Fire the wait",
         "Ends what it waits for now, taking the wait's timeout branch.",
+        &["waiting"],
     ),
-    ("cancel", "Cancel", "Ends the journey for good."),
+    (
+        "cancel",
+        "Cancel",
+        "Ends the journey for good.",
+        &["running", "waiting", "paused", "failed"],
+    ),
+];
+
+/// What the page may say was done (`?done=`): the actions, and a review.
+pub const DONE: [&str; 8] = [
+    "pause",
+    "resume",
+    "retry",
+    "fire-wait",
+    "cancel",
+    "inject",
+    "rewind",
+    "review",
 ];
 
 /// The action forms, under the live region (they do not refresh under the operator).
@@ -42,28 +78,33 @@ pub fn forms(j: &Journey, session: &Session) -> Markup {
         .map(|s| s.iter().filter_map(|s| s["key"].as_str()).collect())
         .unwrap_or_default();
     let action = |word: &str| format!("/console/journeys/{}/act/{word}", j.id);
+    let status = j.view["status"].as_str().unwrap_or_default();
+    let on_signal = status == "waiting"
+        && j.view["waiting_for"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("signal:"));
     html! {
         h2 { "Actions" }
         div.actions {
-            @for (word, button, what) in SIMPLE {
-                form method="post" action=(action(word)) data-confirm=[(word == "cancel").then_some("Cancel this journey for good?")] {
+            @for (word, button, what, _) in SIMPLE.iter().filter(|a| a.3.contains(&status)) {
+                form method="post" action=(action(word)) data-confirm=[(*word == "cancel").then_some("Cancel this journey for good?")] {
                     (layout::csrf(session))
                     p.hint { (what) }
-                    (layout::reason(&format!("{word}-reason")))
-                    button.danger[word == "cancel"] type="submit" { (button) }
+                    (layout::reason(&format!("{word}-reason"), layout::IN_HISTORY))
+                    button.danger[*word == "cancel"] type="submit" { (button) }
                 }
             }
-            form method="post" action=(action("inject")) {
+            @if on_signal { form method="post" action=(action("inject")) {
                 (layout::csrf(session))
                 p.hint { "Delivers a vendor event the webhook never brought (it must name this journey's case or order)." }
                 label for="inject-vendor" { "Vendor" }
                 select #inject-vendor name="vendor" { @for v in VENDORS { option value=(v) { (v) } } }
                 label for="inject-event" { "Event (JSON, as the vendor sends it)" }
                 textarea #inject-event name="event" required {}
-                (layout::reason("inject-reason"))
+                (layout::reason("inject-reason", layout::IN_HISTORY))
                 button type="submit" { "Inject" }
-            }
-            form method="post" action=(action("rewind")) {
+            } }
+            form method="post" action=(action("rewind")) data-confirm="Rewind this journey? The steps after the one chosen run again." {
                 (layout::csrf(session))
                 p.hint { "Runs the journey again from a step; later steps are superseded (kept, shown above)." }
                 label for="rewind-step" { "Rewind to step" }
@@ -75,7 +116,7 @@ pub fn forms(j: &Journey, session: &Session) -> Markup {
                     }
                 }
                 label { input type="checkbox" name="force" value="true"; " Force past irreversible steps" }
-                (layout::reason("rewind-reason"))
+                (layout::reason("rewind-reason", layout::IN_HISTORY))
                 button type="submit" { "Rewind" }
             }
         }
@@ -101,7 +142,7 @@ pub async fn act(
     Posted(session, form): Posted<ActForm>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     let body = match request_for(&action, form) {
         Ok(body) => body,
@@ -192,7 +233,7 @@ pub async fn reveal(
     Posted(session, form): Posted<RevealForm>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::console::missing();
     };
     let path = with_query(
         &format!("/v1/journeys/{id}/steps/{}/output", segment(&form.key)),

@@ -4,12 +4,14 @@
 //! Live: the page's script follows [`events`] and refreshes the `#live` region.
 
 mod actions;
+mod live;
 mod sections;
 
 pub use actions::{act, reveal};
+pub use live::events;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -17,7 +19,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ConsoleState;
-use super::call::{Refusal, with_query};
+use super::call::Refusal;
 use super::layout::{self, Section};
 use super::session::Session;
 
@@ -95,9 +97,11 @@ pub async fn page(
     let Ok(id) = Uuid::parse_str(&id) else {
         return not_found(&session);
     };
+    // Only the console's own words: a link cannot make the page say anything else.
     let banner = shown
         .done
         .as_deref()
+        .and_then(|done| actions::DONE.iter().find(|d| **d == done))
         .map(|done| layout::notice(&format!("Done: {done}. It is in the history below.")));
     render(&state, &session, id, StatusCode::OK, banner).await
 }
@@ -127,14 +131,18 @@ pub(crate) async fn render(
         div #live data-after=(last_seq) {
             (sections::summary(&journey))
             (sections::waits(&journey))
-            (sections::steps(&journey, session))
+            (sections::steps(&journey))
             (sections::alerts(&journey))
             (sections::history(&journey))
         }
+        (sections::reveal(&journey, session))
         (actions::forms(&journey, session))
     };
-    let events = format!("/console/journeys/{id}/events?after={last_seq}");
-    let markup = layout::page_with(&title, session, Section::Journeys, Some(&events), body);
+    let live = layout::Live {
+        page: format!("/console/journeys/{id}"),
+        events: format!("/console/journeys/{id}/events?after={last_seq}"),
+    };
+    let markup = layout::page_with(&title, session, Section::Journeys, Some(&live), body);
     (status, markup).into_response()
 }
 
@@ -154,50 +162,4 @@ pub(crate) fn failed(session: &Session, r: &Refusal) -> Response {
         layout::page("Refused", session, Section::Journeys, body),
     )
         .into_response()
-}
-
-/// Where the stream resumes: after the last event the page showed.
-#[derive(Debug, Deserialize)]
-pub struct After {
-    #[serde(default)]
-    after: Option<i64>,
-}
-
-/// `GET /console/journeys/{id}/events`: the journey's API event stream for
-/// the page's script, with every event unnamed (so `onmessage` sees each).
-pub async fn events(
-    State(state): State<ConsoleState>,
-    session: Session,
-    Path(id): Path<String>,
-    Query(after): Query<After>,
-    headers: HeaderMap,
-) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| after.after.map(|a| a.to_string()));
-    let path = with_query(&format!("/v1/journeys/{id}/events"), []);
-    let response = state
-        .api
-        .stream(&session.caller, &path, resume.as_deref())
-        .await;
-    let (parts, body) = response.into_parts();
-    if !parts.status.is_success() {
-        return parts.status.into_response();
-    }
-    let unnamed = futures::StreamExt::map(body.into_data_stream(), |chunk| {
-        chunk.map(|bytes| {
-            let text = String::from_utf8_lossy(&bytes);
-            let kept: String = text
-                .split_inclusive('\n')
-                .filter(|line| !line.starts_with("event:"))
-                .collect();
-            bytes::Bytes::from(kept)
-        })
-    });
-    (parts, axum::body::Body::from_stream(unnamed)).into_response()
 }

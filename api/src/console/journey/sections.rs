@@ -22,7 +22,7 @@ pub fn summary(j: &Journey) -> Markup {
             dt { "Status" } dd { (status(v["status"].as_str().unwrap_or("unknown"))) }
             dt { "Phase" } dd { (text(&v["phase"])) }
             @if !v["outcome"].is_null() { dt { "Outcome" } dd { (text(&v["outcome"])) } }
-            @if !v["overdue"].is_null() { dt { "Overdue" } dd.warning { (text(&v["overdue"])) } }
+            @if !v["overdue"].is_null() { dt { "Overdue" } dd { span.badge.s-waiting { "overdue" } " " (text(&v["overdue"])) } }
             @if !v["last_error"].is_null() { dt { "Last error" } dd.mono { (text(&v["last_error"])) } }
             dt { "Attempts" } dd { (text(&v["attempts"])) }
             dt { "Started" } dd { (when(&v["created_at"])) }
@@ -53,14 +53,9 @@ pub fn waits(j: &Journey) -> Markup {
     }
 }
 
-/// The steps in order, outputs redacted; a form reveals one with a reason.
-pub fn steps(j: &Journey, session: &Session) -> Markup {
+/// The steps in order, outputs redacted ([`reveal`] shows one whole).
+pub fn steps(j: &Journey) -> Markup {
     let steps = items(&j.detail["steps"]);
-    let redacted: Vec<&str> = steps
-        .iter()
-        .filter(|s| s["redacted"].as_bool() == Some(true))
-        .filter_map(|s| s["key"].as_str())
-        .collect();
     html! {
         h2 { "Steps" }
         div.scroll {
@@ -88,6 +83,18 @@ pub fn steps(j: &Journey, session: &Session) -> Markup {
             }
         }
         (superseded(j))
+    }
+}
+
+/// The form that reveals a redacted step's whole output with a reason:
+/// outside the live region, so a refresh never clears what is being typed.
+pub fn reveal(j: &Journey, session: &Session) -> Markup {
+    let redacted: Vec<&str> = items(&j.detail["steps"])
+        .iter()
+        .filter(|s| s["redacted"].as_bool() == Some(true))
+        .filter_map(|s| s["key"].as_str())
+        .collect();
+    html! {
         @if !redacted.is_empty() {
             form.stack method="post" action={ "/console/journeys/" (j.id) "/reveal" } {
                 (layout::csrf(session))
@@ -95,7 +102,7 @@ pub fn steps(j: &Journey, session: &Session) -> Markup {
                 select #reveal-step name="key" {
                     @for key in &redacted { option value=(key) { (key) } }
                 }
-                (layout::reason("reveal-reason"))
+                (layout::reason("reveal-reason", layout::IN_HISTORY))
                 button type="submit" { "Reveal" }
             }
         }

@@ -199,6 +199,26 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, s
     .await
 }
 
+/// Why the journey `id` is overdue ([`Journey::overdue`]'s words); `None`
+/// when it is not (or there is no such journey).
+///
+/// # Errors
+/// A database error.
+pub async fn overdue_reason(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let reason: Option<Option<String>> = sqlx::query_scalar(concat!(
+        "SELECT ",
+        overdue_reason!(),
+        " FROM carepath.journeys j WHERE j.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(reason.flatten())
+}
+
 /// The journey's input, as it was started (`None` when no such journey).
 ///
 /// # Errors

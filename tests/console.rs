@@ -169,6 +169,31 @@ async fn finds_by_case_and_reads_why(
     );
     assert!(text.contains("Hash chain verified"), "{text}");
     browser.screenshot("journey").await;
+    // On a tablet the page fits its width: nothing scrolls sideways.
+    browser
+        .client
+        .set_window_size(768, 1000)
+        .await
+        .expect("resize");
+    browser.open(&url.to_string()).await;
+    let overflow = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert!(
+        overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+        "the page is {overflow} px too wide at 768 px"
+    );
+    browser.screenshot("journey-tablet").await;
+    browser
+        .client
+        .set_window_size(1280, 1000)
+        .await
+        .expect("resize");
     url.to_string()
 }
 

@@ -175,7 +175,7 @@ async fn finds_by_case_and_reads_why(
         .set_window_size(768, 1000)
         .await
         .expect("resize");
-    browser.open(&url.to_string()).await;
+    browser.open(url.as_str()).await;
     let overflow = browser
         .client
         .execute(

@@ -172,27 +172,14 @@ impl OidcArgs {
     /// # Errors
     /// An issuer without the client id, secret or redirect URL.
     fn settings(&self) -> Result<Option<carepath_api::console::oidc::OidcSettings>> {
-        let Some(issuer) = self.issuer.clone() else {
-            return Ok(None);
-        };
-        let secret = std::env::var("CAREPATH_OIDC_CLIENT_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let (Some(client_id), Some(client_secret), Some(redirect_url)) =
-            (self.client_id.clone(), secret, self.redirect_url.clone())
-        else {
-            anyhow::bail!(
-                "CAREPATH_OIDC_ISSUER is set: set CAREPATH_OIDC_CLIENT_ID, CAREPATH_OIDC_CLIENT_SECRET \
-                 and CAREPATH_OIDC_REDIRECT_URL too (or unset it: the console then signs in with tokens only)"
-            );
-        };
-        Ok(Some(carepath_api::console::oidc::OidcSettings {
-            issuer,
-            client_id,
-            client_secret,
-            redirect_url,
-            label: self.label.clone(),
-        }))
+        carepath_api::console::oidc::OidcSettings::from_parts(
+            self.issuer.clone(),
+            self.client_id.clone(),
+            std::env::var("CAREPATH_OIDC_CLIENT_SECRET").ok(),
+            self.redirect_url.clone(),
+            self.label.clone(),
+        )
+        .map_err(anyhow::Error::msg)
     }
 }
 

@@ -43,6 +43,13 @@ pub async fn run(args: CheckArgs) -> Result<()> {
             println!("  REFUSED: {error:#}");
         }
     }
+    match console_sign_in() {
+        Ok(said) => println!("console sign-in: {said}"),
+        Err(error) => {
+            problems += 1;
+            println!("console sign-in: REFUSED (api): {error}");
+        }
+    }
     match &args.database_url {
         None => {
             problems += 1;
@@ -61,6 +68,26 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     }
     println!("ok: `carepath worker` and `carepath api` would start with this configuration");
     Ok(())
+}
+
+/// How the console's operators sign in, as `carepath api` reads it.
+fn console_sign_in() -> Result<String, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    let label = var("CAREPATH_OIDC_LABEL").unwrap_or_else(|| "single sign-on".into());
+    let settings = carepath_api::console::oidc::OidcSettings::from_parts(
+        var("CAREPATH_OIDC_ISSUER"),
+        var("CAREPATH_OIDC_CLIENT_ID"),
+        var("CAREPATH_OIDC_CLIENT_SECRET"),
+        var("CAREPATH_OIDC_REDIRECT_URL"),
+        label,
+    )?;
+    Ok(match settings {
+        None => "operator and admin tokens (CAREPATH_OIDC_ISSUER not set)".into(),
+        Some(oidc) => format!(
+            "tokens, and OpenID Connect through {} (discovered at the first sign-in)",
+            oidc.issuer
+        ),
+    })
 }
 
 async fn reachable(url: &str) -> Result<()> {

@@ -36,6 +36,47 @@ pub struct OidcSettings {
     pub label: String,
 }
 
+impl OidcSettings {
+    /// The settings from their parts as configured (`CAREPATH_OIDC_ISSUER`,
+    /// `_CLIENT_ID`, `_CLIENT_SECRET`, `_REDIRECT_URL`, `_LABEL`); `None`
+    /// when no issuer is set.
+    ///
+    /// # Errors
+    /// An issuer without the others, or a URL that does not parse, named.
+    pub fn from_parts(
+        issuer: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+        redirect_url: Option<String>,
+        label: String,
+    ) -> Result<Option<OidcSettings>, String> {
+        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let Some(issuer) = nonempty(issuer) else {
+            return Ok(None);
+        };
+        let (Some(client_id), Some(client_secret), Some(redirect_url)) = (
+            nonempty(client_id),
+            nonempty(client_secret),
+            nonempty(redirect_url),
+        ) else {
+            return Err("CAREPATH_OIDC_ISSUER is set: set CAREPATH_OIDC_CLIENT_ID, \
+                        CAREPATH_OIDC_CLIENT_SECRET and CAREPATH_OIDC_REDIRECT_URL too (or unset \
+                        it: the console then signs in with tokens only)"
+                .into());
+        };
+        IssuerUrl::new(issuer.clone()).map_err(|e| format!("CAREPATH_OIDC_ISSUER: {e}"))?;
+        RedirectUrl::new(redirect_url.clone())
+            .map_err(|e| format!("CAREPATH_OIDC_REDIRECT_URL: {e}"))?;
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            redirect_url,
+            label,
+        }))
+    }
+}
+
 type Client = CoreClient<
     EndpointSet,
     EndpointNotSet,

@@ -131,6 +131,7 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("app".into(), 20261202000001),
             ("app".into(), 20261203000001),
             ("app".into(), 20261205000001),
+            ("app".into(), 20261206000001),
             ("engine".into(), 20261201000001),
             ("engine".into(), 20261204000001),
             ("engine".into(), 20261204000002),

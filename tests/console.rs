@@ -84,15 +84,9 @@ async fn an_operator_finds_understands_and_repairs_journeys_in_the_browser() {
         .start_consult("console-done", patient(8), "approve", 0)
         .await;
     let case = indexed(&stack, stalled, "case").await;
-    wait_for(
-        "the journey to wait on its case",
-        Duration::from_secs(60),
-        || async {
-            let (_, w) = stack.phase_and_wait(stalled).await;
-            (w.as_deref() == Some("signal:clinical.case")).then_some(())
-        },
-    )
-    .await;
+    stack
+        .wait_waiting_for(stalled, "signal:clinical.case")
+        .await;
     stack.wait_completed(&[done], Duration::from_secs(60)).await;
 
     signs_in(&browser, &stack).await;
@@ -665,15 +659,7 @@ async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_n
     let id = stack
         .start_consult("console-oidc", patient(10), "stall", 0)
         .await;
-    wait_for(
-        "the journey to wait on its case",
-        Duration::from_secs(60),
-        || async {
-            let (_, w) = stack.phase_and_wait(id).await;
-            (w.as_deref() == Some("signal:clinical.case")).then_some(())
-        },
-    )
-    .await;
+    stack.wait_waiting_for(id, "signal:clinical.case").await;
 
     browser.open(&format!("{}/console", stack.api)).await;
     assert!(browser.text().await.contains("Sign in with Clinic ID"));

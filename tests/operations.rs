@@ -241,15 +241,7 @@ async fn a_journey_whose_approval_webhook_was_lost_is_unstuck_by_an_injected_eve
     )
     .await;
     // The sandbox may drop the webhook before the journey has recorded its wait.
-    wait_for(
-        "the journey to wait on its case",
-        Duration::from_secs(30),
-        || async {
-            let (_, w) = stack.phase_and_wait(id).await;
-            (w.as_deref() == Some("signal:clinical.case")).then_some(())
-        },
-    )
-    .await;
+    stack.wait_waiting_for(id, "signal:clinical.case").await;
     let event: Value = serde_json::from_str(dropped["body"].as_str().unwrap_or_default())
         .expect("the dropped body is JSON");
 
@@ -257,11 +249,7 @@ async fn a_journey_whose_approval_webhook_was_lost_is_unstuck_by_an_injected_eve
     let other = stack
         .start_consult("lost-other", patient(4), "stall", 0)
         .await;
-    wait_for("the other case", Duration::from_secs(30), || async {
-        let (_, w) = stack.phase_and_wait(other).await;
-        (w.as_deref() == Some("signal:clinical.case")).then_some(())
-    })
-    .await;
+    stack.wait_waiting_for(other, "signal:clinical.case").await;
     let reason = "clinician approved per the network's dashboard; webhook never arrived";
     let request = json!({ "vendor": "clinical", "event": event, "reason": reason });
     let (status, body) = stack

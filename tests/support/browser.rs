@@ -140,21 +140,16 @@ impl Browser {
     /// Clicks `css`, then waits for the next page (the current one is
     /// marked first, so its own `<main>` is not mistaken for the next's).
     pub async fn submit(&self, css: &str) {
-        let button = self.wait(Locator::Css(css)).await;
-        self.client
-            .execute("document.body.setAttribute('data-left', '1')", vec![])
-            .await
-            .unwrap_or_else(|e| panic!("mark the page: {e}"));
-        button
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
-        self.wait(Locator::Css("body:not([data-left]) main")).await;
+        self.leave_by(css, false).await;
     }
 
     /// [`Browser::submit`] for a form that asks first (`data-confirm`): the
     /// dialog is accepted.
     pub async fn submit_confirming(&self, css: &str) {
+        self.leave_by(css, true).await;
+    }
+
+    async fn leave_by(&self, css: &str, confirm: bool) {
         let button = self.wait(Locator::Css(css)).await;
         self.client
             .execute("document.body.setAttribute('data-left', '1')", vec![])
@@ -164,13 +159,14 @@ impl Browser {
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
-        let accepted = wait_for(
-            "the confirmation dialog",
-            Duration::from_secs(10),
-            || async { self.client.accept_alert().await.ok() },
-        )
-        .await;
-        let () = accepted;
+        if confirm {
+            wait_for(
+                "the confirmation dialog",
+                Duration::from_secs(10),
+                || async { self.client.accept_alert().await.ok() },
+            )
+            .await;
+        }
         self.wait(Locator::Css("body:not([data-left]) main")).await;
     }
 

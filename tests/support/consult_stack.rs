@@ -301,6 +301,20 @@ impl Stack {
             .expect("phase")
     }
 
+    /// Waits (60 s at most) until journey `id` waits for `what`
+    /// (`signal:clinical.case`, say), as its `waiting_for` names it.
+    pub async fn wait_waiting_for(&self, id: Uuid, what: &str) {
+        wait_for(
+            &format!("the journey to wait for {what}"),
+            Duration::from_secs(60),
+            || async {
+                let (_, w) = self.phase_and_wait(id).await;
+                (w.as_deref() == Some(what)).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// The keys of the journey's completed steps, in the order history recorded them.
     pub async fn story(&self, id: Uuid) -> Vec<String> {
         sqlx::query_scalar(

@@ -4,8 +4,8 @@
 //! replay a rejection once its cause is mended.
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -289,11 +289,7 @@ pub async fn replay_rejection(
         .await
         .value()
     {
-        Ok(_) => (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, "/console/inbox?status=rejected")],
-        )
-            .into_response(),
+        Ok(_) => Redirect::to("/console/inbox?status=rejected").into_response(),
         Err(r) => (
             r.status,
             layout::page(

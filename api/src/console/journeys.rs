@@ -4,8 +4,8 @@
 //! patient's email or phone is PHI. One match goes straight to its page.
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -191,11 +191,7 @@ pub async fn search(
     if let [one] = hits.as_slice()
         && let Some(id) = one["id"].as_str()
     {
-        return (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, format!("/console/journeys/{id}"))],
-        )
-            .into_response();
+        return Redirect::to(&format!("/console/journeys/{id}")).into_response();
     }
     // A hit is the journey's view with `matched_by` beside its fields.
     let journeys = Value::Array(hits.clone());

@@ -5,8 +5,8 @@
 //! (audited); decisions with a reason.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -276,14 +276,7 @@ pub async fn decide(
         _ => json!({ "action": form.choice, "reason": form.reason }),
     };
     match state.api.post(&session.caller, &path, &body).await.value() {
-        Ok(_) => (
-            StatusCode::SEE_OTHER,
-            [(
-                header::LOCATION,
-                format!("/console/journeys/{id}?done=review"),
-            )],
-        )
-            .into_response(),
+        Ok(_) => Redirect::to(&format!("/console/journeys/{id}?done=review")).into_response(),
         Err(r) => refused(&state, &session, id, &r).await,
     }
 }

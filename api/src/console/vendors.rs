@@ -2,8 +2,8 @@
 //! journeys waiting and last error; pause and resume with a reason.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -104,11 +104,7 @@ pub async fn act(
         .await
         .value()
     {
-        Ok(_) => (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, "/console/vendors")],
-        )
-            .into_response(),
+        Ok(_) => Redirect::to("/console/vendors").into_response(),
         Err(r) => refused(&state, &session, &r).await,
     }
 }

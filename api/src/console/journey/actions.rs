@@ -2,8 +2,8 @@
 //! API's own action as the signed-in token, with the reason the form requires.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -160,17 +160,11 @@ pub async fn act(
     let path = format!("/v1/journeys/{id}/{action}");
     let answer = state.api.post(&session.caller, &path, &body).await;
     match answer.value() {
-        Ok(_) => (
-            StatusCode::SEE_OTHER,
-            [(
-                header::LOCATION,
-                with_query(
-                    &format!("/console/journeys/{id}"),
-                    [("done", action.as_str())],
-                ),
-            )],
-        )
-            .into_response(),
+        Ok(_) => Redirect::to(&with_query(
+            &format!("/console/journeys/{id}"),
+            [("done", action.as_str())],
+        ))
+        .into_response(),
         Err(refusal) => {
             render(
                 &state,

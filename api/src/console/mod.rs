@@ -15,6 +15,7 @@
 
 mod bulk;
 mod call;
+mod counts;
 mod inbox;
 mod journey;
 mod journeys;
@@ -46,6 +47,7 @@ pub struct ConsoleState {
     app: AppState,
     api: Api,
     oidc: Option<Arc<oidc::Oidc>>,
+    counts: Arc<counts::CountsCache>,
 }
 
 /// How the console is set up beyond the API's state.
@@ -77,6 +79,7 @@ pub fn router(app: AppState, api: Router, config: ConsoleConfig) -> Router {
         app,
         api: Api::new(api),
         oidc: config.oidc.map(oidc::Oidc::new),
+        counts: Arc::default(),
     };
     Router::new()
         .route("/console", get(overview::page))

@@ -1,6 +1,6 @@
 //! `GET /console`: the state of every journey at a glance. Each number links
 //! to the list it counts. Counts come from the same aggregates as `/metrics`
-//! (no PHI); vendors from the API.
+//! (no PHI), a few seconds old at most ([`super::counts`]); vendors from the API.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use super::ConsoleState;
 use super::call::with_query;
+use super::counts::{Counts, FRESH};
 use super::journey::failed;
 use super::layout::{self, Section, status, text};
 use super::session::Session;
-use carepath_workflows::store::{alerts, gauges};
 
 /// The phases where a person must decide before the journey goes on.
 pub const REVIEW_PHASES: [&str; 3] = [
@@ -23,28 +23,9 @@ pub const REVIEW_PHASES: [&str; 3] = [
     "active_treatment_review",
 ];
 
-struct Counts {
-    by_status: Vec<(String, String, String, i64)>,
-    overdue: Vec<(String, i64, f64)>,
-    inbox: Vec<(String, i64)>,
-    lag_secs: f64,
-    open_alerts: Vec<(String, i64)>,
-}
-
-async fn counts(state: &ConsoleState) -> Result<Counts, sqlx::Error> {
-    let pool = state.pool();
-    Ok(Counts {
-        by_status: gauges::journeys_by_status(pool).await?,
-        overdue: gauges::overdue_by_phase(pool).await?,
-        inbox: gauges::inbox_by_status(pool).await?,
-        lag_secs: gauges::inbox_lag_seconds(pool).await?,
-        open_alerts: alerts::open_counts(pool).await?,
-    })
-}
-
 /// `GET /console`.
 pub async fn page(State(state): State<ConsoleState>, session: Session) -> Response {
-    let counts = match counts(&state).await {
+    let counts = match state.counts.get(state.pool()).await {
         Ok(c) => c,
         Err(_) => return super::session::Turned::Unavailable.into_response(),
     };
@@ -53,6 +34,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Respon
         Err(r) => return failed(&session, &r),
     };
     let body = html! {
+        p.hint { "Counts as of " (layout::when(&serde_json::json!(counts.taken.to_rfc3339()))) " (at most " (FRESH.as_secs()) " s old)." }
         div.cards {
             (statuses(&counts))
             (attention(&counts))

@@ -723,3 +723,83 @@ async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_n
     assert!(cookie(&forged, "carepath_console").is_none(), "no session");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_intake_is_reviewed_beside_the_consult_it_collided_with() {
+    let mut options = waiting_vendors();
+    options.consult.duplicate_intake = carepath_workflows::consult::config::DuplicatePolicy::Review;
+    let stack = Stack::start(options).await;
+    let first = stack
+        .start_consult("console-dup-1", patient(11), "stall", 0)
+        .await;
+    stack.wait_waiting_for(first, "signal:clinical.case").await;
+    let second = stack
+        .start_consult("console-dup-2", patient(11), "stall", 0)
+        .await;
+    stack.wait_waiting_for(second, "signal:intake_review").await;
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let (session, csrf) = http_sign_in(&stack, &client, &stack.ops).await;
+    let get = |path: String| {
+        let client = client.clone();
+        let cookie = format!("carepath_console={session}");
+        async move {
+            client
+                .get(path)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("html")
+        }
+    };
+    let listed = get(format!("{}/console/reviews", stack.api)).await;
+    assert!(
+        listed.contains(&format!("/console/reviews/{second}")),
+        "{listed}"
+    );
+    let page = get(format!("{}/console/reviews/{second}", stack.api)).await;
+    let first_short = &first.to_string()[28..];
+    assert!(
+        page.contains("The open consult") && page.contains(first_short),
+        "{page}"
+    );
+    assert!(page.contains("value=\"close\""), "{page}");
+
+    // No choice: said on the page, nothing decided.
+    let decide = |choice: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/console/reviews/{second}/decide", stack.api);
+        let (cookie, csrf) = (format!("carepath_console={session}"), csrf.clone());
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("kind", "intake-review"),
+                    ("choice", choice),
+                    ("reason", "the patient wrote twice"),
+                ])
+                .send()
+                .await
+                .expect("decide")
+        }
+    };
+    assert_eq!(decide("").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        stack.phase_and_wait(second).await.0,
+        "duplicate_intake_review"
+    );
+    assert_eq!(decide("close").await.status(), StatusCode::SEE_OTHER);
+    stack
+        .wait_completed(&[second], Duration::from_secs(60))
+        .await;
+    assert_eq!(stack.output(second).await["outcome"], "closed_by_review");
+    stack.stop().await;
+}

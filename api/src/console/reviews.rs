@@ -94,13 +94,23 @@ async fn render(
         Err(r) => return super::journey::failed(session, &r),
     };
     let short = layout::short(&id.to_string()).to_owned();
+    // A duplicate intake is shown beside the consult it collided with.
+    let open = match review["open_journey_id"].as_str() {
+        Some(open) => state
+            .api
+            .get(&session.caller, &format!("/v1/journeys/{open}"))
+            .await
+            .value()
+            .ok(),
+        None => None,
+    };
     let body = html! {
         @if let Some(extra) = extra { (extra) }
         p { "Journey " (layout::journey_link(&id.to_string())) ", phase " code { (phase) } "." }
         @if review["awaiting_review"].as_bool() != Some(true) {
             p.notice { "This journey does not wait for a review (it was decided, or never held)." }
         }
-        @if what == "patient-match" { (match_review(session, id, &review)) } @else { (intake_review(session, id, &review)) }
+        @if what == "patient-match" { (match_review(session, id, &review)) } @else { (intake_review(session, id, &review, &journey, open.as_ref())) }
     };
     (
         code,
@@ -162,7 +172,42 @@ fn match_review(session: &Session, id: Uuid, review: &Value) -> Markup {
     }
 }
 
-fn intake_review(session: &Session, id: Uuid, review: &Value) -> Markup {
+/// This intake and the open consult it collided with, side by side (no PHI:
+/// where each stands).
+fn side_by_side(this: &Value, open: &Value) -> Markup {
+    let rows = [
+        ("Journey", "id"),
+        ("Status", "status"),
+        ("Phase", "phase"),
+        ("Waiting for", "waiting_for"),
+        ("Started", "created_at"),
+        ("Last change", "updated_at"),
+        ("Outcome", "outcome"),
+    ];
+    html! {
+        div.scroll { table {
+            thead { tr { th scope="col" { "" } th scope="col" { "This intake" } th scope="col" { "The open consult" } } }
+            tbody { @for (label, key) in rows { tr {
+                th scope="row" { (label) }
+                @for j in [this, open] {
+                    td { @match key {
+                        "id" => (layout::journey_link(j["id"].as_str().unwrap_or_default())),
+                        "created_at" | "updated_at" => (when(&j[key])),
+                        _ => (text(&j[key])),
+                    } }
+                }
+            } } }
+        } }
+    }
+}
+
+fn intake_review(
+    session: &Session,
+    id: Uuid,
+    review: &Value,
+    this: &Value,
+    open: Option<&Value>,
+) -> Markup {
     let actions: Vec<String> = review["actions"]
         .as_array()
         .map(|a| {
@@ -173,7 +218,7 @@ fn intake_review(session: &Session, id: Uuid, review: &Value) -> Markup {
         .unwrap_or_default();
     html! {
         p { "Collided with: " strong { (text(&review["kind"])) } }
-        @if let Some(open) = review["open_journey_id"].as_str() { p { "Open consult: " (layout::journey_link(open)) } }
+        @if let Some(open) = open { (side_by_side(this, open)) }
         @if !review["prescription"].is_null() {
             dl.facts {
                 dt { "Prescription" } dd.mono { (text(&review["prescription"]["prescription_id"])) }

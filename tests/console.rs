@@ -322,6 +322,34 @@ async fn resolves_a_review(browser: &Browser, stack: &Stack, maria: &Value) {
         "{text}"
     );
     browser.screenshot("review-people").await;
+    // A patient the review does not show cannot be linked (the API refuses
+    // what the console would never offer).
+    let (_, review) = stack
+        .get(&stack.ops, &format!("/v1/journeys/{id}/patient-match"))
+        .await;
+    let shown: Vec<Uuid> = review["candidates"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["patient_id"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let stranger: Uuid =
+        sqlx::query_scalar("SELECT id FROM carepath.patients WHERE id <> ALL($1) LIMIT 1")
+            .bind(&shown)
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("another patient");
+    let (status, body) = stack
+        .post(
+            &stack.ops,
+            &format!("/v1/journeys/{id}/patient-match"),
+            &json!({ "action": "link", "patient_id": stranger, "reason": "wrong chart" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["path"], "patient_id", "{body}");
     browser.click("input[name=choice][value=create]").await;
     browser
         .fill("#decide-reason", "different birth town per the patient")

@@ -110,6 +110,7 @@ impl Stack {
                 client_secret: super::idp::CLIENT_SECRET.into(),
                 redirect_url,
                 label: "Clinic ID".into(),
+                allowed_domains: vec!["clinic.example".into()],
             });
         }
         serve_api_console(listener, engine.clone(), vendors, console);

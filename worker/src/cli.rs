@@ -164,6 +164,14 @@ pub struct OidcArgs {
         default_value = "single sign-on"
     )]
     label: String,
+    /// Only people whose verified email is in one of these domains
+    /// (comma-separated) may sign in; unset, whoever the provider vouches for.
+    #[arg(
+        long = "oidc-allowed-domains",
+        env = "CAREPATH_OIDC_ALLOWED_DOMAINS",
+        hide_env_values = true
+    )]
+    allowed_domains: Option<String>,
 }
 
 impl OidcArgs {
@@ -178,6 +186,7 @@ impl OidcArgs {
             std::env::var("CAREPATH_OIDC_CLIENT_SECRET").ok(),
             self.redirect_url.clone(),
             self.label.clone(),
+            self.allowed_domains.clone(),
         )
         .map_err(anyhow::Error::msg)
     }

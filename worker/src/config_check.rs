@@ -80,12 +80,20 @@ fn console_sign_in() -> Result<String, String> {
         var("CAREPATH_OIDC_CLIENT_SECRET"),
         var("CAREPATH_OIDC_REDIRECT_URL"),
         label,
+        var("CAREPATH_OIDC_ALLOWED_DOMAINS"),
     )?;
     Ok(match settings {
         None => "operator and admin tokens (CAREPATH_OIDC_ISSUER not set)".into(),
-        Some(oidc) => format!(
-            "tokens, and OpenID Connect through {} (discovered at the first sign-in)",
+        Some(oidc) if oidc.allowed_domains.is_empty() => format!(
+            "tokens, and OpenID Connect through {} (discovered at the first sign-in); \
+             WARNING: anyone the provider signs in gets the operator role \
+             (set CAREPATH_OIDC_ALLOWED_DOMAINS to restrict it)",
             oidc.issuer
+        ),
+        Some(oidc) => format!(
+            "tokens, and OpenID Connect through {} for {} (discovered at the first sign-in)",
+            oidc.issuer,
+            oidc.allowed_domains.join(", ")
         ),
     })
 }

@@ -214,6 +214,15 @@ pub fn reason(id: &str, kept: &str) -> Markup {
     }
 }
 
+/// [`reason`] on a page with several: the label names what it is for
+/// (`purpose`, the button's words), so each reads differently to a screen reader.
+pub fn reason_for(id: &str, purpose: &str, kept: &str) -> Markup {
+    html! {
+        label for=(id) { "Reason to " (purpose.to_lowercase()) " (" (kept) ")" }
+        input id=(id) type="text" name="reason" required maxlength="1000" autocomplete="off";
+    }
+}
+
 /// The API's refusal: the fields it names, or its message when it names none.
 pub fn refusal(r: &Refusal) -> Markup {
     html! {

@@ -18,7 +18,12 @@ use openidconnect::{
     EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse,
 };
-use tokio::sync::OnceCell;
+use std::time::{Duration, Instant};
+
+use tokio::sync::RwLock;
+
+/// How long after reading the provider's keys they may be read again.
+const REDISCOVER_AFTER: Duration = Duration::from_secs(60);
 
 /// How to reach the identity provider (`CAREPATH_OIDC_*`).
 #[derive(Debug, Clone)]
@@ -34,6 +39,9 @@ pub struct OidcSettings {
     pub redirect_url: String,
     /// The sign-in button's words: "Sign in with <label>".
     pub label: String,
+    /// Email domains allowed to sign in (`CAREPATH_OIDC_ALLOWED_DOMAINS`,
+    /// comma-separated, lower case); empty: whoever the provider vouches for.
+    pub allowed_domains: Vec<String>,
 }
 
 impl OidcSettings {
@@ -49,6 +57,7 @@ impl OidcSettings {
         client_secret: Option<String>,
         redirect_url: Option<String>,
         label: String,
+        allowed_domains: Option<String>,
     ) -> Result<Option<OidcSettings>, String> {
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let Some(issuer) = nonempty(issuer) else {
@@ -67,12 +76,19 @@ impl OidcSettings {
         IssuerUrl::new(issuer.clone()).map_err(|e| format!("CAREPATH_OIDC_ISSUER: {e}"))?;
         RedirectUrl::new(redirect_url.clone())
             .map_err(|e| format!("CAREPATH_OIDC_REDIRECT_URL: {e}"))?;
+        let allowed_domains = allowed_domains
+            .unwrap_or_default()
+            .split(',')
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
         Ok(Some(OidcSettings {
             issuer,
             client_id,
             client_secret,
             redirect_url,
             label,
+            allowed_domains,
         }))
     }
 }
@@ -92,7 +108,7 @@ type Client = CoreClient<
 pub struct Oidc {
     settings: OidcSettings,
     http: reqwest::Client,
-    client: OnceCell<Client>,
+    client: RwLock<Option<(Instant, Arc<Client>)>>,
 }
 
 /// What the browser keeps between the redirect to the provider and its
@@ -140,6 +156,8 @@ pub enum OidcError {
     IdToken(String),
     #[error("the sign-in came back without the state it was sent with")]
     State,
+    #[error("your account's verified email is not in a domain allowed to sign in to this console")]
+    NotAllowed,
 }
 
 impl Oidc {
@@ -153,7 +171,7 @@ impl Oidc {
         Arc::new(Oidc {
             settings,
             http,
-            client: OnceCell::new(),
+            client: RwLock::new(None),
         })
     }
 
@@ -162,26 +180,43 @@ impl Oidc {
         &self.settings.label
     }
 
-    async fn client(&self) -> Result<&Client, OidcError> {
-        self.client
-            .get_or_try_init(|| async {
-                let issuer = IssuerUrl::new(self.settings.issuer.clone())
-                    .map_err(|e| OidcError::Discovery(e.to_string()))?;
-                let http = self.http.clone();
-                let metadata =
-                    CoreProviderMetadata::discover_async(issuer, &move |r| send(http.clone(), r))
-                        .await
-                        .map_err(|e| OidcError::Discovery(e.to_string()))?;
-                let redirect = RedirectUrl::new(self.settings.redirect_url.clone())
-                    .map_err(|e| OidcError::Discovery(e.to_string()))?;
-                Ok(CoreClient::from_provider_metadata(
-                    metadata,
-                    ClientId::new(self.settings.client_id.clone()),
-                    Some(ClientSecret::new(self.settings.client_secret.clone())),
-                )
-                .set_redirect_uri(redirect))
-            })
-            .await
+    /// The client from the provider's discovery document and keys, read
+    /// once and kept.
+    async fn client(&self) -> Result<Arc<Client>, OidcError> {
+        if let Some((_, client)) = self.client.read().await.as_ref() {
+            return Ok(Arc::clone(client));
+        }
+        self.rediscover().await
+    }
+
+    /// Reads the discovery document and keys again (a provider rotates its
+    /// signing keys), at most once a minute.
+    async fn rediscover(&self) -> Result<Arc<Client>, OidcError> {
+        let mut kept = self.client.write().await;
+        if let Some((at, client)) = kept.as_ref()
+            && at.elapsed() < REDISCOVER_AFTER
+        {
+            return Ok(Arc::clone(client));
+        }
+        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+            .map_err(|e| OidcError::Discovery(e.to_string()))?;
+        let http = self.http.clone();
+        let metadata =
+            CoreProviderMetadata::discover_async(issuer, &move |r| send(http.clone(), r))
+                .await
+                .map_err(|e| OidcError::Discovery(e.to_string()))?;
+        let redirect = RedirectUrl::new(self.settings.redirect_url.clone())
+            .map_err(|e| OidcError::Discovery(e.to_string()))?;
+        let client = Arc::new(
+            CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(self.settings.client_id.clone()),
+                Some(ClientSecret::new(self.settings.client_secret.clone())),
+            )
+            .set_redirect_uri(redirect),
+        );
+        *kept = Some((Instant::now(), Arc::clone(&client)));
+        Ok(client)
     }
 
     /// Where to send the browser, and the flow it must keep.
@@ -233,16 +268,38 @@ impl Oidc {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| OidcError::IdToken("none was returned".into()))?;
-        let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce))
-            .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        let nonce = Nonce::new(flow.nonce);
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(claims) => claims,
+            // Signed with a key this client has not read yet: read the
+            // provider's keys again and check once more.
+            Err(_) => {
+                let fresh = self.rediscover().await?;
+                id_token
+                    .claims(&fresh.id_token_verifier(), &nonce)
+                    .map_err(|e| OidcError::IdToken(e.to_string()))?
+            }
+        };
+        // Only an email the provider says it verified names the person.
         let email = claims
             .email()
-            .filter(|_| claims.email_verified() != Some(false))
-            .map(|e| e.as_str().to_owned());
-        Ok(Person {
-            id: email.unwrap_or_else(|| claims.subject().as_str().to_owned()),
-        })
+            .filter(|_| claims.email_verified() == Some(true))
+            .map(|e| e.as_str().to_lowercase());
+        let person = Person {
+            id: email
+                .clone()
+                .unwrap_or_else(|| claims.subject().as_str().to_owned()),
+        };
+        if !self.settings.allowed_domains.is_empty() {
+            let domain = email
+                .as_deref()
+                .and_then(|e| e.rsplit_once('@'))
+                .map(|(_, d)| d);
+            if !domain.is_some_and(|d| self.settings.allowed_domains.iter().any(|a| a == d)) {
+                return Err(OidcError::NotAllowed);
+            }
+        }
+        Ok(person)
     }
 }
 

@@ -34,7 +34,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Respon
         Err(r) => return failed(&session, &r),
     };
     let body = html! {
-        p.hint { "Counts taken " (layout::when(&serde_json::json!(counts.taken.to_rfc3339()))) " (at most " (FRESH.as_secs()) " s old)." }
+        p.hint { "Counts taken " (layout::when(&serde_json::json!(counts.taken.to_rfc3339()))) " (read again once older than " (FRESH.as_secs()) " s)." }
         div.cards {
             (statuses(&counts))
             (attention(&counts))

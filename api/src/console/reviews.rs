@@ -79,17 +79,26 @@ async fn render(
         Err(r) => return super::journey::failed(session, &r),
     };
     let phase = journey["phase"].as_str().unwrap_or_default();
-    let what = if phase == "patient_match_review" {
-        "patient-match"
-    } else {
+    // An intake review while one is held; else the patient match, which a
+    // consult that got past intake has (decided or waiting); else the intake's.
+    let intake_phases = ["duplicate_intake_review", "active_treatment_review"];
+    let mut what = if intake_phases.contains(&phase) {
         "intake-review"
+    } else {
+        "patient-match"
     };
-    let review = match state
+    let mut answer = state
         .api
         .get(&session.caller, &format!("/v1/journeys/{id}/{what}"))
-        .await
-        .value()
-    {
+        .await;
+    if what == "patient-match" && answer.status == StatusCode::NOT_FOUND {
+        what = "intake-review";
+        answer = state
+            .api
+            .get(&session.caller, &format!("/v1/journeys/{id}/{what}"))
+            .await;
+    }
+    let review = match answer.value() {
         Ok(r) => r,
         Err(r) => return super::journey::failed(session, &r),
     };
@@ -150,7 +159,7 @@ fn match_review(session: &Session, id: Uuid, review: &Value) -> Markup {
         form.stack method="post" action={ "/console/reviews/" (id) "/people" } {
             (layout::csrf(session))
             p.hint { "The people themselves (names, birth date, contacts) are PHI: reading them is recorded with your reason." }
-            (layout::reason("people-reason", layout::IN_HISTORY))
+            (layout::reason_for("people-reason", "show the people", layout::IN_HISTORY))
             button.secondary type="submit" { "Show the people side by side" }
         }
         @if review["awaiting_review"].as_bool() == Some(true) {

@@ -51,7 +51,6 @@ pub struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// `GET /console/oidc/callback`: checks the state, exchanges the code, checks
@@ -65,10 +64,12 @@ pub async fn callback(
         return crate::console::missing();
     };
     if let Some(error) = back.error {
-        let problem = format!(
-            "The identity provider did not sign you in: {error} {}",
-            back.error_description.unwrap_or_default()
-        );
+        // Anyone can send a browser here with any text: only an error code
+        // of the standard's shape is shown, never the free-text description.
+        let code = Some(error)
+            .filter(|e| e.len() <= 40 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .unwrap_or_else(|| "an error".into());
+        let problem = format!("The identity provider did not sign you in ({code}).");
         return sign_in_form(&state, &headers, StatusCode::UNAUTHORIZED, Some(&problem));
     }
     let flow = cookie_of(&headers, FLOW_COOKIE).and_then(|v| Flow::from_cookie(&v));

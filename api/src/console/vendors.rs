@@ -1,7 +1,7 @@
 //! `GET /console/vendors`: each vendor's hold or pause, breaker, rate,
 //! journeys waiting and last error; pause and resume with a reason.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -14,8 +14,25 @@ use super::layout::{self, Section, status, text, when};
 use super::session::{Posted, Session};
 
 /// `GET /console/vendors`.
-pub async fn list(State(state): State<ConsoleState>, session: Session) -> Response {
-    render(&state, &session, StatusCode::OK, None).await
+pub async fn list(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(done): Query<Done>,
+) -> Response {
+    // Only the console's own words: a link cannot make the page say anything else.
+    let notice = match done.done.as_deref() {
+        Some("pause") => Some(layout::notice("Paused. It is in the operator audit.")),
+        Some("resume") => Some(layout::notice("Resumed. It is in the operator audit.")),
+        _ => None,
+    };
+    render(&state, &session, StatusCode::OK, notice).await
+}
+
+/// The action just done, to say so.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
 }
 
 async fn render(
@@ -44,7 +61,7 @@ async fn render(
                         td { (status(v["status"].as_str().unwrap_or("unknown"))) }
                         td { (text(&v["breaker"])) }
                         td { (when(&v["on_hold_until"])) }
-                        td { @if !v["hold_reason"].is_null() { (text(&v["hold_reason"])) } @if !v["paused_by"].is_null() { " (paused by " (text(&v["paused_by"])) ")" } }
+                        td { @if !v["hold_reason"].is_null() { (text(&v["hold_reason"])) } }
                         td.num { (text(&v["rate_per_sec"])) " (" (text(&v["burst"])) ")" }
                         td.num { a href=(with_query("/console/journeys", [("vendor", name)])) { (text(&v["waiting_journeys"])) } }
                         td.mono { @if !v["last_error"].is_null() { (text(&v["last_error"])) } }
@@ -55,7 +72,7 @@ async fn render(
         h2 { "Pause or resume" }
         div.actions {
             @for v in &vendors {
-                (toggle(session, v["name"].as_str().unwrap_or_default(), v["status"].as_str() == Some("paused")))
+                (toggle(session, v["name"].as_str().unwrap_or_default(), v["status"].as_str().unwrap_or_default()))
             }
         }
     };
@@ -66,17 +83,22 @@ async fn render(
         .into_response()
 }
 
-fn toggle(session: &Session, name: &str, paused: bool) -> Markup {
-    let (word, button) = if paused {
-        ("resume", "Resume")
-    } else {
-        ("pause", "Pause")
+/// The forms that apply to a vendor in `state`: pause one that is
+/// available or held by carepath itself; resume one paused or held (lifting
+/// an automatic hold early).
+fn toggle(session: &Session, name: &str, state: &str) -> Markup {
+    let words: &[(&str, &str)] = match state {
+        "available" => &[("pause", "Pause")],
+        "held" => &[("resume", "Lift the hold on"), ("pause", "Pause")],
+        _ => &[("resume", "Resume")],
     };
     html! {
-        form method="post" action={ "/console/vendors/" (segment(name)) "/" (word) } {
-            (layout::csrf(session))
-            (layout::reason(&format!("{name}-{word}-reason"), layout::IN_AUDIT))
-            button type="submit" { (button) " " (name) }
+        @for (word, button) in words {
+            form method="post" action={ "/console/vendors/" (segment(name)) "/" (word) } {
+                (layout::csrf(session))
+                (layout::reason_for(&format!("{name}-{word}-reason"), &format!("{button} {name}"), layout::IN_AUDIT))
+                button type="submit" { (button) " " (name) }
+            }
         }
     }
 }
@@ -104,7 +126,7 @@ pub async fn act(
         .await
         .value()
     {
-        Ok(_) => Redirect::to("/console/vendors").into_response(),
+        Ok(_) => Redirect::to(&format!("/console/vendors?done={action}")).into_response(),
         Err(r) => refused(&state, &session, &r).await,
     }
 }

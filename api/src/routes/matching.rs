@@ -171,8 +171,18 @@ pub async fn decide(
     }
     let payload = match (req.action.as_str(), req.patient_id) {
         ("link", Some(patient)) => {
-            if !patients::exists(state.engine.pool(), patient).await? {
+            let pool = state.engine.pool();
+            if !patients::exists(pool, patient).await? {
                 return Err(ApiError::field("patient_id", "no such patient"));
+            }
+            // Only a patient the review shows: linking an intake to anyone
+            // else's chart is the error this review exists to prevent.
+            let candidates = current(pool, &patient_of(pool, id).await?).await?;
+            if !candidates.iter().any(|c| c.patient_id == patient) {
+                return Err(ApiError::field(
+                    "patient_id",
+                    "is not one of this review's candidates",
+                ));
             }
             json!({ "action": "link", "patient_id": patient })
         }

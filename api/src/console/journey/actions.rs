@@ -90,7 +90,7 @@ pub fn forms(j: &Journey, session: &Session) -> Markup {
                 form method="post" action=(action(word)) data-confirm=[(*word == "cancel").then_some("Cancel this journey for good?")] {
                     (layout::csrf(session))
                     p.hint { (what) }
-                    (layout::reason(&format!("{word}-reason"), layout::IN_HISTORY))
+                    (layout::reason_for(&format!("{word}-reason"), button, layout::IN_HISTORY))
                     button.danger[*word == "cancel"] type="submit" { (button) }
                 }
             }
@@ -101,7 +101,7 @@ pub fn forms(j: &Journey, session: &Session) -> Markup {
                 select #inject-vendor name="vendor" { @for v in VENDORS { option value=(v) { (v) } } }
                 label for="inject-event" { "Event (JSON, as the vendor sends it)" }
                 textarea #inject-event name="event" required {}
-                (layout::reason("inject-reason", layout::IN_HISTORY))
+                (layout::reason_for("inject-reason", "inject the event", layout::IN_HISTORY))
                 button type="submit" { "Inject" }
             } }
             form method="post" action=(action("rewind")) data-confirm="Rewind this journey? The steps after the one chosen run again." {
@@ -116,7 +116,7 @@ pub fn forms(j: &Journey, session: &Session) -> Markup {
                     }
                 }
                 label { input type="checkbox" name="force" value="true"; " Force past irreversible steps" }
-                (layout::reason("rewind-reason", layout::IN_HISTORY))
+                (layout::reason_for("rewind-reason", "rewind", layout::IN_HISTORY))
                 button type="submit" { "Rewind" }
             }
         }

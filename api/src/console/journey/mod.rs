@@ -127,7 +127,7 @@ pub(crate) async fn render(
         .unwrap_or(0);
     let body = html! {
         @if let Some(banner) = banner { (banner) }
-        p.live #live-status aria-live="polite" { "Reload for the latest (live updates need JavaScript)." }
+        p.live #live-status aria-live="polite" { "Reload for the latest." }
         div #live data-after=(last_seq) {
             (sections::summary(&journey))
             (sections::waits(&journey))
@@ -138,11 +138,16 @@ pub(crate) async fn render(
         (sections::reveal(&journey, session))
         (actions::forms(&journey, session))
     };
-    let live = layout::Live {
+    // A finished journey keeps no stream open (a rewind starts it again: reload).
+    let finished = matches!(
+        journey.view["status"].as_str(),
+        Some("completed" | "cancelled")
+    );
+    let live = (!finished).then(|| layout::Live {
         page: format!("/console/journeys/{id}"),
         events: format!("/console/journeys/{id}/events?after={last_seq}"),
-    };
-    let markup = layout::page_with(&title, session, Section::Journeys, Some(&live), body);
+    });
+    let markup = layout::page_with(&title, session, Section::Journeys, live.as_ref(), body);
     (status, markup).into_response()
 }
 

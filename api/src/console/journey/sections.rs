@@ -102,7 +102,7 @@ pub fn reveal(j: &Journey, session: &Session) -> Markup {
                 select #reveal-step name="key" {
                     @for key in &redacted { option value=(key) { (key) } }
                 }
-                (layout::reason("reveal-reason", layout::IN_HISTORY))
+                (layout::reason_for("reveal-reason", "reveal the output", layout::IN_HISTORY))
                 button type="submit" { "Reveal" }
             }
         }

@@ -712,6 +712,32 @@ async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_n
     let events = history_kinds(&stack, id).await;
     let pause = events.iter().find(|e| e["kind"] == "pause").expect("pause");
     assert_eq!(pause["actor"], format!("oidc:{person}"));
+
+    // No token to revoke: an admin ends the person's sessions by name.
+    let admin =
+        carepath_api::auth::create_token(&stack.db.pool, "root", carepath_api::auth::Role::Admin)
+            .await
+            .expect("admin token");
+    let (status, ended) = stack
+        .post(
+            &admin,
+            "/v1/console-sessions/end",
+            &json!({ "holder": format!("oidc:{person}"), "reason": "left the clinic" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &ended["ended"]),
+        (StatusCode::OK, &json!(1)),
+        "{ended}"
+    );
+    browser
+        .open(&format!("{}/console/vendors", stack.api))
+        .await;
+    let url = browser.client.current_url().await.expect("url");
+    assert!(
+        url.path().ends_with("/console/sign-in"),
+        "signed out: {url}"
+    );
     browser.close().await;
 
     // A callback whose state is not the one its flow was sent with is refused.

@@ -100,6 +100,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(rejections::replay))
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::end_console_sessions))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

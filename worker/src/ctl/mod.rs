@@ -153,6 +153,13 @@ enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
+    /// End every open console session of a person signed in through single
+    /// sign-on (`oidc:<email>`) or of a token (`token:<name>`); admin.
+    ConsoleSignOut {
+        holder: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Stored webhooks by status: received, applied, unmatched (the
     /// default), parked (could not be processed), ignored, skipped; or
     /// `rejected`: the webhooks refused at the door (a list of its own).
@@ -461,6 +468,9 @@ pub async fn run(args: CtlArgs) -> Result<()> {
         }
         CtlCommand::VendorResume { name, reason } => {
             vendors::act(&api, out, "resume", &name, &reason).await
+        }
+        CtlCommand::ConsoleSignOut { holder, reason } => {
+            tokens::end_console_sessions(&api, out, &holder, &reason).await
         }
         CtlCommand::Inbox {
             status: InboxStatus::Rejected,

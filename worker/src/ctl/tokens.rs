@@ -58,3 +58,27 @@ pub(super) async fn revoke(api: &Api, out: Output, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// `ctl console-sign-out <holder> --reason <why>`.
+pub(super) async fn end_console_sessions(
+    api: &Api,
+    out: Output,
+    holder: &str,
+    reason: &str,
+) -> Result<()> {
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/console-sessions/end",
+            None,
+            Some(&json!({ "holder": holder, "reason": reason })),
+        )
+        .await?;
+    match out {
+        Output::Json => println!("{r}"),
+        Output::Table | Output::Wide => {
+            println!("ended {} console session(s) of {holder}", r["ended"]);
+        }
+    }
+    Ok(())
+}

@@ -128,6 +128,28 @@ pub async fn sign_out(db: impl PgExecutor<'_>, session_sha256: &str) -> Result<b
     Ok(ended == 1)
 }
 
+/// Ends every open session of `holder` (a person removed at the identity
+/// provider, a token under suspicion); how many were open.
+///
+/// # Errors
+/// The database's.
+pub async fn end_all(db: impl PgExecutor<'_>, holder: Holder<'_>) -> Result<u64, sqlx::Error> {
+    let (token, person) = match holder {
+        Holder::Token(name) => (Some(name), None),
+        Holder::Person(id) => (None, Some(id)),
+    };
+    Ok(sqlx::query(
+        "UPDATE carepath.console_sessions SET signed_out_at = now()
+          WHERE signed_out_at IS NULL AND expires_at > now()
+            AND (token_name = $1 OR person = $2)",
+    )
+    .bind(token)
+    .bind(person)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Deletes sessions that ended more than a day ago; how many.
 ///
 /// # Errors

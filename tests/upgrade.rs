@@ -138,7 +138,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("engine".into(), 20261205000001),
             ("engine".into(), 20261205000002),
             ("engine".into(), 20261205000003),
-            ("engine".into(), 20261206000001)
+            ("engine".into(), 20261206000001),
+            ("engine".into(), 20261206000002)
         ]
     );
     let kept: String =

@@ -44,6 +44,7 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
     let key = settings.search_key().context("no search key")?;
     let loaded = load(&pool, &key, args.journeys).await?;
     shape(&pool).await?;
+    load_inbox(&pool).await?;
     let detailed = detail(&pool).await?;
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -103,7 +104,7 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
 }
 
 /// The pages timed.
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 10] = [
     "overview",
     "journeys",
     "journeys waiting in review",
@@ -112,6 +113,7 @@ const PAGES: [&str; 9] = [
     "search by case (one match)",
     "reviews",
     "inbox",
+    "inbox, a rare status",
     "vendors",
 ];
 
@@ -140,6 +142,7 @@ async fn request(
             .body(format!("csrf={csrf}&query=case_{i:08}")),
         "reviews" => get("/console/reviews".into()),
         "inbox" => get("/console/inbox".into()),
+        "inbox, a rare status" => get("/console/inbox?status=skipped".into()),
         _ => get("/console/vendors".into()),
     };
     let response = request.send().await?;
@@ -232,6 +235,40 @@ async fn shape(pool: &PgPool) -> Result<()> {
         .execute(pool)
         .await?;
     println!("shaped in {:.0} s", began.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Two stored webhooks a journey, almost all applied; per million: 1,000
+/// parked, 500 unmatched, 200 ignored, 100 skipped, 100 received. Done once.
+async fn load_inbox(pool: &PgPool) -> Result<()> {
+    let loaded: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM carepath.webhook_inbox WHERE dedup_key LIKE 'bench-%')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if loaded {
+        return Ok(());
+    }
+    let began = Instant::now();
+    sqlx::query(
+        "INSERT INTO carepath.webhook_inbox
+                (vendor, dedup_key, event_type, body, status, processed_at)
+         SELECT 'clinical', 'bench-' || n, 'case.updated', '\\x7b7d'::bytea,
+                CASE WHEN n % 1000000 < 1000 THEN 'parked'
+                     WHEN n % 1000000 < 1500 THEN 'unmatched'
+                     WHEN n % 1000000 < 1700 THEN 'ignored'
+                     WHEN n % 1000000 < 1800 THEN 'skipped'
+                     WHEN n % 1000000 < 1900 THEN 'received'
+                     ELSE 'applied' END,
+                now()
+           FROM generate_series(1, (SELECT 2 * count(*) FROM carepath.journeys)) AS n",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query("VACUUM ANALYZE carepath.webhook_inbox")
+        .execute(pool)
+        .await?;
+    println!("inbox loaded in {:.0} s", began.elapsed().as_secs_f64());
     Ok(())
 }
 

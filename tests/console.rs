@@ -20,16 +20,6 @@ use support::tools::or_skip;
 use support::*;
 use uuid::Uuid;
 
-/// Journeys that wait as long as a test needs: no vendor is looked up.
-fn waiting_vendors() -> Options {
-    let mut options = Options::default();
-    options.consult.case_check = Duration::from_secs(3600);
-    options.consult.fulfilment_check = Duration::from_secs(3600);
-    options.consult.check_max = Duration::from_secs(3600);
-    options.consult.decision_sla = Duration::from_secs(3600);
-    options
-}
-
 async fn indexed(stack: &Stack, id: Uuid, kind: &str) -> String {
     wait_for(
         &format!("the journey's {kind}"),
@@ -75,7 +65,7 @@ async fn an_operator_finds_understands_and_repairs_journeys_in_the_browser() {
     let Some(browser) = or_skip(test, Browser::start().await) else {
         return;
     };
-    let stack = Stack::start(waiting_vendors()).await;
+    let stack = Stack::start(Options::patient_vendors()).await;
     let maria = patient(7);
     let stalled = stack
         .start_consult("console-stalled", maria.clone(), "stall", 0)
@@ -537,7 +527,7 @@ fn hidden_csrf(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sessions_end_and_forged_forms_are_refused() {
-    let stack = Stack::start(waiting_vendors()).await;
+    let stack = Stack::start(Options::patient_vendors()).await;
     let id = stack
         .start_consult("console-http", patient(9), "stall", 0)
         .await;
@@ -681,7 +671,7 @@ async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_n
     let Some(browser) = or_skip(test, Browser::start().await) else {
         return;
     };
-    let mut options = waiting_vendors();
+    let mut options = Options::patient_vendors();
     options.oidc = true;
     let stack = Stack::start(options).await;
     let id = stack
@@ -780,7 +770,7 @@ async fn a_person_signs_in_through_openid_connect_and_their_actions_bear_their_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_duplicate_intake_is_reviewed_beside_the_consult_it_collided_with() {
-    let mut options = waiting_vendors();
+    let mut options = Options::patient_vendors();
     options.consult.duplicate_intake = carepath_workflows::consult::config::DuplicatePolicy::Review;
     let stack = Stack::start(options).await;
     let first = stack

@@ -192,17 +192,6 @@ async fn each_business_identifier_finds_its_journey_and_phi_is_not_stored_in_cle
     stack.stop().await;
 }
 
-/// A consult stack whose journeys never look a silent vendor up during a
-/// test: a lost webhook leaves them waiting, as it would for a day.
-fn patient_vendors() -> Options {
-    let mut options = Options::default();
-    options.consult.case_check = Duration::from_secs(3600);
-    options.consult.fulfilment_check = Duration::from_secs(3600);
-    options.consult.check_max = Duration::from_secs(3600);
-    options.consult.decision_sla = Duration::from_secs(3600);
-    options
-}
-
 async fn history_of(stack: &Stack, id: Uuid) -> Vec<Value> {
     let (status, body) = stack
         .get(&stack.ops, &format!("/v1/journeys/{id}/history"))
@@ -213,7 +202,7 @@ async fn history_of(stack: &Stack, id: Uuid) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_journey_whose_approval_webhook_was_lost_is_unstuck_by_an_injected_event() {
-    let stack = Stack::start(patient_vendors()).await;
+    let stack = Stack::start(Options::patient_vendors()).await;
     stack
         .sandbox
         .fault(json!({ "vendor": "clinical", "drop_webhook_types": ["case.approved"] }))

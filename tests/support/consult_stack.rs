@@ -66,6 +66,20 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// A stack whose journeys never look a silent vendor up during a test:
+    /// a lost webhook, or a clinician who never decides, leaves them
+    /// waiting, as it would for a day.
+    pub fn patient_vendors() -> Self {
+        let mut options = Options::default();
+        options.consult.case_check = Duration::from_secs(3600);
+        options.consult.fulfilment_check = Duration::from_secs(3600);
+        options.consult.check_max = Duration::from_secs(3600);
+        options.consult.decision_sla = Duration::from_secs(3600);
+        options
+    }
+}
+
 impl Stack {
     pub async fn start(options: Options) -> Self {
         // What a configuration file would be refused for, a test is too.

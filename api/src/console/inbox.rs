@@ -222,16 +222,7 @@ pub async fn act(
             let page = html! { (layout::notice(&said)) p { a href="/console/inbox" { "Back to the inbox" } } };
             layout::page("Webhook inbox", &session, Section::Inbox, page).into_response()
         }
-        Err(r) => (
-            r.status,
-            layout::page(
-                "Webhook inbox",
-                &session,
-                Section::Inbox,
-                layout::refusal(&r),
-            ),
-        )
-            .into_response(),
+        Err(r) => refused(&session, &r),
     }
 }
 
@@ -290,15 +281,12 @@ pub async fn replay_rejection(
         .value()
     {
         Ok(_) => Redirect::to("/console/inbox?status=rejected").into_response(),
-        Err(r) => (
-            r.status,
-            layout::page(
-                "Webhook inbox",
-                &session,
-                Section::Inbox,
-                layout::refusal(&r),
-            ),
-        )
-            .into_response(),
+        Err(r) => refused(&session, &r),
     }
+}
+
+/// The API's refusal, on an inbox page.
+fn refused(session: &Session, r: &super::call::Refusal) -> Response {
+    let page = layout::page("Webhook inbox", session, Section::Inbox, layout::refusal(r));
+    (r.status, page).into_response()
 }

@@ -16,6 +16,7 @@
 mod bulk;
 mod call;
 mod counts;
+mod extract;
 mod inbox;
 mod journey;
 mod journeys;

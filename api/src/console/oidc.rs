@@ -25,8 +25,9 @@ use tokio::sync::RwLock;
 /// How long after reading the provider's keys they may be read again.
 const REDISCOVER_AFTER: Duration = Duration::from_secs(60);
 
-/// How to reach the identity provider (`CAREPATH_OIDC_*`).
-#[derive(Debug, Clone)]
+/// How to reach the identity provider (`CAREPATH_OIDC_*`). Its `Debug`
+/// leaves the client secret out.
+#[derive(Clone)]
 pub struct OidcSettings {
     /// The issuer URL; its discovery document is `<issuer>/.well-known/openid-configuration`.
     pub issuer: String,
@@ -42,6 +43,19 @@ pub struct OidcSettings {
     /// Email domains allowed to sign in (`CAREPATH_OIDC_ALLOWED_DOMAINS`,
     /// comma-separated, lower case); empty: whoever the provider vouches for.
     pub allowed_domains: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[set]")
+            .field("redirect_url", &self.redirect_url)
+            .field("label", &self.label)
+            .field("allowed_domains", &self.allowed_domains)
+            .finish()
+    }
 }
 
 impl OidcSettings {

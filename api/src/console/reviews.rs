@@ -4,13 +4,15 @@
 //! comparison level (no PHI); the people side by side only with a reason
 //! (audited); decisions with a reason.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::console::extract::JourneyPath;
 
 use super::ConsoleState;
 use super::call::{Refusal, with_query};
@@ -54,11 +56,8 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Respon
 pub async fn page(
     State(state): State<ConsoleState>,
     session: Session,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     render(&state, &session, id, StatusCode::OK, None).await
 }
 
@@ -266,12 +265,9 @@ pub struct ReviewForm {
 /// candidate field by field, with the comparison level (audited read).
 pub async fn people(
     State(state): State<ConsoleState>,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
     Posted(session, form): Posted<ReviewForm>,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     let path = with_query(
         &format!("/v1/journeys/{id}/patient-match/people"),
         [("reason", form.reason.as_str())],
@@ -300,12 +296,9 @@ pub async fn people(
 /// `POST /console/reviews/{id}/decide`: the API's decision, with the reason.
 pub async fn decide(
     State(state): State<ConsoleState>,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
     Posted(session, form): Posted<ReviewForm>,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     let path = format!(
         "/v1/journeys/{id}/{}",
         if form.kind == "patient-match" {

@@ -184,10 +184,29 @@ fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 fn cookie(name: &str, value: String, max_age_secs: i64, secure: bool) -> String {
+    build_cookie(
+        name,
+        value,
+        "/console",
+        SameSite::Strict,
+        max_age_secs,
+        secure,
+    )
+}
+
+/// An `HttpOnly` cookie of the console's, under `path`.
+fn build_cookie(
+    name: &str,
+    value: String,
+    path: &'static str,
+    same_site: SameSite,
+    max_age_secs: i64,
+    secure: bool,
+) -> String {
     Cookie::build((name, value))
-        .path("/console")
+        .path(path)
         .http_only(true)
-        .same_site(SameSite::Strict)
+        .same_site(same_site)
         .secure(secure)
         .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build()
@@ -273,14 +292,15 @@ pub(super) fn flow_cookie(
     max_age_secs: i64,
     headers: &HeaderMap,
 ) -> String {
-    Cookie::build((name, value))
-        .path("/console/oidc")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(over_tls(headers))
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build()
-        .to_string()
+    let secure = over_tls(headers);
+    build_cookie(
+        name,
+        value,
+        "/console/oidc",
+        SameSite::Lax,
+        max_age_secs,
+        secure,
+    )
 }
 
 /// The value of the request's cookie `name`.

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
+
+use crate::console::extract::JourneyPath;
 
 use super::{Journey, failed, render};
 use crate::console::ConsoleState;
@@ -138,12 +139,10 @@ pub struct ActForm {
 /// (303, saying what was done); refused, the page with the API's reason.
 pub async fn act(
     State(state): State<ConsoleState>,
-    Path((id, action)): Path<(String, String)>,
+    JourneyPath(id): JourneyPath,
+    Path((_, action)): Path<(String, String)>,
     Posted(session, form): Posted<ActForm>,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     let body = match request_for(&action, form) {
         Ok(body) => body,
         Err(refusal) => {
@@ -223,12 +222,9 @@ pub struct RevealForm {
 /// POST's own page, so the PHI is in no URL and no history entry.
 pub async fn reveal(
     State(state): State<ConsoleState>,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
     Posted(session, form): Posted<RevealForm>,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     let path = with_query(
         &format!("/v1/journeys/{id}/steps/{}/output", segment(&form.key)),
         [("reason", form.reason.as_str())],

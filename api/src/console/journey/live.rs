@@ -3,12 +3,13 @@
 //! unnamed so `EventSource.onmessage` sees each, ending when the session does.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use uuid::Uuid;
+
+use crate::console::extract::JourneyPath;
 
 use crate::console::ConsoleState;
 use crate::console::session::Session;
@@ -24,13 +25,10 @@ pub struct After {
 pub async fn events(
     State(state): State<ConsoleState>,
     session: Session,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
     Query(after): Query<After>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return crate::console::missing();
-    };
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

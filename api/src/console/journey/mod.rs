@@ -10,13 +10,15 @@ mod sections;
 pub use actions::{act, reveal};
 pub use live::events;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::console::extract::JourneyPath;
 
 use super::ConsoleState;
 use super::call::Refusal;
@@ -91,12 +93,9 @@ pub(crate) async fn load(
 pub async fn page(
     State(state): State<ConsoleState>,
     session: Session,
-    Path(id): Path<String>,
+    JourneyPath(id): JourneyPath,
     Query(shown): Query<Shown>,
 ) -> Response {
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return not_found(&session);
-    };
     // Only the console's own words: a link cannot make the page say anything else.
     let banner = shown
         .done

@@ -102,9 +102,10 @@ pub async fn get(
     _caller: AsProduct,
     JourneyId(id): JourneyId,
 ) -> Result<Json<JourneyView>, ApiError> {
-    let journey = find(state.engine.pool(), id).await?;
+    let journey = journeys::get_with_overdue(state.engine.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
     let mut view = JourneyView::from(journey);
-    view.overdue = journeys::overdue_reason(state.engine.pool(), id).await?;
     view.steps = Some(
         steps::summaries(state.engine.pool(), id)
             .await?

@@ -199,24 +199,25 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Journey>, s
     .await
 }
 
-/// Why the journey `id` is overdue ([`Journey::overdue`]'s words); `None`
-/// when it is not (or there is no such journey).
+/// The journey `id` as an operator is shown it: [`get`] with
+/// [`Journey::overdue`] read in the same statement.
 ///
 /// # Errors
-/// A database error.
-pub async fn overdue_reason(
+/// As [`get`].
+pub async fn get_with_overdue(
     db: impl PgExecutor<'_>,
     id: Uuid,
-) -> Result<Option<String>, sqlx::Error> {
-    let reason: Option<Option<String>> = sqlx::query_scalar(concat!(
+) -> Result<Option<Journey>, sqlx::Error> {
+    sqlx::query_as(concat!(
         "SELECT ",
+        journey_columns!(),
+        ", ",
         overdue_reason!(),
         " FROM carepath.journeys j WHERE j.id = $1"
     ))
     .bind(id)
     .fetch_optional(db)
-    .await?;
-    Ok(reason.flatten())
+    .await
 }
 
 /// The journey's input, as it was started (`None` when no such journey).

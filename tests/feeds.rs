@@ -115,6 +115,7 @@ impl Setup {
         let feed = self.feed(page);
         feeds::poll_once(
             &self.db.pool,
+            &test_vault(),
             "pharmacy",
             source.as_ref(),
             &self.vendors,
@@ -176,14 +177,20 @@ impl Setup {
     }
 
     /// The pharmacy's events in the inbox, in the order they were stored.
+    /// The pharmacy's stored events, their bodies opened (they are sealed).
     async fn inbox(&self) -> Vec<Stored> {
-        sqlx::query_as(
+        let mut stored: Vec<Stored> = sqlx::query_as(
             "SELECT dedup_key, event_type, source, deliveries, body
                FROM carepath.webhook_inbox WHERE vendor = 'pharmacy' ORDER BY id",
         )
         .fetch_all(&self.db.pool)
         .await
-        .expect("read the inbox")
+        .expect("read the inbox");
+        for row in &mut stored {
+            row.body =
+                opened_inbox_body(&self.db.pool, "pharmacy", &row.dedup_key, &row.body).await;
+        }
+        stored
     }
 
     /// Waits until the inbox holds `n` pharmacy events.
@@ -446,7 +453,15 @@ async fn of_readers_at_once_one_reads_and_a_reader_that_lost_its_lease_writes_no
         let (pool, vendors, feed) = (s.db.pool.clone(), s.vendors.clone(), s.feed(2));
         let source = s.source("pharmacy");
         tokio::spawn(async move {
-            feeds::poll_once(&pool, "pharmacy", source.as_ref(), &vendors, &feed).await
+            feeds::poll_once(
+                &pool,
+                &test_vault(),
+                "pharmacy",
+                source.as_ref(),
+                &vendors,
+                &feed,
+            )
+            .await
         })
     };
     wait_for(
@@ -622,6 +637,7 @@ async fn a_vendor_on_hold_failing_or_refusing_the_cursor_leaves_it_where_it_was(
     let source = s.source("clinical");
     let clinical = feeds::poll_once(
         &s.db.pool,
+        &test_vault(),
         "clinical",
         source.as_ref(),
         &s.vendors,
@@ -697,7 +713,12 @@ async fn a_worker_reads_the_feed_by_itself_and_a_journey_gets_the_events_its_web
     );
     let worker = InProcessWorker::start_with_feeds(
         engine.clone(),
-        feeds::declared(&s.vendors, &config, &test_webhook_sources(&config)),
+        feeds::declared(
+            &s.vendors,
+            &config,
+            &test_webhook_sources(&config),
+            &test_vault(),
+        ),
         "feeds",
     );
 
@@ -816,7 +837,17 @@ async fn a_feed_that_starts_now_skips_the_events_before_its_first_read() {
     now.start = FeedStart::Now;
     let poll = |feed: FeedConfig| {
         let (pool, vendors, source) = (s.db.pool.clone(), s.vendors.clone(), s.source("pharmacy"));
-        async move { feeds::poll_once(&pool, "pharmacy", source.as_ref(), &vendors, &feed).await }
+        async move {
+            feeds::poll_once(
+                &pool,
+                &test_vault(),
+                "pharmacy",
+                source.as_ref(),
+                &vendors,
+                &feed,
+            )
+            .await
+        }
     };
     s.drop_order_webhooks().await;
     s.place_order(1).await;

@@ -144,13 +144,14 @@ async fn bad_webhooks_are_refused_and_recorded_and_good_ones_stored() {
         (StatusCode::OK, Some("stored")),
         "{b}"
     );
-    let stored: (Vec<u8>, Value) =
-        sqlx::query_as("SELECT body, headers FROM carepath.webhook_inbox")
+    let stored: (String, Vec<u8>, Value) =
+        sqlx::query_as("SELECT dedup_key, body, headers FROM carepath.webhook_inbox")
             .fetch_one(&db.pool)
             .await
             .expect("stored row");
-    assert_eq!(stored.0, body, "the raw body is stored as received");
-    assert!(stored.1.get(webhook_signature::HEADER).is_some());
+    let opened = opened_inbox_body(&db.pool, "clinical", &stored.0, &stored.1).await;
+    assert_eq!(opened, body, "the raw body is stored (sealed) as received");
+    assert!(stored.2.get(webhook_signature::HEADER).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,6 +519,7 @@ async fn a_webhook_refused_for_want_of_a_secret_is_replayed_once_the_secret_is_s
         let headers = json!({});
         let delivery = carepath_workflows::store::rejections::RefusedBody::Delivery {
             body: &junk,
+            kept: &junk,
             headers: &headers,
         };
         carepath_workflows::store::rejections::reject(&db.pool, "crm", 401, "test", delivery)

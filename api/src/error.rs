@@ -173,6 +173,12 @@ impl From<EngineError> for ApiError {
                 },
             ),
             EngineError::Invalid { path, problem } => Self::field(&path, problem),
+            EngineError::Vault(carepath_engine::vault::VaultError::Erased) => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                "this journey's PHI was erased: it takes nothing more",
+            ),
+            EngineError::Vault(_) => Self::internal(e),
             EngineError::Database(_) | EngineError::Queue(_) | EngineError::Interrupted(_) => {
                 Self::internal(e)
             }

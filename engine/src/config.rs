@@ -62,6 +62,11 @@ pub struct EngineConfig {
     /// How long a webhook that matches no journey is looked at again before
     /// it is parked as unmatched (it may have outrun its journey's records).
     pub unmatched_grace: Duration,
+    /// Whether payloads a workflow leaves unmarked
+    /// ([`Workflow::sensitivity`](crate::Workflow::sensitivity)) are sealed
+    /// when encryption is on: true by default, so that PHI nobody marked is
+    /// not stored plain.
+    pub seal_unmarked: bool,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +77,7 @@ impl Default for EngineConfig {
             max_stalled_runs: 8,
             unknown_version_recheck: Duration::from_secs(30),
             unmatched_grace: Duration::from_secs(60),
+            seal_unmarked: true,
         }
     }
 }

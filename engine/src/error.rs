@@ -124,6 +124,23 @@ impl WorkflowError {
     }
 }
 
+/// Sealed values a run cannot open fail the journey (they will not open on
+/// another try); a KEK that cannot be used leaves it due, to run again once
+/// the key ring is fixed.
+impl From<crate::vault::VaultError> for WorkflowError {
+    fn from(e: crate::vault::VaultError) -> Self {
+        use crate::vault::VaultError as V;
+        match e {
+            V::Database(e) => Self::Database(e),
+            V::Ring(_) | V::UnknownKek(_) | V::Wrapper(_) => Self::Interrupted(e.to_string()),
+            V::Erased => Self::Failed("the journey's PHI was erased: it cannot run again".into()),
+            V::Tampered | V::Corrupt | V::MissingKey(_) => {
+                Self::Failed(format!("a stored value cannot be read: {e}"))
+            }
+        }
+    }
+}
+
 impl From<serde_json::Error> for WorkflowError {
     fn from(e: serde_json::Error) -> Self {
         WorkflowError::Failed(format!(
@@ -184,6 +201,9 @@ pub enum EngineError {
         /// What is wrong there (`must not contain the NUL character`).
         problem: String,
     },
+    /// Sealing or opening PHI failed (see [`crate::vault`]).
+    #[error("encryption at rest: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     /// A database error: worth retrying unless [`EngineError::is_data_error`]
     /// says it will recur.
     #[error("database: {0}")]

@@ -18,6 +18,7 @@ use crate::error::EngineError;
 use crate::ops::{Actor, Delivery};
 use crate::store::inbox::{self, InboxStatus, Stored};
 use crate::store::refs;
+use crate::vault::{Place, VaultError};
 use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
 
 /// What one routing pass did.
@@ -108,7 +109,23 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         row: &Stored,
     ) -> Result<Routed, EngineError> {
-        let event: Value = serde_json::from_slice(&row.body).map_err(|e| EngineError::Invalid {
+        let place = Place::inbox_body(&row.vendor, &row.dedup_key);
+        let body = match self.open_body(&mut **tx, &place, row.body.clone()).await {
+            Ok(body) => body,
+            Err(
+                e @ (VaultError::Database(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_)),
+            ) => {
+                return Err(e.into());
+            }
+            // Erased (its retention passed) or altered: it can never be routed.
+            Err(e) => {
+                return Err(EngineError::Invalid {
+                    path: "body".into(),
+                    problem: e.to_string(),
+                });
+            }
+        };
+        let event: Value = serde_json::from_slice(&body).map_err(|e| EngineError::Invalid {
             path: "body".into(),
             problem: format!("is not JSON ({e})"),
         })?;

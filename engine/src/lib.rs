@@ -105,6 +105,7 @@ pub mod search;
 pub mod storable;
 pub mod store;
 pub mod tracecontext;
+pub mod vault;
 pub mod waiting;
 pub mod webhook_source;
 pub mod worker;
@@ -121,6 +122,7 @@ pub use queue::{JOURNEY_QUEUE, JourneyTask};
 pub use registry::{Registry, Workflow};
 pub use search::{SearchKey, SearchTerm};
 pub use store::journeys::{Journey, JourneyStatus};
+pub use vault::{Owner, Vault};
 pub use waiting::WaitingFor;
 pub use webhook_source::{WebhookSource, WebhookSources};
 pub use worker::WorkerConfig;
@@ -135,6 +137,8 @@ pub struct Engine {
     config: Arc<EngineConfig>,
     webhooks: Arc<WebhookSources>,
     search_key: Option<Arc<search::SearchKey>>,
+    vault: Vault,
+    day_key: Arc<vault::bodies::DayKey>,
 }
 
 impl Engine {
@@ -147,6 +151,8 @@ impl Engine {
             config: Arc::new(config),
             webhooks: Arc::new(WebhookSources::new()),
             search_key: None,
+            vault: Vault::off(),
+            day_key: Arc::default(),
         }
     }
 
@@ -177,5 +183,18 @@ impl Engine {
     /// The engine's timings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// This engine sealing PHI at rest with `vault` ([`vault`]): without
+    /// it, nothing is sealed, and what was sealed does not open.
+    #[must_use]
+    pub fn with_vault(mut self, vault: Vault) -> Self {
+        self.vault = vault;
+        self
+    }
+
+    /// The engine's encryption at rest.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 }

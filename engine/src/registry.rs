@@ -85,6 +85,14 @@ pub trait Workflow: Send + Sync + 'static {
     fn search_candidates(&self, _query: &str) -> Vec<crate::search::SearchTerm> {
         Vec::new()
     }
+
+    /// Whether `payload` holds PHI, and so is sealed at rest when
+    /// encryption is on ([`crate::vault`]). The default: unmarked, which
+    /// [`EngineConfig::seal_unmarked`](crate::EngineConfig::seal_unmarked)
+    /// decides (sealed, by default).
+    fn sensitivity(&self, _payload: crate::vault::Payload<'_>) -> crate::vault::Sensitivity {
+        crate::vault::Sensitivity::Unmarked
+    }
 }
 
 /// The workflows this process can run, by name and version; built at start-up

@@ -17,7 +17,9 @@ use crate::context::{JourneyCtx, RunStart};
 use crate::error::{EngineError, WorkflowError, refuses_forever};
 use crate::queue::{JourneyTask, push_wakeup};
 use crate::registry::Workflow;
+use crate::store::steps::StepRecord;
 use crate::store::{alerts, history, journeys, steps};
+use crate::vault::{JourneySeal, Payload, Place, VaultError};
 use crate::waiting::WaitingFor;
 
 /// Exclusive ownership of a journey while it runs: a session advisory lock held
@@ -147,6 +149,29 @@ impl Engine {
             Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
             Err(e) => return Err(e.into()),
         };
+        let unmarked = self.config.seal_unmarked;
+        let seal = JourneySeal::for_writing(
+            &self.vault,
+            lock.conn(),
+            journey_id,
+            Some(code.clone()),
+            unmarked,
+        )
+        .await;
+        let opened = match seal {
+            Ok(seal) => open_recorded(&seal, journey_id, claimed.input, recorded)
+                .map(|(input, recorded)| (seal, input, recorded)),
+            Err(e) => Err(e),
+        };
+        let (seal, input, recorded) = match opened {
+            Ok(opened) => opened,
+            Err(VaultError::Database(e)) => return Err(e.into()),
+            Err(e @ (VaultError::Ring(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_))) => {
+                lock.release().await?;
+                return Err(EngineError::Vault(e));
+            }
+            Err(e) => return sealed_unreadable(lock, journey_id, &e).await,
+        };
         let start = RunStart {
             journey_id,
             workflow: claimed.workflow.clone(),
@@ -157,6 +182,7 @@ impl Engine {
             attempts: claimed.attempts,
             erred: claimed.last_error.is_some(),
             rewinds: claimed.rewinds.max(0) as u32,
+            seal,
         };
         let mut ctx = JourneyCtx::new(lock, start);
         let span = crate::tracecontext::run_span(
@@ -164,9 +190,7 @@ impl Engine {
             &claimed.workflow,
             claimed.trace_context.as_deref(),
         );
-        let result = run_workflow(&*code, &mut ctx, claimed.input)
-            .instrument(span)
-            .await;
+        let result = run_workflow(&*code, &mut ctx, input).instrument(span).await;
         let outcome = record_outcome(&mut ctx, journey_id, result).await?;
         ctx.into_lock().release().await?;
         Ok(outcome)
@@ -221,11 +245,20 @@ async fn record_outcome(
     result: Result<Value, WorkflowError>,
 ) -> Result<RunOutcome, EngineError> {
     let phase = ctx.phase().to_owned();
+    let sealed = match &result {
+        Ok(output) => Some(ctx.seal().seal(
+            Payload::Output,
+            &Place::journey_output(journey_id),
+            output,
+        )),
+        Err(_) => None,
+    };
     let conn = ctx.conn();
     Ok(match result {
         Ok(output) => match crate::storable::check(&output) {
             Ok(()) => {
-                complete(conn, journey_id, &phase, &output).await?;
+                let stored = sealed.as_ref().unwrap_or(&output);
+                complete(conn, journey_id, &phase, stored).await?;
                 RunOutcome::Completed
             }
             Err(e) => {
@@ -266,6 +299,39 @@ async fn unreadable(
 ) -> Result<RunOutcome, EngineError> {
     let message = format!("this journey's recorded data cannot be read: {e}");
     fail(lock.conn(), journey_id, &message.replace('\0', "")).await?;
+    lock.release().await?;
+    Ok(RunOutcome::Failed)
+}
+
+/// The journey's input and recorded outputs, opened where sealed.
+fn open_recorded(
+    seal: &JourneySeal,
+    journey_id: Uuid,
+    input: Value,
+    mut recorded: Vec<StepRecord>,
+) -> Result<(Value, Vec<StepRecord>), VaultError> {
+    let input = seal.open(&Place::journey_input(journey_id), input)?;
+    for step in &mut recorded {
+        if let Some(output) = step.output.take() {
+            let place = Place::step_output(journey_id, step.seq, &step.key);
+            step.output = Some(seal.open(&place, output)?);
+        }
+    }
+    Ok((input, recorded))
+}
+
+/// A journey whose sealed data does not open (erased, or altered) would
+/// fail the same way on every run: it fails now, saying why.
+async fn sealed_unreadable(
+    mut lock: JourneyLock,
+    journey_id: Uuid,
+    e: &VaultError,
+) -> Result<RunOutcome, EngineError> {
+    let message = match e {
+        VaultError::Erased => "this journey's PHI was erased: it cannot run again".to_owned(),
+        other => format!("this journey's recorded data cannot be read: {other}"),
+    };
+    fail(lock.conn(), journey_id, &message).await?;
     lock.release().await?;
     Ok(RunOutcome::Failed)
 }

@@ -77,6 +77,12 @@ pub async fn fresh_db() -> TestDb {
     fresh_db_on(&server_url()).await
 }
 
+/// The encryption at rest the test processes use: development's published
+/// key ring, as `Settings` gives without `CAREPATH_KEY_RING`.
+pub fn test_vault() -> carepath_workflows::engine::Vault {
+    carepath_workflows::settings::Settings::default().vault()
+}
+
 /// Engine timings for tests: retries in tens of milliseconds.
 pub fn test_engine_config() -> EngineConfig {
     EngineConfig {
@@ -130,9 +136,31 @@ impl InProcessWorker {
 /// An engine running `registry`, with every vendor's webhook source of the
 /// default profiles and the test secrets ([`test_webhook_sources`]).
 pub fn engine(pool: &PgPool, registry: Registry) -> Engine {
-    Engine::new(pool.clone(), registry, test_engine_config()).with_webhook_sources(
-        test_webhook_sources(&carepath_activities::VendorsConfig::default()),
-    )
+    Engine::new(pool.clone(), registry, test_engine_config())
+        .with_webhook_sources(test_webhook_sources(
+            &carepath_activities::VendorsConfig::default(),
+        ))
+        .with_vault(test_vault())
+}
+
+/// A webhook body as `vendor`'s event `dedup_key` is stored in the inbox
+/// (sealed), opened with the test processes' key ring; panics if it does
+/// not open, or if it was stored plain.
+pub async fn opened_inbox_body(
+    pool: &PgPool,
+    vendor: &str,
+    dedup_key: &str,
+    stored: &[u8],
+) -> Vec<u8> {
+    let place = carepath_workflows::engine::vault::Place::inbox_body(vendor, dedup_key);
+    assert!(
+        carepath_workflows::engine::vault::envelope::key_id(stored).is_some(),
+        "the body of {vendor}'s {dedup_key} is stored plain"
+    );
+    engine(pool, Registry::new())
+        .open_body(pool, &place, stored.to_vec())
+        .await
+        .unwrap_or_else(|e| panic!("the body of {vendor}'s {dedup_key} does not open: {e}"))
 }
 
 /// `carepath worker` as a real process, with test timings.

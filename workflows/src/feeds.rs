@@ -38,6 +38,7 @@ use sqlx::PgPool;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::engine::vault::{Place, Vault, VaultError, bodies};
 use crate::engine::webhook_source::{NoHeaders, WebhookSource, WebhookSources};
 use crate::storable;
 use crate::store::inbox::{self, RefusedBody, Source};
@@ -118,6 +119,7 @@ pub struct Feed {
     pub config: FeedConfig,
     vendors: Arc<Vendors>,
     source: Arc<dyn WebhookSource>,
+    vault: Vault,
 }
 
 impl std::fmt::Debug for Feed {
@@ -133,7 +135,16 @@ impl Feed {
     /// One poll of this feed: [`poll_once`].
     pub async fn poll_once(&self, pool: &PgPool) -> Result<FeedReport, FeedError> {
         let source = self.source.as_ref();
-        poll_once(pool, &self.vendor, source, &self.vendors, &self.config).await
+        let vault = &self.vault;
+        poll_once(
+            pool,
+            vault,
+            &self.vendor,
+            source,
+            &self.vendors,
+            &self.config,
+        )
+        .await
     }
 }
 
@@ -144,6 +155,7 @@ pub fn declared(
     vendors: &Arc<Vendors>,
     config: &VendorsConfig,
     sources: &WebhookSources,
+    vault: &Vault,
 ) -> Vec<Feed> {
     config
         .vendors
@@ -154,6 +166,7 @@ pub fn declared(
                 config: profile.feed.clone()?,
                 vendors: vendors.clone(),
                 source: sources.get(vendor)?.clone(),
+                vault: vault.clone(),
             })
         })
         .collect()
@@ -173,6 +186,7 @@ pub fn declared(
 /// after the last page stored.
 pub async fn poll_once(
     pool: &PgPool,
+    vault: &Vault,
     vendor: &str,
     source: &dyn WebhookSource,
     vendors: &Vendors,
@@ -197,6 +211,7 @@ pub async fn poll_once(
         };
         let reader = Reader {
             pool,
+            vault,
             vendor,
             source,
             vendors,
@@ -270,6 +285,7 @@ async fn lease(
 /// One poll's reader: what each page is read and stored with.
 struct Reader<'a> {
     pool: &'a PgPool,
+    vault: &'a Vault,
     vendor: &'a str,
     source: &'a dyn WebhookSource,
     vendors: &'a Vendors,
@@ -295,7 +311,7 @@ impl Reader<'_> {
                     .inc_by(items.len() as u64);
             } else {
                 for item in items {
-                    store_item(pool, vendor, self.source, item, report).await?;
+                    store_item(pool, self.vault, vendor, self.source, item, report).await?;
                 }
             }
             report.pages += 1;
@@ -362,6 +378,7 @@ fn page<'a>(
 /// Stores one item in the inbox, or records why it cannot be.
 async fn store_item(
     pool: &PgPool,
+    vault: &Vault,
     vendor: &str,
     source: &dyn WebhookSource,
     item: &Value,
@@ -392,13 +409,21 @@ async fn store_item(
         return Ok(());
     }
     let key = source.dedup_key(&NoHeaders, item, &body);
+    let mut conn = pool.acquire().await?;
+    let place = Place::inbox_body(vendor, &key);
+    let sealed = match bodies::seal(vault, &mut conn, &place, &body).await {
+        Ok(sealed) => sealed,
+        Err(VaultError::Database(e)) => return Err(e),
+        // The poll fails and is tried again; nothing is stored plain.
+        Err(e) => return Err(sqlx::Error::Protocol(format!("sealing a feed item: {e}"))),
+    };
     let new = inbox::store(
-        pool,
+        &mut *conn,
         vendor,
         Source::Feed,
         &key,
         source.event_type(item).as_deref(),
-        &body,
+        &sealed,
         &json!({}),
     )
     .await?;

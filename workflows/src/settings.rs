@@ -14,6 +14,7 @@ use carepath_activities::config::VendorProfile;
 use carepath_activities::credentials::{self, Mode};
 use carepath_activities::webhook_signature::Secrets;
 use carepath_engine::SearchKey;
+use carepath_engine::vault::{KeyRing, Vault};
 use serde::Deserialize;
 
 use crate::consult::config::ConsultConfig;
@@ -27,7 +28,36 @@ pub struct Settings {
     pub webhook_secrets: Secrets,
     /// The key PHI search identifiers are hashed with (see [`SearchKeySetting`]).
     pub search_key: SearchKeySetting,
+    /// The key-encryption keys PHI is sealed under (see [`KeyRingSetting`]).
+    pub key_ring: KeyRingSetting,
 }
+
+/// Where the key-encryption keys that seal PHI at rest come from.
+#[derive(Debug, Clone, Default)]
+pub enum KeyRingSetting {
+    /// `CAREPATH_KEY_RING`.
+    Configured(std::sync::Arc<KeyRing>),
+    /// Development without one: [`DEVELOPMENT_KEY_RING`].
+    #[default]
+    Development,
+    /// `CAREPATH_PHI_ENCRYPTION=off`: PHI is stored plain (what was sealed
+    /// before does not open).
+    Off,
+}
+
+/// The variable holding the key-encryption keys: `id:base64` entries,
+/// comma-separated, the current one first (see
+/// [`carepath_engine::vault::KeyRing`]), the same in every process.
+pub const KEY_RING_VARIABLE: &str = "CAREPATH_KEY_RING";
+
+/// `off` stores PHI plain (benchmarks, or a deliberate choice); anything
+/// else, or unset, seals it.
+pub const ENCRYPTION_VARIABLE: &str = "CAREPATH_PHI_ENCRYPTION";
+
+/// The key ring development uses without `CAREPATH_KEY_RING`. It is
+/// published here, so what it seals is as good as plain: production never
+/// uses it.
+pub const DEVELOPMENT_KEY_RING: &str = "dev:Y2FyZXBhdGggZGV2IGtleS1lbmNyeXB0aW9uIGtleSE=";
 
 /// Where the key PHI search identifiers are hashed with comes from.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +113,7 @@ impl Settings {
             consult: file.consult,
             webhook_secrets: Secrets::default(),
             search_key: SearchKeySetting::Development,
+            key_ring: KeyRingSetting::Development,
         })
     }
 
@@ -108,6 +139,7 @@ impl Settings {
         credentials::check(&settings.vendors, env)?;
         let production = path.is_some() && settings.vendors.mode == Mode::Production;
         let search_key = search_key(production)?;
+        let key_ring = key_ring(production)?;
         // Only a file that says `mode = "development"` checks webhooks with
         // the sandbox's published secret: a deployment that lost its
         // configuration must not accept events anyone can sign.
@@ -120,6 +152,7 @@ impl Settings {
         Ok(Self {
             webhook_secrets,
             search_key,
+            key_ring,
             ..settings
         })
     }
@@ -132,6 +165,18 @@ impl Settings {
             SearchKeySetting::Configured(k) => Some(k.clone()),
             SearchKeySetting::Development => SearchKey::new(DEVELOPMENT_SEARCH_KEY.as_bytes()).ok(),
             SearchKeySetting::Unset => None,
+        }
+    }
+
+    /// What seals PHI at rest: the configured key ring, in development
+    /// [`DEVELOPMENT_KEY_RING`], or nothing when encryption is off.
+    pub fn vault(&self) -> Vault {
+        match &self.key_ring {
+            KeyRingSetting::Configured(ring) => Vault::new(ring.clone()),
+            KeyRingSetting::Development => KeyRing::parse(DEVELOPMENT_KEY_RING)
+                .map(|ring| Vault::new(std::sync::Arc::new(ring)))
+                .unwrap_or_else(|_| Vault::off()),
+            KeyRingSetting::Off => Vault::off(),
         }
     }
 
@@ -162,6 +207,17 @@ impl Settings {
                  more, the same in every process, e.g. `openssl rand -base64 32`)"
             )),
             SearchKeySetting::Configured(_) => {}
+        }
+        match self.key_ring {
+            KeyRingSetting::Development => lines.push(format!(
+                "development mode: PHI is sealed at rest under the published development \
+                 key-encryption key (set {KEY_RING_VARIABLE})"
+            )),
+            KeyRingSetting::Off => lines.push(format!(
+                "{ENCRYPTION_VARIABLE}=off: PHI is stored in clear, and what was sealed \
+                 before cannot be read"
+            )),
+            KeyRingSetting::Configured(_) => {}
         }
         let (mut development, mut refused) = (Vec::new(), Vec::new());
         for vendor in self.vendors.vendors.keys() {
@@ -203,6 +259,30 @@ fn search_key(production: bool) -> Result<SearchKeySetting> {
         ),
         None if production => SearchKeySetting::Unset,
         None => SearchKeySetting::Development,
+    })
+}
+
+/// The key ring `CAREPATH_KEY_RING` holds, what stands in for it in
+/// development, or off when `CAREPATH_PHI_ENCRYPTION=off`.
+///
+/// # Errors
+/// A malformed ring (which entry, never a key); production without one and
+/// without encryption turned off.
+fn key_ring(production: bool) -> Result<KeyRingSetting> {
+    if env(ENCRYPTION_VARIABLE).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
+        return Ok(KeyRingSetting::Off);
+    }
+    Ok(match env(KEY_RING_VARIABLE) {
+        Some(text) => KeyRingSetting::Configured(std::sync::Arc::new(
+            KeyRing::parse(&text).with_context(|| format!("in {KEY_RING_VARIABLE}"))?,
+        )),
+        None if production => anyhow::bail!(
+            "{KEY_RING_VARIABLE} is not set: in production PHI is sealed at rest under a \
+             key-encryption key from it (`id:base64` entries, the current first; e.g. \
+             `k1:$(openssl rand -base64 32)`), or stored in clear only with \
+             {ENCRYPTION_VARIABLE}=off"
+        ),
+        None => KeyRingSetting::Development,
     })
 }
 

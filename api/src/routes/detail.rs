@@ -7,7 +7,9 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::json;
 
+use carepath_workflows::engine::EngineError;
 use carepath_workflows::engine::redact::redact;
+use carepath_workflows::engine::vault::{ERASED, JourneySeal, Place};
 use carepath_workflows::store::detail;
 use carepath_workflows::store::steps::{self, StepKind, StepRecord, StepStatus};
 use carepath_workflows::store::{history, journeys};
@@ -42,7 +44,7 @@ pub async fn steps_of(
         .registry()
         .get(&journey.workflow, journey.version);
     let shown: &[&str] = code.as_deref().map_or(&[], |c| c.shown_output_fields());
-    let recorded = steps::load(pool, id).await?;
+    let recorded = opened(&state, id, steps::load(pool, id).await?).await?;
     let waits = recorded.iter().filter_map(wait_of).collect();
     let steps = recorded
         .into_iter()
@@ -62,9 +64,29 @@ pub async fn steps_of(
     }))
 }
 
+/// `recorded` with each output opened in memory (an erased one reading as
+/// `erased`).
+async fn opened(
+    state: &AppState,
+    id: uuid::Uuid,
+    mut recorded: Vec<StepRecord>,
+) -> Result<Vec<StepRecord>, ApiError> {
+    let seal = JourneySeal::for_reading(state.engine.vault(), state.engine.pool(), id)
+        .await
+        .map_err(EngineError::from)?;
+    for s in &mut recorded {
+        if let Some(output) = s.output.take() {
+            let place = Place::step_output(id, s.seq, &s.key);
+            s.output = Some(seal.open_for_display(&place, output));
+        }
+    }
+    Ok(recorded)
+}
+
 /// A recorded position as an operator reads it, its output redacted.
 fn step_detail(s: StepRecord, shown: &[&str]) -> StepDetail {
     let (output, redacted) = match &s.output {
+        Some(o) if o.as_str() == Some(ERASED) => (Some(o.clone()), false),
         Some(o) => {
             let (o, r) = redact(o, shown);
             (Some(o), r)
@@ -128,6 +150,7 @@ pub async fn reveal_output(
 ) -> Result<Json<StepOutputView>, ApiError> {
     bounded("reason", &q.reason, MAX_REASON)?;
     let recorded = steps::load(state.engine.pool(), id).await?;
+    let recorded = opened(&state, id, recorded).await?;
     let Some(step) = recorded.into_iter().find(|s| s.key == key) else {
         return Err(ApiError::not_found(format!(
             "journey {id} has no step {key:?}"

@@ -22,11 +22,16 @@ use crate::extract::{Body, JourneyId};
 use crate::routes::journeys::bounded;
 pub use crate::views::{IntakeReviewRequest, IntakeReviewView, ReviewActionWord};
 use crate::views::{JourneyView, MAX_REASON};
+use carepath_workflows::{Engine, EngineError};
 
 /// The collision the journey's latest claim recorded, if any (a journey
 /// claims again when the consult it was merging into ended).
-async fn collision(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Claim>, ApiError> {
-    let output = steps::latest_completed_output(pool, id, CLAIM_STEP).await?;
+async fn collision(engine: &Engine, id: Uuid) -> Result<Option<Claim>, ApiError> {
+    let stored = steps::latest_completed_output(engine.pool(), id, CLAIM_STEP).await?;
+    let output = engine
+        .opened_output(id, stored)
+        .await
+        .map_err(EngineError::from)?;
     Ok(output.and_then(|o| serde_json::from_value(o).ok()))
 }
 
@@ -74,7 +79,7 @@ pub async fn show(
     let journey = journeys::get(pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let claim = collision(pool, id).await?;
+    let claim = collision(&state.engine, id).await?;
     Ok(Json(view(id, waits_for_review(&journey), claim)))
 }
 
@@ -110,7 +115,10 @@ pub async fn decide(
         ));
     }
     if req.action == ReviewAction::Attach
-        && !matches!(collision(pool, id).await?, Some(Claim::Open { .. }))
+        && !matches!(
+            collision(&state.engine, id).await?,
+            Some(Claim::Open { .. })
+        )
     {
         return Err(ApiError::field(
             "action",

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
+use carepath_workflows::engine::vault::{JourneySeal, Place};
 use carepath_workflows::store::{history, journeys, steps};
 use carepath_workflows::{Engine, EngineError, Journey, JourneyStatus, SignalOutcome};
 
@@ -227,6 +228,10 @@ pub async fn input(
     let input = journeys::input(state.engine.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
+    let seal = JourneySeal::for_reading(state.engine.vault(), state.engine.pool(), id)
+        .await
+        .map_err(EngineError::from)?;
+    let input = seal.open_for_display(&Place::journey_input(id), input);
     history::append(
         state.engine.pool(),
         id,

@@ -21,6 +21,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JourneyId, QueryParams};
 use crate::routes::journeys::{ReasonQuery, bounded};
 use crate::views::{JourneyView, MAX_REASON, MatchDecisionRequest, MatchPeopleView, MatchView};
+use carepath_workflows::Engine;
 
 use carepath_workflows::consult::journey::{MATCH_STEP, REVIEW_SIGNAL};
 
@@ -32,11 +33,16 @@ struct Review {
 
 /// The match the journey recorded; 404 when there is no such journey or it
 /// has not matched its patient.
-async fn recorded(pool: &PgPool, id: Uuid) -> Result<Review, ApiError> {
+async fn recorded(engine: &Engine, id: Uuid) -> Result<Review, ApiError> {
+    let pool = engine.pool();
     let journey = journeys::get(pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("journey {id} not found")))?;
-    let recorded = steps::completed_output(pool, id, MATCH_STEP).await?;
+    let stored = steps::completed_output(pool, id, MATCH_STEP).await?;
+    let recorded = engine
+        .opened_output(id, stored)
+        .await
+        .map_err(EngineError::from)?;
     let outcome: MatchOutcome = recorded
         .and_then(|o| serde_json::from_value(o).ok())
         .ok_or_else(|| ApiError::not_found(format!("journey {id} has not matched its patient")))?;
@@ -49,8 +55,12 @@ async fn recorded(pool: &PgPool, id: Uuid) -> Result<Review, ApiError> {
 /// The patient the journey's input describes. Only the patient is read, so
 /// a journey stored with a field since retired from the start request
 /// (`scenario`) is still reviewed. The error says nothing of the input.
-async fn patient_of(pool: &PgPool, id: Uuid) -> Result<Patient, ApiError> {
-    let input = journeys::input(pool, id).await?.unwrap_or_default();
+async fn patient_of(engine: &Engine, id: Uuid) -> Result<Patient, ApiError> {
+    let input = engine
+        .opened_input(id)
+        .await
+        .map_err(EngineError::from)?
+        .unwrap_or_default();
     serde_json::from_value(input["patient"].clone())
         .map_err(|_| ApiError::internal("the journey's input no longer parses"))
 }
@@ -76,9 +86,9 @@ pub async fn show(
     JourneyId(id): JourneyId,
 ) -> Result<Json<MatchView>, ApiError> {
     let pool = state.engine.pool();
-    let mut review = recorded(pool, id).await?;
+    let mut review = recorded(&state.engine, id).await?;
     if review.awaiting_review {
-        review.outcome.candidates = current(pool, &patient_of(pool, id).await?).await?;
+        review.outcome.candidates = current(pool, &patient_of(&state.engine, id).await?).await?;
     }
     let Review {
         awaiting_review,
@@ -110,8 +120,8 @@ pub async fn people(
 ) -> Result<Json<MatchPeopleView>, ApiError> {
     bounded("reason", &q.reason, MAX_REASON)?;
     let pool = state.engine.pool();
-    let mut review = recorded(pool, id).await?;
-    let patient = patient_of(pool, id).await?;
+    let mut review = recorded(&state.engine, id).await?;
+    let patient = patient_of(&state.engine, id).await?;
     if review.awaiting_review {
         review.outcome.candidates = current(pool, &patient).await?;
     }
@@ -177,7 +187,7 @@ pub async fn decide(
             }
             // Only a patient the review shows: linking an intake to anyone
             // else's chart is the error this review exists to prevent.
-            let candidates = current(pool, &patient_of(pool, id).await?).await?;
+            let candidates = current(pool, &patient_of(&state.engine, id).await?).await?;
             if !candidates.iter().any(|c| c.patient_id == patient) {
                 return Err(ApiError::field(
                     "patient_id",

@@ -10,6 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
+use carepath_workflows::EngineError;
+use carepath_workflows::engine::vault::{Place, VaultError};
 use carepath_workflows::engine::webhook_source::Headers;
 use carepath_workflows::store::rejections;
 
@@ -54,6 +56,16 @@ pub async fn replay(
             "rejection {id} no longer keeps its body (too large, or older than {} hours)",
             rejections::KEEP_HOURS
         )));
+    };
+    let place = Place::rejected_body(&kept.vendor, &kept.body_sha256);
+    let body = match state.engine.open_body(pool, &place, body).await {
+        Ok(body) => body,
+        Err(VaultError::Erased) => {
+            return Err(conflict(format!(
+                "rejection {id} no longer keeps its body (erased: its retention passed)"
+            )));
+        }
+        Err(e) => return Err(EngineError::from(e).into()),
     };
     let Some(source) = state.engine.webhook_sources().get(&kept.vendor).cloned() else {
         return Err(conflict(format!(

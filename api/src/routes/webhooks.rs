@@ -12,8 +12,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use carepath_workflows::EngineError;
+use carepath_workflows::engine::vault::Place;
 use carepath_workflows::engine::webhook_source::{Headers, WebhookSource};
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
+use carepath_workflows::store::rejections;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -83,8 +86,18 @@ pub async fn receive(
         }
         Err(refusal) => {
             let kept = kept_headers(source.as_ref(), &HttpHeaders(&headers));
+            let place = Place::rejected_body(&vendor, &rejections::digest(&body));
+            let sealed = match state.engine.pool().acquire().await {
+                Ok(mut conn) => state.engine.seal_body(&mut conn, &place, &body).await,
+                Err(e) => Err(e.into()),
+            };
+            let sealed = match sealed {
+                Ok(sealed) => sealed,
+                Err(e) => return Err(ApiError::from(EngineError::from(e))),
+            };
             let delivery = RefusedBody::Delivery {
                 body: &body,
+                kept: &sealed,
                 headers: &kept,
             };
             Err(reject(&state, &vendor, refusal, delivery).await)
@@ -107,13 +120,20 @@ pub(crate) async fn store(
 ) -> Result<WebhookAck, ApiError> {
     let dedup_key = source.dedup_key(headers, event, body);
     let kept = kept_headers(source, headers);
+    let mut conn = state.engine.pool().acquire().await?;
+    let place = Place::inbox_body(vendor, &dedup_key);
+    let sealed = state
+        .engine
+        .seal_body(&mut conn, &place, body)
+        .await
+        .map_err(EngineError::from)?;
     let stored = inbox::store(
-        state.engine.pool(),
+        &mut *conn,
         vendor,
         Source::Webhook,
         &dedup_key,
         source.event_type(event).as_deref(),
-        body,
+        &sealed,
         &kept,
     )
     .await?;

@@ -197,7 +197,14 @@ impl From<Journey> for JourneyView {
             wake_at: j.wake_at,
             attempts: j.attempts,
             last_error: j.last_error,
-            output: j.output,
+            // A sealed result is shown as redacted: listings open nothing.
+            output: j.output.map(|o| {
+                if carepath_workflows::engine::vault::envelope::sealed_json(&o).is_some() {
+                    Value::String(carepath_workflows::engine::redact::REDACTED.into())
+                } else {
+                    o
+                }
+            }),
             created_at: j.created_at,
             updated_at: j.updated_at,
             finished_at: j.finished_at,

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -29,6 +30,7 @@ use crate::queue::{JourneyTask, RunAt, push_task};
 use crate::runner::JourneyLock;
 use crate::store::journeys::{self, JourneyStatus};
 use crate::store::steps::{StepKind, StepRecord};
+use crate::vault::{JourneySeal, Payload, Place};
 use crate::waiting::WaitingFor;
 
 /// Longer timers and timeouts are clamped: ten years is "never" for a journey,
@@ -62,6 +64,8 @@ pub struct JourneyCtx {
     stored_error: bool,
     /// The journey's rewinds so far (see [`StepCtx::rewinds`]).
     rewinds: u32,
+    /// What seals the outputs it records.
+    seal: JourneySeal,
 }
 
 /// Where a run starts from: what the claim read off the journey's row.
@@ -77,6 +81,8 @@ pub(crate) struct RunStart {
     pub erred: bool,
     /// The journey's `rewinds`.
     pub rewinds: u32,
+    /// The journey's data key and its workflow's marking.
+    pub seal: JourneySeal,
 }
 
 impl JourneyCtx {
@@ -95,7 +101,26 @@ impl JourneyCtx {
             stored_attempts: start.attempts,
             stored_error: start.erred,
             rewinds: start.rewinds,
+            seal: start.seal,
         }
+    }
+
+    /// What seals this journey's payloads.
+    pub(crate) fn seal(&self) -> &JourneySeal {
+        &self.seal
+    }
+
+    /// `value` as the position `seq` (key `key`) stores it: sealed when
+    /// `payload` is.
+    pub(crate) fn stored_output(
+        &self,
+        payload: Payload<'_>,
+        seq: i32,
+        key: &str,
+        value: &Value,
+    ) -> Value {
+        let place = Place::step_output(self.journey_id, seq, key);
+        self.seal.seal(payload, &place, value)
     }
 
     pub(crate) fn into_lock(self) -> JourneyLock {

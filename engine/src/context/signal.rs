@@ -10,6 +10,7 @@ use crate::error::WorkflowError;
 use crate::store::journeys::{self, JourneyStatus};
 use crate::store::steps::{self, Position, StepKind, StepStatus};
 use crate::store::{history, signals};
+use crate::vault::{Payload, Place};
 use crate::waiting::WaitingFor;
 
 impl JourneyCtx {
@@ -38,6 +39,8 @@ impl JourneyCtx {
         // The journey row is locked before looking for the signal, so a signal
         // stored concurrently either is seen here or sees the journey waiting
         // and wakes it: it can never slip between the look and the wait.
+        let seal = self.seal().clone();
+        let journey_id = self.journey_id;
         let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
         if journeys::status(&mut *tx, self.journey_id, true).await? != JourneyStatus::Running {
             return Err(WorkflowError::Stopped);
@@ -52,10 +55,14 @@ impl JourneyCtx {
             steps::insert_waiting(&mut *tx, position, StepKind::Signal, wait).await?;
         }
         if let Some(signal) = signals::consume_next(&mut *tx, self.journey_id, name, seq).await? {
+            let place = Place::signal_payload(self.journey_id, &signal.source, &signal.event_id);
+            let payload = seal.open(&place, signal.payload)?;
             let output = json!({ "signal": {
-                "event_id": signal.event_id, "source": signal.source, "payload": signal.payload,
+                "event_id": signal.event_id, "source": signal.source, "payload": payload,
             }});
-            steps::complete(&mut tx, self.journey_id, seq, &output).await?;
+            let place = Place::step_output(journey_id, seq, &key);
+            let stored = seal.seal(Payload::Signal(name), &place, &output);
+            steps::complete(&mut tx, self.journey_id, seq, &stored).await?;
             history::append(
                 &mut *tx,
                 self.journey_id,
@@ -65,7 +72,7 @@ impl JourneyCtx {
             )
             .await?;
             tx.commit().await?;
-            return Ok(Some(signal.payload));
+            return Ok(Some(payload));
         }
         let (due_at, due) = steps::due(&mut *tx, self.journey_id, seq).await?;
         if due {

@@ -16,6 +16,7 @@ use crate::error::{StepError, WorkflowError};
 use crate::metrics;
 use crate::store::steps::{self, Position, StepKind, StepStatus};
 use crate::store::{history, journeys};
+use crate::vault::Payload;
 use crate::waiting::WaitingFor;
 
 /// A vendor's Retry-After beyond a week is not believed.
@@ -244,6 +245,7 @@ impl JourneyCtx {
     ) -> Result<(), WorkflowError> {
         let journey_id = self.journey_id;
         let attempt = at.attempt as i32;
+        let output = self.stored_output(Payload::Step(at.key), at.seq, at.key, &output);
         if let Some((phase, attempts)) = self.journey_changes() {
             let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
             journeys::set_progress(&mut *tx, journey_id, &phase, attempts).await?;

@@ -18,6 +18,7 @@ use crate::queue::push_wakeup;
 use crate::store::journeys::{self, Journey, JourneyStatus};
 use crate::store::steps::{self, Hurry};
 use crate::store::{history, signals};
+use crate::vault::{JourneySeal, Owner, Payload, Place};
 use crate::waiting::WaitingFor;
 
 pub use inject::{Injected, VendorEvent};
@@ -87,12 +88,22 @@ impl Engine {
         // The digest is taken by PostgreSQL over jsonb's canonical text, so
         // it is the same for the same input however the client spelled it.
         let traceparent = crate::tracecontext::current_traceparent();
+        let id = Uuid::now_v7();
+        // The journey's data key is stored only if the journey is.
+        let fresh = self.vault.fresh(&Owner::Journey(id)).await?;
+        let seal = JourneySeal::with_key(
+            fresh.as_ref().map(|f| f.key.clone()),
+            code.clone(),
+            self.config.seal_unmarked,
+        );
+        let stored = seal.seal(Payload::Input, &Place::journey_input(id), &input);
         let new = journeys::NewJourney {
-            id: Uuid::now_v7(),
+            id,
             workflow,
             version,
             idempotency_key,
-            input: &input,
+            input: &stored,
+            request: &input,
             trace_context: traceparent.as_deref(),
         };
         let Some(journey) = journeys::insert(&mut *tx, new).await? else {
@@ -108,6 +119,9 @@ impl Engine {
                 created: false,
             });
         };
+        if let Some(fresh) = &fresh {
+            fresh.store(&mut *tx).await?;
+        }
         history::append(
             &mut *tx,
             journey.id,
@@ -422,7 +436,13 @@ impl Engine {
         }
         self.registry
             .check_signal(&journey.workflow, journey.version, name)?;
-        if !signals::insert(&mut **tx, journey_id, name, source, event_id, payload).await? {
+        let code = self.registry.get(&journey.workflow, journey.version);
+        let unmarked = self.config.seal_unmarked;
+        let seal =
+            JourneySeal::for_writing(&self.vault, &mut **tx, journey_id, code, unmarked).await?;
+        let place = Place::signal_payload(journey_id, source, event_id);
+        let stored = seal.seal(Payload::Signal(name), &place, payload);
+        if !signals::insert(&mut **tx, journey_id, name, source, event_id, &stored).await? {
             return Ok(SignalOutcome::Duplicate);
         }
         history::append(

@@ -8,6 +8,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a refused body, hex, as `body_sha256` records it.
+pub fn digest(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
 use sqlx::{FromRow, PgExecutor};
 
 /// The largest body kept for replay, in bytes; a larger one is recorded by
@@ -30,6 +35,10 @@ pub enum RefusedBody<'a> {
     Delivery {
         /// The raw body.
         body: &'a [u8],
+        /// What is kept of it for replay: the body sealed at
+        /// [`crate::vault::Place::rejected_body`] ([`crate::Engine::seal_body`]),
+        /// or the body itself with encryption off.
+        kept: &'a [u8],
         /// The headers the door's checks read.
         headers: &'a Value,
     },
@@ -57,12 +66,15 @@ pub async fn reject(
     reason: &str,
     body: RefusedBody<'_>,
 ) -> Result<(), sqlx::Error> {
-    let digest = |b: &[u8]| hex::encode(Sha256::digest(b));
     let (digest, size, kept, headers) = match body {
         RefusedBody::Read(b) => (digest(b), b.len(), None, None),
-        RefusedBody::Delivery { body, headers } => {
+        RefusedBody::Delivery {
+            body,
+            kept,
+            headers,
+        } => {
             let small = body.len() <= KEEP_BODY_BYTES;
-            let kept = small.then_some(body);
+            let kept = small.then_some(kept);
             (digest(body), body.len(), kept, small.then_some(headers))
         }
         RefusedBody::Unread { declared } => (
@@ -158,8 +170,11 @@ pub struct Kept {
     /// When it arrived: the time its signature's timestamp is judged against
     /// on replay, as it was then.
     pub received_at: DateTime<Utc>,
-    /// Its raw body; `None` once no longer kept (too large, too old).
+    /// Its body as kept (sealed, see [`RefusedBody::Delivery`]); `None`
+    /// once no longer kept (too large, too old).
     pub body: Option<Vec<u8>>,
+    /// The SHA-256 of its raw body, hex (where its sealed body is bound).
+    pub body_sha256: String,
     /// Its headers (name to value); `None` with the body.
     pub headers: Option<Value>,
     /// What an earlier replay did, if any.
@@ -174,7 +189,7 @@ pub struct Kept {
 /// The database's.
 pub async fn kept(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Kept>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT vendor, received_at,
+        "SELECT vendor, received_at, body_sha256,
                 CASE WHEN received_at >= now() - make_interval(hours => $2) THEN body END AS body,
                 CASE WHEN received_at >= now() - make_interval(hours => $2) THEN headers END AS headers,
                 replay_outcome

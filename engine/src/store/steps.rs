@@ -376,8 +376,20 @@ pub async fn hurry(
     Ok(())
 }
 
-/// What the completed step `key` of the journey returned; `None` when the
-/// step has not completed (or returned nothing).
+/// A completed step's output as stored (sealed or plain: open it with
+/// [`crate::vault::JourneySeal`] at [`crate::vault::Place::step_output`]).
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredOutput {
+    /// The step's position.
+    pub seq: i32,
+    /// The step's key, `#n` included.
+    pub key: String,
+    /// Its output as stored.
+    pub output: Option<Value>,
+}
+
+/// What the completed step `key` of the journey returned, as stored; `None`
+/// when the step has not completed.
 ///
 /// # Errors
 /// The database's.
@@ -385,16 +397,15 @@ pub async fn completed_output(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,
     key: &str,
-) -> Result<Option<Value>, sqlx::Error> {
-    let output: Option<Option<Value>> = sqlx::query_scalar(
-        "SELECT output FROM carepath.journey_steps
+) -> Result<Option<StoredOutput>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, key, output FROM carepath.journey_steps
           WHERE journey_id = $1 AND key = $2 AND status = 'completed'",
     )
     .bind(journey_id)
     .bind(key)
     .fetch_optional(db)
-    .await?;
-    Ok(output.flatten())
+    .await
 }
 
 /// What the latest completed run of step `key` returned, counting the runs
@@ -407,9 +418,9 @@ pub async fn latest_completed_output(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,
     key: &str,
-) -> Result<Option<Value>, sqlx::Error> {
-    let output: Option<Option<Value>> = sqlx::query_scalar(
-        "SELECT output FROM carepath.journey_steps
+) -> Result<Option<StoredOutput>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, key, output FROM carepath.journey_steps
           WHERE journey_id = $1 AND status = 'completed' AND (key = $2 OR key LIKE $3)
           ORDER BY seq DESC LIMIT 1",
     )
@@ -417,8 +428,7 @@ pub async fn latest_completed_output(
     .bind(key)
     .bind(format!("{}#%", like_escaped(key)))
     .fetch_optional(db)
-    .await?;
-    Ok(output.flatten())
+    .await
 }
 
 /// `text` matched literally by `LIKE` (whose escape character is `\`).

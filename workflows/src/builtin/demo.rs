@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::{JourneyCtx, StepError, Workflow, WorkflowError};
+use carepath_engine::vault::{Payload, Sensitivity};
 
 /// A small journey that shows every engine feature: checkpointed steps, a
 /// vendor call that fails twice and is retried with backoff, a wait for a
@@ -15,6 +16,16 @@ impl Workflow for Demo {
     fn signals(&self) -> &[&str] {
         &["review"]
     }
+
+    /// Its result is a case id and an outcome; the rest is left to the
+    /// engine's default (sealed).
+    fn sensitivity(&self, payload: Payload<'_>) -> Sensitivity {
+        match payload {
+            Payload::Output => Sensitivity::NotPhi,
+            _ => Sensitivity::Unmarked,
+        }
+    }
+
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let review_timeout =
             Duration::from_millis(input["review_timeout_ms"].as_u64().unwrap_or(3000));

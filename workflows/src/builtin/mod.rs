@@ -82,8 +82,11 @@ pub fn engine_and_feeds(
     let clients = Vendors::new(&settings.vendors, pool)?;
     let registry = registry(pool, &clients, &settings.consult)?;
     let sources = crate::webhooks::sources(&settings.vendors, &settings.webhook_secrets)?;
-    let feeds = crate::feeds::declared(&clients, &settings.vendors, &sources);
-    let mut engine = Engine::new(pool.clone(), registry, config).with_webhook_sources(sources);
+    let vault = settings.vault();
+    let feeds = crate::feeds::declared(&clients, &settings.vendors, &sources, &vault);
+    let mut engine = Engine::new(pool.clone(), registry, config)
+        .with_webhook_sources(sources)
+        .with_vault(vault);
     if let Some(key) = settings.search_key() {
         engine = engine.with_search_key(key);
     }

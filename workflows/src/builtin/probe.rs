@@ -24,6 +24,14 @@ impl Probe {
 
 #[async_trait]
 impl Workflow for Probe {
+    /// A probe's input and steps are counts and ids: nothing to seal.
+    fn sensitivity(
+        &self,
+        _payload: carepath_engine::vault::Payload<'_>,
+    ) -> carepath_engine::vault::Sensitivity {
+        carepath_engine::vault::Sensitivity::NotPhi
+    }
+
     async fn run(&self, ctx: &mut JourneyCtx, input: Value) -> Result<Value, WorkflowError> {
         let steps = input["steps"].as_u64().unwrap_or(10);
         let step_ms = input["step_ms"].as_u64().unwrap_or(0);

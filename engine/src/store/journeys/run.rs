@@ -22,8 +22,10 @@ pub struct NewJourney<'a> {
     pub version: i32,
     /// The caller's idempotency key, unique per workflow.
     pub idempotency_key: &'a str,
-    /// The canonical input.
+    /// The input as stored: sealed, or the canonical input itself.
     pub input: &'a Value,
+    /// The canonical input, for the request's digest (not stored).
+    pub request: &'a Value,
     /// The starting request's W3C `traceparent`.
     pub trace_context: Option<&'a str>,
 }
@@ -42,7 +44,7 @@ pub async fn insert(
              (id, workflow, version, idempotency_key, input, wake_at, trace_context,
               request_digest)
          VALUES ($1, $2, $3, $4, $5, now(), $6,
-                 encode(sha256(convert_to($5::jsonb::text, 'UTF8')), 'hex'))
+                 encode(sha256(convert_to($7::jsonb::text, 'UTF8')), 'hex'))
          ON CONFLICT ON CONSTRAINT journeys_idempotency_key DO NOTHING
          RETURNING ",
         journey_columns!()
@@ -53,6 +55,7 @@ pub async fn insert(
     .bind(new.idempotency_key)
     .bind(new.input)
     .bind(new.trace_context)
+    .bind(new.request)
     .fetch_optional(db)
     .await
 }

@@ -28,6 +28,7 @@ use super::input::ConsultInput;
 use super::intake::{Problem, Questionnaires};
 use crate::webhooks::signals::{CLINICAL_CASE, PHARMACY_ORDER};
 use crate::{JourneyCtx, SearchTerm, StepError, Workflow, WorkflowError};
+use carepath_engine::vault::{Payload, Sensitivity};
 use clinician::Decision;
 
 pub const NAME: &str = "async_consult";
@@ -184,6 +185,19 @@ impl Workflow for AsyncConsult {
 
     fn search_candidates(&self, query: &str) -> Vec<SearchTerm> {
         crate::search::candidates(query)
+    }
+
+    /// What a consult stores is about a patient's person or health (the
+    /// intake, the clinician's messages, the patient's answers, what was
+    /// prescribed) and is sealed at rest — all but its result, which is
+    /// ids and an outcome ([`Opened::summary`]). Operators still see the
+    /// [`shown_output_fields`](Self::shown_output_fields) of steps, opened
+    /// in memory.
+    fn sensitivity(&self, payload: Payload<'_>) -> Sensitivity {
+        match payload {
+            Payload::Output => Sensitivity::NotPhi,
+            _ => Sensitivity::Phi,
+        }
     }
 
     fn validate_signal(&self, name: &str, payload: &Value) -> Result<(), Vec<Problem>> {

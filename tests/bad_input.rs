@@ -12,6 +12,8 @@
 
 mod support;
 
+use carepath_workflows::engine::vault::{Payload, Sensitivity};
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,6 +37,15 @@ struct Waiter;
 impl Workflow for Waiter {
     fn signals(&self) -> &[&str] {
         &["go"]
+    }
+
+    /// Its result is read back by the product (what a signal brought is
+    /// sealed on its way, by default).
+    fn sensitivity(&self, payload: Payload<'_>) -> Sensitivity {
+        match payload {
+            Payload::Output => Sensitivity::NotPhi,
+            _ => Sensitivity::Unmarked,
+        }
     }
 
     async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {

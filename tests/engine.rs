@@ -150,11 +150,7 @@ async fn start(engine: &carepath_workflows::Engine, workflow: &str, input: Value
 }
 
 async fn output(pool: &sqlx::PgPool, id: Uuid) -> Value {
-    sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .expect("read output")
+    journey_output(pool, id).await
 }
 
 /// Waits until the journey waits for `what` (`signal:go`, `retry:call_vendor`, ...).

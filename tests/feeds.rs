@@ -736,11 +736,7 @@ async fn a_worker_reads_the_feed_by_itself_and_a_journey_gets_the_events_its_web
         .journey
         .id;
     wait_status(&s.db.pool, journey, "completed", Duration::from_secs(30)).await;
-    let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-        .bind(journey)
-        .fetch_one(&s.db.pool)
-        .await
-        .expect("output");
+    let out: Value = journey_output(&s.db.pool, journey).await;
     assert_eq!(out["events"], json!(ORDER_EVENTS));
     assert_eq!(s.sandbox.counters().await["webhooks_dropped"], 3);
 

@@ -275,11 +275,7 @@ async fn an_event_for_no_journey_is_parked_listed_and_replayed() {
 
     an_operator_replays_a_parked_event(&db, &engine, &inbox, &token).await;
     worker.shutdown().await;
-    let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-        .bind(journey)
-        .fetch_one(&db.pool)
-        .await
-        .expect("output");
+    let out: Value = journey_output(&db.pool, journey).await;
     assert_eq!(out["event"]["type"], "case.approved");
 }
 
@@ -380,11 +376,7 @@ async fn sandbox_clinicians_drive_journeys_through_the_inbox() {
     }
     for (id, scenario) in &journeys {
         wait_status(&db.pool, *id, "completed", Duration::from_secs(60)).await;
-        let out: Value = sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-            .bind(id)
-            .fetch_one(&db.pool)
-            .await
-            .expect("output");
+        let out: Value = journey_output(&db.pool, *id).await;
         let expected = if *scenario == "decline" {
             "declined"
         } else {

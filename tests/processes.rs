@@ -335,9 +335,23 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
         })
         .collect();
     env.push(("DATABASE_URL".into(), db.url.clone()));
+    // Production seals PHI under a key-encryption key it must be given.
+    let without_ring: Vec<(&str, &str)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (ok, text) = carepath(&["config", "check", "--config", &config], &without_ring);
+    assert!(
+        !ok && text.contains("CAREPATH_KEY_RING is not set"),
+        "{text}"
+    );
+    const RING: &str = "k1:c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS1vZi0zMiE=";
+    env.push(("CAREPATH_KEY_RING".into(), RING.into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (ok, text) = carepath(&["config", "check", "--config", &config], &env);
     assert!(ok, "{text}");
+    assert!(
+        !text.contains("c2VjcmV0"),
+        "config check printed the key ring:\n{text}"
+    );
     assert!(text.contains("reachable and migrated"), "{text}");
     // No search key: production starts, and says what it cannot do.
     assert!(text.contains("CAREPATH_SEARCH_KEY is not set"), "{text}");

@@ -132,6 +132,7 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("app".into(), 20261203000001),
             ("app".into(), 20261205000001),
             ("app".into(), 20261206000001),
+            ("app".into(), 20261207000003),
             ("engine".into(), 20261201000001),
             ("engine".into(), 20261204000001),
             ("engine".into(), 20261204000002),
@@ -139,7 +140,9 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("engine".into(), 20261205000002),
             ("engine".into(), 20261205000003),
             ("engine".into(), 20261206000001),
-            ("engine".into(), 20261206000002)
+            ("engine".into(), 20261206000002),
+            ("engine".into(), 20261207000001),
+            ("engine".into(), 20261207000002)
         ]
     );
     let kept: String =

@@ -134,6 +134,20 @@ impl<S: Send + Sync> FromRequestParts<S> for JourneyId {
     }
 }
 
+/// A patient id in the path; anything that is not a UUID names no patient.
+pub struct PatientId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PatientId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let id = path_param(parts, state, "id", "no such patient").await?;
+        Uuid::parse_str(&id)
+            .map(PatientId)
+            .map_err(|_| ApiError::not_found("no such patient"))
+    }
+}
+
 /// Query parameters: unknown or ill-typed ones are a 422 naming the parameter.
 pub struct QueryParams<T>(pub T);
 

@@ -23,8 +23,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use routes::{
-    bulk, detail, events, health, inbox, intake_review, journeys, matching, rejections, repair,
-    search, tokens, vendors, webhooks,
+    bulk, detail, events, health, inbox, intake_review, journeys, matching, privacy, rejections,
+    repair, search, tokens, vendors, webhooks,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -101,6 +101,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(tokens::end_console_sessions))
+        .routes(routes!(privacy::erase_patient))
+        .routes(routes!(privacy::keys))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -102,6 +102,30 @@ impl Engine {
         Ok(report)
     }
 
+    /// The stored event's body, opened: a body erased (its retention
+    /// passed) or altered can never be routed, and is a data error.
+    async fn opened_body(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        row: &Stored,
+    ) -> Result<Vec<u8>, EngineError> {
+        let invalid = |problem: String| EngineError::Invalid {
+            path: "body".into(),
+            problem,
+        };
+        if row.body.is_empty() {
+            return Err(invalid("was erased: its retention period passed".into()));
+        }
+        let place = Place::inbox_body(&row.vendor, &row.dedup_key);
+        match self.open_body(&mut **tx, &place, row.body.clone()).await {
+            Ok(body) => Ok(body),
+            Err(
+                e @ (VaultError::Database(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_)),
+            ) => Err(e.into()),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
     /// Decides where one stored event goes and, when a journey owns what it
     /// is about, delivers it as that journey's signal.
     async fn route_event(
@@ -109,22 +133,7 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         row: &Stored,
     ) -> Result<Routed, EngineError> {
-        let place = Place::inbox_body(&row.vendor, &row.dedup_key);
-        let body = match self.open_body(&mut **tx, &place, row.body.clone()).await {
-            Ok(body) => body,
-            Err(
-                e @ (VaultError::Database(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_)),
-            ) => {
-                return Err(e.into());
-            }
-            // Erased (its retention passed) or altered: it can never be routed.
-            Err(e) => {
-                return Err(EngineError::Invalid {
-                    path: "body".into(),
-                    problem: e.to_string(),
-                });
-            }
-        };
+        let body = self.opened_body(tx, row).await?;
         let event: Value = serde_json::from_slice(&body).map_err(|e| EngineError::Invalid {
             path: "body".into(),
             problem: format!("is not JSON ({e})"),

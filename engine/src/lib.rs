@@ -100,6 +100,7 @@ pub mod queue;
 pub mod reconciler;
 pub mod redact;
 pub mod registry;
+pub mod retention;
 pub mod runner;
 pub mod search;
 pub mod storable;

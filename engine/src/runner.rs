@@ -2,6 +2,7 @@
 //! workflow from history, and do new work until it waits, ends or fails.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use tracing::Instrument;
 
@@ -121,13 +122,7 @@ impl Engine {
             Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
             Err(e) => return Err(e.into()),
         };
-        if claimed.stalled_runs > self.config.max_stalled_runs as i32 {
-            let message = format!(
-                "run interrupted {} times in a row without progress (worker crashes or database \
-                 errors); last error: {}",
-                claimed.stalled_runs - 1,
-                claimed.last_error.as_deref().unwrap_or("none recorded")
-            );
+        if let Some(message) = self.stalled(&claimed) {
             fail(lock.conn(), journey_id, &message).await?;
             lock.release().await?;
             return Ok(RunOutcome::Failed);
@@ -149,28 +144,18 @@ impl Engine {
             Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
             Err(e) => return Err(e.into()),
         };
-        let unmarked = self.config.seal_unmarked;
-        let seal = JourneySeal::for_writing(
-            &self.vault,
-            lock.conn(),
-            journey_id,
-            Some(code.clone()),
-            unmarked,
-        )
-        .await;
-        let opened = match seal {
-            Ok(seal) => open_recorded(&seal, journey_id, claimed.input, recorded)
-                .map(|(input, recorded)| (seal, input, recorded)),
-            Err(e) => Err(e),
-        };
+        let opened = self
+            .open_run(
+                lock.conn(),
+                journey_id,
+                code.clone(),
+                claimed.input,
+                recorded,
+            )
+            .await;
         let (seal, input, recorded) = match opened {
             Ok(opened) => opened,
-            Err(VaultError::Database(e)) => return Err(e.into()),
-            Err(e @ (VaultError::Ring(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_))) => {
-                lock.release().await?;
-                return Err(EngineError::Vault(e));
-            }
-            Err(e) => return sealed_unreadable(lock, journey_id, &e).await,
+            Err(e) => return sealed_unreadable(lock, journey_id, e).await,
         };
         let start = RunStart {
             journey_id,
@@ -194,6 +179,35 @@ impl Engine {
         let outcome = record_outcome(&mut ctx, journey_id, result).await?;
         ctx.into_lock().release().await?;
         Ok(outcome)
+    }
+
+    /// Why a claimed journey is failed rather than run again: too many runs
+    /// in a row got nowhere.
+    fn stalled(&self, claimed: &journeys::Claimed) -> Option<String> {
+        (claimed.stalled_runs > self.config.max_stalled_runs as i32).then(|| {
+            format!(
+                "run interrupted {} times in a row without progress (worker crashes or database \
+                 errors); last error: {}",
+                claimed.stalled_runs - 1,
+                claimed.last_error.as_deref().unwrap_or("none recorded")
+            )
+        })
+    }
+
+    /// The journey's seal, and its input and recorded outputs opened.
+    async fn open_run(
+        &self,
+        conn: &mut PgConnection,
+        journey_id: Uuid,
+        code: Arc<dyn Workflow>,
+        input: Value,
+        recorded: Vec<StepRecord>,
+    ) -> Result<(JourneySeal, Value, Vec<StepRecord>), VaultError> {
+        let unmarked = self.config.seal_unmarked;
+        let seal =
+            JourneySeal::for_writing(&self.vault, conn, journey_id, Some(code), unmarked).await?;
+        let (input, recorded) = open_recorded(&seal, journey_id, input, recorded)?;
+        Ok((seal, input, recorded))
     }
 
     async fn recheck_later(&self, journey_id: Uuid) -> Result<(), EngineError> {
@@ -321,13 +335,23 @@ fn open_recorded(
 }
 
 /// A journey whose sealed data does not open (erased, or altered) would
-/// fail the same way on every run: it fails now, saying why.
+/// fail the same way on every run: it fails now, saying why. A database
+/// error, or a KEK that cannot be used (the ring can be fixed), leaves it
+/// due.
 async fn sealed_unreadable(
     mut lock: JourneyLock,
     journey_id: Uuid,
-    e: &VaultError,
+    e: VaultError,
 ) -> Result<RunOutcome, EngineError> {
-    let message = match e {
+    match e {
+        VaultError::Database(e) => return Err(e.into()),
+        VaultError::Ring(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_) => {
+            lock.release().await?;
+            return Err(EngineError::Vault(e));
+        }
+        _ => {}
+    }
+    let message = match &e {
         VaultError::Erased => "this journey's PHI was erased: it cannot run again".to_owned(),
         other => format!("this journey's recorded data cannot be read: {other}"),
     };

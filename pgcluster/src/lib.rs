@@ -278,6 +278,39 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A PostgreSQL program (`pg_dump`, say) from where the server's binaries
+/// are ([`find_server_binaries`]), so that it is the server's version.
+///
+/// # Errors
+/// No server binaries found.
+pub fn server_program(name: &str) -> Result<PathBuf> {
+    let beside = find_server_binaries()?.join(name);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    // initdb on PATH may be a wrapper without its siblings: the packaged
+    // directories, newest first, then PATH.
+    let mut packaged: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .collect();
+    packaged.sort();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    packaged
+        .into_iter()
+        .rev()
+        .map(|(_, dir)| dir)
+        .chain(std::env::split_paths(&path))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("no {name} beside the PostgreSQL server binaries or on PATH"))
+}
+
 /// initdb and pg_ctl from PATH, or the newest /usr/lib/postgresql/*/bin.
 fn find_server_binaries() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {

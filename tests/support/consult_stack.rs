@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::*;
+use carepath_workflows::engine::vault::KeyRing;
+use carepath_workflows::retention::RetentionConfig;
+use carepath_workflows::settings::KeyRingSetting;
 
 pub struct Stack {
     pub db: TestDb,
@@ -41,6 +44,10 @@ pub struct Options {
     /// The console signs in through a test OpenID Connect provider too
     /// ([`super::idp`]), started with the stack.
     pub oidc: bool,
+    /// `CAREPATH_KEY_RING` of the stack's processes; `None`: development's.
+    pub key_ring: Option<String>,
+    /// What the stack's workers erase, and when.
+    pub retention: RetentionConfig,
 }
 
 impl Default for Options {
@@ -62,6 +69,8 @@ impl Default for Options {
             workers: 2,
             pharmacy_feed: Some(Duration::from_secs(1)),
             oidc: false,
+            key_ring: None,
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -108,9 +117,16 @@ impl Stack {
                 Some(feed)
             });
         }
+        let key_ring = match &options.key_ring {
+            Some(text) => KeyRingSetting::Configured(std::sync::Arc::new(
+                KeyRing::parse(text).expect("the test's key ring"),
+            )),
+            None => KeyRingSetting::Development,
+        };
         let settings = Settings {
             vendors: vendors.clone(),
             consult: options.consult,
+            key_ring,
             ..Settings::default()
         };
         let (engine, feeds) =
@@ -130,9 +146,10 @@ impl Stack {
         serve_api_console(listener, engine.clone(), vendors, console);
         let workers = (0..options.workers)
             .map(|i| {
-                InProcessWorker::start_with_feeds(
+                InProcessWorker::start_with(
                     engine.clone(),
                     feeds.clone(),
+                    options.retention.clone(),
                     &format!("consult-{i}"),
                 )
             })
@@ -301,11 +318,7 @@ impl Stack {
     }
 
     pub async fn output(&self, id: Uuid) -> Value {
-        sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("output")
+        super::journey_output(&self.db.pool, id).await
     }
 
     pub async fn phase_and_wait(&self, id: Uuid) -> (String, Option<String>) {

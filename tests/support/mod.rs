@@ -143,6 +143,26 @@ pub fn engine(pool: &PgPool, registry: Registry) -> Engine {
         .with_vault(test_vault())
 }
 
+/// What journey `id` returned, opened if it is sealed (with the test
+/// processes' key ring); `null` before it completes.
+pub async fn journey_output(pool: &PgPool, id: uuid::Uuid) -> serde_json::Value {
+    use carepath_workflows::engine::vault::{JourneySeal, Place};
+    let stored: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT output FROM carepath.journeys WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .expect("output");
+    let Some(stored) = stored else {
+        return serde_json::Value::Null;
+    };
+    let seal = JourneySeal::for_reading(&test_vault(), pool, id)
+        .await
+        .expect("the journey's key");
+    seal.open(&Place::journey_output(id), stored)
+        .expect("the output opens")
+}
+
 /// A webhook body as `vendor`'s event `dedup_key` is stored in the inbox
 /// (sealed), opened with the test processes' key ring; panics if it does
 /// not open, or if it was stored plain.
@@ -589,10 +609,22 @@ impl InProcessWorker {
         feeds: Vec<carepath_workflows::feeds::Feed>,
         name: &str,
     ) -> Self {
+        let retention = carepath_workflows::retention::RetentionConfig::default();
+        Self::start_with(engine, feeds, retention, name)
+    }
+
+    /// A worker with these feeds that erases what `retention` says.
+    pub fn start_with(
+        engine: Engine,
+        feeds: Vec<carepath_workflows::feeds::Feed>,
+        retention: carepath_workflows::retention::RetentionConfig,
+        name: &str,
+    ) -> Self {
         let stop = CancellationToken::new();
         let handle = tokio::spawn(runtime::run(
             engine,
             feeds,
+            retention,
             test_worker_config(name),
             stop.clone(),
         ));

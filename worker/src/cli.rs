@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         which: crate::patients::PatientsCommand,
     },
+    /// The data keys that seal PHI at rest: rotate them to a new key-encryption key, or see where they stand.
+    Keys {
+        #[command(subcommand)]
+        which: crate::keys::KeysCommand,
+    },
     /// Benchmarks (durable commits; numbers are machine-dependent).
     Bench {
         #[command(subcommand)]
@@ -356,6 +361,10 @@ impl Cli {
                 logging::init("warn");
                 crate::patients::run(which).await
             }
+            Command::Keys { which } => {
+                logging::init("warn");
+                crate::keys::run(which).await
+            }
             Command::Bench { which } => run_bench(which).await,
         }
     }
@@ -410,7 +419,7 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
     }
     let cfg = args.tuning.worker_config(args.concurrency);
     tracing::info!(concurrency = cfg.concurrency, name = %cfg.name, "worker starting");
-    runtime::run(engine, feeds, cfg, stop).await?;
+    runtime::run(engine, feeds, settings.retention.clone(), cfg, stop).await?;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -131,6 +131,30 @@ fn describe(settings: &Settings) {
             without_userinfo(&profile.base_url)
         );
     }
+    let vault = settings.vault();
+    match vault.wrapper() {
+        Some(ring) => println!(
+            "  PHI at rest: sealed; new data keys wrapped under KEK {}",
+            ring.current()
+        ),
+        None => println!(
+            "  PHI at rest: NOT sealed ({}=off)",
+            carepath_workflows::settings::ENCRYPTION_VARIABLE
+        ),
+    }
+    let r = &settings.retention;
+    let period = |p: Option<std::time::Duration>| {
+        p.map_or("keep".to_owned(), |d| {
+            humantime::format_duration(d).to_string()
+        })
+    };
+    println!(
+        "  retention: ended journeys' PHI {}, webhook bodies {}, refused webhooks {}, patients without journeys {}",
+        period(r.completed_journeys),
+        period(r.inbox_bodies),
+        period(r.rejected_webhooks),
+        period(r.unlinked_patients)
+    );
     for warning in settings.warnings() {
         println!("  warning: {warning}");
     }

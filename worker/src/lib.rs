@@ -11,6 +11,7 @@ pub mod ctl;
 pub use carepath_workflows::db;
 pub mod demo;
 pub mod health;
+pub mod keys;
 pub mod logging;
 pub mod patients;
 /// Re-exported so the demo, the benchmarks and the end-to-end tests keep

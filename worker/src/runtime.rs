@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use carepath_workflows::Engine;
+use carepath_workflows::erasure;
 use carepath_workflows::feeds::Feed;
+use carepath_workflows::retention::RetentionConfig;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +36,7 @@ pub fn default_name() -> String {
 pub async fn run(
     engine: Engine,
     feeds: Vec<Feed>,
+    retention: RetentionConfig,
     cfg: WorkerConfig,
     stop: CancellationToken,
 ) -> Result<()> {
@@ -42,12 +45,47 @@ pub async fn run(
         .map(|feed| tokio::spawn(feed_loop(feed, engine.pool().clone(), stop.clone())))
         .collect();
     let models = tokio::spawn(model_loop(engine.pool().clone(), stop.clone()));
+    let retainer = tokio::spawn(retention_loop(engine.clone(), retention, stop.clone()));
     let result = carepath_engine::worker::run(engine, cfg, stop).await;
+    let _ = retainer.await;
     for reader in readers {
         let _ = reader.await;
     }
     let _ = models.await;
     result.map_err(Into::into)
+}
+
+/// Erases what is past its retention period, every `retention.every`; of
+/// several workers, one at a time does (the engine's pass takes a lock,
+/// and erasing a patient twice changes nothing).
+async fn retention_loop(engine: Engine, retention: RetentionConfig, stop: CancellationToken) {
+    let policy = retention.policy();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(retention.every) => {}
+        }
+        match engine.retain_once(&policy).await {
+            Ok(r) if r.journeys + r.inbox_bodies + r.inbox_days + r.rejected_webhooks > 0 => {
+                tracing::info!(
+                    journeys = r.journeys,
+                    inbox_bodies = r.inbox_bodies,
+                    inbox_days = r.inbox_days,
+                    rejected_webhooks = r.rejected_webhooks,
+                    "retention erased PHI past its period"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "retention pass failed"),
+        }
+        if let Some(keep) = retention.unlinked_patients {
+            match erasure::retain_unlinked(engine.pool(), keep, 100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(patients = n, "retention erased patients without journeys"),
+                Err(error) => tracing::warn!(%error, "retention of patients failed"),
+            }
+        }
+    }
 }
 
 /// How often a worker looks whether the registry has grown enough for a

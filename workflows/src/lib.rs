@@ -6,8 +6,10 @@
 pub mod builtin;
 pub mod consult;
 pub mod db;
+pub mod erasure;
 pub mod feeds;
 pub mod metrics;
+pub mod retention;
 pub mod search;
 pub mod settings;
 pub mod store;

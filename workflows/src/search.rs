@@ -23,6 +23,10 @@ pub const EMAIL: &str = "email";
 /// The patient's phone (PHI: keyed), in E.164 ([`canonical::phone`]).
 pub const PHONE: &str = "phone";
 
+/// The kinds of identifier stored as keyed hashes of PHI: what erasing a
+/// journey's PHI forgets ([`carepath_engine::vault::erase::Erasure::forget_kinds`]).
+pub const PHI_KINDS: [&str; 3] = [PATIENT_EXTERNAL_ID, EMAIL, PHONE];
+
 /// The terms a consult is indexed by as it starts: its patient's external
 /// id, email and phone, keyed. `patient` is the canonical input's.
 pub fn input_terms(patient: &Patient) -> Vec<SearchTerm> {

@@ -18,11 +18,14 @@ use carepath_engine::vault::{KeyRing, Vault};
 use serde::Deserialize;
 
 use crate::consult::config::ConsultConfig;
+use crate::retention::RetentionConfig;
 
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub vendors: VendorsConfig,
     pub consult: ConsultConfig,
+    /// How long PHI is kept, per class (`[retention]`).
+    pub retention: RetentionConfig,
     /// The vendors' webhook secrets (none unless [`Settings::load`] read
     /// them, or they are set).
     pub webhook_secrets: Secrets,
@@ -93,6 +96,8 @@ struct File {
     vendors: BTreeMap<String, VendorProfile>,
     #[serde(default)]
     consult: ConsultConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
 }
 
 impl From<VendorsConfig> for Settings {
@@ -111,6 +116,7 @@ impl Settings {
         Ok(Self {
             vendors: VendorsConfig::from_profiles(file.mode, file.vendors)?,
             consult: file.consult,
+            retention: file.retention,
             webhook_secrets: Secrets::default(),
             search_key: SearchKeySetting::Development,
             key_ring: KeyRingSetting::Development,

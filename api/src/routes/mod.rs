@@ -6,6 +6,7 @@ pub mod inbox;
 pub mod intake_review;
 pub mod journeys;
 pub mod matching;
+pub mod privacy;
 pub mod rejections;
 pub mod repair;
 pub mod search;

@@ -438,8 +438,7 @@ impl Engine {
             .check_signal(&journey.workflow, journey.version, name)?;
         let code = self.registry.get(&journey.workflow, journey.version);
         let unmarked = self.config.seal_unmarked;
-        let seal =
-            JourneySeal::for_writing(&self.vault, &mut **tx, journey_id, code, unmarked).await?;
+        let seal = JourneySeal::for_writing(&self.vault, tx, journey_id, code, unmarked).await?;
         let place = Place::signal_payload(journey_id, source, event_id);
         let stored = seal.seal(Payload::Signal(name), &place, payload);
         if !signals::insert(&mut **tx, journey_id, name, source, event_id, &stored).await? {

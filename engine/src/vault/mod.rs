@@ -10,6 +10,7 @@
 
 pub mod bodies;
 pub mod envelope;
+pub mod erase;
 pub mod journey;
 pub mod marking;
 pub mod ring;

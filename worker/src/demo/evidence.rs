@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::Stack;
 use carepath_engine::queue::JOURNEY_QUEUE;
-use carepath_engine::vault::{JourneySeal, Place};
 
 /// The journeys whose queue task a worker process (named by its HOSTNAME)
 /// holds now, running or fetched: apalis's tasks locked by one of its queue
@@ -486,7 +485,7 @@ async fn asked(pool: &PgPool, dropped: &[&Dropped]) -> Result<Asked, sqlx::Error
     .collect();
     let journeys: Vec<Uuid> = owners.values().copied().collect();
     let lookups = lookups(pool, &journeys).await?;
-    let heard = heard(pool, &journeys).await?;
+    let heard = super::heard::heard(pool, &journeys).await?;
     let mut out = Asked::default();
     let mut seen: Vec<Uuid> = Vec::new();
     for d in dropped {
@@ -535,50 +534,6 @@ async fn lookups(
     let mut by_journey: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
     for (journey, at) in rows {
         by_journey.entry(journey).or_default().push(at);
-    }
-    Ok(by_journey)
-}
-
-/// The clinical webhooks each journey received (`carepath.signals`): when
-/// it received each, and when its event happened (its `occurred_at`).
-async fn heard(
-    pool: &PgPool,
-    journeys: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, String, DateTime<Utc>, serde_json::Value)> = sqlx::query_as(
-        "SELECT journey_id, source, event_id, received_at, payload FROM carepath.signals
-          WHERE journey_id = ANY($1) AND source = 'clinical'",
-    )
-    .bind(journeys)
-    .fetch_all(pool)
-    .await?;
-    // The payloads are sealed (PHI at rest): opened here, in memory, with
-    // the key ring the demo's processes were given.
-    let vault = carepath_workflows::settings::Settings::load(None)
-        .map(|s| s.vault())
-        .unwrap_or_default();
-    let mut seals: HashMap<Uuid, Option<JourneySeal>> = HashMap::new();
-    let mut by_journey: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for (journey, source, event_id, received, payload) in rows {
-        if !seals.contains_key(&journey) {
-            let seal = JourneySeal::for_reading(&vault, pool, journey).await.ok();
-            seals.insert(journey, seal);
-        }
-        let Some(Some(seal)) = seals.get(&journey) else {
-            continue;
-        };
-        let place = Place::signal_payload(journey, &source, &event_id);
-        let Ok(payload) = seal.open(&place, payload) else {
-            continue;
-        };
-        let occurred = payload["occurred_at"].as_str();
-        let Some(occurred) = occurred.and_then(|o| DateTime::parse_from_rfc3339(o).ok()) else {
-            continue;
-        };
-        by_journey
-            .entry(journey)
-            .or_default()
-            .push((received, occurred.with_timezone(&Utc)));
     }
     Ok(by_journey)
 }

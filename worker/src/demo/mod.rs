@@ -6,6 +6,7 @@
 
 mod evidence;
 mod faults;
+mod heard;
 mod patients;
 mod practice;
 mod progress;

@@ -31,6 +31,22 @@ pub enum PatientsCommand {
     Match(FileArgs),
     /// Estimate the matching model on the registry now and print it.
     Train(DbArgs),
+    /// Erase a patient (a deletion request): its PHI and its journeys'
+    /// destroyed, the matcher and search no longer find it. Irreversible;
+    /// refused while any of its journeys has not ended.
+    Erase(EraseArgs),
+}
+
+/// `carepath patients erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The patient's id (the registry's).
+    patient: uuid::Uuid,
+    /// Why (recorded in the operator audit and each journey's history).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 /// A file and a database.
@@ -58,7 +74,19 @@ pub async fn run(command: PatientsCommand) -> Result<()> {
         PatientsCommand::Import(args) => import(args).await,
         PatientsCommand::Match(args) => match_file(args).await,
         PatientsCommand::Train(args) => train(args).await,
+        PatientsCommand::Erase(args) => erase(args).await,
     }
+}
+
+async fn erase(args: EraseArgs) -> Result<()> {
+    let reason = args.reason.trim();
+    anyhow::ensure!(!reason.is_empty(), "--reason must say why");
+    let pool = db::connect(&args.db.database_url, 2).await?;
+    db::ensure_migrated(&pool).await?;
+    let done =
+        carepath_workflows::erasure::erase_patient(&pool, args.patient, "cli", reason).await?;
+    println!("{}", serde_json::to_string(&done)?);
+    Ok(())
 }
 
 async fn import(args: FileArgs) -> Result<()> {

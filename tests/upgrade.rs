@@ -140,7 +140,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("engine".into(), 20261205000002),
             ("engine".into(), 20261205000003),
             ("engine".into(), 20261206000001),
-            ("engine".into(), 20261206000002)
+            ("engine".into(), 20261206000002),
+            ("engine".into(), 20261207000001)
         ]
     );
     let kept: String =

@@ -10,7 +10,10 @@ use std::time::Instant;
 use anyhow::Result;
 use carepath_identity::synth::{self, Probe};
 use carepath_identity::{Person, Record};
-use carepath_workflows::consult::patients::{self, ModelCache};
+use carepath_workflows::Settings;
+use carepath_workflows::consult::patients::keys::Blocks;
+use carepath_workflows::consult::patients::{self, Keys, ModelCache};
+use carepath_workflows::engine::Owner;
 use clap::Args;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -60,6 +63,8 @@ pub async fn run(args: MatchArgs) -> Result<()> {
     };
     let pool = db::connect(&url, (args.callers as u32) + 4).await?;
     db::migrate(&pool).await?;
+    // The keys development uses (or none: `CAREPATH_PHI_ENCRYPTION=off`).
+    let keys = Settings::load(None)?.registry_keys()?;
     let largest = args.sizes.iter().copied().max().unwrap_or(0);
     let population = synth::population(1, largest);
     if let Some(dir) = &args.export {
@@ -72,7 +77,7 @@ pub async fn run(args: MatchArgs) -> Result<()> {
     );
     let mut loaded = already_loaded(&pool).await?.min(largest);
     for size in args.sizes {
-        load(&pool, &population[loaded..size.max(loaded)]).await?;
+        load(&pool, &keys, &population[loaded..size.max(loaded)]).await?;
         loaded = size.max(loaded);
         // A registry in service is vacuumed by autovacuum (after 1% new
         // records), which marks its pages all-visible for index-only scans.
@@ -85,58 +90,85 @@ pub async fn run(args: MatchArgs) -> Result<()> {
         sqlx::query("CHECKPOINT").execute(&pool).await?;
         // Seed 1, as the population: its returning intakes are of people loaded.
         let probes = synth::generate(1, size, args.decisions / 22 + 1).probes;
-        let (rate, p50, p99, mix) = measure(&pool, probes, args.callers, args.decisions).await?;
+        let (rate, p50, p99, mix) =
+            measure(&pool, &keys, probes, args.callers, args.decisions).await?;
         println!("{size:>9}   {rate:>11.0}   {p50:>6.2}   {p99:>6.2}   {mix}");
     }
     Ok(())
 }
 
 /// Files `people` as patients with one record each, without matching (the
-/// registry as a brand brings it): 5,000 a statement.
-async fn load(pool: &PgPool, people: &[Person]) -> Result<()> {
+/// registry as a brand brings it): 5,000 a statement, each patient with
+/// its data key, its record's blocking keys hashed and fields sealed as
+/// `patients::records::insert` files them.
+async fn load(pool: &PgPool, keys: &Keys, people: &[Person]) -> Result<()> {
     for batch in people.chunks(5_000) {
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
-        let records: Vec<Record> = batch.iter().map(Record::of).collect();
-        let col = |f: fn(&Record) -> Option<String>| records.iter().map(f).collect::<Vec<_>>();
+        let mut fresh = Vec::with_capacity(ids.len());
+        for id in &ids {
+            fresh.extend(keys.vault().fresh(&Owner::Patient(*id)).await?);
+        }
+        let (mut blocks, mut fields) = (Vec::new(), Vec::new());
+        for ((p, id), f) in batch
+            .iter()
+            .zip(&ids)
+            .zip(fresh.iter().map(Some).chain(std::iter::repeat(None)))
+        {
+            let r = Record::of(p);
+            blocks.push(keys.filed(&r));
+            let text = patients::match_fields::encode(*id, Some(&p.external_id), &r);
+            fields.push(patients::keys::seal_fields(f.map(|f| &f.key), *id, &text));
+        }
+        let col = |f: fn(&Blocks) -> &Option<Vec<u8>>| {
+            blocks.iter().map(|b| f(b).clone()).collect::<Vec<_>>()
+        };
         sqlx::query(
-            "WITH p AS (
-                 INSERT INTO carepath.patients (id, first_name, last_name, date_of_birth, phone, email)
-                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[])
+            "WITH dk AS (
+                 INSERT INTO carepath.data_keys (id, owner, kek_id, wrapped)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
+             ), p AS (
+                 INSERT INTO carepath.patients (id) SELECT unnest($5::uuid[])
              )
              INSERT INTO carepath.patient_records
-                 (patient_id, external_id, source, given, given_code, family, family_code,
-                  date_of_birth, phone, email, address_line, postal_code, sex,
-                  birth_year, given_initial, match_fields)
-             SELECT id, ext, 'import', g, gc, f, fc, d, ph, em, al, pc, sx, by, gi, mf
-               FROM unnest($1::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                           $4::date[], $5::text[], $6::text[], $12::text[], $13::text[], $14::text[],
-                           $15::int[], $16::text[], $17::text[])
-                    AS t(id, ext, g, gc, f, fc, d, ph, em, al, pc, sx, by, gi, mf)",
+                 (patient_id, source, block_dob, block_family_year, block_postal_initial,
+                  block_phone, block_email, import_key, fields)
+             SELECT id, 'import', d, fy, pi, ph, em, ik, f
+               FROM unnest($5::uuid[], $6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[],
+                           $10::bytea[], $11::bytea[], $12::bytea[])
+                    AS t(id, d, fy, pi, ph, em, ik, f)",
+        )
+        .bind(fresh.iter().map(|f| f.key.id).collect::<Vec<_>>())
+        .bind(
+            fresh
+                .iter()
+                .map(|f| f.owner().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            fresh
+                .iter()
+                .map(|f| f.wrapped().kek_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            fresh
+                .iter()
+                .map(|f| f.wrapped().bytes.clone())
+                .collect::<Vec<_>>(),
         )
         .bind(&ids)
-        .bind(batch.iter().map(|p| p.first_name.clone()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|p| p.last_name.clone()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.dob).collect::<Vec<_>>())
-        .bind(col(|r| r.phone.clone()))
-        .bind(col(|r| r.email.clone()))
-        .bind(batch.iter().map(|p| p.external_id.clone()).collect::<Vec<_>>())
-        .bind(col(|r| Some(r.given.clone())))
-        .bind(col(|r| Some(r.given_code.clone())))
-        .bind(col(|r| Some(r.family.clone())))
-        .bind(col(|r| Some(r.family_code.clone())))
-        .bind(col(|r| r.address_line.clone()))
-        .bind(col(|r| r.postal_code.clone()))
-        .bind(col(|r| r.sex.map(String::from)))
-        .bind(records.iter().map(Record::birth_year).collect::<Vec<_>>())
-        .bind(col(|r| Some(patients::records::given_initial(r))))
+        .bind(col(|b| &b.dob))
+        .bind(col(|b| &b.family_year))
+        .bind(col(|b| &b.postal_initial))
+        .bind(col(|b| &b.phone))
+        .bind(col(|b| &b.email))
         .bind(
             batch
                 .iter()
-                .zip(&ids)
-                .zip(&records)
-                .map(|((p, id), r)| patients::match_fields::encode(*id, Some(&p.external_id), r))
+                .map(|p| keys.import_key(&p.external_id))
                 .collect::<Vec<_>>(),
         )
+        .bind(&fields)
         .execute(pool)
         .await?;
     }
@@ -156,6 +188,7 @@ async fn already_loaded(pool: &PgPool) -> Result<usize> {
 /// Decisions per second, p50 and p99 in ms, and the decisions' mix.
 async fn measure(
     pool: &PgPool,
+    keys: &Keys,
     probes: Vec<Probe>,
     callers: usize,
     decisions: usize,
@@ -166,13 +199,14 @@ async fn measure(
     let mut tasks = Vec::new();
     for c in 0..callers {
         let (pool, models, probes) = (pool.clone(), models.clone(), probes.clone());
+        let keys = keys.clone();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for i in (c..decisions).step_by(callers) {
                 let probe = &probes[i % probes.len()];
                 let t = Instant::now();
                 let outcome =
-                    patients::match_or_create(&pool, &models, Uuid::now_v7(), &probe.person)
+                    patients::match_or_create(&pool, &keys, &models, Uuid::now_v7(), &probe.person)
                         .await?;
                 out.push((t.elapsed().as_secs_f64() * 1000.0, outcome.decision));
             }

@@ -405,6 +405,16 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
         tracing::warn!("{warning}");
     }
     let (engine, feeds) = builtin::engine_and_feeds(&pool, &settings, args.tuning.engine_config())?;
+    // Before any journey matches a patient: what an older carepath stored in
+    // clear is hashed and sealed with this deployment's keys (migration
+    // 20261207000002 cannot: the keys are not in the database).
+    let sealed =
+        carepath_workflows::consult::patients::seal_registry(&pool, &settings.registry_keys()?)
+            .await
+            .context("sealing the patient registry")?;
+    if sealed > 0 {
+        tracing::info!(rows = sealed, "the patient registry is sealed");
+    }
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     if let Some(listen) = &args.metrics_listen {

@@ -37,7 +37,14 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     }
     let mut problems = 0;
     match Settings::load(args.config.as_deref()) {
-        Ok(settings) => describe(&settings),
+        Ok(settings) => {
+            describe(&settings);
+            // What `builtin::registry` refuses: matching without its key.
+            if let Err(error) = settings.registry_keys() {
+                problems += 1;
+                println!("  REFUSED: {error}");
+            }
+        }
         Err(error) => {
             problems += 1;
             println!("  REFUSED: {error:#}");

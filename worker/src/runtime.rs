@@ -44,7 +44,7 @@ pub async fn run(
         .into_iter()
         .map(|feed| tokio::spawn(feed_loop(feed, engine.pool().clone(), stop.clone())))
         .collect();
-    let models = tokio::spawn(model_loop(engine.pool().clone(), stop.clone()));
+    let models = tokio::spawn(model_loop(engine.clone(), stop.clone()));
     let retainer = tokio::spawn(retention_loop(engine.clone(), retention, stop.clone()));
     let result = carepath_engine::worker::run(engine, cfg, stop).await;
     let _ = retainer.await;
@@ -96,7 +96,15 @@ const MODEL_CHECK: Duration = Duration::from_secs(600);
 /// (`carepath_workflows::consult::patients::model_store::refresh_if_grown`):
 /// journeys' intakes are matched with weights estimated on the registry as
 /// it is, not as it was when someone last ran `carepath patients train`.
-async fn model_loop(pool: PgPool, stop: CancellationToken) {
+async fn model_loop(engine: carepath_workflows::Engine, stop: CancellationToken) {
+    let keys = match carepath_workflows::consult::patients::Keys::of_engine(&engine) {
+        Ok(keys) => keys,
+        Err(error) => {
+            tracing::warn!(%error, "the patient-matching model will not be re-estimated");
+            return;
+        }
+    };
+    let pool = engine.pool();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -104,7 +112,7 @@ async fn model_loop(pool: PgPool, stop: CancellationToken) {
         }
         let refreshed = tokio::select! {
             _ = stop.cancelled() => return,
-            r = carepath_workflows::consult::patients::model_store::refresh_if_grown(&pool) => r,
+            r = carepath_workflows::consult::patients::model_store::refresh_if_grown(pool, &keys) => r,
         };
         match refreshed {
             Ok(true) => {

@@ -296,10 +296,9 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
         .run(pool)
         .await
         .context("applying carepath's migrations")?;
-    // Patients from before issue 12 become records matching can find.
-    crate::consult::patients::backfill_records(pool)
-        .await
-        .context("filing existing patients as match records")?;
+    // Patients from before issue 12 become records matching can find, and
+    // the registry's clear PHI is hashed and sealed, by the first worker to
+    // start (`patients::seal_registry`): this process has no keys.
     Ok(())
 }
 

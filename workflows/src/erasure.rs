@@ -17,6 +17,7 @@ use uuid::Uuid;
 use carepath_engine::store::data_keys;
 use carepath_engine::vault::erase::{Erasure, erase_journeys};
 
+use crate::consult::patients;
 use crate::search::PHI_KINDS;
 use crate::store::audit;
 
@@ -122,7 +123,7 @@ async fn forget(
     actor: &str,
     reason: &str,
 ) -> Result<(u64, DateTime<Utc>), sqlx::Error> {
-    let records = forget_registry(&mut *tx, patient).await?;
+    let records = patients::forget(&mut *tx, patient).await?;
     data_keys::destroy(&mut *tx, &[format!("patient:{patient}")], reason).await?;
     let erasure = Erasure {
         actor,
@@ -205,27 +206,4 @@ pub async fn retain_unlinked(
         }
     }
     Ok(erased)
-}
-
-/// The registry forgets the patient's blocking keys and fields.
-async fn forget_registry(tx: &mut PgConnection, patient: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query(
-        "UPDATE carepath.patients SET first_name = '', last_name = '', phone = NULL, email = NULL
-          WHERE id = $1",
-    )
-    .bind(patient)
-    .execute(&mut *tx)
-    .await?;
-    Ok(sqlx::query(
-        "UPDATE carepath.patient_records
-            SET given = '', given_code = '', family = '', family_code = '', date_of_birth = NULL,
-                phone = NULL, email = NULL, address_line = NULL, postal_code = NULL,
-                external_id = NULL, birth_year = NULL, given_initial = '',
-                match_fields = patient_id::text || repeat(chr(31), 11)
-          WHERE patient_id = $1",
-    )
-    .bind(patient)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected())
 }

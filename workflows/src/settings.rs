@@ -174,6 +174,18 @@ impl Settings {
         }
     }
 
+    /// What the patient registry hashes and seals with (see
+    /// [`crate::consult::patients::Keys::for_deployment`]).
+    ///
+    /// # Errors
+    /// No search key while PHI is encrypted at rest: patients cannot be
+    /// matched, and the process refuses to start.
+    pub fn registry_keys(
+        &self,
+    ) -> Result<crate::consult::patients::Keys, crate::consult::patients::NoSearchKey> {
+        crate::consult::patients::Keys::for_deployment(self.vault(), self.search_key())
+    }
+
     /// What seals PHI at rest: the configured key ring, in development
     /// [`DEVELOPMENT_KEY_RING`], or nothing when encryption is off.
     pub fn vault(&self) -> Vault {

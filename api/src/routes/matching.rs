@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use carepath_workflows::consult::input::Patient;
@@ -69,9 +68,17 @@ async fn patient_of(engine: &Engine, id: Uuid) -> Result<Patient, ApiError> {
 /// waits for review shows (a patient created since the journey matched —
 /// another intake of the same person — must be offered); once decided, a
 /// journey shows the candidates it recorded.
-async fn current(pool: &PgPool, patient: &Patient) -> Result<Vec<Candidate>, ApiError> {
+async fn current(engine: &Engine, patient: &Patient) -> Result<Vec<Candidate>, ApiError> {
     let models = patients::ModelCache::default();
-    Ok(patients::current_candidates(pool, &models, &patients::person_of(patient)).await?)
+    let who = patients::person_of(patient);
+    let keys = registry_keys(engine)?;
+    Ok(patients::current_candidates(engine.pool(), &keys, &models, &who).await?)
+}
+
+/// The deployment's registry keys; a process without them cannot read the
+/// registry (it would not have started: `Settings::registry_keys`).
+fn registry_keys(engine: &Engine) -> Result<patients::Keys, ApiError> {
+    patients::Keys::of_engine(engine).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 #[utoipa::path(get, path = "/v1/journeys/{id}/patient-match", tag = "operations",
@@ -85,10 +92,10 @@ pub async fn show(
     _caller: AsOperator,
     JourneyId(id): JourneyId,
 ) -> Result<Json<MatchView>, ApiError> {
-    let pool = state.engine.pool();
     let mut review = recorded(&state.engine, id).await?;
     if review.awaiting_review {
-        review.outcome.candidates = current(pool, &patient_of(&state.engine, id).await?).await?;
+        let patient = patient_of(&state.engine, id).await?;
+        review.outcome.candidates = current(&state.engine, &patient).await?;
     }
     let Review {
         awaiting_review,
@@ -123,10 +130,11 @@ pub async fn people(
     let mut review = recorded(&state.engine, id).await?;
     let patient = patient_of(&state.engine, id).await?;
     if review.awaiting_review {
-        review.outcome.candidates = current(pool, &patient).await?;
+        review.outcome.candidates = current(&state.engine, &patient).await?;
     }
     let candidates = patients::review::side_by_side(
         pool,
+        &registry_keys(&state.engine)?,
         &patients::person_of(&patient),
         review.outcome.candidates,
     )
@@ -187,7 +195,8 @@ pub async fn decide(
             }
             // Only a patient the review shows: linking an intake to anyone
             // else's chart is the error this review exists to prevent.
-            let candidates = current(pool, &patient_of(&state.engine, id).await?).await?;
+            let patient_in = patient_of(&state.engine, id).await?;
+            let candidates = current(&state.engine, &patient_in).await?;
             if !candidates.iter().any(|c| c.patient_id == patient) {
                 return Err(ApiError::field(
                     "patient_id",

@@ -299,6 +299,18 @@ pub struct Fresh {
 }
 
 impl Fresh {
+    /// Whose key it is (`carepath.data_keys.owner`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The key wrapped under the current KEK, as `carepath.data_keys`
+    /// stores it (for a writer that stores the key in a statement of its
+    /// own, with what it seals).
+    pub fn wrapped(&self) -> &Wrapped {
+        &self.wrapped
+    }
+
     /// Stores the key; false (nothing stored) when its owner already has one.
     ///
     /// # Errors

@@ -14,6 +14,8 @@ use clap::{Args, Subcommand};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use carepath_workflows::Settings;
+
 use crate::db;
 
 /// Lines imported at once.
@@ -58,11 +60,31 @@ pub struct FileArgs {
     db: DbArgs,
 }
 
-/// The database.
+/// The database, and the configuration whose keys the registry is hashed
+/// and sealed with.
 #[derive(Debug, Args)]
 pub struct DbArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// The configuration file, as `worker` reads it (its mode decides which
+    /// keys stand in for unset ones).
+    #[arg(long, env = "CAREPATH_CONFIG", hide_env_values = true)]
+    config: Option<PathBuf>,
+}
+
+impl DbArgs {
+    /// The database, migrated and its registry sealed, and the keys.
+    async fn open(&self, connections: u32) -> Result<(sqlx::PgPool, patients::Keys)> {
+        let settings = Settings::load(self.config.as_deref())?;
+        let keys = settings.registry_keys()?;
+        let pool = db::connect(&self.database_url, connections).await?;
+        db::ensure_migrated(&pool).await?;
+        // A registry stored by an older carepath is found only once sealed.
+        patients::seal_registry(&pool, &keys)
+            .await
+            .context("sealing the patient registry")?;
+        Ok((pool, keys))
+    }
 }
 
 /// Runs a `patients` command.
@@ -98,8 +120,7 @@ async fn import(args: FileArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let pool = db::connect(&args.db.database_url, 8).await?;
-    db::ensure_migrated(&pool).await?;
+    let (pool, keys) = args.db.open(8).await?;
     let records: Vec<_> = lines
         .iter()
         .map(|l| carepath_identity::Record::of(&l.person))
@@ -108,7 +129,7 @@ async fn import(args: FileArgs) -> Result<()> {
         "estimating the matching model on the registry and the file's {} lines",
         lines.len()
     );
-    let model = std::sync::Arc::new(model_store::estimate(&pool, &records, true).await?);
+    let model = std::sync::Arc::new(model_store::estimate(&pool, &keys, &records, true).await?);
     let progress = file::progress(lines.len(), "importing");
     let (mut linked, mut created, mut skipped) = (0u64, 0u64, 0u64);
     let mut reviews = Vec::new();
@@ -116,9 +137,9 @@ async fn import(args: FileArgs) -> Result<()> {
     // run one after the other, so the second finds the first.
     let mut outcomes = futures::stream::iter(lines.iter())
         .map(|line| {
-            let (pool, model) = (pool.clone(), model.clone());
+            let (pool, model, keys) = (pool.clone(), model.clone(), keys.clone());
             async move {
-                let outcome = patients::import_one(&pool, &model, &line.person)
+                let outcome = patients::import_one(&pool, &keys, &model, &line.person)
                     .await
                     .with_context(|| format!("line {}: importing", line.number))?;
                 anyhow::Ok((line, outcome))
@@ -159,16 +180,15 @@ async fn import(args: FileArgs) -> Result<()> {
 
 async fn match_file(args: FileArgs) -> Result<()> {
     let lines = file::read(&args.file)?;
-    let pool = db::connect(&args.db.database_url, 8).await?;
-    db::ensure_migrated(&pool).await?;
+    let (pool, keys) = args.db.open(8).await?;
     let model = std::sync::Arc::new(model_store::current(&pool).await?);
     let progress = file::progress(lines.len(), "matching");
     let mut results = futures::stream::iter(lines.iter())
         .map(|line| {
-            let (pool, model) = (pool.clone(), model.clone());
+            let (pool, model, keys) = (pool.clone(), model.clone(), keys.clone());
             async move {
                 let mut conn = pool.acquire().await?;
-                let outcome = patients::match_only(&mut conn, &model, &line.person).await?;
+                let outcome = patients::match_only(&mut conn, &keys, &model, &line.person).await?;
                 anyhow::Ok(line_result(&line.person.external_id, &outcome))
             }
         })
@@ -196,9 +216,8 @@ fn line_result(external_id: &str, outcome: &MatchOutcome) -> Value {
 }
 
 async fn train(args: DbArgs) -> Result<()> {
-    let pool = db::connect(&args.database_url, 4).await?;
-    db::ensure_migrated(&pool).await?;
-    let model = model_store::estimate(&pool, &[], true).await?;
+    let (pool, keys) = args.open(4).await?;
+    let model = model_store::estimate(&pool, &keys, &[], true).await?;
     println!("{}", serde_json::to_string(&model.provenance)?);
     println!(
         "{:<14} {:<18} {:>8} {:>10} {:>8}",

@@ -17,25 +17,32 @@ use carepath_activities::Vendors;
 use sqlx::PgPool;
 
 use crate::consult::AsyncConsult;
-use crate::consult::config::ConsultConfig;
 use crate::consult::intake::Questionnaires;
 use crate::feeds::Feed;
 use crate::{Engine, EngineConfig, Registry, Settings};
 
 /// The built-in workflows and the telehealth journey, registered under their
-/// names at version 1 (the telehealth journey also at its current version).
+/// names at version 1 (the telehealth journey also at its current version),
+/// with `settings`' journey timings and patient registry keys.
+///
+/// # Errors
+/// A bundled questionnaire that cannot be read; no search key while PHI is
+/// encrypted ([`Settings::registry_keys`]).
 pub fn registry(
     pool: &PgPool,
     vendors: &Arc<Vendors>,
-    consult: &ConsultConfig,
+    settings: &Settings,
 ) -> anyhow::Result<Registry> {
     let questionnaires = Arc::new(Questionnaires::bundled()?);
+    let keys = settings.registry_keys()?;
+    let consult = &settings.consult;
     let consult_journey = || {
         AsyncConsult::new(
             vendors.clone(),
             pool.clone(),
             consult.clone(),
             questionnaires.clone(),
+            keys.clone(),
         )
     };
     Ok(Registry::new()
@@ -80,7 +87,7 @@ pub fn engine_and_feeds(
     config: EngineConfig,
 ) -> anyhow::Result<(Engine, Vec<Feed>)> {
     let clients = Vendors::new(&settings.vendors, pool)?;
-    let registry = registry(pool, &clients, &settings.consult)?;
+    let registry = registry(pool, &clients, settings)?;
     let sources = crate::webhooks::sources(&settings.vendors, &settings.webhook_secrets)?;
     let vault = settings.vault();
     let feeds = crate::feeds::declared(&clients, &settings.vendors, &sources, &vault);

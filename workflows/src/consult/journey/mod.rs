@@ -65,6 +65,8 @@ pub struct AsyncConsult {
     patient_guards: bool,
     /// The patient-matching model, shared by this process's journeys.
     models: crate::consult::patients::ModelCache,
+    /// What the patient registry hashes and seals with.
+    keys: crate::consult::patients::Keys,
 }
 
 impl AsyncConsult {
@@ -73,12 +75,14 @@ impl AsyncConsult {
         pool: PgPool,
         config: ConsultConfig,
         questionnaires: Arc<Questionnaires>,
+        keys: crate::consult::patients::Keys,
     ) -> Self {
         Self {
             vendors,
             pool,
             config,
             questionnaires,
+            keys,
             models: Default::default(),
             patient_guards: true,
         }

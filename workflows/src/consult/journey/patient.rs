@@ -27,10 +27,10 @@ impl AsyncConsult {
         let who = patients::person_of(&intake.patient);
         ctx.set_phase("matching_patient");
         let (pool, journey, person) = (self.pool.clone(), ctx.journey_id(), who.clone());
-        let models = self.models.clone();
+        let (models, keys) = (self.models.clone(), self.keys.clone());
         let matched: MatchOutcome = ctx
             .step(super::MATCH_STEP, |_| async move {
-                Ok(patients::match_or_create(&pool, &models, journey, &person).await?)
+                Ok(patients::match_or_create(&pool, &keys, &models, journey, &person).await?)
             })
             .await?;
         let (patient_id, linked) = match matched.patient_id {
@@ -41,9 +41,9 @@ impl AsyncConsult {
             }
         };
         if linked {
-            let (pool, journey) = (self.pool.clone(), ctx.journey_id());
+            let (pool, journey, keys) = (self.pool.clone(), ctx.journey_id(), self.keys.clone());
             ctx.step("refresh_patient_contact", |_| async move {
-                Ok(patients::refresh_contact(&pool, patient_id, journey, &who).await?)
+                Ok(patients::refresh_contact(&pool, &keys, patient_id, journey, &who).await?)
             })
             .await?;
         }
@@ -66,9 +66,10 @@ impl AsyncConsult {
                 (Some("link"), Some(id)) => return Ok((id, true)),
                 (Some("create"), _) => {
                     let (pool, journey, who) = (self.pool.clone(), ctx.journey_id(), who.clone());
+                    let keys = self.keys.clone();
                     let id = ctx
                         .step("create_patient_record", |_| async move {
-                            Ok(patients::create_for(&pool, journey, &who).await?)
+                            Ok(patients::create_for(&pool, &keys, journey, &who).await?)
                         })
                         .await?;
                     return Ok((id, false));

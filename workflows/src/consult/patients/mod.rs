@@ -5,7 +5,15 @@
 //! every record its blocking keys find (`carepath_identity`), under
 //! advisory locks on those keys only — matches of different people never
 //! wait for each other.
+//!
+//! It holds no PHI in clear (issue 17): records are filed under the keyed
+//! hashes of their blocking keys, and their compared fields are sealed
+//! under their patient's data key ([`keys`]); a match opens only the
+//! block it read, in memory. [`forget`] takes a patient out of every
+//! lookup; destroying their key then makes their records unreadable.
 
+mod convert;
+pub mod keys;
 pub mod match_fields;
 pub mod model_store;
 pub mod records;
@@ -23,7 +31,10 @@ use uuid::Uuid;
 /// The compared fields and their level names, and why a link-level score
 /// goes to review: for those who show a match.
 pub use carepath_identity::{Hold, compare::Field};
+pub use convert::seal_registry;
+pub use keys::{Keys, NoSearchKey};
 pub use model_store::ModelCache;
+pub use records::forget;
 use records::{Locks, Source, Stored};
 pub use registry::{clinical_id, exists, set_clinical_id};
 
@@ -101,6 +112,7 @@ pub fn person_of(p: &super::input::Patient) -> Person {
 /// A database error.
 pub async fn match_or_create(
     pool: &PgPool,
+    keys: &Keys,
     cache: &ModelCache,
     journey_id: Uuid,
     who: &Person,
@@ -108,7 +120,7 @@ pub async fn match_or_create(
     let model = cache.get(pool).await?;
     let record = Record::of(who);
     let mut tx = records::begin(pool).await?;
-    let found = records::candidates(&mut tx, &record, Some(journey_id), Locks::Take).await?;
+    let found = records::candidates(&mut tx, keys, &record, Some(journey_id), Locks::Take).await?;
     if let Some(id) = found.filed {
         let created = registry::created_by(&mut tx, journey_id).await? == Some(id);
         tx.commit().await?;
@@ -125,7 +137,7 @@ pub async fn match_or_create(
         });
     }
     let source = Source::Journey(journey_id);
-    let outcome = decide_and_file(&mut tx, &model, who, &record, found, source).await?;
+    let outcome = decide_and_file(&mut tx, keys, &model, who, &record, found, source).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -134,13 +146,19 @@ pub async fn match_or_create(
 /// files the person.
 async fn decide_and_file(
     tx: &mut PgConnection,
+    keys: &Keys,
     model: &Model,
     who: &Person,
     record: &Record,
     found: records::Candidates,
     source: Source,
 ) -> Result<MatchOutcome, sqlx::Error> {
-    let records::Candidates { found, capped, .. } = found;
+    let records::Candidates {
+        found,
+        capped,
+        patient_keys,
+        ..
+    } = found;
     if !capped.is_empty() {
         // The kinds of key only: never their values.
         tracing::warn!(keys = ?capped, "a blocking key reached its row cap: no patient is created without a review");
@@ -150,12 +168,20 @@ async fn decide_and_file(
         Decision::Link => {
             let patient = outcome.candidates.first().map(|c| c.patient_id);
             if let Some(p) = patient {
-                records::insert(tx, p, Some(&who.external_id), source, record).await?;
+                // The key read with the candidates: no second look-up.
+                let key = match patient_keys.get(&p) {
+                    Some(k) => Some(k.clone()),
+                    None => keys::patient_key(keys, tx, p)
+                        .await
+                        .map_err(keys::db_error)?,
+                };
+                let external = Some(who.external_id.as_str());
+                records::insert(tx, keys, key.as_ref(), p, external, source, record).await?;
             }
             patient
         }
         Decision::Review => None,
-        Decision::Create => Some(registry::create(tx, who, record, source).await?),
+        Decision::Create => Some(registry::create(tx, keys, who, record, source).await?),
     };
     Ok(MatchOutcome {
         patient_id,
@@ -209,11 +235,12 @@ fn rank(model: &Model, record: &Record, found: &[Stored], capped: bool) -> Match
 /// A database error.
 pub async fn match_only(
     conn: &mut PgConnection,
+    keys: &Keys,
     model: &Model,
     who: &Person,
 ) -> Result<MatchOutcome, sqlx::Error> {
     let record = Record::of(who);
-    let found = records::candidates(conn, &record, None, Locks::None).await?;
+    let found = records::candidates(conn, keys, &record, None, Locks::None).await?;
     let capped = !found.capped.is_empty();
     Ok(MatchOutcome {
         capped: found.capped.iter().map(|k| (*k).to_owned()).collect(),
@@ -228,12 +255,13 @@ pub async fn match_only(
 /// A database error.
 pub async fn current_candidates(
     pool: &PgPool,
+    keys: &Keys,
     cache: &ModelCache,
     who: &Person,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     let model = cache.get(pool).await?;
     let mut conn = pool.acquire().await?;
-    Ok(match_only(&mut conn, &model, who).await?.candidates)
+    Ok(match_only(&mut conn, keys, &model, who).await?.candidates)
 }
 
 /// One line of an import: matched and filed like an intake, under the
@@ -243,16 +271,18 @@ pub async fn current_candidates(
 /// A database error.
 pub async fn import_one(
     pool: &PgPool,
+    keys: &Keys,
     model: &Model,
     who: &Person,
 ) -> Result<Option<MatchOutcome>, sqlx::Error> {
     let record = Record::of(who);
     let mut tx = records::begin(pool).await?;
-    let found = records::candidates(&mut tx, &record, None, Locks::Take).await?;
-    if records::imported(&mut tx, &who.external_id).await? {
+    let found = records::candidates(&mut tx, keys, &record, None, Locks::Take).await?;
+    if records::imported(&mut tx, keys, &who.external_id).await? {
         return Ok(None);
     }
-    let outcome = decide_and_file(&mut tx, model, who, &record, found, Source::Import).await?;
+    let source = Source::Import;
+    let outcome = decide_and_file(&mut tx, keys, model, who, &record, found, source).await?;
     tx.commit().await?;
     Ok(Some(outcome))
 }
@@ -264,6 +294,7 @@ pub async fn import_one(
 /// A database error.
 pub async fn create_for(
     pool: &PgPool,
+    keys: &Keys,
     journey_id: Uuid,
     who: &Person,
 ) -> Result<Uuid, sqlx::Error> {
@@ -271,53 +302,53 @@ pub async fn create_for(
     let mut tx = pool.begin().await?;
     let id = match registry::created_by(&mut tx, journey_id).await? {
         Some(id) => {
-            file_once(&mut tx, id, journey_id, who, &record).await?;
+            file_once(&mut tx, keys, id, journey_id, who, &record).await?;
             id
         }
-        None => registry::create(&mut tx, who, &record, Source::Journey(journey_id)).await?,
+        None => {
+            let source = Source::Journey(journey_id);
+            registry::create(&mut tx, keys, who, &record, source).await?
+        }
     };
     tx.commit().await?;
     Ok(id)
 }
 
 /// A returning patient: the intake is filed as one of their records (once
-/// per journey), and their newest phone and email become the ones on file.
+/// per journey), so their newest phone and email are on file (sealed, in
+/// that record: the patient row holds no contact since issue 17).
 ///
 /// # Errors
 /// A database error.
 pub async fn refresh_contact(
     pool: &PgPool,
+    keys: &Keys,
     id: Uuid,
     journey_id: Uuid,
     who: &Person,
 ) -> Result<(), sqlx::Error> {
     let record = Record::of(who);
     let mut tx = pool.begin().await?;
-    file_once(&mut tx, id, journey_id, who, &record).await?;
-    registry::refresh_contact(&mut tx, id, &record).await?;
+    file_once(&mut tx, keys, id, journey_id, who, &record).await?;
     tx.commit().await
 }
 
 /// Files the journey's intake as a record of patient `id`, unless it was.
 async fn file_once(
     tx: &mut PgConnection,
+    keys: &Keys,
     id: Uuid,
     journey_id: Uuid,
     who: &Person,
     record: &Record,
 ) -> Result<(), sqlx::Error> {
     if records::of_journey(tx, journey_id).await?.is_none() {
+        let key = keys::patient_key(keys, tx, id)
+            .await
+            .map_err(keys::db_error)?;
         let source = Source::Journey(journey_id);
-        records::insert(tx, id, Some(&who.external_id), source, record).await?;
+        let external = Some(who.external_id.as_str());
+        records::insert(tx, keys, key.as_ref(), id, external, source, record).await?;
     }
     Ok(())
-}
-
-/// Files a record for every patient that has none (patients created before
-/// records existed), from what the patient row holds. Idempotent.
-///
-/// # Errors
-/// A database error.
-pub async fn backfill_records(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    registry::backfill(pool).await
 }

@@ -10,9 +10,8 @@ use carepath_identity::{Person, Record};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::Candidate;
 use super::records;
-use super::registry::{self, PatientRow};
+use super::{Candidate, Keys};
 
 /// One compared field of the incoming person and of a candidate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,43 +66,25 @@ impl Shown {
 
     /// A candidate as the registry holds them: the compared record's fields
     /// (normalised: what the levels describe — a patient's records may
-    /// carry a nickname or a married name their first intake did not), each
-    /// falling back to the patient row where the record has nothing.
-    fn on_file(row: Option<&PatientRow>, record: Option<&Record>) -> Shown {
+    /// carry a nickname or a married name their first intake did not),
+    /// opened in memory.
+    fn on_file(record: Option<&Record>) -> Shown {
         let dob = record
             .and_then(|r| r.dob)
-            .or(row.map(|p| p.date_of_birth))
             .map(|d| d.format("%Y-%m-%d").to_string());
         let address = record.and_then(|r| {
             let parts = [r.address_line.as_deref(), r.postal_code.as_deref()];
             joined(&parts.map(Option::unwrap_or_default), ", ")
         });
         Shown([
-            either(
-                record.map(|r| r.given.as_str()),
-                row.map(|p| p.first_name.as_str()),
-            ),
-            either(
-                record.map(|r| r.family.as_str()),
-                row.map(|p| p.last_name.as_str()),
-            ),
+            record.and_then(|r| text(&r.given)),
+            record.and_then(|r| text(&r.family)),
             dob,
             address,
-            either(
-                record.and_then(|r| r.phone.as_deref()),
-                row.and_then(|p| p.phone.as_deref()),
-            ),
-            either(
-                record.and_then(|r| r.email.as_deref()),
-                row.and_then(|p| p.email.as_deref()),
-            ),
+            record.and_then(|r| r.phone.as_deref().and_then(text)),
+            record.and_then(|r| r.email.as_deref().and_then(text)),
         ])
     }
-}
-
-/// `first` as [`text`], or else `second`.
-fn either(first: Option<&str>, second: Option<&str>) -> Option<String> {
-    first.and_then(text).or_else(|| second.and_then(text))
 }
 
 /// `value` trimmed, or `None` when blank.
@@ -123,35 +104,48 @@ fn joined(parts: &[&str], separator: &str) -> Option<String> {
 }
 
 /// Each of `candidates` (in their order) beside `incoming`, field by field:
-/// the candidate's values from its patient row and the record it was scored
-/// on (two queries, whatever the number of candidates).
+/// the candidate's values from the record it was scored on (or, for an
+/// outcome recorded before candidates named their record, the patient's
+/// newest), opened in memory; a patient erased since shows nothing.
 ///
 /// # Errors
-/// A database error.
+/// A database error; a record that does not open.
 pub async fn side_by_side(
     pool: &PgPool,
+    keys: &Keys,
     incoming: &Person,
     candidates: Vec<Candidate>,
 ) -> Result<Vec<SideBySide>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let record_ids: Vec<i64> = candidates.iter().filter_map(|c| c.record_id).collect();
-    let records: HashMap<i64, Record> = records::by_ids(&mut conn, &record_ids)
+    let records: HashMap<i64, Record> = records::by_ids(&mut conn, keys, &record_ids)
         .await?
         .into_iter()
         .map(|s| (s.id, s.record))
         .collect();
-    let patient_ids: Vec<Uuid> = candidates.iter().map(|c| c.patient_id).collect();
-    let rows: HashMap<Uuid, PatientRow> = registry::rows(&mut conn, &patient_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
+    let unnamed: Vec<Uuid> = candidates
+        .iter()
+        .filter(|c| c.record_id.is_none())
+        .map(|c| c.patient_id)
         .collect();
+    let newest: HashMap<Uuid, Record> = if unnamed.is_empty() {
+        HashMap::new()
+    } else {
+        records::newest_of(&mut conn, keys, &unnamed)
+            .await?
+            .into_iter()
+            .map(|s| (s.patient_id, s.record))
+            .collect()
+    };
     let theirs = Shown::incoming(incoming);
     Ok(candidates
         .into_iter()
         .map(|candidate| {
-            let record = candidate.record_id.and_then(|id| records.get(&id));
-            let ours = Shown::on_file(rows.get(&candidate.patient_id), record);
+            let record = match candidate.record_id {
+                Some(id) => records.get(&id),
+                None => newest.get(&candidate.patient_id),
+            };
+            let ours = Shown::on_file(record);
             SideBySide {
                 fields: pairs(&theirs, &ours, &candidate),
                 candidate,
@@ -177,7 +171,6 @@ fn pairs(theirs: &Shown, ours: &Shown, candidate: &Candidate) -> Vec<FieldPair> 
 mod tests {
     use super::*;
     use carepath_identity::Address;
-    use chrono::NaiveDate;
 
     fn person() -> Person {
         Person {
@@ -210,20 +203,12 @@ mod tests {
         );
     }
 
-    /// Names come from the patient row, the rest from the compared record;
-    /// each side stands in for the other where it has nothing.
+    /// A candidate reads from the compared record, normalised; without
+    /// one, nothing.
     #[test]
-    fn a_candidate_reads_from_its_row_and_its_record() {
+    fn a_candidate_reads_from_its_record() {
         let record = Record::of(&person());
-        let row = PatientRow {
-            id: Uuid::nil(),
-            first_name: "María".into(),
-            last_name: "González".into(),
-            date_of_birth: NaiveDate::from_ymd_opt(1985, 3, 14).unwrap_or_default(),
-            phone: Some("+14155559999".into()),
-            email: None,
-        };
-        let shown = Shown::on_file(Some(&row), Some(&record));
+        let shown = Shown::on_file(Some(&record));
         // The compared record's name, which the level describes.
         assert_eq!(shown.get(Field::GivenName).as_deref(), Some("maria"));
         assert_eq!(shown.get(Field::Phone).as_deref(), Some("+14155550001"));
@@ -232,11 +217,7 @@ mod tests {
             shown.get(Field::Address).as_deref(),
             Some("1 main st apt 4, 94601")
         );
-        let no_record = Shown::on_file(Some(&row), None);
-        assert_eq!(no_record.get(Field::GivenName).as_deref(), Some("María"));
-        assert_eq!(no_record.get(Field::Phone).as_deref(), Some("+14155559999"));
-        assert_eq!(no_record.get(Field::Address), None);
-        let no_row = Shown::on_file(None, Some(&record));
-        assert_eq!(no_row.get(Field::GivenName).as_deref(), Some("maria"));
+        let none = Shown::on_file(None);
+        assert_eq!(none.get(Field::GivenName), None);
     }
 }

@@ -18,6 +18,10 @@ lint:
 bench journeys="2000" steps="10" workers="2":
     cargo run --release -- bench steps --journeys {{journeys}} --steps {{steps}} --workers {{workers}}
 
+# Durable steps/s with PHI encryption at rest off and on, alternated, and the ratio.
+bench-encryption journeys="2000" rounds="3":
+    cargo run --release -- bench encryption --journeys {{journeys}} --rounds {{rounds}} --latency-samples 0
+
 # Worker memory with 10,000 journeys in flight.
 bench-rss:
     cargo run --release -- bench steps --journeys 10000 --steps 10 --workers 2 --latency-samples 20

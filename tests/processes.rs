@@ -345,6 +345,18 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
     );
     const RING: &str = "k1:c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS1vZi0zMiE=";
     env.push(("CAREPATH_KEY_RING".into(), RING.into()));
+    // ... and, sealing the registry, the key its blocking keys are hashed under.
+    let without_search_key: Vec<(&str, &str)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (ok, text) = carepath(
+        &["config", "check", "--config", &config],
+        &without_search_key,
+    );
+    assert!(!ok && text.contains("CAREPATH_SEARCH_KEY"), "{text}");
+    env.push((
+        "CAREPATH_SEARCH_KEY".into(),
+        "s3cret-search-key-of-at-least-32-bytes".into(),
+    ));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (ok, text) = carepath(&["config", "check", "--config", &config], &env);
     assert!(ok, "{text}");
@@ -353,8 +365,10 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
         "config check printed the key ring:\n{text}"
     );
     assert!(text.contains("reachable and migrated"), "{text}");
-    // No search key: production starts, and says what it cannot do.
-    assert!(text.contains("CAREPATH_SEARCH_KEY is not set"), "{text}");
+    assert!(
+        text.contains("PHI at rest: sealed; new data keys wrapped under KEK k1"),
+        "{text}"
+    );
     // No webhook secret is set: the check says every delivery would be refused.
     assert!(text.contains("CAREPATH_PHARMACY_WEBHOOK_SECRET"), "{text}");
     assert!(

@@ -18,16 +18,16 @@ use crate::private_pg::{self, Durability};
 pub struct StepsArgs {
     /// Journeys in the throughput run.
     #[arg(long, default_value_t = 2000)]
-    journeys: usize,
+    pub(crate) journeys: usize,
     /// No-op steps per journey in the throughput run.
     #[arg(long, default_value_t = 10)]
-    steps: u64,
+    pub(crate) steps: u64,
     /// Worker processes.
     #[arg(long, default_value_t = 2)]
-    workers: usize,
+    pub(crate) workers: usize,
     /// Journeys each worker runs at once.
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Sequential 5-step journeys timed one at a time for the latency figures.
     #[arg(long, default_value_t = 200)]
     latency_samples: usize,
@@ -98,7 +98,7 @@ async fn measure_latency(engine: &Engine, pool: &PgPool, run: &str, samples: usi
     Ok(())
 }
 
-async fn start_many(engine: &Engine, run: &str, n: usize, steps: u64) -> Result<()> {
+pub(crate) async fn start_many(engine: &Engine, run: &str, n: usize, steps: u64) -> Result<()> {
     let starters = 8;
     let mut handles = Vec::new();
     for s in 0..starters {
@@ -117,8 +117,9 @@ async fn start_many(engine: &Engine, run: &str, n: usize, steps: u64) -> Result<
     Ok(())
 }
 
-/// From the workers' start to the last completion, as PostgreSQL timed it.
-async fn measure_drain(pool: &PgPool, run: &str, args: &StepsArgs) -> Result<()> {
+/// From the workers' start to the last completion, as PostgreSQL timed it;
+/// returns the steps per second.
+pub(crate) async fn measure_drain(pool: &PgPool, run: &str, args: &StepsArgs) -> Result<f64> {
     let from: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let pattern = format!("{run}-tp-%");
@@ -157,7 +158,7 @@ async fn measure_drain(pool: &PgPool, run: &str, args: &StepsArgs) -> Result<()>
         args.journeys as f64 / secs,
         secs
     );
-    Ok(())
+    Ok(total_steps / secs)
 }
 
 async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
@@ -193,6 +194,16 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn spawn_workers(url: &str, n: usize, concurrency: usize) -> Result<Vec<Child>> {
+    spawn_workers_with(url, n, concurrency, &[])
+}
+
+/// `n` worker processes with `env` set besides the database.
+pub(crate) fn spawn_workers_with(
+    url: &str,
+    n: usize,
+    concurrency: usize,
+    env: &[(&str, &str)],
+) -> Result<Vec<Child>> {
     let exe = std::env::current_exe().context("locating the carepath binary")?;
     (0..n)
         .map(|i| {
@@ -200,6 +211,7 @@ fn spawn_workers(url: &str, n: usize, concurrency: usize) -> Result<Vec<Child>> 
                 .arg("worker")
                 .arg("--concurrency")
                 .arg(concurrency.to_string())
+                .envs(env.iter().copied())
                 .env("DATABASE_URL", url)
                 .env("HOSTNAME", format!("bench-{i}"))
                 .env("RUST_LOG", "warn")
@@ -210,7 +222,7 @@ fn spawn_workers(url: &str, n: usize, concurrency: usize) -> Result<Vec<Child>> 
         .collect()
 }
 
-fn stop_workers(workers: &mut [Child]) {
+pub(crate) fn stop_workers(workers: &mut [Child]) {
     for w in workers.iter() {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(w.id() as i32),

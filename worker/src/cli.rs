@@ -82,6 +82,8 @@ enum BenchCommand {
     Search(crate::bench_search::SearchArgs),
     /// The operator console's pages on a database of many journeys: latency per page.
     Console(crate::bench_console::ConsoleArgs),
+    /// Durable no-op steps/s with PHI encryption at rest off and on, alternated: the ratio.
+    Encryption(crate::bench_encryption::EncryptionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -387,6 +389,10 @@ async fn run_bench(which: BenchCommand) -> Result<()> {
         BenchCommand::Console(args) => {
             logging::init("error"); // its load is slow statements by design
             crate::bench_console::run(args).await
+        }
+        BenchCommand::Encryption(args) => {
+            logging::init("warn");
+            crate::bench_encryption::run(args).await
         }
         BenchCommand::Webhooks(args) => {
             logging::init("warn");

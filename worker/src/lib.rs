@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_console;
+pub mod bench_encryption;
 pub mod bench_match;
 pub mod bench_search;
 pub mod cli;

@@ -1,0 +1,96 @@
+//! `carepath bench encryption`: what sealing PHI at rest costs a durable
+//! step — the throughput run of `bench steps` (journeys of no-op steps, all
+//! in flight, worker processes against a PostgreSQL with durable commits)
+//! with encryption off and on, alternated round by round on one database
+//! so that both see the same noise, reported as the ratio of their medians.
+//! The no-op workflow marks nothing, so with encryption on its input and
+//! every step's output are sealed (the engine's default for unmarked
+//! payloads), and each journey gets its own data key.
+
+use anyhow::Result;
+use carepath_workflows::settings::KeyRingSetting;
+use carepath_workflows::{EngineConfig, Settings, builtin};
+use clap::Args;
+use uuid::Uuid;
+
+use crate::bench::{StepsArgs, measure_drain, spawn_workers_with, start_many, stop_workers};
+use crate::db;
+use crate::private_pg::{self, Durability};
+
+/// `carepath bench encryption`.
+#[derive(Debug, Args)]
+pub struct EncryptionArgs {
+    #[command(flatten)]
+    steps: StepsArgs,
+    /// Rounds, each one run off and one run on (their order alternating).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// Runs the comparison; prints each run and the ratio.
+///
+/// # Errors
+/// A database or worker process that cannot be started, a run that does
+/// not finish.
+pub async fn run(args: EncryptionArgs) -> Result<()> {
+    let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
+    let pool = db::connect(&url, 32).await?;
+    db::migrate(&pool).await?;
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for sealed in order {
+            println!(
+                "round {} — encryption {}",
+                round + 1,
+                if sealed { "on" } else { "off" }
+            );
+            let rate = once(&pool, &url, &args.steps, sealed).await?;
+            if sealed {
+                on.push(rate)
+            } else {
+                off.push(rate)
+            }
+        }
+    }
+    let (off, on) = (median(&mut off), median(&mut on));
+    println!(
+        "median steps/s: off {off:.0}, on {on:.0}; on/off = {:.3} ({:.1}% {})",
+        on / off,
+        ((on / off) - 1.0).abs() * 100.0,
+        if on < off { "slower" } else { "faster" }
+    );
+    Ok(())
+}
+
+async fn once(pool: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) -> Result<f64> {
+    let settings = Settings {
+        key_ring: if sealed {
+            KeyRingSetting::Development
+        } else {
+            KeyRingSetting::Off
+        },
+        ..Settings::default()
+    };
+    let engine = builtin::engine(pool, &settings, EngineConfig::default())?;
+    let run = Uuid::new_v4().simple().to_string();
+    start_many(&engine, &run, args.journeys, args.steps).await?;
+    let env: &[(&str, &str)] = if sealed {
+        &[]
+    } else {
+        &[("CAREPATH_PHI_ENCRYPTION", "off")]
+    };
+    let mut workers = spawn_workers_with(url, args.workers, args.concurrency, env)?;
+    let rate = measure_drain(pool, &run, args).await;
+    stop_workers(&mut workers);
+    rate
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}

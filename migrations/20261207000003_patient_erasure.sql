@@ -5,3 +5,6 @@
 -- longer findable (its blocking keys forgotten).
 ALTER TABLE carepath.patients ADD COLUMN erased_at timestamptz;
 ALTER TABLE carepath.patients ADD COLUMN erase_reason text;
+
+-- Retention looks for patients not erased and older than its period.
+CREATE INDEX patients_retained ON carepath.patients (created_at) WHERE erased_at IS NULL;

@@ -297,8 +297,22 @@ async fn workers_estimate_a_model_once_the_registry_is_big_enough_and_again_when
             .expect("check"),
         "grown by over a fifth"
     );
-    let model = model_store::current(&db.pool).await.expect("the model");
+    let model = model_store::current(&db.pool, &keys)
+        .await
+        .expect("the model");
     assert_eq!(model.registry_records, 1_500);
+    // Its name frequencies are the registry's names: stored sealed.
+    let stored: String = sqlx::query_scalar(
+        "SELECT model::text FROM carepath.match_models ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("stored model");
+    assert!(
+        stored.starts_with("{\"$sealed\""),
+        "{}",
+        &stored[..stored.len().min(80)]
+    );
     assert!(
         matches!(
             model.provenance,

@@ -430,6 +430,26 @@ async fn keys_rotate_under_load_and_a_moved_ciphertext_does_not_open() {
             .expect("count");
     assert_eq!(failed, 0);
 
+    // A process whose ring lacks the KEK in use, or holds another key under
+    // its id, is refused at start, naming the KEK.
+    for (ring, says) in [
+        (K1.to_owned(), "\"k2\""),
+        (
+            format!("k2:{}", &K1[3..]),
+            "the key ring's key-encryption key \"k2\"",
+        ),
+    ] {
+        let check = tokio::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .args(["config", "check"])
+            .env("DATABASE_URL", &stack.db.url)
+            .env("CAREPATH_KEY_RING", &ring)
+            .output()
+            .await
+            .expect("carepath config check");
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(!check.status.success() && text.contains(says), "{text}");
+    }
+
     // A sealed value moved to another journey's row does not open there.
     sqlx::query("UPDATE carepath.journeys SET input = (SELECT input FROM carepath.journeys WHERE id = $1) WHERE id = $2")
         .bind(ids[0])

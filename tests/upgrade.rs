@@ -186,7 +186,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
          DROP FUNCTION carepath.locked_candidates, carepath.match_fields_of;
          DROP TABLE carepath.match_models, carepath.patient_records, carepath.bulk_operations,
                     carepath.console_sessions;
-         ALTER TABLE carepath.patients ALTER COLUMN created_by_journey SET NOT NULL;",
+         ALTER TABLE carepath.patients ALTER COLUMN created_by_journey SET NOT NULL;
+         ALTER TABLE carepath.patients DROP COLUMN erased_at, DROP COLUMN erase_reason;",
     )
     .execute(&pool)
     .await

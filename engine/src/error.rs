@@ -132,7 +132,9 @@ impl From<crate::vault::VaultError> for WorkflowError {
         use crate::vault::VaultError as V;
         match e {
             V::Database(e) => Self::Database(e),
-            V::Ring(_) | V::UnknownKek(_) | V::Wrapper(_) => Self::Interrupted(e.to_string()),
+            V::Ring(_) | V::UnknownKek(_) | V::KekMismatch(_) | V::Wrapper(_) => {
+                Self::Interrupted(e.to_string())
+            }
             V::Erased => Self::Failed("the journey's PHI was erased: it cannot run again".into()),
             V::Tampered | V::Corrupt | V::MissingKey(_) => {
                 Self::Failed(format!("a stored value cannot be read: {e}"))
@@ -224,6 +226,10 @@ impl EngineError {
         match self {
             EngineError::Database(e) => refuses_forever(e),
             EngineError::Invalid { .. } => true,
+            // A value erased, altered or moved will not open on another try;
+            // the key ring's problems are fixed by configuration.
+            EngineError::Vault(crate::vault::VaultError::Database(e)) => refuses_forever(e),
+            EngineError::Vault(v) => !v.is_key_ring_problem(),
             _ => false,
         }
     }
@@ -235,6 +241,35 @@ impl EngineError {
         Self::Invalid {
             path: e.path_under(root),
             problem: e.problem.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::VaultError;
+
+    /// The inbox router parks an event whose data error will recur and goes
+    /// on; any other error rolls its pass back to try again. An event for a
+    /// journey whose PHI was erased must be parked, or it would hold every
+    /// event behind it; a key ring that cannot unwrap is everybody's
+    /// problem, fixed by configuration, and parks nothing.
+    #[test]
+    fn erased_or_altered_values_are_data_errors_and_key_ring_problems_are_not() {
+        for e in [
+            VaultError::Erased,
+            VaultError::Tampered,
+            VaultError::Corrupt,
+        ] {
+            assert!(EngineError::Vault(e).is_data_error());
+        }
+        for e in [
+            VaultError::UnknownKek("k1".into()),
+            VaultError::KekMismatch("k1".into()),
+            VaultError::Wrapper("down".into()),
+        ] {
+            assert!(!EngineError::Vault(e).is_data_error());
         }
     }
 }

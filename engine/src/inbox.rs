@@ -119,9 +119,8 @@ impl Engine {
         let place = Place::inbox_body(&row.vendor, &row.dedup_key);
         match self.open_body(&mut **tx, &place, row.body.clone()).await {
             Ok(body) => Ok(body),
-            Err(
-                e @ (VaultError::Database(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_)),
-            ) => Err(e.into()),
+            Err(e @ VaultError::Database(_)) => Err(e.into()),
+            Err(e) if e.is_key_ring_problem() => Err(e.into()),
             Err(e) => Err(invalid(e.to_string())),
         }
     }

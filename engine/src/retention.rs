@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::store::data_keys;
+use crate::store::{data_keys, rejections};
 use crate::vault::erase::{Erasure, erase_journeys};
 
 /// How long each class of PHI is kept; `None` keeps it for good.
@@ -47,11 +47,11 @@ pub struct RetentionReport {
 }
 
 impl Engine {
-    /// One retention pass over every class `policy` limits (see the module).
+    /// One retention pass over every class `policy` limits (see the module),
+    /// in one transaction.
     ///
     /// # Errors
-    /// A database error: what the pass did before it is kept, classes are
-    /// committed one by one.
+    /// A database error: the pass erased nothing (the next one tries again).
     pub async fn retain_once(
         &self,
         policy: &RetentionPolicy,
@@ -89,8 +89,10 @@ impl Engine {
         if let Some(keep) = policy.inbox_bodies {
             report.inbox_bodies = erase_bodies(&mut tx, keep, batch).await?;
             // A day's key goes once its last body may have: a day after
-            // the later of the two periods its bodies are kept for.
-            let rejected = policy.rejected_webhooks.unwrap_or_default();
+            // the later of the two periods its bodies are kept for (a
+            // refused delivery's body is cleared after KEEP_HOURS anyway).
+            let cleared = Duration::from_secs(3600 * rejections::KEEP_HOURS as u64);
+            let rejected = policy.rejected_webhooks.unwrap_or(cleared).min(cleared);
             let after = keep.max(rejected) + Duration::from_secs(24 * 3600);
             report.inbox_days = destroy_days(&mut tx, after).await?;
         }

@@ -334,22 +334,41 @@ fn open_recorded(
     Ok((input, recorded))
 }
 
+/// How long a journey whose data key this process cannot unwrap waits
+/// before it is looked at again (by whichever worker, maybe one with the
+/// right key ring).
+const KEY_RING_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A journey whose sealed data does not open (erased, or altered) would
-/// fail the same way on every run: it fails now, saying why. A database
-/// error, or a KEK that cannot be used (the ring can be fixed), leaves it
-/// due.
+/// fail the same way on every run: it fails now, saying why. One whose data
+/// key this process's key ring cannot unwrap (a KEK missing or different:
+/// a rolling restart half done, a rotation run ahead of the workers) waits
+/// for a worker that can, saying why, and is not counted as a run without
+/// progress. A database error leaves it due.
 async fn sealed_unreadable(
     mut lock: JourneyLock,
     journey_id: Uuid,
     e: VaultError,
 ) -> Result<RunOutcome, EngineError> {
-    match e {
-        VaultError::Database(e) => return Err(e.into()),
-        VaultError::Ring(_) | VaultError::UnknownKek(_) | VaultError::Wrapper(_) => {
-            lock.release().await?;
-            return Err(EngineError::Vault(e));
-        }
-        _ => {}
+    if let VaultError::Database(e) = e {
+        return Err(e.into());
+    }
+    if e.is_key_ring_problem() {
+        tracing::warn!(%journey_id, error = %e, "journey waits for a worker whose key ring unwraps its data key");
+        let waiting_for = WaitingFor::Other("key_ring".into());
+        let mut tx = sqlx::Connection::begin(lock.conn()).await?;
+        journeys::wait_for_key_ring(
+            &mut *tx,
+            journey_id,
+            &waiting_for,
+            KEY_RING_RECHECK,
+            &e.to_string(),
+        )
+        .await?;
+        push_wakeup(&mut tx, journey_id, KEY_RING_RECHECK).await?;
+        tx.commit().await?;
+        lock.release().await?;
+        return Ok(RunOutcome::Suspended);
     }
     let message = match &e {
         VaultError::Erased => "this journey's PHI was erased: it cannot run again".to_owned(),

@@ -401,6 +401,20 @@ async fn run_bench(which: BenchCommand) -> Result<()> {
     }
 }
 
+/// Refuses to start with a key ring that cannot unwrap the data keys
+/// already stored (a KEK missing, or another key under its id).
+async fn check_key_ring(
+    pool: &sqlx::PgPool,
+    vault: &carepath_workflows::engine::Vault,
+) -> Result<()> {
+    carepath_workflows::engine::vault::verify::key_ring(pool, vault)
+        .await
+        .context(
+            "CAREPATH_KEY_RING cannot unwrap the data keys already stored: give every process \
+             the same ring, with each key-encryption key still in use (the current first)",
+        )
+}
+
 async fn run_worker(args: WorkerArgs) -> Result<()> {
     // Each in-flight journey holds one connection (its lock) and its steps may
     // use another; the queue needs a few of its own.
@@ -411,6 +425,7 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
         tracing::warn!("{warning}");
     }
     let (engine, feeds) = builtin::engine_and_feeds(&pool, &settings, args.tuning.engine_config())?;
+    check_key_ring(&pool, engine.vault()).await?;
     // Before any journey matches a patient: what an older carepath stored in
     // clear is hashed and sealed with this deployment's keys (migration
     // 20261207000002 cannot: the keys are not in the database).
@@ -451,6 +466,7 @@ async fn run_api(args: ApiArgs) -> Result<()> {
         tracing::warn!("{warning}");
     }
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
+    check_key_ring(&pool, engine.vault()).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use carepath_activities::config::AuthConfig;
 use carepath_activities::credentials::{self, Mode};
 use carepath_workflows::Settings;
@@ -36,9 +36,10 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         None => println!("configuration: none (the built-in defaults)"),
     }
     let mut problems = 0;
-    match Settings::load(args.config.as_deref()) {
+    let settings = Settings::load(args.config.as_deref());
+    match &settings {
         Ok(settings) => {
-            describe(&settings);
+            describe(settings);
             // What `builtin::registry` refuses: matching without its key.
             if let Err(error) = settings.registry_keys() {
                 problems += 1;
@@ -62,7 +63,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
             problems += 1;
             println!("database: REFUSED: DATABASE_URL is not set (worker and api need it)");
         }
-        Some(url) => match reachable(url).await {
+        Some(url) => match reachable(url, settings.as_ref().ok()).await {
             Ok(()) => println!("database: reachable and migrated"),
             Err(error) => {
                 problems += 1;
@@ -105,9 +106,15 @@ fn console_sign_in() -> Result<String, String> {
     })
 }
 
-async fn reachable(url: &str) -> Result<()> {
+async fn reachable(url: &str, settings: Option<&Settings>) -> Result<()> {
     let pool = db::connect(url, 1).await?;
-    db::ensure_migrated(&pool).await
+    db::ensure_migrated(&pool).await?;
+    if let Some(settings) = settings {
+        carepath_workflows::engine::vault::verify::key_ring(&pool, &settings.vault())
+            .await
+            .context("CAREPATH_KEY_RING cannot unwrap the data keys already stored")?;
+    }
+    Ok(())
 }
 
 fn describe(settings: &Settings) {

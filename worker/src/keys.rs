@@ -66,7 +66,7 @@ pub async fn run(command: KeysCommand) -> Result<()> {
                 .context("rotating the data keys (run it again to resume)")?;
             carepath_workflows::store::audit::record(
                 &pool,
-                "cli",
+                &crate::patients::cli_actor(),
                 "keys_rotate",
                 &done.current,
                 &json!({ "rewrapped": done.rewrapped }),
@@ -90,6 +90,9 @@ pub async fn run(command: KeysCommand) -> Result<()> {
 
 async fn open(args: &KeysArgs) -> Result<(sqlx::PgPool, Settings)> {
     let settings = Settings::load(args.config.as_deref())?;
+    for warning in settings.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let pool = db::connect(&args.database_url, 4).await?;
     db::ensure_migrated(&pool).await?;
     Ok((pool, settings))

@@ -138,3 +138,36 @@ pub async fn count_by_kek(db: impl PgExecutor<'_>) -> Result<Vec<(String, i64)>,
     .fetch_all(db)
     .await
 }
+
+/// The KEKs live keys are wrapped under, each once (a loose index scan of
+/// `data_keys_kek`: one probe per KEK, however many keys).
+///
+/// # Errors
+/// A database error.
+pub async fn live_keks(db: impl PgExecutor<'_>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE k AS (
+             (SELECT kek_id FROM carepath.data_keys WHERE wrapped IS NOT NULL ORDER BY kek_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT d.kek_id FROM carepath.data_keys d
+                      WHERE d.wrapped IS NOT NULL AND d.kek_id > k.kek_id ORDER BY d.kek_id LIMIT 1)
+               FROM k WHERE k.kek_id IS NOT NULL)
+         SELECT kek_id FROM k WHERE kek_id IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One live key wrapped under `kek`.
+///
+/// # Errors
+/// A database error.
+pub async fn one_under(db: impl PgExecutor<'_>, kek: &str) -> Result<Option<Row>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, owner, kek_id, wrapped FROM carepath.data_keys
+          WHERE wrapped IS NOT NULL AND kek_id = $1 LIMIT 1",
+    )
+    .bind(kek)
+    .fetch_optional(db)
+    .await
+}

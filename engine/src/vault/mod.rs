@@ -15,6 +15,7 @@ pub mod journey;
 pub mod marking;
 pub mod ring;
 pub mod rotate;
+pub mod verify;
 
 use std::fmt;
 use std::sync::Arc;
@@ -49,6 +50,14 @@ pub enum VaultError {
     /// A data key is wrapped under a KEK the ring does not hold.
     #[error("the key ring has no key-encryption key {0:?} (add it back as an older key)")]
     UnknownKek(String),
+    /// A data key does not unwrap with the ring's KEK of the id it names:
+    /// the ring holds another key under that id (or the wrapped key was
+    /// altered).
+    #[error(
+        "a data key does not unwrap with the key ring's key-encryption key {0:?}: the ring \
+         holds another key under that id"
+    )]
+    KekMismatch(String),
     /// The KEK could not be used.
     #[error("key-encryption key: {0}")]
     Wrapper(String),
@@ -70,6 +79,18 @@ pub enum VaultError {
     Database(#[from] sqlx::Error),
 }
 
+impl VaultError {
+    /// Whether this is the key ring's doing (a KEK missing, wrong, or
+    /// unusable): fixed by configuration, not by the data, so whatever met
+    /// it waits rather than fails.
+    pub fn is_key_ring_problem(&self) -> bool {
+        matches!(
+            self,
+            Self::Ring(_) | Self::UnknownKek(_) | Self::KekMismatch(_) | Self::Wrapper(_)
+        )
+    }
+}
+
 /// Who a data key belongs to (`carepath.data_keys.owner`): what it seals
 /// is erased with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +102,9 @@ pub enum Owner {
     /// The webhook bodies received on one day (UTC), erased together when
     /// the retention of webhook bodies has passed.
     InboxDay(chrono::NaiveDate),
+    /// The matching models estimated on the registry (their name
+    /// frequencies are names of the registry's patients).
+    MatchModels,
 }
 
 impl fmt::Display for Owner {
@@ -89,6 +113,7 @@ impl fmt::Display for Owner {
             Self::Journey(id) => write!(f, "journey:{id}"),
             Self::Patient(id) => write!(f, "patient:{id}"),
             Self::InboxDay(day) => write!(f, "inbox:{day}"),
+            Self::MatchModels => f.write_str("match_models"),
         }
     }
 }

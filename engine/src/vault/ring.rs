@@ -44,7 +44,8 @@ pub trait KeyWrapper: Send + Sync {
     ///
     /// # Errors
     /// [`VaultError::UnknownKek`] when the ring lacks `wrapped.kek_id`;
-    /// [`VaultError::Tampered`] when it does not unwrap with `aad`.
+    /// [`VaultError::KekMismatch`] when it does not unwrap with `aad` under
+    /// the ring's key of that id.
     async fn unwrap(&self, wrapped: &Wrapped, aad: &[u8]) -> Result<Secret, VaultError>;
 }
 
@@ -148,20 +149,18 @@ impl KeyWrapper for KeyRing {
         let cipher = self
             .cipher(&wrapped.kek_id)
             .ok_or_else(|| VaultError::UnknownKek(wrapped.kek_id.clone()))?;
+        let mismatch = || VaultError::KekMismatch(wrapped.kek_id.clone());
         if wrapped.bytes.len() < NONCE_BYTES {
-            return Err(VaultError::Tampered);
+            return Err(mismatch());
         }
         let (nonce, sealed) = wrapped.bytes.split_at(NONCE_BYTES);
-        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| VaultError::Tampered)?;
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| mismatch())?;
         let plain = Zeroizing::new(
             cipher
                 .decrypt(&XNonce::from(nonce), Payload { msg: sealed, aad })
-                .map_err(|_| VaultError::Tampered)?,
+                .map_err(|_| mismatch())?,
         );
-        let key: [u8; KEY_BYTES] = plain
-            .as_slice()
-            .try_into()
-            .map_err(|_| VaultError::Tampered)?;
+        let key: [u8; KEY_BYTES] = plain.as_slice().try_into().map_err(|_| mismatch())?;
         Ok(Zeroizing::new(key))
     }
 }
@@ -209,7 +208,7 @@ mod tests {
         assert_eq!(*back, *secret);
         assert!(matches!(
             both.unwrap(&wrapped, b"row 2").await,
-            Err(VaultError::Tampered)
+            Err(VaultError::KekMismatch(_))
         ));
         let only_new = KeyRing::parse(&format!("new:{K2}")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(

@@ -76,9 +76,15 @@ impl DbArgs {
     /// The database, migrated and its registry sealed, and the keys.
     async fn open(&self, connections: u32) -> Result<(sqlx::PgPool, patients::Keys)> {
         let settings = Settings::load(self.config.as_deref())?;
+        for warning in settings.warnings() {
+            eprintln!("warning: {warning}");
+        }
         let keys = settings.registry_keys()?;
         let pool = db::connect(&self.database_url, connections).await?;
         db::ensure_migrated(&pool).await?;
+        carepath_workflows::engine::vault::verify::key_ring(&pool, keys.vault())
+            .await
+            .context("CAREPATH_KEY_RING cannot unwrap the data keys already stored")?;
         // A registry stored by an older carepath is found only once sealed.
         patients::seal_registry(&pool, &keys)
             .await
@@ -98,6 +104,15 @@ pub async fn run(command: PatientsCommand) -> Result<()> {
         PatientsCommand::Train(args) => train(args).await,
         PatientsCommand::Erase(args) => erase(args).await,
     }
+}
+
+/// Who runs a command-line erasure or rotation, as the audit names them:
+/// `cli:<login>` (the operating system's user).
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }
 
 async fn erase(args: EraseArgs) -> Result<()> {
@@ -181,7 +196,7 @@ async fn import(args: FileArgs) -> Result<()> {
 async fn match_file(args: FileArgs) -> Result<()> {
     let lines = file::read(&args.file)?;
     let (pool, keys) = args.db.open(8).await?;
-    let model = std::sync::Arc::new(model_store::current(&pool).await?);
+    let model = std::sync::Arc::new(model_store::current(&pool, &keys).await?);
     let progress = file::progress(lines.len(), "matching");
     let mut results = futures::stream::iter(lines.iter())
         .map(|line| {

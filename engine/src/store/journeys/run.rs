@@ -320,6 +320,34 @@ pub async fn wait_for(
     Ok(())
 }
 
+/// Parks a journey whose data key this process cannot unwrap until
+/// `recheck` from now, with `error` (the key ring's problem, no value) as
+/// its `last_error`; the run does not count as one without progress.
+///
+/// # Errors
+/// A database error.
+pub async fn wait_for_key_ring(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    waiting_for: &WaitingFor,
+    recheck: std::time::Duration,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE carepath.journeys
+            SET status = 'waiting', waiting_for = $2, wake_at = now() + make_interval(secs => $3),
+                last_error = $4, stalled_runs = 0
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(waiting_for)
+    .bind(recheck.as_secs_f64())
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Makes a running journey due now; `false` when it is not running.
 ///
 /// # Errors

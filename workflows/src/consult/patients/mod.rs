@@ -117,7 +117,7 @@ pub async fn match_or_create(
     journey_id: Uuid,
     who: &Person,
 ) -> Result<MatchOutcome, sqlx::Error> {
-    let model = cache.get(pool).await?;
+    let model = cache.get(pool, keys).await?;
     let record = Record::of(who);
     let mut tx = records::begin(pool).await?;
     let found = records::candidates(&mut tx, keys, &record, Some(journey_id), Locks::Take).await?;
@@ -259,7 +259,7 @@ pub async fn current_candidates(
     cache: &ModelCache,
     who: &Person,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    let model = cache.get(pool).await?;
+    let model = cache.get(pool, keys).await?;
     let mut conn = pool.acquire().await?;
     Ok(match_only(&mut conn, keys, &model, who).await?.candidates)
 }

@@ -10,6 +10,8 @@ use carepath_identity::estimate::{self, Estimation};
 use carepath_identity::model::{Model, TermFrequencies};
 use sqlx::PgPool;
 
+use carepath_engine::vault::{Owner, Place, VaultError, envelope};
+
 use super::Keys;
 use super::records;
 
@@ -46,14 +48,14 @@ impl ModelCache {
     ///
     /// # Errors
     /// A database error.
-    pub async fn get(&self, pool: &PgPool) -> Result<Arc<Model>, sqlx::Error> {
+    pub async fn get(&self, pool: &PgPool, keys: &Keys) -> Result<Arc<Model>, sqlx::Error> {
         if let Ok(guard) = self.cached.lock()
             && let Some((model, at)) = guard.as_ref()
             && at.elapsed() < REFRESH
         {
             return Ok(model.clone());
         }
-        let model = Arc::new(current(pool).await?);
+        let model = Arc::new(current(pool, keys).await?);
         if let Ok(mut guard) = self.cached.lock() {
             *guard = Some((model.clone(), Instant::now()));
         }
@@ -73,12 +75,15 @@ impl ModelCache {
 ///
 /// # Errors
 /// A database error.
-pub async fn current(pool: &PgPool) -> Result<Model, sqlx::Error> {
-    let stored: Option<sqlx::types::Json<Model>> =
+pub async fn current(pool: &PgPool, keys: &Keys) -> Result<Model, sqlx::Error> {
+    let stored: Option<serde_json::Value> =
         sqlx::query_scalar("SELECT model FROM carepath.match_models ORDER BY id DESC LIMIT 1")
             .fetch_optional(pool)
             .await?;
-    let mut model = stored.map_or_else(Model::fallback, |m| m.0);
+    let mut model = match stored {
+        Some(stored) => opened(pool, keys, stored).await?,
+        None => Model::fallback(),
+    };
     model.registry_records = registry_size(pool).await?;
     Ok(model)
 }
@@ -129,13 +134,74 @@ pub async fn estimate(
     .await
     .map_err(|e| sqlx::Error::Protocol(format!("estimation panicked: {e}")))?;
     if store {
+        let sealed = sealed(pool, keys, &model).await?;
         sqlx::query("INSERT INTO carepath.match_models (records, model) VALUES ($1, $2)")
             .bind(i64::try_from(records).unwrap_or(i64::MAX))
-            .bind(sqlx::types::Json(&model))
+            .bind(sealed)
             .execute(pool)
             .await?;
     }
     Ok(model)
+}
+
+/// Where a model is sealed: its name frequencies are the registry's names.
+fn place() -> Place {
+    Place::other("match_models", "model", "")
+}
+
+/// `model` as stored: sealed under the models' data key when encryption is on.
+async fn sealed(
+    pool: &PgPool,
+    keys: &Keys,
+    model: &Model,
+) -> Result<serde_json::Value, sqlx::Error> {
+    let value = serde_json::to_value(model).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let mut conn = pool.acquire().await?;
+    match keys
+        .vault()
+        .key_or_create(&mut conn, &Owner::MatchModels)
+        .await
+    {
+        Ok(Some(key)) => Ok(envelope::seal_json(&key, &place(), &value)),
+        Ok(None) => Ok(value),
+        Err(VaultError::Database(e)) => Err(e),
+        Err(e) => Err(sqlx::Error::Protocol(format!(
+            "sealing the matching model: {e}"
+        ))),
+    }
+}
+
+/// A stored model, opened; the fallback when it cannot be (its key gone).
+async fn opened(
+    pool: &PgPool,
+    keys: &Keys,
+    stored: serde_json::Value,
+) -> Result<Model, sqlx::Error> {
+    let plain = match envelope::sealed_json(&stored) {
+        None => stored,
+        Some(bytes) => {
+            let key = match keys.vault().key_of(pool, &Owner::MatchModels).await {
+                Ok(state) => state,
+                Err(VaultError::Database(e)) => return Err(e),
+                Err(e) => {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "the matching model's key: {e}"
+                    )));
+                }
+            };
+            let opened = key
+                .key_for(&bytes)
+                .and_then(|k| envelope::open_json(k, &place(), &bytes));
+            match opened {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the stored matching model does not open; using the fallback");
+                    return Ok(Model::fallback());
+                }
+            }
+        }
+    };
+    serde_json::from_value(plain).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 async fn sample(pool: &PgPool, keys: &Keys) -> Result<Vec<Record>, sqlx::Error> {

@@ -305,11 +305,18 @@ pub async fn insert(
         (Source::Import, Some(e)) => Some(keys.import_key(e)),
         _ => None,
     };
+    // Only to a patient not erased, whose row is share-locked until this
+    // transaction ends: an erasure (which locks it for update) either
+    // waits for this record and forgets it too, or has committed first and
+    // this insert finds no patient (the match is tried again, and the
+    // erased patient is no candidate any more).
     sqlx::query_scalar(
-        "INSERT INTO carepath.patient_records
+        "WITH live AS (SELECT id FROM carepath.patients
+                        WHERE id = $1 AND erased_at IS NULL FOR SHARE)
+         INSERT INTO carepath.patient_records
              (patient_id, source, journey_id, block_dob, block_family_year, block_postal_initial,
               block_phone, block_email, import_key, fields)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM live
          RETURNING id",
     )
     .bind(patient_id)

@@ -335,14 +335,17 @@ async fn a_secret_a_profile_names_but_the_environment_lacks_stops_the_process_by
         })
         .collect();
     env.push(("DATABASE_URL".into(), db.url.clone()));
-    // Production seals PHI under a key-encryption key it must be given.
+    // Production without a key ring starts, and says loudly that PHI is
+    // stored in clear (nothing is sealed yet that it could not read).
     let without_ring: Vec<(&str, &str)> =
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (ok, text) = carepath(&["config", "check", "--config", &config], &without_ring);
+    assert!(ok, "{text}");
     assert!(
-        !ok && text.contains("CAREPATH_KEY_RING is not set"),
+        text.contains("CAREPATH_KEY_RING is not set: PHI is stored IN CLEAR"),
         "{text}"
     );
+    assert!(text.contains("PHI at rest: NOT sealed"), "{text}");
     const RING: &str = "k1:c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS1vZi0zMiE=";
     env.push(("CAREPATH_KEY_RING".into(), RING.into()));
     // ... and, sealing the registry, the key its blocking keys are hashed under.

@@ -151,10 +151,7 @@ fn describe(settings: &Settings) {
             "  PHI at rest: sealed; new data keys wrapped under KEK {}",
             ring.current()
         ),
-        None => println!(
-            "  PHI at rest: NOT sealed ({}=off)",
-            carepath_workflows::settings::ENCRYPTION_VARIABLE
-        ),
+        None => println!("  PHI at rest: NOT sealed (no key ring, or encryption turned off)"),
     }
     let r = &settings.retention;
     let period = |p: Option<std::time::Duration>| {

@@ -46,6 +46,13 @@ pub enum KeyRingSetting {
     /// `CAREPATH_PHI_ENCRYPTION=off`: PHI is stored plain (what was sealed
     /// before does not open).
     Off,
+    /// Production without `CAREPATH_KEY_RING`: PHI is stored plain, and
+    /// every start says so loudly. The process still starts (as without a
+    /// search key) — a deployment that has not set its ring yet keeps
+    /// running — but a data key already stored cannot be opened, so a
+    /// database that holds sealed values refuses it at start
+    /// (`vault::verify`).
+    Unset,
 }
 
 /// The variable holding the key-encryption keys: `id:base64` entries,
@@ -194,7 +201,7 @@ impl Settings {
             KeyRingSetting::Development => KeyRing::parse(DEVELOPMENT_KEY_RING)
                 .map(|ring| Vault::new(std::sync::Arc::new(ring)))
                 .unwrap_or_else(|_| Vault::off()),
-            KeyRingSetting::Off => Vault::off(),
+            KeyRingSetting::Off | KeyRingSetting::Unset => Vault::off(),
         }
     }
 
@@ -234,6 +241,11 @@ impl Settings {
             KeyRingSetting::Off => lines.push(format!(
                 "{ENCRYPTION_VARIABLE}=off: PHI is stored in clear, and what was sealed \
                  before cannot be read"
+            )),
+            KeyRingSetting::Unset => lines.push(format!(
+                "{KEY_RING_VARIABLE} is not set: PHI is stored IN CLEAR in the database and \
+                 its backups (set it: `id:base64` entries, the current first, e.g. \
+                 `k1:$(openssl rand -base64 32)`, the same in every process)"
             )),
             KeyRingSetting::Configured(_) => {}
         }
@@ -281,11 +293,11 @@ fn search_key(production: bool) -> Result<SearchKeySetting> {
 }
 
 /// The key ring `CAREPATH_KEY_RING` holds, what stands in for it in
-/// development, or off when `CAREPATH_PHI_ENCRYPTION=off`.
+/// development, or off when `CAREPATH_PHI_ENCRYPTION=off` (or, with a
+/// warning, in production without a ring).
 ///
 /// # Errors
-/// A malformed ring (which entry, never a key); production without one and
-/// without encryption turned off.
+/// A malformed ring (which entry, never a key).
 fn key_ring(production: bool) -> Result<KeyRingSetting> {
     if env(ENCRYPTION_VARIABLE).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
         return Ok(KeyRingSetting::Off);
@@ -294,12 +306,7 @@ fn key_ring(production: bool) -> Result<KeyRingSetting> {
         Some(text) => KeyRingSetting::Configured(std::sync::Arc::new(
             KeyRing::parse(&text).with_context(|| format!("in {KEY_RING_VARIABLE}"))?,
         )),
-        None if production => anyhow::bail!(
-            "{KEY_RING_VARIABLE} is not set: in production PHI is sealed at rest under a \
-             key-encryption key from it (`id:base64` entries, the current first; e.g. \
-             `k1:$(openssl rand -base64 32)`), or stored in clear only with \
-             {ENCRYPTION_VARIABLE}=off"
-        ),
+        None if production => KeyRingSetting::Unset,
         None => KeyRingSetting::Development,
     })
 }

@@ -9,18 +9,22 @@ use sqlx::PgPool;
 use super::{Vault, VaultError};
 use crate::store::data_keys;
 
-/// Checks `vault`'s ring against the live data keys (see the module);
-/// nothing to check with encryption off.
+/// Checks `vault`'s ring against the live data keys (see the module). With
+/// encryption off, there must be none: what they sealed could not be read.
 ///
 /// # Errors
 /// [`VaultError::UnknownKek`] naming a KEK live keys are wrapped under that
-/// the ring lacks; [`VaultError::KekMismatch`] when the ring's key of that id
-/// does not unwrap them; the database.
+/// the ring lacks (any, with encryption off); [`VaultError::KekMismatch`]
+/// when the ring's key of that id does not unwrap them; the database.
 pub async fn key_ring(pool: &PgPool, vault: &Vault) -> Result<(), VaultError> {
+    let keks = data_keys::live_keks(pool).await?;
     if !vault.is_on() {
-        return Ok(());
+        return match keks.into_iter().next() {
+            Some(kek) => Err(VaultError::UnknownKek(kek)),
+            None => Ok(()),
+        };
     }
-    for kek in data_keys::live_keks(pool).await? {
+    for kek in keks {
         let sample = data_keys::one_under(pool, &kek).await?;
         vault.unwrap_row(sample).await?;
     }

@@ -34,8 +34,7 @@ pub struct EncryptionArgs {
 /// not finish.
 pub async fn run(args: EncryptionArgs) -> Result<()> {
     let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
-    let pool = db::connect(&url, 32).await?;
-    db::migrate(&pool).await?;
+    let admin = db::connect(&url, 2).await?;
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for round in 0..args.rounds {
         let order = if round % 2 == 0 {
@@ -49,7 +48,7 @@ pub async fn run(args: EncryptionArgs) -> Result<()> {
                 round + 1,
                 if sealed { "on" } else { "off" }
             );
-            let rate = once(&pool, &url, &args.steps, sealed).await?;
+            let rate = fresh_run(&admin, &url, &args.steps, sealed).await?;
             if sealed {
                 on.push(rate)
             } else {
@@ -65,6 +64,27 @@ pub async fn run(args: EncryptionArgs) -> Result<()> {
         if on < off { "slower" } else { "faster" }
     );
     Ok(())
+}
+
+/// One run on a database of its own: a process with encryption off refuses
+/// one that holds data keys, and each run starts equal.
+async fn fresh_run(admin: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) -> Result<f64> {
+    let name = format!("carepath_bench_enc_{}", Uuid::new_v4().simple());
+    // The name is ours: a fixed prefix and a UUID's hex digits.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin)
+        .await?;
+    let run_url = with_database(url, &name);
+    let pool = db::connect(&run_url, 32).await?;
+    db::migrate(&pool).await?;
+    let rate = once(&pool, &run_url, args, sealed).await;
+    pool.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(admin)
+    .await?;
+    rate
 }
 
 async fn once(pool: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) -> Result<f64> {
@@ -88,6 +108,18 @@ async fn once(pool: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) ->
     let rate = measure_drain(pool, &run, args).await;
     stop_workers(&mut workers);
     rate
+}
+
+/// `url` naming the database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {

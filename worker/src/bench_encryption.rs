@@ -69,22 +69,34 @@ pub async fn run(args: EncryptionArgs) -> Result<()> {
 /// One run on a database of its own: a process with encryption off refuses
 /// one that holds data keys, and each run starts equal.
 async fn fresh_run(admin: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) -> Result<f64> {
+    let (name, run_url) = create_database(admin, url).await?;
+    let pool = db::connect(&run_url, 32).await?;
+    db::migrate(&pool).await?;
+    let rate = once(&pool, &run_url, args, sealed).await;
+    pool.close().await;
+    drop_database(admin, &name).await?;
+    rate
+}
+
+/// A new, empty database on `url`'s server: its name and URL.
+pub(crate) async fn create_database(admin: &sqlx::PgPool, url: &str) -> Result<(String, String)> {
     let name = format!("carepath_bench_enc_{}", Uuid::new_v4().simple());
     // The name is ours: a fixed prefix and a UUID's hex digits.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin)
         .await?;
     let run_url = with_database(url, &name);
-    let pool = db::connect(&run_url, 32).await?;
-    db::migrate(&pool).await?;
-    let rate = once(&pool, &run_url, args, sealed).await;
-    pool.close().await;
+    Ok((name, run_url))
+}
+
+/// Drops a database [`create_database`] made.
+pub(crate) async fn drop_database(admin: &sqlx::PgPool, name: &str) -> Result<()> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {name} WITH (FORCE)"
     )))
     .execute(admin)
     .await?;
-    rate
+    Ok(())
 }
 
 async fn once(pool: &sqlx::PgPool, url: &str, args: &StepsArgs, sealed: bool) -> Result<f64> {
@@ -122,7 +134,7 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }

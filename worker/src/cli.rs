@@ -84,6 +84,8 @@ enum BenchCommand {
     Console(crate::bench_console::ConsoleArgs),
     /// Durable no-op steps/s with PHI encryption at rest off and on, alternated: the ratio.
     Encryption(crate::bench_encryption::EncryptionArgs),
+    /// Whole consults through the API, sandbox and two workers, encryption off and on: the ratio.
+    Consult(crate::demo::bench::ConsultArgs),
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +391,10 @@ async fn run_bench(which: BenchCommand) -> Result<()> {
         BenchCommand::Console(args) => {
             logging::init("error"); // its load is slow statements by design
             crate::bench_console::run(args).await
+        }
+        BenchCommand::Consult(args) => {
+            logging::init("warn");
+            crate::demo::bench::run(args).await
         }
         BenchCommand::Encryption(args) => {
             logging::init("warn");

@@ -4,6 +4,7 @@
 //! scenarios with months compressed into seconds; faults injected while
 //! they run; live progress by phase; and a summary at the end.
 
+pub mod bench;
 mod evidence;
 mod faults;
 mod heard;

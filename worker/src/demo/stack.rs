@@ -49,10 +49,36 @@ pub struct Stack {
     generation: Mutex<usize>,
     silent: Arc<Mutex<HashSet<String>>>,
     stop: CancellationToken,
+    setup: Setup,
+}
+
+/// How a stack is set up: the demo's (the default), or a benchmark's.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// Whether PHI is sealed at rest (off: `CAREPATH_PHI_ENCRYPTION=off`
+    /// for every process of the stack).
+    pub sealed: bool,
+    /// Clinicians who decide in tens of milliseconds, webhooks neither
+    /// repeated nor delayed: what the stack's own work costs shows.
+    pub quick_vendors: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            sealed: true,
+            quick_vendors: false,
+        }
+    }
 }
 
 impl Stack {
     pub async fn start(database_url: &str) -> Result<Self> {
+        Self::start_with(database_url, Setup::default()).await
+    }
+
+    /// A stack set up as `setup` says.
+    pub async fn start_with(database_url: &str, setup: Setup) -> Result<Self> {
         carepath_activities::tls::install_crypto_provider();
         let pool = db::connect(database_url, 16).await?;
         db::migrate(&pool).await?;
@@ -72,13 +98,16 @@ impl Stack {
             SandboxConfig {
                 webhook_url: Some(format!("{api_url}/webhooks")),
                 webhook_secret: WEBHOOK_SECRET.into(),
-                settings: sandbox_settings(),
+                settings: sandbox_settings(setup.quick_vendors),
             },
         ));
 
         let config_text = config_toml(&sandbox_url);
         let mut settings = Settings::from_toml(&config_text)?;
         settings.webhook_secrets = Secrets::for_all(&[WEBHOOK_SECRET]);
+        if !setup.sealed {
+            settings.key_ring = carepath_workflows::settings::KeyRingSetting::Off;
+        }
         let config_path = std::env::temp_dir().join(format!(
             "carepath-demo-{}.toml",
             uuid::Uuid::new_v4().simple()
@@ -113,6 +142,7 @@ impl Stack {
             generation: Mutex::new(0),
             silent: Arc::new(Mutex::new(HashSet::new())),
             stop: CancellationToken::new(),
+            setup,
         };
         for _ in 0..2 {
             let worker = stack.spawn_worker()?;
@@ -155,6 +185,10 @@ impl Stack {
             .env("CAREPATH_RETRY_MAX_MS", "3000")
             .env("CAREPATH_RETRY_MAX_ATTEMPTS", "40")
             .env("RUST_LOG", "error")
+            .env(
+                "CAREPATH_PHI_ENCRYPTION",
+                if self.setup.sealed { "on" } else { "off" },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -423,8 +457,14 @@ impl Drop for Stack {
 
 /// Clinicians who act within a second, webhooks late, reordered and
 /// duplicated, tokens that expire during the run.
-fn sandbox_settings() -> SandboxSettings {
+fn sandbox_settings(quick: bool) -> SandboxSettings {
     let mut settings = SandboxSettings::default();
+    if quick {
+        settings.clinician.assign_ms = 10;
+        settings.clinician.decide_ms = 50;
+        settings.prescription_active_secs = 3;
+        return settings;
+    }
     settings.clinician.assign_ms = 300;
     settings.clinician.decide_ms = 900;
     settings.webhooks.duplicate_rate = 0.3;

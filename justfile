@@ -22,6 +22,10 @@ bench journeys="2000" steps="10" workers="2":
 bench-encryption journeys="2000" rounds="3":
     cargo run --release -- bench encryption --journeys {{journeys}} --rounds {{rounds}} --latency-samples 0
 
+# Whole consults with PHI encryption at rest off and on, alternated, and the ratio.
+bench-consult journeys="200" rounds="3":
+    cargo run --release -- bench consult --journeys {{journeys}} --rounds {{rounds}}
+
 # Worker memory with 10,000 journeys in flight.
 bench-rss:
     cargo run --release -- bench steps --journeys 10000 --steps 10 --workers 2 --latency-samples 20

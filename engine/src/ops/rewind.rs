@@ -10,6 +10,11 @@ use crate::error::EngineError;
 use crate::store::journeys::{self, Journey, JourneyStatus};
 use crate::store::{history, rewind};
 
+/// How long a rewind waits for a worker to let go of the journey: long
+/// enough for a run that has just ended to release its lock, short enough
+/// that an operator is told at once that a step is running.
+const RUN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What a rewind is asked to do.
 #[derive(Debug, Clone, Copy)]
 pub struct RewindTo<'a> {
@@ -58,17 +63,17 @@ impl Engine {
         reason: &str,
     ) -> Result<Rewound, EngineError> {
         let mut tx = self.pool.begin().await?;
+        if !rewind::lock_runs_within(&mut tx, id, RUN_LOCK_WAIT).await? {
+            return Err(conflict(
+                "a worker is running the journey this moment; pause it, then rewind",
+            ));
+        }
         let journey = lock(&mut tx, id).await?;
         if journey.status == JourneyStatus::Cancelled {
             return Err(EngineError::NotApplicable {
                 action: "rewind",
                 status: journey.status,
             });
-        }
-        if !rewind::try_lock_runs(&mut tx, id).await? {
-            return Err(conflict(
-                "a worker is running the journey this moment; pause it, then rewind",
-            ));
         }
         let at = match rewind::position(&mut tx, id, to.step).await? {
             Some(at) if at.status == "completed" => at,

@@ -124,14 +124,37 @@ pub async fn restart(db: &mut PgConnection, journey_id: Uuid) -> Result<(), sqlx
 }
 
 /// Whether this transaction got the journey's run lock (the advisory lock a
-/// worker holds while it runs the journey, `crate::runner::JourneyLock`):
-/// `false` while a worker runs it. Held until the transaction ends.
+/// worker holds while it runs the journey, `crate::runner::JourneyLock`)
+/// within `wait`: `false` while a worker still runs it after that. Held
+/// until the transaction ends. A worker that has just ended a run still
+/// holds the lock for the moment it takes to release it, so an operator who
+/// acts on a journey they see completed waits that moment rather than being
+/// refused. Take it before the journey's row lock, in the worker's order.
 ///
 /// # Errors
 /// The database's.
-pub async fn try_lock_runs(db: &mut PgConnection, journey_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))")
+pub async fn lock_runs_within(
+    db: &mut PgConnection,
+    journey_id: Uuid,
+    wait: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", wait.as_millis().max(1)))
+        .execute(&mut *db)
+        .await?;
+    let locked = sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
         .bind(journey_id)
-        .fetch_one(db)
-        .await
+        .execute(&mut *db)
+        .await;
+    match locked {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    }
+    sqlx::query("SELECT set_config('lock_timeout', '0', true)")
+        .execute(db)
+        .await?;
+    Ok(true)
 }

@@ -91,6 +91,7 @@
 
 pub mod config;
 pub mod context;
+pub mod dispatch;
 pub mod error;
 pub mod inbox;
 pub mod metrics;

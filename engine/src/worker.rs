@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::Engine;
+use crate::dispatch::NotifyThenRecheck;
 use crate::queue::{JOURNEY_QUEUE, JourneyTask};
 use crate::reconciler::ReconcilerConfig;
 
@@ -25,9 +26,9 @@ pub struct WorkerConfig {
     /// Journeys run at once by this process.
     pub concurrency: usize,
     /// How often an idle worker looks for due tasks. LISTEN/NOTIFY only reports
-    /// tasks due at insert time, not timers coming due, and apalis drops a
-    /// notification that lands while a fetch is in flight: this interval bounds
-    /// the delay both can add.
+    /// tasks due at insert time, not timers coming due: this interval bounds the
+    /// delay a timer can add. (A notification apalis drops while a fetch is in
+    /// flight is made good by [`crate::dispatch`]'s rechecks.)
     pub poll_interval: Duration,
     /// The queue's heartbeat: a worker that misses
     /// [`missed_heartbeats`](Self::missed_heartbeats) of them is presumed dead.
@@ -92,9 +93,10 @@ pub async fn run(
                 .batch_size(factory_cfg.concurrency)
                 .heartbeat_interval(factory_cfg.heartbeat)
                 .missed_heartbeats(factory_cfg.missed_heartbeats);
-            let wake = Strategy::new()
-                .stream(Pubsub::new(pool.clone(), JOURNEY_QUEUE.to_owned()))
-                .interval(factory_cfg.poll_interval);
+            let wake = Strategy::new().apply(NotifyThenRecheck::new(
+                Pubsub::new(pool.clone(), JOURNEY_QUEUE.to_owned()),
+                factory_cfg.poll_interval,
+            ));
             // A restart follows a database error: give the database a moment
             // rather than hammering it, longer the more often it happens.
             let pause = Duration::from_millis(250 * (restarts.min(20) as u64));

@@ -103,9 +103,13 @@ impl Setup {
         feed
     }
 
-    /// The database's gauges, as `/metrics` shows them.
+    /// The database's gauges, as `/metrics` shows them once a worker has
+    /// computed them (here at once).
     async fn metrics(&self) -> String {
-        carepath_workflows::metrics::render(&self.db.pool)
+        carepath_workflows::gauge_snapshot::refresh(&self.db.pool, Duration::ZERO)
+            .await
+            .expect("compute the gauges");
+        carepath_workflows::metrics::render(&self.db.pool, Duration::from_secs(60))
             .await
             .expect("render the metrics")
     }

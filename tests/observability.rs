@@ -17,14 +17,18 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn scrape(url: &str) -> String {
+/// Scrapes `url` until its page satisfies `ready`: the database gauges on it
+/// are computed once per interval (`CAREPATH_GAUGES_EVERY_MS`), so they show
+/// a change within two intervals, not at once.
+async fn scrape_until(url: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
     wait_for(
-        &format!("{url} to answer"),
+        &format!("{url} to {what}"),
         Duration::from_secs(30),
         || async {
             let resp = reqwest::get(url).await.ok()?;
             resp.status().is_success().then_some(())?;
-            resp.text().await.ok()
+            let text = resp.text().await.ok()?;
+            ready(&text).then_some(text)
         },
     )
     .await
@@ -116,7 +120,19 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
         .expect("readyz");
     assert!(ready.status().is_success());
 
-    let from_worker = scrape(&format!("http://{listen}/metrics")).await;
+    let completed = |page: &str| {
+        total(
+            page,
+            "carepath_journeys",
+            &["status=\"completed\"", "workflow=\"probe\""],
+        ) == 12.0
+    };
+    let from_worker = scrape_until(
+        &format!("http://{listen}/metrics"),
+        "count the completed journeys",
+        completed,
+    )
+    .await;
     promtool_accepts(&from_worker);
     assert_eq!(
         total(
@@ -206,7 +222,13 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
         VendorsConfig::default(),
     )
     .await;
-    let from_api = scrape(&format!("{api}/metrics")).await;
+    let from_api = scrape_until(&format!("{api}/metrics"), "show the late journey", |page| {
+        sample(
+            page,
+            "carepath_overdue_journeys{phase=\"awaiting_refill\"} ",
+        ) == Some(1.0)
+    })
+    .await;
     promtool_accepts(&from_api);
     assert_eq!(
         sample(

@@ -69,21 +69,31 @@ async fn open_alerts(stack: &Stack) -> Vec<(Uuid, String)> {
         .expect("alerts")
 }
 
-/// `carepath_alerts_open{kind="..."}` as `/metrics` shows it.
-async fn open_alerts_metric(stack: &Stack, kind: &str) -> Option<f64> {
-    let text = stack
-        .http
-        .get(format!("{}/metrics", stack.api))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+/// Waits until `/metrics` shows `carepath_alerts_open{kind="..."}` as
+/// `expected`: the database gauges are computed once per interval.
+async fn open_alerts_metric_becomes(stack: &Stack, kind: &str, expected: f64) {
     let prefix = format!("carepath_alerts_open{{kind=\"{kind}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|n| n.parse().ok())
+    wait_for(
+        &format!("{prefix}to be {expected}"),
+        Duration::from_secs(10),
+        || async {
+            let text = stack
+                .http
+                .get(format!("{}/metrics", stack.api))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let shown: Option<f64> = text
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|n| n.parse().ok());
+            (shown == Some(expected)).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -243,10 +253,7 @@ async fn sla_alerts_were_resolved_by_the_clinicians_action(stack: &Stack) {
     assert!(raised >= 1, "the SLA was meant to pass during the silence");
     assert_eq!(open_alerts(stack).await, vec![]);
     assert_eq!(overdue(stack).await, Vec::<Value>::new());
-    assert_eq!(
-        open_alerts_metric(stack, "decision_sla_exceeded").await,
-        Some(0.0)
-    );
+    open_alerts_metric_becomes(stack, "decision_sla_exceeded", 0.0).await;
     let resolved: Vec<String> = sqlx::query_scalar(
         "SELECT resolution FROM carepath.alerts WHERE kind = 'decision_sla_exceeded'",
     )
@@ -422,11 +429,18 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
         },
     )
     .await;
-    assert!(
-        overdue_ids().await.contains(&id.to_string())
-            || status_of(&stack.db.pool, id).await == "completed",
-        "a journey with an open alert is overdue"
-    );
+    // The overdue set is computed once per interval: the journey shows
+    // within it (unless it has completed meanwhile).
+    wait_for(
+        "a journey with an open alert to be listed overdue",
+        Duration::from_secs(10),
+        || async {
+            (overdue_ids().await.contains(&id.to_string())
+                || status_of(&stack.db.pool, id).await == "completed")
+                .then_some(())
+        },
+    )
+    .await;
     stack.wait_completed(&[id], Duration::from_secs(60)).await;
 
     let resolution: Vec<(String, Option<String>)> =
@@ -442,10 +456,7 @@ async fn an_order_that_stops_moving_raises_an_alert_that_clears_when_it_moves() 
     );
     assert_eq!(open_alerts(&stack).await, vec![]);
     assert_eq!(overdue_ids().await, Vec::<String>::new());
-    assert_eq!(
-        open_alerts_metric(&stack, "fulfilment_stalled").await,
-        Some(0.0)
-    );
+    open_alerts_metric_becomes(&stack, "fulfilment_stalled", 0.0).await;
     each_stall_was_raised_and_resolved_in_turn(&stack, id).await;
     stack.stop().await;
 }
@@ -506,7 +517,15 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
         (looks >= 3).then_some(())
     })
     .await;
-    let listed = overdue(&stack).await;
+    let listed = wait_for(
+        "the journey to be listed overdue",
+        Duration::from_secs(10),
+        || async {
+            let listed = overdue(&stack).await;
+            (!listed.is_empty()).then_some(listed)
+        },
+    )
+    .await;
     let ids: Vec<String> = listed
         .iter()
         .filter_map(|j| j["id"].as_str().map(str::to_owned))
@@ -517,10 +536,7 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
         listed[0]["overdue"], "alert: decision_sla_exceeded",
         "{listed:?}"
     );
-    assert_eq!(
-        open_alerts_metric(&stack, "decision_sla_exceeded").await,
-        Some(1.0)
-    );
+    open_alerts_metric_becomes(&stack, "decision_sla_exceeded", 1.0).await;
     let raised = count(&stack.db.pool, "SELECT count(*) FROM carepath.alerts").await;
     assert_eq!(raised, 1, "one alert per turn, however many lookups");
 
@@ -534,9 +550,6 @@ async fn a_case_nobody_decides_stays_overdue_with_its_alert_open_until_an_operat
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(open_alerts(&stack).await, vec![]);
     assert_eq!(overdue(&stack).await, Vec::<Value>::new());
-    assert_eq!(
-        open_alerts_metric(&stack, "decision_sla_exceeded").await,
-        Some(0.0)
-    );
+    open_alerts_metric_becomes(&stack, "decision_sla_exceeded", 0.0).await;
     stack.stop().await;
 }

@@ -67,6 +67,10 @@ pub struct EngineConfig {
     /// when encryption is on: true by default, so that PHI nobody marked is
     /// not stored plain.
     pub seal_unmarked: bool,
+    /// How often the deployment's database gauges and overdue set are
+    /// recomputed (by one process at a time; `store::snapshots`): how old
+    /// `/metrics`' database gauges and an `overdue=true` listing may be.
+    pub gauges_every: Duration,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +82,7 @@ impl Default for EngineConfig {
             unknown_version_recheck: Duration::from_secs(30),
             unmatched_grace: Duration::from_secs(60),
             seal_unmarked: true,
+            gauges_every: Duration::from_secs(10),
         }
     }
 }

@@ -94,6 +94,7 @@ pub fn test_engine_config() -> EngineConfig {
         busy_recheck: Duration::from_millis(200),
         unknown_version_recheck: Duration::from_millis(300),
         unmatched_grace: Duration::from_secs(2),
+        gauges_every: Duration::from_millis(100),
         ..EngineConfig::default()
     }
 }
@@ -209,6 +210,7 @@ impl WorkerProcess {
             .env("CAREPATH_RETRY_MAX_MS", "1000")
             .env("CAREPATH_RETRY_MAX_ATTEMPTS", "50")
             .env("CAREPATH_SHUTDOWN_GRACE_MS", "10000")
+            .env("CAREPATH_GAUGES_EVERY_MS", "100")
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()),

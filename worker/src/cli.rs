@@ -125,6 +125,12 @@ pub struct ApiArgs {
     /// port kept off the public ingress.
     #[arg(long, env = "CAREPATH_API_METRICS_LISTEN", hide_env_values = true)]
     metrics_listen: Option<String>,
+    /// How old the database gauges and the overdue set may get before this
+    /// process computes them itself (twice this; workers compute them every
+    /// interval).
+    #[arg(long, env = "CAREPATH_GAUGES_EVERY_MS", hide_env_values = true, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(50..))]
+    gauges_every_ms: u64,
     /// PostgreSQL connections this process may hold (its pool's size).
     #[arg(long, env = "CAREPATH_API_DB_CONNECTIONS", hide_env_values = true, default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
@@ -279,6 +285,11 @@ pub struct EngineTuning {
         default_value_t = 30_000
     )]
     shutdown_grace_ms: u64,
+    /// How often the deployment's database gauges and overdue set are
+    /// computed (by one process at a time).
+    #[arg(long, env = "CAREPATH_GAUGES_EVERY_MS", hide_env_values = true, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(50..))]
+    gauges_every_ms: u64,
 }
 
 impl EngineTuning {
@@ -289,6 +300,7 @@ impl EngineTuning {
                 max: Duration::from_millis(self.retry_max_ms),
                 max_attempts: self.retry_max_attempts,
             },
+            gauges_every: Duration::from_millis(self.gauges_every_ms),
             ..EngineConfig::default()
         }
     }
@@ -448,8 +460,9 @@ async fn run_worker(args: WorkerArgs) -> Result<()> {
         let listener =
             health::bind(listen, "--metrics-listen / CAREPATH_WORKER_METRICS_LISTEN").await?;
         let (pool, stop) = (pool.clone(), stop.clone());
+        let every = engine.config().gauges_every;
         tokio::spawn(async move {
-            if let Err(error) = health::serve(listener, pool, stop).await {
+            if let Err(error) = health::serve(listener, pool, every, stop).await {
                 tracing::error!(%error, "worker health server failed");
             }
         });
@@ -471,7 +484,11 @@ async fn run_api(args: ApiArgs) -> Result<()> {
     for warning in settings.warnings() {
         tracing::warn!("{warning}");
     }
-    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
+    let engine_config = EngineConfig {
+        gauges_every: Duration::from_millis(args.gauges_every_ms),
+        ..EngineConfig::default()
+    };
+    let engine = builtin::engine(&pool, &settings, engine_config)?;
     check_key_ring(&pool, engine.vault()).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -486,8 +503,9 @@ async fn run_api(args: ApiArgs) -> Result<()> {
         let metrics =
             health::bind(listen, "--metrics-listen / CAREPATH_API_METRICS_LISTEN").await?;
         let (pool, stop) = (pool.clone(), stop.clone());
+        let every = engine.config().gauges_every;
         tokio::spawn(async move {
-            if let Err(error) = health::serve(metrics, pool, stop).await {
+            if let Err(error) = health::serve(metrics, pool, every, stop).await {
                 tracing::error!(%error, "api health server failed");
             }
         });

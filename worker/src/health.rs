@@ -8,25 +8,28 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use sqlx::PgPool;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub fn router(pool: PgPool) -> Router {
+/// `gauges_every`: how often the deployment's database gauges are computed
+/// ([`carepath_workflows::gauge_snapshot`]).
+pub fn router(pool: PgPool, gauges_every: Duration) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(pool)
+        .with_state((pool, gauges_every))
 }
 
-async fn ready(State(pool): State<PgPool>) -> impl IntoResponse {
+async fn ready(State((pool, _)): State<(PgPool, Duration)>) -> impl IntoResponse {
     match crate::db::ensure_migrated(&pool).await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}\n")),
     }
 }
 
-async fn metrics(State(pool): State<PgPool>) -> impl IntoResponse {
-    match carepath_workflows::metrics::render(&pool).await {
+async fn metrics(State((pool, every)): State<(PgPool, Duration)>) -> impl IntoResponse {
+    match carepath_workflows::metrics::render(&pool, every).await {
         Ok(text) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -57,10 +60,11 @@ pub async fn bind(listen: &str, setting: &str) -> anyhow::Result<tokio::net::Tcp
 pub async fn serve(
     listener: tokio::net::TcpListener,
     pool: PgPool,
+    gauges_every: Duration,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "health and metrics serving");
-    axum::serve(listener, router(pool))
+    axum::serve(listener, router(pool, gauges_every))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
     Ok(())

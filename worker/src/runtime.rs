@@ -46,8 +46,10 @@ pub async fn run(
         .collect();
     let models = tokio::spawn(model_loop(engine.clone(), stop.clone()));
     let retainer = tokio::spawn(retention_loop(engine.clone(), retention, stop.clone()));
+    let gauges = tokio::spawn(gauges_loop(engine.clone(), stop.clone()));
     let result = carepath_engine::worker::run(engine, cfg, stop).await;
     let _ = retainer.await;
+    let _ = gauges.await;
     for reader in readers {
         let _ = reader.await;
     }
@@ -84,6 +86,25 @@ async fn retention_loop(engine: Engine, retention: RetentionConfig, stop: Cancel
                 Ok(n) => tracing::info!(patients = n, "retention erased patients without journeys"),
                 Err(error) => tracing::warn!(%error, "retention of patients failed"),
             }
+        }
+    }
+}
+
+/// Computes the deployment's database gauges and overdue set every
+/// `gauges_every` ([`carepath_workflows::gauge_snapshot`]); of several
+/// workers, whichever comes first in an interval does, the others find the
+/// snapshot fresh or the lock taken.
+async fn gauges_loop(engine: Engine, stop: CancellationToken) {
+    let every = engine.config().gauges_every;
+    loop {
+        if let Err(error) =
+            carepath_workflows::gauge_snapshot::refresh(engine.pool(), every.mul_f64(0.8)).await
+        {
+            tracing::warn!(%error, "computing the database gauges failed");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod consult;
 pub mod db;
 pub mod erasure;
 pub mod feeds;
+pub mod gauge_snapshot;
 pub mod metrics;
 pub mod retention;
 pub mod search;

@@ -1,6 +1,7 @@
 //! `/metrics`: the process's own counters (vendor calls, steps, webhooks;
-//! see `carepath_activities::metrics`) and gauges read from PostgreSQL at
-//! scrape time, which are the same whichever process is scraped: journeys
+//! see `carepath_activities::metrics`) and gauges read from PostgreSQL once
+//! per interval for the deployment ([`crate::gauge_snapshot`]), which are the
+//! same whichever process is scraped: journeys
 //! by status and phase, overdue journeys, vendor holds, vendor feeds, the
 //! inbox, the queue.
 
@@ -49,16 +50,43 @@ const ALERT_KINDS: [&str; 3] = [
     "order_refused",
 ];
 
-/// Everything `/metrics` shows.
-pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
+/// Everything `/metrics` shows: this process's counters, then the
+/// deployment's database gauges as last stored
+/// ([`crate::gauge_snapshot`], refreshed first if older than twice
+/// `every`), and how old they are.
+///
+/// # Errors
+/// The database's.
+pub async fn render(pool: &PgPool, every: std::time::Duration) -> Result<String, sqlx::Error> {
     let mut out = carepath_activities::metrics::render_process();
-    database_gauges(pool, &mut out).await?;
+    crate::gauge_snapshot::refresh_if_stale(pool, every).await?;
+    if let Some((snapshot, age)) =
+        carepath_engine::store::snapshots::read(pool, crate::gauge_snapshot::METRICS).await?
+    {
+        out.push_str(&snapshot.body);
+        let name = "carepath_gauges_age_seconds";
+        Family::new(
+            &mut out,
+            name,
+            "gauge",
+            "How old the database gauges on this page are (computed once per interval for the deployment).",
+        )
+        .sample(name, &[], age.max(0.0));
+        let name = "carepath_gauges_compute_seconds";
+        Family::new(
+            &mut out,
+            name,
+            "gauge",
+            "How long computing the database gauges and the overdue set took.",
+        )
+        .sample(name, &[], snapshot.took_secs);
+    }
     Ok(out)
 }
 
 /// The gauges read from the database, family by family, in the order the
 /// page has always listed them.
-async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
+pub(crate) async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
     journey_gauges(pool, out).await?;
     overdue_gauges(pool, out).await?;
     vendor_gauges(pool, out).await?;

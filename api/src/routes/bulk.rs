@@ -55,6 +55,13 @@ pub async fn plan(
     let status = parse_status(&req.filter)?;
     let filter = list_filter(&req.filter, status);
     let pool = state.engine.pool();
+    if filter.overdue {
+        carepath_workflows::gauge_snapshot::refresh_if_stale(
+            pool,
+            state.engine.config().gauges_every,
+        )
+        .await?;
+    }
     let (matched, newest) = journeys::count(pool, &filter).await?;
     let sample = journeys::list(pool, &filter, None, SAMPLE).await?;
     let mut plan = BulkPlan {

@@ -37,7 +37,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 pub async fn metrics(
     State(state): State<AppState>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
-    let text = carepath_workflows::metrics::render(state.engine.pool()).await?;
+    let text = carepath_workflows::metrics::render(
+        state.engine.pool(),
+        state.engine.config().gauges_every,
+    )
+    .await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -155,6 +155,13 @@ pub async fn list(
         overdue: q.overdue.unwrap_or(false),
         error_contains: q.error_contains.as_deref(),
     };
+    if filter.overdue {
+        carepath_workflows::gauge_snapshot::refresh_if_stale(
+            state.engine.pool(),
+            state.engine.config().gauges_every,
+        )
+        .await?;
+    }
     // One more than the page, to know whether another follows.
     let mut rows = journeys::list(state.engine.pool(), &filter, cursor, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {

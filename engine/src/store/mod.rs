@@ -15,4 +15,5 @@ pub mod refs;
 pub mod rejections;
 pub mod rewind;
 pub mod signals;
+pub mod snapshots;
 pub mod steps;

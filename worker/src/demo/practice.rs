@@ -78,6 +78,9 @@ pub async fn leave(stack: &Stack) -> Result<Practice> {
     settle(stack, &failed, "status = 'failed'").await?;
     settle(stack, &review, "phase = 'patient_match_review'").await?;
     settle(stack, &overdue, "EXISTS (SELECT 1 FROM carepath.alerts a WHERE a.journey_id = j.id AND a.resolved_at IS NULL)").await?;
+    // The overdue set is computed once per interval; the commands printed
+    // below should find this journey at once.
+    carepath_workflows::gauge_snapshot::refresh(&stack.pool, std::time::Duration::ZERO).await?;
     Ok(Practice {
         failed,
         overdue,

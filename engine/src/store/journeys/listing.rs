@@ -94,7 +94,10 @@ pub struct ListFilter<'a> {
     pub workflow: Option<&'a str>,
     /// Journeys waiting on this vendor.
     pub vendor: Option<&'a str>,
-    /// Only overdue journeys ([`overdue_condition!`]).
+    /// Only overdue journeys: those in the stored overdue set (computed once
+    /// per interval for the deployment, [`crate::store::snapshots`]) that are
+    /// still overdue ([`overdue_condition!`]). One that has just become
+    /// overdue shows from the next snapshot.
     pub overdue: bool,
     /// Journeys whose last error contains this text.
     pub error_contains: Option<&'a str>,
@@ -111,9 +114,9 @@ macro_rules! filter_condition {
              AND ($4::text IS NULL OR ",
             waiting_on_vendor_condition!("waiting_for", "$4"),
             ")
-             AND (NOT $5 OR ",
+             AND (NOT $5 OR (j.id IN (SELECT journey_id FROM carepath.overdue_journeys) AND ",
             overdue_condition!(),
-            ")
+            "))
              AND ($6::text IS NULL OR strpos(coalesce(last_error, ''), $6) > 0)"
         )
     };

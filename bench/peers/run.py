@@ -151,6 +151,16 @@ def describe(r):
     return text
 
 
+def outside_load(secs=2.0):
+    """The CPU's busy share over `secs` while the benchmark runs nothing:
+    others' work, which the figures share the machine with."""
+    def sample():
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    (t0, i0), _, (t1, i1) = sample(), time.sleep(secs), sample()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
 def chosen(a):
     return [s for s in SYSTEMS if any(s[0].startswith(o) for o in a.only.split(","))]
 
@@ -158,7 +168,7 @@ def chosen(a):
 def rounds(server, a):
     results = {name: [] for name, _, _ in chosen(a)}
     for i in range(1, a.rounds + 1):
-        print(f"round {i}/{a.rounds}", flush=True)
+        print(f"round {i}/{a.rounds} (CPU busy before it: {outside_load():.0%})", flush=True)
         for name, unit, run in chosen(a):
             db = f"peers_{re.sub(r'[^a-z]+', '_', name)}_{i}"
             psql(server, f"DROP DATABASE IF EXISTS {db}")

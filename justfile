@@ -26,6 +26,10 @@ bench-encryption journeys="2000" rounds="3":
 bench-consult journeys="200" rounds="3":
     cargo run --release -- bench consult --journeys {{journeys}} --rounds {{rounds}}
 
+# carepath against Graphile Worker, DBOS Transact and pgbench on one durable PostgreSQL (bench/peers/README.md).
+bench-peers journeys="2000" rounds="3":
+    python3 bench/peers/run.py --journeys {{journeys}} --rounds {{rounds}}
+
 # Worker memory with 10,000 journeys in flight.
 bench-rss:
     cargo run --release -- bench steps --journeys 10000 --steps 10 --workers 2 --latency-samples 20

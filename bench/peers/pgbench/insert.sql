@@ -1,0 +1,1 @@
+INSERT INTO inserts (payload) VALUES ('{}');

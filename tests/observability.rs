@@ -268,3 +268,36 @@ async fn api_and_worker_expose_lintable_metrics_and_overdue_journeys_show() {
     expected.sort();
     assert_eq!(listed, expected, "{page}");
 }
+
+/// A failed computation of the database gauges (here: a table they read is
+/// missing) leaves the stored ones served, with their age, rather than fail
+/// every scrape.
+#[tokio::test]
+async fn a_failed_gauge_computation_leaves_the_stored_gauges_served() {
+    let db = fresh_db().await;
+    start_probes(&db.pool, 2, 1, 5).await;
+    let computed = carepath_workflows::gauge_snapshot::refresh(&db.pool, Duration::ZERO)
+        .await
+        .expect("compute the gauges");
+    assert!(computed);
+    sqlx::query("ALTER TABLE carepath.vendor_feeds RENAME TO vendor_feeds_away")
+        .execute(&db.pool)
+        .await
+        .expect("break the gauge queries");
+    let failed = carepath_workflows::gauge_snapshot::refresh(&db.pool, Duration::ZERO).await;
+    assert!(failed.is_err(), "the computation fails: {failed:?}");
+    // Stale at once (an interval of 1 ms): the page tries to refresh, fails,
+    // and serves what was stored.
+    let page = carepath_workflows::metrics::render(&db.pool, Duration::from_millis(1))
+        .await
+        .expect("the page is served");
+    assert_eq!(
+        total(&page, "carepath_journeys", &["workflow=\"probe\""]),
+        2.0,
+        "{page}"
+    );
+    assert!(
+        sample(&page, "carepath_gauges_age_seconds ").is_some(),
+        "{page}"
+    );
+}

@@ -17,8 +17,3 @@ CREATE TABLE carepath.overdue_journeys (
     journey_id uuid PRIMARY KEY,
     reason     text NOT NULL
 );
-
--- The overdue condition looks only at running and waiting journeys: with
--- this index its cost follows the journeys in flight, not all ever stored.
-CREATE INDEX journeys_in_flight ON carepath.journeys (status, wake_at)
-    WHERE status IN ('running', 'waiting');

@@ -177,8 +177,10 @@ async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
     Ok(s.journey.id)
 }
 
-/// Milliseconds from the journey's start to its first step's start, as
-/// PostgreSQL recorded them: how long the queue took to hand it to a worker.
+/// Milliseconds from the journey's start (the database's clock) to its first
+/// step's start (the worker's clock: the same machine here, but a remote
+/// `DATABASE_URL` adds the clocks' skew): how long the queue took to hand it
+/// to a worker.
 async fn first_step_after(pool: &PgPool, id: Uuid) -> Result<f64> {
     let ms: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM min(s.started_at) - j.created_at)::float8 * 1000

@@ -129,7 +129,7 @@ pub struct ApiArgs {
     /// process computes them itself (twice this; workers compute them every
     /// interval).
     #[arg(long, env = "CAREPATH_GAUGES_EVERY_MS", hide_env_values = true, default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(50..))]
+          value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
     gauges_every_ms: u64,
     /// PostgreSQL connections this process may hold (its pool's size).
     #[arg(long, env = "CAREPATH_API_DB_CONNECTIONS", hide_env_values = true, default_value_t = 16,
@@ -288,7 +288,7 @@ pub struct EngineTuning {
     /// How often the deployment's database gauges and overdue set are
     /// computed (by one process at a time).
     #[arg(long, env = "CAREPATH_GAUGES_EVERY_MS", hide_env_values = true, default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(50..))]
+          value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
     gauges_every_ms: u64,
 }
 

@@ -97,10 +97,14 @@ async fn retention_loop(engine: Engine, retention: RetentionConfig, stop: Cancel
 async fn gauges_loop(engine: Engine, stop: CancellationToken) {
     let every = engine.config().gauges_every;
     loop {
-        if let Err(error) =
-            carepath_workflows::gauge_snapshot::refresh(engine.pool(), every.mul_f64(0.8)).await
-        {
-            tracing::warn!(%error, "computing the database gauges failed");
+        let refresh =
+            carepath_workflows::gauge_snapshot::refresh(engine.pool(), every.mul_f64(0.8));
+        tokio::select! {
+            // Dropping the computation rolls its transaction back.
+            _ = stop.cancelled() => return,
+            done = refresh => if let Err(error) = done {
+                tracing::warn!(%error, "computing the database gauges failed; the stored ones stay");
+            },
         }
         tokio::select! {
             _ = stop.cancelled() => return,

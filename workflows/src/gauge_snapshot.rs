@@ -39,17 +39,19 @@ pub async fn refresh(pool: &PgPool, min_age: Duration) -> Result<bool, sqlx::Err
 
 /// [`refresh`] when the stored snapshot is missing or older than twice
 /// `every`: what a reader does so that it is never far behind, even with no
-/// worker running.
-///
-/// # Errors
-/// The database's.
-pub async fn refresh_if_stale(pool: &PgPool, every: Duration) -> Result<(), sqlx::Error> {
-    let stale = match snapshots::read(pool, METRICS).await? {
-        Some((_, age)) => age >= 2.0 * every.as_secs_f64(),
-        None => true,
+/// worker running. A failed refresh is logged and leaves the stored copy in
+/// place: a reader then serves that copy (its age says how old) rather than
+/// fail because of a gauge query.
+pub async fn refresh_if_stale(pool: &PgPool, every: Duration) {
+    let stale = match snapshots::read(pool, METRICS).await {
+        Ok(Some((_, age))) => age >= 2.0 * every.as_secs_f64(),
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(%error, "reading the stored database gauges failed");
+            return;
+        }
     };
-    if stale {
-        refresh(pool, every).await?;
+    if stale && let Err(error) = refresh(pool, every).await {
+        tracing::warn!(%error, "computing the database gauges failed; serving the stored ones");
     }
-    Ok(())
 }

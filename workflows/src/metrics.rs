@@ -53,13 +53,13 @@ const ALERT_KINDS: [&str; 3] = [
 /// Everything `/metrics` shows: this process's counters, then the
 /// deployment's database gauges as last stored
 /// ([`crate::gauge_snapshot`], refreshed first if older than twice
-/// `every`), and how old they are.
+/// `every`; a failed refresh leaves the stored copy), and how old they are.
 ///
 /// # Errors
-/// The database's.
+/// The database's, reading the stored copy.
 pub async fn render(pool: &PgPool, every: std::time::Duration) -> Result<String, sqlx::Error> {
     let mut out = carepath_activities::metrics::render_process();
-    crate::gauge_snapshot::refresh_if_stale(pool, every).await?;
+    crate::gauge_snapshot::refresh_if_stale(pool, every).await;
     if let Some((snapshot, age)) =
         carepath_engine::store::snapshots::read(pool, crate::gauge_snapshot::METRICS).await?
     {

@@ -60,7 +60,7 @@ pub async fn plan(
             pool,
             state.engine.config().gauges_every,
         )
-        .await?;
+        .await;
     }
     let (matched, newest) = journeys::count(pool, &filter).await?;
     let sample = journeys::list(pool, &filter, None, SAMPLE).await?;

@@ -160,7 +160,7 @@ pub async fn list(
             state.engine.pool(),
             state.engine.config().gauges_every,
         )
-        .await?;
+        .await;
     }
     // One more than the page, to know whether another follows.
     let mut rows = journeys::list(state.engine.pool(), &filter, cursor, limit + 1).await?;

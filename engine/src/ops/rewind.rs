@@ -10,9 +10,9 @@ use crate::error::EngineError;
 use crate::store::journeys::{self, Journey, JourneyStatus};
 use crate::store::{history, rewind};
 
-/// How long a rewind waits for a worker to let go of the journey: long
-/// enough for a run that has just ended to release its lock, short enough
-/// that an operator is told at once that a step is running.
+/// How long a rewind waits for a worker to let go of a journey whose run has
+/// just ended (it is no longer `running`): long enough for the worker to
+/// release its lock, short enough that the operator is not kept waiting.
 const RUN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a rewind is asked to do.
@@ -63,10 +63,18 @@ impl Engine {
         reason: &str,
     ) -> Result<Rewound, EngineError> {
         let mut tx = self.pool.begin().await?;
-        if !rewind::lock_runs_within(&mut tx, id, RUN_LOCK_WAIT).await? {
-            return Err(conflict(
-                "a worker is running the journey this moment; pause it, then rewind",
-            ));
+        if !rewind::try_lock_runs(&mut tx, id).await? {
+            // A worker holds the journey. Still `running`: refused at once
+            // (a bulk rewind must not wait on each running journey). Ended
+            // or waiting: the run has just ended and is letting go.
+            let running = journeys::get(&mut *tx, id)
+                .await?
+                .is_some_and(|j| j.status == JourneyStatus::Running);
+            if running || !rewind::lock_runs_within(&mut tx, id, RUN_LOCK_WAIT).await? {
+                return Err(conflict(
+                    "a worker is running the journey this moment; pause it, then rewind",
+                ));
+            }
         }
         let journey = lock(&mut tx, id).await?;
         if journey.status == JourneyStatus::Cancelled {

@@ -125,7 +125,18 @@ pub async fn restart(db: &mut PgConnection, journey_id: Uuid) -> Result<(), sqlx
 
 /// Whether this transaction got the journey's run lock (the advisory lock a
 /// worker holds while it runs the journey, `crate::runner::JourneyLock`)
-/// within `wait`: `false` while a worker still runs it after that. Held
+/// at once: `false` while a worker holds it. Held until the transaction ends.
+///
+/// # Errors
+/// The database's.
+pub async fn try_lock_runs(db: &mut PgConnection, journey_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(journey_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether this transaction got the journey's run lock within `wait`: `false` while a worker still runs it after that. Held
 /// until the transaction ends. A worker that has just ended a run still
 /// holds the lock for the moment it takes to release it, so an operator who
 /// acts on a journey they see completed waits that moment rather than being
@@ -138,6 +149,9 @@ pub async fn lock_runs_within(
     journey_id: Uuid,
     wait: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {
+    let previous: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
+        .fetch_one(&mut *db)
+        .await?;
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(format!("{}ms", wait.as_millis().max(1)))
         .execute(&mut *db)
@@ -153,7 +167,8 @@ pub async fn lock_runs_within(
         }
         Err(e) => return Err(e),
     }
-    sqlx::query("SELECT set_config('lock_timeout', '0', true)")
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(previous)
         .execute(db)
         .await?;
     Ok(true)

@@ -204,3 +204,70 @@ async fn a_rewind_re_runs_exactly_the_steps_after_the_chosen_one_with_fresh_keys
     assert_eq!(kinds.iter().filter(|k| *k == "rewind").count(), 2);
     worker.shutdown().await;
 }
+
+/// Holds a journey's run lock as a worker does (a session advisory lock on a
+/// connection of its own) until the returned sender is used or dropped.
+async fn hold_run_lock(pool: &sqlx::PgPool, id: uuid::Uuid) -> tokio::sync::oneshot::Sender<()> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .unwrap_or_else(|e| panic!("acquire: {e}"));
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1::text, 0))")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("lock: {e}"));
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = released.await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut *conn)
+            .await;
+    });
+    release
+}
+
+#[tokio::test]
+async fn a_rewind_waits_for_a_run_that_has_just_ended_and_is_refused_while_one_holds_on() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("shipment", 1, Shipment));
+    let worker = Worker::start(&engine, "rewind-wait");
+    let id = start(&engine, "shipment", json!({})).await;
+    wait_status(&pool, id, JourneyStatus::Waiting).await;
+    engine
+        .signal(id, "go", "test", "go-1", &json!({}), &actor())
+        .await
+        .unwrap_or_else(|e| panic!("signal: {e}"));
+    wait_status(&pool, id, JourneyStatus::Completed).await;
+    let to = || RewindTo {
+        step: "ship",
+        force: false,
+    };
+
+    // The worker that completed it has not let go yet; it does shortly.
+    let release = hold_run_lock(&pool, id).await;
+    let releaser = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = release.send(());
+    });
+    engine
+        .rewind(id, to(), &actor(), "d went wrong")
+        .await
+        .unwrap_or_else(|e| panic!("a rewind after the run let go: {e}"));
+    let _ = releaser.await;
+    wait_status(&pool, id, JourneyStatus::Completed).await;
+
+    // A holder that does not let go: refused, and nothing changed.
+    let _held = hold_run_lock(&pool, id).await;
+    let refused = engine.rewind(id, to(), &actor(), "again").await;
+    assert!(
+        matches!(&refused, Err(EngineError::Conflict { detail, .. }) if detail.contains("running")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        keys_of(&pool, "journey_steps_superseded", id).await,
+        ["d"],
+        "only the first rewind superseded anything"
+    );
+    worker.shutdown().await;
+}

@@ -114,11 +114,29 @@ macro_rules! filter_condition {
              AND ($4::text IS NULL OR ",
             waiting_on_vendor_condition!("waiting_for", "$4"),
             ")
-             AND (NOT $5 OR (j.id IN (SELECT journey_id FROM carepath.overdue_journeys) AND ",
+             AND (NOT $5 OR ",
             overdue_condition!(),
-            "))
+            ")
              AND ($6::text IS NULL OR strpos(coalesce(last_error, ''), $6) > 0)"
         )
+    };
+}
+
+/// A listing's SQL: `$head`, then the journeys (`j`) [`filter_condition!`]
+/// keeps, then `$tail`. With `overdue`, the journeys are drawn from the
+/// stored overdue set (`carepath.overdue_journeys`, a few rows) and each is
+/// re-checked; otherwise from all journeys. Two statements rather than one
+/// condition: a prepared statement's plan cannot know `$5`, and would scan
+/// every journey to find the few overdue ones.
+macro_rules! listing_sql {
+    ($filter:expr, [$($head:expr),+], [$($tail:expr),*]) => {
+        if $filter.overdue {
+            concat!($($head,)+
+                " FROM carepath.overdue_journeys o JOIN carepath.journeys j ON j.id = o.journey_id WHERE ",
+                filter_condition!() $(, $tail)*)
+        } else {
+            concat!($($head,)+ " FROM carepath.journeys j WHERE ", filter_condition!() $(, $tail)*)
+        }
     };
 }
 
@@ -148,10 +166,10 @@ pub async fn select_ids(
     upto: Uuid,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let query = sqlx::query_scalar(concat!(
-        "SELECT id FROM carepath.journeys j WHERE ",
-        filter_condition!(),
-        " AND ($7::uuid IS NULL OR id > $7) AND id <= $8 ORDER BY id LIMIT $9"
+    let query = sqlx::query_scalar(listing_sql!(
+        filter,
+        ["SELECT id"],
+        [" AND ($7::uuid IS NULL OR id > $7) AND id <= $8 ORDER BY id LIMIT $9"]
     ));
     bind_filter!(query, filter)
         .bind(after)
@@ -170,9 +188,10 @@ pub async fn count(
     db: impl PgExecutor<'_>,
     filter: &ListFilter<'_>,
 ) -> Result<(i64, Option<Uuid>), sqlx::Error> {
-    let query = sqlx::query_as(concat!(
-        "SELECT count(*), max(id::text)::uuid FROM carepath.journeys j WHERE ",
-        filter_condition!()
+    let query = sqlx::query_as(listing_sql!(
+        filter,
+        ["SELECT count(*), max(id::text)::uuid"],
+        []
     ));
     bind_filter!(query, filter).fetch_one(db).await
 }
@@ -192,14 +211,10 @@ pub async fn list(
     // By id (UUIDv7, so by creation): journeys created while a client pages
     // sort before its cursor and can never push one it has not seen onto a
     // page it already read.
-    let query = sqlx::query_as(concat!(
-        "SELECT ",
-        journey_columns!(),
-        ", ",
-        overdue_reason!(),
-        " FROM carepath.journeys j WHERE ",
-        filter_condition!(),
-        " AND ($7::uuid IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+    let query = sqlx::query_as(listing_sql!(
+        filter,
+        ["SELECT ", journey_columns!(), ", ", overdue_reason!()],
+        [" AND ($7::uuid IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"]
     ));
     bind_filter!(query, filter)
         .bind(before)

@@ -921,3 +921,66 @@ async fn an_operators_skip_during_a_routing_pass_is_never_overwritten_by_it() {
         other => panic!("skip answered {other}"),
     }
 }
+
+/// Events about several cases, delivered interleaved through the door and
+/// routed by four routers at once: they spread over the inbox's partitions,
+/// and each journey's signals are recorded in the order its events arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routers_side_by_side_keep_each_cases_events_in_arrival_order() {
+    let s = Stack::start().await;
+    let mut journeys = Vec::new();
+    for j in 0..8 {
+        let id = s.start_journey("await_case", &format!("order-{j}")).await;
+        refs::link(&s.db.pool, id, "clinical", "case", &format!("case_o{j}"))
+            .await
+            .expect("link");
+        journeys.push(id);
+    }
+    for n in 0..12 {
+        for j in 0..8 {
+            let body = json!({ "event_id": format!("e-{j}-{n:02}"), "type": "case.message",
+                               "data": { "case_id": format!("case_o{j}"), "n": n } });
+            let (status, _) = s.deliver(body.to_string().as_bytes()).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+    let partitions: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT route_partition) FROM carepath.webhook_inbox")
+            .fetch_one(&s.db.pool)
+            .await
+            .expect("partitions");
+    assert!(partitions > 1, "the cases spread over the partitions");
+
+    let routers: Vec<_> = (0..4_i16)
+        .map(|i| {
+            let engine = s.engine.clone();
+            tokio::spawn(async move {
+                // Small batches, so the routers interleave.
+                loop {
+                    let mut handled = 0;
+                    for partition in (i..8).step_by(4) {
+                        let r = engine.route_partition_once(partition, 3).await?;
+                        handled += r.handled();
+                    }
+                    if handled == 0 {
+                        return Ok::<_, carepath_workflows::EngineError>(());
+                    }
+                }
+            })
+        })
+        .collect();
+    for router in routers {
+        router.await.expect("router task").expect("routing");
+    }
+    for (j, id) in journeys.iter().enumerate() {
+        let events: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM carepath.signals WHERE journey_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&s.db.pool)
+        .await
+        .expect("signals");
+        let arrived: Vec<String> = (0..12).map(|n| format!("e-{j}-{n:02}")).collect();
+        assert_eq!(events, arrived, "journey {j}");
+    }
+}

@@ -3,6 +3,10 @@
 //! resource it is about, or is parked as unmatched for an operator. Which
 //! signal, and which resources, the vendor's [`WebhookSource`] says.
 //!
+//! The inbox is routed in [`INBOX_PARTITIONS`] partitions side by side, one
+//! router per partition at a time; an event's partition follows its first
+//! resource, so one resource's events keep their arrival order.
+//!
 //! Every event is routed on its own savepoint: an event whose own routing
 //! fails with a data error (a value PostgreSQL refuses, a body that cannot be
 //! decoded) is parked with its error and the batch goes on, so no stored row
@@ -19,7 +23,7 @@ use crate::ops::{Actor, Delivery};
 use crate::store::inbox::{self, InboxStatus, Stored};
 use crate::store::refs;
 use crate::vault::{Place, VaultError};
-use crate::webhook_source::{Invalid, MAX_REFERENCE, Route, WebhookSource};
+use crate::webhook_source::{INBOX_PARTITIONS, Invalid, MAX_REFERENCE, Route, WebhookSource};
 
 /// What one routing pass did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -55,9 +59,32 @@ enum Routed {
 }
 
 impl Engine {
-    /// Routes up to `batch` received webhooks, oldest first. One router at a
-    /// time (a transaction-scoped advisory lock), so a journey's events become
-    /// signals in the order they arrived.
+    /// Routes up to `batch` received webhooks of each inbox partition in
+    /// turn ([`INBOX_PARTITIONS`]); see [`Engine::route_partition_once`].
+    ///
+    /// # Errors
+    /// As [`Engine::route_partition_once`]; partitions routed before the
+    /// error keep what they did.
+    pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
+        let mut report = RouteReport::default();
+        for partition in 0..INBOX_PARTITIONS {
+            let r = self.route_partition_once(partition, batch).await?;
+            report.applied += r.applied;
+            report.unmatched += r.unmatched;
+            report.deferred += r.deferred;
+            report.parked += r.parked;
+            report.ignored += r.ignored;
+        }
+        Ok(report)
+    }
+
+    /// Routes up to `batch` received webhooks of inbox partition
+    /// `partition`, oldest first. One router per partition at a time (a
+    /// transaction-scoped advisory lock), and the events about one resource
+    /// are all in one partition
+    /// ([`inbox_partition`](crate::webhook_source::inbox_partition)), so
+    /// they become signals in the order they arrived; partitions are routed
+    /// side by side.
     ///
     /// The batch's rows stay locked until the pass commits, so an operator's
     /// replay or skip of one of them waits for the pass and then applies to
@@ -72,13 +99,17 @@ impl Engine {
     /// and its events stay `received` for the next one. An event's own data
     /// errors ([`EngineError::is_data_error`]) are not returned: the event is
     /// parked with its error and counted in [`RouteReport::parked`].
-    pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
+    pub async fn route_partition_once(
+        &self,
+        partition: i16,
+        batch: i64,
+    ) -> Result<RouteReport, EngineError> {
         let mut tx = self.pool.begin().await?;
         let mut report = RouteReport::default();
-        if !inbox::take_router_lock(&mut *tx).await? {
+        if !inbox::take_router_lock(&mut tx, partition).await? {
             return Ok(report);
         }
-        let rows = inbox::due(&mut *tx, batch, self.config.unmatched_grace).await?;
+        let rows = inbox::due(&mut *tx, partition, batch, self.config.unmatched_grace).await?;
         for row in rows {
             let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
             let outcome = match self.route_event(&mut savepoint, &row).await {

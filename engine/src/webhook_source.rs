@@ -5,8 +5,9 @@
 //! becomes and which resources may name its journey — and hands them to the
 //! engine as [`WebhookSources`]. The webhook door (the API) asks a vendor's
 //! source whether to believe a delivery and what to store it under; the
-//! inbox router (`Engine::route_inbox_once`) asks it where a stored event
-//! goes.
+//! inbox router (`Engine::route_partition_once`) asks it where a stored
+//! event goes, and the door which partition it is routed in
+//! ([`inbox_partition`]).
 //!
 //! The inbox's guarantees stay the engine's: stored before acknowledged,
 //! deduplicated by (vendor, dedup key), routed one event per savepoint, data
@@ -77,6 +78,40 @@ pub enum Unverified {
         /// How far the signed timestamp is from the receiving time, in seconds.
         skew_secs: u64,
     },
+}
+
+/// The inbox is routed in this many partitions, each by one router at a
+/// time, side by side. Fixed, not configured: every process must map an
+/// event to the same partition, or two routers could take one resource's
+/// events at once.
+pub const INBOX_PARTITIONS: i16 = 8;
+
+/// The inbox partition (`0..INBOX_PARTITIONS`) `vendor`'s `event` is routed
+/// in: by its first reference ([`Route::references`]; for the telehealth
+/// vendors, the case or the order), so that the events about one resource
+/// are routed by one router, in the order they arrived. An event its source
+/// cannot route, or that names no resource, goes to partition 0 (it will be
+/// parked or left unmatched either way).
+pub fn inbox_partition(
+    source: &dyn WebhookSource,
+    vendor: &str,
+    event: &Value,
+    event_type: Option<&str>,
+) -> i16 {
+    let Ok(route) = source.route(event, event_type) else {
+        return 0;
+    };
+    let Some(first) = route
+        .references
+        .iter()
+        .find(|r| !r.id.is_empty() && r.id.chars().count() <= MAX_REFERENCE)
+    else {
+        return 0;
+    };
+    // A digest, not `DefaultHasher`, whose output may change between Rust
+    // releases while workers of two builds route side by side.
+    let digest = Sha256::digest(format!("{vendor}\0{}\0{}", first.kind, first.id));
+    i16::from(digest[0]) % INBOX_PARTITIONS
 }
 
 /// A resource an event may be about, as a journey records it

@@ -15,6 +15,7 @@ use crate::Engine;
 use crate::dispatch::NotifyThenRecheck;
 use crate::queue::{JOURNEY_QUEUE, JourneyTask};
 use crate::reconciler::ReconcilerConfig;
+use crate::webhook_source::INBOX_PARTITIONS;
 
 /// How a worker process runs journeys. [`Default`] suits production; tests
 /// shorten the intervals.
@@ -41,6 +42,10 @@ pub struct WorkerConfig {
     pub reconcile_every: Duration,
     /// What the reconciler counts as lost.
     pub reconciler: ReconcilerConfig,
+    /// Inbox routers this process runs side by side, each routing its share
+    /// of the inbox's partitions (1 to
+    /// [`INBOX_PARTITIONS`](crate::webhook_source::INBOX_PARTITIONS)).
+    pub inbox_routers: usize,
 }
 
 impl Default for WorkerConfig {
@@ -54,6 +59,7 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(30),
             reconcile_every: Duration::from_secs(5),
             reconciler: ReconcilerConfig::default(),
+            inbox_routers: 4,
         }
     }
 }
@@ -78,7 +84,20 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<(), MonitorError> {
     let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
-    let router = tokio::spawn(inbox_loop(engine.clone(), cfg.poll_interval, stop.clone()));
+    let n = cfg.inbox_routers.clamp(1, INBOX_PARTITIONS as usize);
+    let routers: Vec<_> = (0..n)
+        .map(|i| {
+            let partitions = (0..INBOX_PARTITIONS)
+                .filter(|p| *p as usize % n == i)
+                .collect();
+            tokio::spawn(inbox_loop(
+                engine.clone(),
+                partitions,
+                cfg.poll_interval,
+                stop.clone(),
+            ))
+        })
+        .collect();
     let pool = engine.pool().clone();
     let factory_cfg = cfg.clone();
     let release = stop.clone();
@@ -130,7 +149,9 @@ pub async fn run(
         })
         .await;
     let _ = reconciler.await;
-    let _ = router.await;
+    for router in routers {
+        let _ = router.await;
+    }
     result
 }
 
@@ -174,19 +195,31 @@ async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationTok
     }
 }
 
-/// Routes stored webhooks to their journeys; one process routes at a time.
-async fn inbox_loop(engine: Engine, every: Duration, stop: CancellationToken) {
+/// Routes the stored webhooks of `partitions` to their journeys; one
+/// router per partition at a time, across processes.
+async fn inbox_loop(
+    engine: Engine,
+    partitions: Vec<i16>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
-        match engine.route_inbox_once(200).await {
-            // A full batch: there may be more, go again at once.
-            Ok(r) if r.handled() == 200 => continue,
-            Ok(r) if r.unmatched > 0 || r.parked > 0 => tracing::warn!(
-                unmatched = r.unmatched,
-                parked = r.parked,
-                "webhooks matched no journey or could not be processed; parked for operators"
-            ),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "inbox routing failed"),
+        let mut full = false;
+        for partition in &partitions {
+            match engine.route_partition_once(*partition, 200).await {
+                // A full batch: there may be more, go again at once.
+                Ok(r) if r.handled() == 200 => full = true,
+                Ok(r) if r.unmatched > 0 || r.parked > 0 => tracing::warn!(
+                    unmatched = r.unmatched,
+                    parked = r.parked,
+                    "webhooks matched no journey or could not be processed; parked for operators"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "inbox routing failed"),
+            }
+        }
+        if full {
+            continue;
         }
         tokio::select! {
             _ = stop.cancelled() => return,

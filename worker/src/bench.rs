@@ -11,6 +11,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use carepath_workflows::engine::webhook_source::INBOX_PARTITIONS;
+
 use crate::db;
 use crate::private_pg::{self, Durability};
 
@@ -299,6 +301,13 @@ pub struct WebhooksArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Webhooks per second to post at (a sustained rate); 0 posts them as
+    /// fast as the API accepts them (a burst).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Inbox routers side by side, as a worker's `--inbox-routers` (1 to 8).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
+    routers: u16,
 }
 
 /// The journeys whose cases the benchmark's webhooks are about.
@@ -321,7 +330,7 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
     let base = serve_api(&engine, settings.vendors).await?;
     let stop = tokio_util::sync::CancellationToken::new();
-    let router = spawn_router(&engine, &stop);
+    let routers = spawn_routers(&engine, &stop, i16::try_from(args.routers).unwrap_or(1));
     let run = Uuid::new_v4().simple().to_string();
     own_cases(&engine, &pool, &run).await?;
     carepath_activities::tls::install_crypto_provider();
@@ -342,7 +351,9 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     );
     wait_routed(&pool).await?;
     stop.cancel();
-    let _ = router.await;
+    for router in routers {
+        let _ = router.await;
+    }
     report_routing_lag(&pool, &run).await
 }
 
@@ -362,20 +373,32 @@ async fn serve_api(engine: &Engine, vendors: carepath_activities::VendorsConfig)
     Ok(base)
 }
 
-/// Routes the inbox, as a worker's router does, until `stop`.
-fn spawn_router(
+/// Routes the inbox with `n` routers side by side, each over its share of
+/// the partitions, as a worker's routers do, until `stop`.
+fn spawn_routers(
     engine: &Engine,
     stop: &tokio_util::sync::CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    let (engine, stop) = (engine.clone(), stop.clone());
-    tokio::spawn(async move {
-        while !stop.is_cancelled() {
-            match engine.route_inbox_once(500).await {
-                Ok(r) if r.handled() > 0 => {}
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    })
+    n: i16,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
+        .map(|i| {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            tokio::spawn(async move {
+                let partitions: Vec<i16> = (i..INBOX_PARTITIONS).step_by(n as usize).collect();
+                while !stop.is_cancelled() {
+                    let mut handled = 0;
+                    for p in &partitions {
+                        if let Ok(r) = engine.route_partition_once(*p, 200).await {
+                            handled += r.handled();
+                        }
+                    }
+                    if handled == 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            })
+        })
+        .collect()
 }
 
 /// Starts [`OWNERS`] journeys, each owning a case of `run`.
@@ -413,6 +436,8 @@ async fn post_webhooks(
 ) -> Result<Vec<f64>> {
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
+    let began = tokio::time::Instant::now();
+    let rate = args.rate;
     for _ in 0..args.concurrency {
         let (http, base, run, next) = (http.clone(), base.to_owned(), run.to_owned(), next.clone());
         let total = args.webhooks;
@@ -422,6 +447,11 @@ async fn post_webhooks(
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
                     return anyhow::Ok(latencies);
+                }
+                if rate > 0 {
+                    // The i-th webhook leaves at i / rate seconds.
+                    let due = Duration::from_secs_f64(i as f64 / f64::from(rate));
+                    tokio::time::sleep_until(began + due).await;
                 }
                 latencies.push(post_one(&http, &base, &run, i).await?);
             }

@@ -285,6 +285,11 @@ pub struct EngineTuning {
         default_value_t = 30_000
     )]
     shutdown_grace_ms: u64,
+    /// Inbox routers this worker runs side by side (1 to 8, the inbox's
+    /// partitions).
+    #[arg(long, env = "CAREPATH_INBOX_ROUTERS", hide_env_values = true, default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=8))]
+    inbox_routers: u64,
     /// How often the deployment's database gauges and overdue set are
     /// computed (by one process at a time).
     #[arg(long, env = "CAREPATH_GAUGES_EVERY_MS", hide_env_values = true, default_value_t = 10_000,
@@ -318,6 +323,7 @@ impl EngineTuning {
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             reconcile_every: Duration::from_millis(self.reconcile_ms),
             reconciler,
+            inbox_routers: usize::try_from(self.inbox_routers).unwrap_or(1),
             ..defaults
         }
     }

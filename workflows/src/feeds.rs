@@ -39,7 +39,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::engine::vault::{Place, Vault, VaultError, bodies};
-use crate::engine::webhook_source::{NoHeaders, WebhookSource, WebhookSources};
+use crate::engine::webhook_source::{NoHeaders, WebhookSource, WebhookSources, inbox_partition};
 use crate::storable;
 use crate::store::inbox::{self, RefusedBody, Source};
 
@@ -417,13 +417,17 @@ async fn store_item(
         // The poll fails and is tried again; nothing is stored plain.
         Err(e) => return Err(sqlx::Error::Protocol(format!("sealing a feed item: {e}"))),
     };
+    let event_type = source.event_type(item);
     let new = inbox::store(
         &mut *conn,
         vendor,
         Source::Feed,
         &key,
-        source.event_type(item).as_deref(),
-        &sealed,
+        inbox::Event {
+            event_type: event_type.as_deref(),
+            body: &sealed,
+            partition: inbox_partition(source, vendor, item, event_type.as_deref()),
+        },
         &json!({}),
     )
     .await?;

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use carepath_workflows::EngineError;
 use carepath_workflows::engine::vault::Place;
-use carepath_workflows::engine::webhook_source::{Headers, WebhookSource};
+use carepath_workflows::engine::webhook_source::{Headers, WebhookSource, inbox_partition};
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 use carepath_workflows::store::rejections;
 
@@ -127,13 +127,17 @@ pub(crate) async fn store(
         .seal_body(&mut conn, &place, body)
         .await
         .map_err(EngineError::from)?;
+    let event_type = source.event_type(event);
     let stored = inbox::store(
         &mut *conn,
         vendor,
         Source::Webhook,
         &dedup_key,
-        source.event_type(event).as_deref(),
-        &sealed,
+        inbox::Event {
+            event_type: event_type.as_deref(),
+            body: &sealed,
+            partition: inbox_partition(source, vendor, event, event_type.as_deref()),
+        },
         &kept,
     )
     .await?;

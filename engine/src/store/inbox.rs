@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 pub use super::rejections::{RefusedBody, Rejection, reject, rejections};
@@ -101,9 +101,10 @@ impl TryFrom<String> for InboxStatus {
     }
 }
 
-/// Stores `vendor`'s event `body` (raw bytes; the caller has checked that
-/// they are a storable JSON object, see [`crate::storable`]) with the
-/// `headers` worth keeping (a JSON object), to be routed by the workers.
+/// Stores `vendor`'s `event` (its body raw bytes, sealed; the caller has
+/// checked that they are a storable JSON object, see [`crate::storable`])
+/// with the `headers` worth keeping (a JSON object), to be routed by the
+/// workers in its partition.
 /// `true` when it was new; `false` when an event with this `dedup_key` was
 /// already stored (from either source), whose delivery count goes up by one
 /// and which is otherwise left as it was (its first `source` and body stay).
@@ -115,25 +116,38 @@ pub async fn store(
     vendor: &str,
     source: Source,
     dedup_key: &str,
-    event_type: Option<&str>,
-    body: &[u8],
+    event: Event<'_>,
     headers: &Value,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO carepath.webhook_inbox (vendor, dedup_key, event_type, body, headers, source)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO carepath.webhook_inbox
+                (vendor, dedup_key, event_type, body, headers, source, route_partition)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT ON CONSTRAINT webhook_inbox_dedup
          DO UPDATE SET deliveries = carepath.webhook_inbox.deliveries + 1
          RETURNING (xmax = 0)",
     )
     .bind(vendor)
     .bind(dedup_key)
-    .bind(event_type)
-    .bind(body)
+    .bind(event.event_type)
+    .bind(event.body)
     .bind(headers)
     .bind(source.as_str())
+    .bind(event.partition)
     .fetch_one(db)
     .await
+}
+
+/// An event as [`store`] keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// Its `type`, when it named one.
+    pub event_type: Option<&'a str>,
+    /// Its body, sealed.
+    pub body: &'a [u8],
+    /// The partition it is routed in
+    /// ([`crate::webhook_source::inbox_partition`]).
+    pub partition: i16,
 }
 
 /// A stored event as operators see it: where it is in routing, never its body.
@@ -278,25 +292,38 @@ pub struct Stored {
     pub young: bool,
 }
 
-/// Takes the router's lock for the rest of the transaction: `false` when
-/// another router holds it (one router at a time keeps a journey's events in
-/// arrival order).
+/// Takes partition `partition`'s router lock for the rest of the
+/// transaction: `false` when another router holds it (one router per
+/// partition keeps a resource's events in arrival order). It also holds the
+/// whole inbox's lock shared: a router of a build that routed the inbox as
+/// one (holding that lock exclusively) and this one never route at once
+/// during a rolling upgrade.
 ///
 /// # Errors
 /// The database's.
-pub async fn take_router_lock(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.inbox'))")
+pub async fn take_router_lock(db: &mut PgConnection, partition: i16) -> Result<bool, sqlx::Error> {
+    let whole: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock_shared(hashtext('carepath.inbox'))")
+            .fetch_one(&mut *db)
+            .await?;
+    if !whole {
+        return Ok(false);
+    }
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.inbox.partition'), $1)")
+        .bind(i32::from(partition))
         .fetch_one(db)
         .await
 }
 
-/// Up to `batch` received events due to be routed, oldest first, locked for
-/// the transaction; those received within `grace` are `young`.
+/// Up to `batch` of `partition`'s received events due to be routed, oldest
+/// first, locked for the transaction; those received within `grace` are
+/// `young`.
 ///
 /// # Errors
 /// The database's.
 pub async fn due(
     db: impl PgExecutor<'_>,
+    partition: i16,
     batch: i64,
     grace: std::time::Duration,
 ) -> Result<Vec<Stored>, sqlx::Error> {
@@ -304,12 +331,13 @@ pub async fn due(
         "SELECT id, vendor, dedup_key, event_type, body,
                 received_at > now() - make_interval(secs => $2) AS young
            FROM carepath.webhook_inbox
-          WHERE status = 'received' AND route_after <= now()
+          WHERE status = 'received' AND route_after <= now() AND route_partition = $3
           ORDER BY id LIMIT $1
             FOR UPDATE",
     )
     .bind(batch)
     .bind(grace.as_secs_f64())
+    .bind(partition)
     .fetch_all(db)
     .await
 }

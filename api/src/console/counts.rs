@@ -39,7 +39,9 @@ pub struct Counts {
 async fn read(pool: &PgPool) -> Result<Counts, sqlx::Error> {
     Ok(Counts {
         by_status: gauges::journeys_by_status(pool).await?,
-        overdue: gauges::overdue_by_phase(pool).await?,
+        // The set the overview's link lists (`overdue=true`), so the count
+        // and the list agree.
+        overdue: gauges::stored_overdue_by_phase(pool).await?,
         inbox: gauges::inbox_by_status(pool).await?,
         lag_secs: gauges::inbox_lag_seconds(pool).await?,
         open_alerts: alerts::open_counts(pool).await?,

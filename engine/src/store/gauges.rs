@@ -45,6 +45,30 @@ pub async fn overdue_by_phase(
     .await
 }
 
+/// [`overdue_by_phase`] over the stored overdue set
+/// ([`crate::store::snapshots`]), each re-checked: what an `overdue=true`
+/// listing lists, counted, without scanning the journeys.
+///
+/// # Errors
+/// The database's.
+pub async fn stored_overdue_by_phase(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT j.phase, count(*),
+                extract(epoch FROM now() - min(coalesce(
+                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
+                         THEN j.wake_at END,
+                    greatest(j.wake_at, j.updated_at))))::float8
+           FROM carepath.overdue_journeys o JOIN carepath.journeys j ON j.id = o.journey_id
+          WHERE ",
+        overdue_condition!(),
+        " GROUP BY j.phase ORDER BY 1"
+    ))
+    .fetch_all(db)
+    .await
+}
+
 /// Stored webhooks by routing status, with how many.
 ///
 /// # Errors

@@ -50,6 +50,10 @@ bench-match:
 bench-search journeys="1000000":
     cargo run --release -- bench search --journeys {{journeys}}
 
+# Dequeue, list, search, overdue and /metrics latency as the database grows (10k, then 1M journeys).
+bench-scale sizes="10000,1000000":
+    cargo run --release -- bench scale --sizes {{sizes}}
+
 # The operator console's pages on a database of many journeys (1M by default: loading takes minutes).
 bench-console journeys="1000000":
     cargo run --release -- bench console --journeys {{journeys}}

@@ -172,7 +172,7 @@ pub(crate) async fn measure_drain(pool: &PgPool, run: &str, args: &StepsArgs) ->
     Ok(total_steps / secs)
 }
 
-async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
+pub(crate) async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
     let s = engine
         .start("noop", key, json!({ "steps": steps }), &Actor::new("bench"))
         .await?;
@@ -183,7 +183,7 @@ async fn start(engine: &Engine, key: &str, steps: u64) -> Result<Uuid> {
 /// step's start (the worker's clock: the same machine here, but a remote
 /// `DATABASE_URL` adds the clocks' skew): how long the queue took to hand it
 /// to a worker.
-async fn first_step_after(pool: &PgPool, id: Uuid) -> Result<f64> {
+pub(crate) async fn first_step_after(pool: &PgPool, id: Uuid) -> Result<f64> {
     let ms: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM min(s.started_at) - j.created_at)::float8 * 1000
            FROM carepath.journeys j JOIN carepath.journey_steps s ON s.journey_id = j.id
@@ -196,7 +196,7 @@ async fn first_step_after(pool: &PgPool, id: Uuid) -> Result<f64> {
 }
 
 /// Time from start to completion as PostgreSQL recorded it.
-async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Result<f64> {
+pub(crate) async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Result<f64> {
     let deadline = Instant::now() + timeout;
     loop {
         let row: (String, Option<f64>) = sqlx::query_as(

@@ -43,7 +43,7 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
     let settings = Settings::default();
     let key = settings.search_key().context("no search key")?;
     let loaded = load(&pool, &key, args.journeys).await?;
-    shape(&pool).await?;
+    shape_once(&pool).await?;
     load_inbox(&pool).await?;
     let detailed = detail(&pool).await?;
     let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
@@ -200,7 +200,7 @@ fn hidden_csrf(html: &str) -> Option<String> {
 /// clinician, 20 on the pharmacy, 10 on a refill timer, 5 failed, 2 paused,
 /// 1 held for a patient-match review, 2 overdue (a wake time an hour past).
 /// Done once: a database already shaped is left as it is.
-async fn shape(pool: &PgPool) -> Result<()> {
+async fn shape_once(pool: &PgPool) -> Result<()> {
     let shaped: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM carepath.journeys
                          WHERE idempotency_key LIKE 'bench-search-%' AND status <> 'completed')",
@@ -210,13 +210,22 @@ async fn shape(pool: &PgPool) -> Result<()> {
     if shaped {
         return Ok(());
     }
+    shape(pool, 0).await
+}
+
+/// Gives the loaded journeys numbered `from` and up a production-like mix
+/// (by their number, per thousand: 50 waiting in clinician review, 20
+/// awaiting fulfilment, 10 waiting for a refill, 5 failed, 2 paused, 1 in
+/// patient-match review, 2 overdue; the rest completed).
+pub(crate) async fn shape(pool: &PgPool, from: usize) -> Result<()> {
     let began = Instant::now();
     sqlx::query(
         "UPDATE carepath.journeys j
             SET status = m.status, phase = m.phase, waiting_for = m.waiting_for,
                 wake_at = now() + m.wake, last_error = m.error, finished_at = NULL
            FROM (SELECT id, (substr(idempotency_key, 14)::int % 1000) AS bucket
-                   FROM carepath.journeys WHERE idempotency_key LIKE 'bench-search-%') b
+                   FROM carepath.journeys WHERE idempotency_key LIKE 'bench-search-%'
+                    AND substr(idempotency_key, 14)::int >= $1) b
            JOIN (VALUES
                 (0, 50, 'waiting', 'in_clinician_review', 'signal:clinical.case', interval '1 hour', NULL),
                 (50, 70, 'waiting', 'awaiting_fulfilment', 'signal:pharmacy.order', interval '1 day', NULL),
@@ -229,6 +238,7 @@ async fn shape(pool: &PgPool) -> Result<()> {
              ON b.bucket >= m.lo AND b.bucket < m.hi
           WHERE j.id = b.id",
     )
+    .bind(i64::try_from(from).unwrap_or(i64::MAX))
     .execute(pool)
     .await?;
     sqlx::query("VACUUM ANALYZE carepath.journeys")

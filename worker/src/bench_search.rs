@@ -139,7 +139,7 @@ const KINDS: [&str; 10] = [
 ];
 
 /// Journey `i`'s identifier of `kind`, as an operator types it.
-async fn query_for(pool: &PgPool, kind: &str, i: usize) -> Result<String> {
+pub(crate) async fn query_for(pool: &PgPool, kind: &str, i: usize) -> Result<String> {
     Ok(match kind {
         "case" => format!("case_{i:08}"),
         "order" => format!("order_{i:08}"),

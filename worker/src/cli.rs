@@ -82,6 +82,8 @@ enum BenchCommand {
     Search(crate::bench_search::SearchArgs),
     /// The operator console's pages on a database of many journeys: latency per page.
     Console(crate::bench_console::ConsoleArgs),
+    /// Dequeue, list, search, overdue and /metrics latency as the database grows (10k, 1M, ...).
+    Scale(crate::bench_scale::ScaleArgs),
     /// Durable no-op steps/s with PHI encryption at rest off and on, alternated: the ratio.
     Encryption(crate::bench_encryption::EncryptionArgs),
     /// Whole consults through the API, sandbox and two workers, encryption off and on: the ratio.
@@ -409,6 +411,10 @@ async fn run_bench(which: BenchCommand) -> Result<()> {
         BenchCommand::Console(args) => {
             logging::init("error"); // its load is slow statements by design
             crate::bench_console::run(args).await
+        }
+        BenchCommand::Scale(args) => {
+            logging::init("error"); // its load is slow statements by design
+            crate::bench_scale::run(args).await
         }
         BenchCommand::Consult(args) => {
             logging::init("warn");

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_console;
 pub mod bench_encryption;
 pub mod bench_match;
+pub mod bench_scale;
 pub mod bench_search;
 pub mod cli;
 pub mod config_check;

@@ -827,30 +827,12 @@ async fn the_stalled_case_raised_one_alert(stack: &Stack, stalled: Uuid) {
         Some("signal:clinical.case"),
         "still waiting for the clinician"
     );
-    // The database gauges are computed once per interval.
-    wait_for(
-        "the alert to be counted",
-        Duration::from_secs(10),
-        || async {
-            let metrics = stack
-                .http
-                .get(format!("{}/metrics", stack.api))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            let raised: Option<u64> = metrics
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("carepath_alerts_total{kind=\"decision_sla_exceeded\"} ")
-                })
-                .and_then(|n| n.parse().ok());
-            (raised >= Some(1)).then_some(())
-        },
-    )
-    .await;
+    stack
+        .metric_becomes(
+            "carepath_alerts_total{kind=\"decision_sla_exceeded\"} ",
+            |raised| raised >= 1.0,
+        )
+        .await;
 }
 
 fn assert_validates(resources: &[Value], valid: bool) {

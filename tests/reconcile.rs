@@ -70,30 +70,10 @@ async fn open_alerts(stack: &Stack) -> Vec<(Uuid, String)> {
 }
 
 /// Waits until `/metrics` shows `carepath_alerts_open{kind="..."}` as
-/// `expected`: the database gauges are computed once per interval.
+/// `expected`.
 async fn open_alerts_metric_becomes(stack: &Stack, kind: &str, expected: f64) {
     let prefix = format!("carepath_alerts_open{{kind=\"{kind}\"}} ");
-    wait_for(
-        &format!("{prefix}to be {expected}"),
-        Duration::from_secs(10),
-        || async {
-            let text = stack
-                .http
-                .get(format!("{}/metrics", stack.api))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            let shown: Option<f64> = text
-                .lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()))
-                .and_then(|n| n.parse().ok());
-            (shown == Some(expected)).then_some(())
-        },
-    )
-    .await;
+    stack.metric_becomes(&prefix, |v| v == expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

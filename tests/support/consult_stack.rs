@@ -204,6 +204,33 @@ impl Stack {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Waits until the API's `/metrics` has a sample whose line starts with
+    /// `prefix` (name and labels, then a space) and whose value `ready`
+    /// accepts: the database gauges are computed once per interval.
+    pub async fn metric_becomes(&self, prefix: &str, ready: impl Fn(f64) -> bool) {
+        wait_for(
+            &format!("/metrics: {prefix}"),
+            Duration::from_secs(10),
+            || async {
+                let text = self
+                    .http
+                    .get(format!("{}/metrics", self.api))
+                    .send()
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                let shown: f64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .and_then(|n| n.parse().ok())?;
+                ready(shown).then_some(())
+            },
+        )
+        .await;
+    }
+
     pub async fn start_journey(&self, key: &str, input: Value) -> Uuid {
         let (status, body) = self
             .post(

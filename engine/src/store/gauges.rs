@@ -21,6 +21,19 @@ pub async fn journeys_by_status(
     .await
 }
 
+/// A phase's overdue journeys (`j`): the phase, how many, and how long
+/// (seconds) the oldest has been due — since its wake time, or since it
+/// last recorded anything.
+macro_rules! overdue_by_phase_columns {
+    () => {
+        "SELECT j.phase, count(*),
+                extract(epoch FROM now() - min(coalesce(
+                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
+                         THEN j.wake_at END,
+                    greatest(j.wake_at, j.updated_at))))::float8"
+    };
+}
+
 /// Overdue journeys ([`overdue_condition!`]) by phase: how many, and how
 /// long (seconds) the oldest has been due — since its wake time, or since it
 /// last recorded anything. One read, so the count and the age describe the
@@ -32,11 +45,8 @@ pub async fn overdue_by_phase(
     db: impl PgExecutor<'_>,
 ) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "SELECT j.phase, count(*),
-                extract(epoch FROM now() - min(coalesce(
-                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
-                         THEN j.wake_at END,
-                    greatest(j.wake_at, j.updated_at))))::float8
+        overdue_by_phase_columns!(),
+        "
            FROM carepath.journeys j WHERE ",
         overdue_condition!(),
         " GROUP BY j.phase ORDER BY 1"
@@ -55,11 +65,8 @@ pub async fn stored_overdue_by_phase(
     db: impl PgExecutor<'_>,
 ) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "SELECT j.phase, count(*),
-                extract(epoch FROM now() - min(coalesce(
-                    CASE WHEN j.status = 'waiting' AND j.wake_at < now() - interval '1 minute'
-                         THEN j.wake_at END,
-                    greatest(j.wake_at, j.updated_at))))::float8
+        overdue_by_phase_columns!(),
+        "
            FROM carepath.overdue_journeys o JOIN carepath.journeys j ON j.id = o.journey_id
           WHERE ",
         overdue_condition!(),

@@ -984,3 +984,93 @@ async fn routers_side_by_side_keep_each_cases_events_in_arrival_order() {
         assert_eq!(events, arrived, "journey {j}");
     }
 }
+
+/// An event is routed in the partition of the journey that owns what it
+/// names, whichever of its resources that is; an event stored without a
+/// partition (by an older build) is routed before any partition's, and
+/// while a router of such a build holds the whole inbox, or another router
+/// a partition, that partition waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_goes_to_its_journeys_partition_and_older_builds_events_go_first() {
+    let s = Stack::start().await;
+    let id = s.start_journey("await_case", "parts").await;
+    refs::link(&s.db.pool, id, "clinical", "case", "case_pa")
+        .await
+        .expect("link case");
+    refs::link(&s.db.pool, id, "clinical", "patient", "pat_pa")
+        .await
+        .expect("link patient");
+    for (event_id, data) in [
+        ("p-1", json!({ "case_id": "case_pa" })),
+        // Its first resource is no journey's; its patient is this journey's.
+        (
+            "p-2",
+            json!({ "case_id": "case_unknown", "patient_id": "pat_pa" }),
+        ),
+    ] {
+        let body = json!({ "event_id": event_id, "type": "case.message", "data": data });
+        assert_eq!(
+            s.deliver(body.to_string().as_bytes()).await.0,
+            StatusCode::OK
+        );
+    }
+    let partitions: Vec<Option<i16>> = sqlx::query_scalar(
+        "SELECT route_partition FROM carepath.webhook_inbox WHERE dedup_key LIKE 'p-%' ORDER BY id",
+    )
+    .fetch_all(&s.db.pool)
+    .await
+    .expect("partitions");
+    let theirs = carepath_workflows::engine::webhook_source::journey_partition(id);
+    assert_eq!(partitions, [Some(theirs), Some(theirs)]);
+
+    // An older build stored one more, without a partition, after them.
+    let legacy =
+        json!({ "event_id": "p-0", "type": "case.message", "data": { "case_id": "case_pa" } });
+    s.store_raw("p-0", "case.message", legacy.to_string().as_bytes())
+        .await;
+    let blocked = s
+        .engine
+        .route_partition_once(theirs, 10)
+        .await
+        .expect("partition pass");
+    assert_eq!(blocked.handled(), 0, "the partition waits: {blocked:?}");
+    // A router of an older build holds the whole inbox: nothing is routed.
+    let mut old_router = s.db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('carepath.inbox'))")
+        .execute(&mut *old_router)
+        .await
+        .expect("old lock");
+    let none = s.engine.route_unpartitioned_once(10).await.expect("pass");
+    assert_eq!(none.handled(), 0, "{none:?}");
+    old_router.rollback().await.expect("rollback");
+    let first = s.engine.route_unpartitioned_once(10).await.expect("pass");
+    assert_eq!(first.applied, 1, "{first:?}");
+    // Another router holds the partition: this one passes it by.
+    let mut rival = s.db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('carepath.inbox.partition'), $1)")
+        .bind(i32::from(theirs))
+        .execute(&mut *rival)
+        .await
+        .expect("rival lock");
+    let passed = s
+        .engine
+        .route_partition_once(theirs, 10)
+        .await
+        .expect("pass");
+    assert_eq!(passed.handled(), 0, "{passed:?}");
+    rival.rollback().await.expect("rollback");
+    let rest = s
+        .engine
+        .route_partition_once(theirs, 10)
+        .await
+        .expect("pass");
+    assert_eq!(rest.applied, 2, "{rest:?}");
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event_id FROM carepath.signals WHERE journey_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&s.db.pool)
+    .await
+    .expect("signals");
+    assert_eq!(events, ["p-0", "p-1", "p-2"]);
+}

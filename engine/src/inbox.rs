@@ -59,16 +59,18 @@ enum Routed {
 }
 
 impl Engine {
-    /// Routes up to `batch` received webhooks of each inbox partition in
-    /// turn ([`INBOX_PARTITIONS`]); see [`Engine::route_partition_once`].
+    /// Routes up to `batch` received webhooks stored without a partition,
+    /// then of each inbox partition in turn ([`INBOX_PARTITIONS`]); see
+    /// [`Engine::route_partition_once`].
     ///
     /// # Errors
     /// As [`Engine::route_partition_once`]; partitions routed before the
     /// error keep what they did.
     pub async fn route_inbox_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
         let mut report = RouteReport::default();
-        for partition in 0..INBOX_PARTITIONS {
-            let r = self.route_partition_once(partition, batch).await?;
+        let partitions = std::iter::once(None).chain((0..INBOX_PARTITIONS).map(Some));
+        for partition in partitions {
+            let r = self.route_pass(partition, batch).await?;
             report.applied += r.applied;
             report.unmatched += r.unmatched;
             report.deferred += r.deferred;
@@ -104,9 +106,33 @@ impl Engine {
         partition: i16,
         batch: i64,
     ) -> Result<RouteReport, EngineError> {
+        self.route_pass(Some(partition), batch).await
+    }
+
+    /// Routes up to `batch` received webhooks stored without a partition
+    /// (before the inbox had them, or by an older build during a rolling
+    /// upgrade), oldest first, holding the whole inbox's lock: no partition
+    /// is routed meanwhile, and none while such an event is due.
+    ///
+    /// # Errors
+    /// As [`Engine::route_partition_once`].
+    pub async fn route_unpartitioned_once(&self, batch: i64) -> Result<RouteReport, EngineError> {
+        self.route_pass(None, batch).await
+    }
+
+    async fn route_pass(
+        &self,
+        partition: Option<i16>,
+        batch: i64,
+    ) -> Result<RouteReport, EngineError> {
         let mut tx = self.pool.begin().await?;
         let mut report = RouteReport::default();
         if !inbox::take_router_lock(&mut tx, partition).await? {
+            return Ok(report);
+        }
+        // Events stored without a partition arrived before the partitions'
+        // (or beside them, from an older build): they go first.
+        if partition.is_some() && inbox::unpartitioned_due(&mut *tx).await? {
             return Ok(report);
         }
         let rows = inbox::due(&mut *tx, partition, batch, self.config.unmatched_grace).await?;

@@ -6,8 +6,8 @@
 //! engine as [`WebhookSources`]. The webhook door (the API) asks a vendor's
 //! source whether to believe a delivery and what to store it under; the
 //! inbox router (`Engine::route_partition_once`) asks it where a stored
-//! event goes, and the door which partition it is routed in
-//! ([`inbox_partition`]).
+//! event goes, and the door which resources to choose its partition by
+//! ([`routable_references`]).
 //!
 //! The inbox's guarantees stay the engine's: stored before acknowledged,
 //! deduplicated by (vendor, dedup key), routed one event per savepoint, data
@@ -81,37 +81,49 @@ pub enum Unverified {
 }
 
 /// The inbox is routed in this many partitions, each by one router at a
-/// time, side by side. Fixed, not configured: every process must map an
-/// event to the same partition, or two routers could take one resource's
-/// events at once.
+/// time, side by side. Fixed, not configured: the partition is chosen once,
+/// when an event is stored, so every door (API pod, feed reader) must
+/// choose alike; and lowering it would strand stored events in partitions
+/// no router reads.
 pub const INBOX_PARTITIONS: i16 = 8;
 
-/// The inbox partition (`0..INBOX_PARTITIONS`) `vendor`'s `event` is routed
-/// in: by its first reference ([`Route::references`]; for the telehealth
-/// vendors, the case or the order), so that the events about one resource
-/// are routed by one router, in the order they arrived. An event its source
-/// cannot route, or that names no resource, goes to partition 0 (it will be
-/// parked or left unmatched either way).
-pub fn inbox_partition(
+/// The partition of the events about journey `id`: every event whose
+/// owner is known when it is stored is routed there, so one journey's
+/// events keep their arrival order whatever resources and vendors they name.
+pub fn journey_partition(id: uuid::Uuid) -> i16 {
+    partition_of(id.as_bytes())
+}
+
+/// The partition of an event no journey owns yet, by `vendor`'s resource
+/// `r` (its first): one resource's early events keep their order.
+pub fn reference_partition(vendor: &str, r: &Reference) -> i16 {
+    partition_of(format!("{vendor}\0{}\0{}", r.kind, r.id).as_bytes())
+}
+
+fn partition_of(bytes: &[u8]) -> i16 {
+    // A digest, not `DefaultHasher`, whose output may change between Rust
+    // releases while doors of two builds store side by side.
+    i16::from(Sha256::digest(bytes)[0]) % INBOX_PARTITIONS
+}
+
+/// The references of `event` the router looks up, in its order: those
+/// `source` names, without empty or over-long ids. Empty when the source
+/// cannot route the event (it will be parked).
+pub fn routable_references(
     source: &dyn WebhookSource,
-    vendor: &str,
     event: &Value,
     event_type: Option<&str>,
-) -> i16 {
-    let Ok(route) = source.route(event, event_type) else {
-        return 0;
-    };
-    let Some(first) = route
-        .references
-        .iter()
-        .find(|r| !r.id.is_empty() && r.id.chars().count() <= MAX_REFERENCE)
-    else {
-        return 0;
-    };
-    // A digest, not `DefaultHasher`, whose output may change between Rust
-    // releases while workers of two builds route side by side.
-    let digest = Sha256::digest(format!("{vendor}\0{}\0{}", first.kind, first.id));
-    i16::from(digest[0]) % INBOX_PARTITIONS
+) -> Vec<Reference> {
+    source
+        .route(event, event_type)
+        .map(|route| {
+            route
+                .references
+                .into_iter()
+                .filter(|r| !r.id.is_empty() && r.id.chars().count() <= MAX_REFERENCE)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A resource an event may be about, as a journey records it

@@ -84,20 +84,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<(), MonitorError> {
     let reconciler = tokio::spawn(reconcile_loop(engine.clone(), cfg.clone(), stop.clone()));
-    let n = cfg.inbox_routers.clamp(1, INBOX_PARTITIONS as usize);
-    let routers: Vec<_> = (0..n)
-        .map(|i| {
-            let partitions = (0..INBOX_PARTITIONS)
-                .filter(|p| *p as usize % n == i)
-                .collect();
-            tokio::spawn(inbox_loop(
-                engine.clone(),
-                partitions,
-                cfg.poll_interval,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let routers = spawn_routers(&engine, &cfg, &stop);
     let pool = engine.pool().clone();
     let factory_cfg = cfg.clone();
     let release = stop.clone();
@@ -155,6 +142,36 @@ pub async fn run(
     result
 }
 
+/// The process's inbox routers, each routing its share of the partitions.
+fn spawn_routers(
+    engine: &Engine,
+    cfg: &WorkerConfig,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let n = cfg.inbox_routers.clamp(1, INBOX_PARTITIONS as usize);
+    (0..n)
+        .map(|i| {
+            // The first router also routes the events stored without a
+            // partition (older builds'), which go before the rest.
+            let unpartitioned = (i == 0).then_some(None);
+            let partitions = unpartitioned
+                .into_iter()
+                .chain(
+                    (0..INBOX_PARTITIONS)
+                        .filter(|p| *p as usize % n == i)
+                        .map(Some),
+                )
+                .collect();
+            tokio::spawn(inbox_loop(
+                engine.clone(),
+                partitions,
+                cfg.poll_interval,
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
 async fn handle(
     task: JourneyTask,
     engine: Data<Engine>,
@@ -195,18 +212,30 @@ async fn reconcile_loop(engine: Engine, cfg: WorkerConfig, stop: CancellationTok
     }
 }
 
-/// Routes the stored webhooks of `partitions` to their journeys; one
-/// router per partition at a time, across processes.
+/// Routes the stored webhooks of `partitions` to their journeys (`None`:
+/// those stored without a partition); one router per partition at a time,
+/// across processes. Only partitions with due events are visited.
 async fn inbox_loop(
     engine: Engine,
-    partitions: Vec<i16>,
+    partitions: Vec<Option<i16>>,
     every: Duration,
     stop: CancellationToken,
 ) {
     loop {
         let mut full = false;
-        for partition in &partitions {
-            match engine.route_partition_once(*partition, 200).await {
+        let due = match crate::store::inbox::due_partitions(engine.pool()).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "inbox routing failed");
+                Vec::new()
+            }
+        };
+        for partition in partitions.iter().filter(|p| due.contains(p)) {
+            let pass = match partition {
+                Some(p) => engine.route_partition_once(*p, 200).await,
+                None => engine.route_unpartitioned_once(200).await,
+            };
+            match pass {
                 // A full batch: there may be more, go again at once.
                 Ok(r) if r.handled() == 200 => full = true,
                 Ok(r) if r.unmatched > 0 || r.parked > 0 => tracing::warn!(

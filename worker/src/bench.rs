@@ -388,8 +388,9 @@ fn spawn_routers(
                 while !stop.is_cancelled() {
                     let mut handled = 0;
                     for p in &partitions {
-                        if let Ok(r) = engine.route_partition_once(*p, 200).await {
-                            handled += r.handled();
+                        match engine.route_partition_once(*p, 200).await {
+                            Ok(r) => handled += r.handled(),
+                            Err(error) => eprintln!("routing partition {p} failed: {error}"),
                         }
                     }
                     if handled == 0 {

@@ -39,7 +39,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::engine::vault::{Place, Vault, VaultError, bodies};
-use crate::engine::webhook_source::{NoHeaders, WebhookSource, WebhookSources, inbox_partition};
+use crate::engine::webhook_source::{
+    NoHeaders, WebhookSource, WebhookSources, routable_references,
+};
 use crate::storable;
 use crate::store::inbox::{self, RefusedBody, Source};
 
@@ -418,6 +420,8 @@ async fn store_item(
         Err(e) => return Err(sqlx::Error::Protocol(format!("sealing a feed item: {e}"))),
     };
     let event_type = source.event_type(item);
+    let references = routable_references(source, item, event_type.as_deref());
+    let partition = inbox::partition(&mut *conn, vendor, &references).await?;
     let new = inbox::store(
         &mut *conn,
         vendor,
@@ -426,7 +430,7 @@ async fn store_item(
         inbox::Event {
             event_type: event_type.as_deref(),
             body: &sealed,
-            partition: inbox_partition(source, vendor, item, event_type.as_deref()),
+            partition,
         },
         &json!({}),
     )

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use carepath_workflows::EngineError;
 use carepath_workflows::engine::vault::Place;
-use carepath_workflows::engine::webhook_source::{Headers, WebhookSource, inbox_partition};
+use carepath_workflows::engine::webhook_source::{Headers, WebhookSource, routable_references};
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 use carepath_workflows::store::rejections;
 
@@ -128,6 +128,8 @@ pub(crate) async fn store(
         .await
         .map_err(EngineError::from)?;
     let event_type = source.event_type(event);
+    let references = routable_references(source, event, event_type.as_deref());
+    let partition = inbox::partition(&mut *conn, vendor, &references).await?;
     let stored = inbox::store(
         &mut *conn,
         vendor,
@@ -136,7 +138,7 @@ pub(crate) async fn store(
         inbox::Event {
             event_type: event_type.as_deref(),
             body: &sealed,
-            partition: inbox_partition(source, vendor, event, event_type.as_deref()),
+            partition,
         },
         &kept,
     )

@@ -145,9 +145,45 @@ pub struct Event<'a> {
     pub event_type: Option<&'a str>,
     /// Its body, sealed.
     pub body: &'a [u8],
-    /// The partition it is routed in
-    /// ([`crate::webhook_source::inbox_partition`]).
+    /// The partition it is routed in ([`partition`]).
     pub partition: i16,
+}
+
+/// The partition `vendor`'s event is routed in, given the resources it
+/// names in the router's order ([`crate::webhook_source::routable_references`]):
+/// that of the journey owning the first one a journey owns (what the router
+/// will find), else that of the first one, else 0 (an event no router can
+/// place, which will be parked or left unmatched).
+///
+/// # Errors
+/// The database's.
+pub async fn partition(
+    db: impl PgExecutor<'_>,
+    vendor: &str,
+    references: &[crate::webhook_source::Reference],
+) -> Result<i16, sqlx::Error> {
+    let Some(first) = references.first() else {
+        return Ok(0);
+    };
+    let (kinds, ids): (Vec<&str>, Vec<&str>) = references
+        .iter()
+        .map(|r| (r.kind.as_str(), r.id.as_str()))
+        .unzip();
+    let owner: Option<Uuid> = sqlx::query_scalar(
+        "SELECT r.journey_id
+           FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(kind, ref, n)
+           JOIN carepath.journey_refs r ON r.vendor = $1 AND r.kind = t.kind AND r.ref = t.ref
+          ORDER BY t.n LIMIT 1",
+    )
+    .bind(vendor)
+    .bind(&kinds)
+    .bind(&ids)
+    .fetch_optional(db)
+    .await?;
+    Ok(match owner {
+        Some(journey) => crate::webhook_source::journey_partition(journey),
+        None => crate::webhook_source::reference_partition(vendor, first),
+    })
 }
 
 /// A stored event as operators see it: where it is in routing, never its body.
@@ -292,16 +328,25 @@ pub struct Stored {
     pub young: bool,
 }
 
-/// Takes partition `partition`'s router lock for the rest of the
-/// transaction: `false` when another router holds it (one router per
-/// partition keeps a resource's events in arrival order). It also holds the
-/// whole inbox's lock shared: a router of a build that routed the inbox as
-/// one (holding that lock exclusively) and this one never route at once
-/// during a rolling upgrade.
+/// Takes the router lock of `partition` (`None`: the events stored without
+/// one) for the rest of the transaction: `false` when another router holds
+/// it. One router per partition keeps its events in arrival order. A
+/// partition's router also holds the whole inbox's lock shared; the router
+/// of the events without a partition holds it exclusively, as a build that
+/// routed the inbox as one did: during a rolling upgrade, that router and
+/// the partitions' never route at once.
 ///
 /// # Errors
 /// The database's.
-pub async fn take_router_lock(db: &mut PgConnection, partition: i16) -> Result<bool, sqlx::Error> {
+pub async fn take_router_lock(
+    db: &mut PgConnection,
+    partition: Option<i16>,
+) -> Result<bool, sqlx::Error> {
+    let Some(partition) = partition else {
+        return sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('carepath.inbox'))")
+            .fetch_one(db)
+            .await;
+    };
     let whole: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock_shared(hashtext('carepath.inbox'))")
             .fetch_one(&mut *db)
@@ -315,29 +360,68 @@ pub async fn take_router_lock(db: &mut PgConnection, partition: i16) -> Result<b
         .await
 }
 
-/// Up to `batch` of `partition`'s received events due to be routed, oldest
-/// first, locked for the transaction; those received within `grace` are
-/// `young`.
+/// Up to `batch` of `partition`'s received events due to be routed (`None`:
+/// of those stored without a partition), oldest first, locked for the
+/// transaction; those received within `grace` are `young`.
 ///
 /// # Errors
 /// The database's.
 pub async fn due(
     db: impl PgExecutor<'_>,
-    partition: i16,
+    partition: Option<i16>,
     batch: i64,
     grace: std::time::Duration,
 ) -> Result<Vec<Stored>, sqlx::Error> {
-    sqlx::query_as(
+    // Two statements: a prepared plan could not use the index for either
+    // with `IS NOT DISTINCT FROM`.
+    sqlx::query_as(if partition.is_some() {
         "SELECT id, vendor, dedup_key, event_type, body,
                 received_at > now() - make_interval(secs => $2) AS young
            FROM carepath.webhook_inbox
           WHERE status = 'received' AND route_after <= now() AND route_partition = $3
           ORDER BY id LIMIT $1
-            FOR UPDATE",
-    )
+            FOR UPDATE"
+    } else {
+        "SELECT id, vendor, dedup_key, event_type, body,
+                received_at > now() - make_interval(secs => $2) AS young
+           FROM carepath.webhook_inbox
+          WHERE status = 'received' AND route_after <= now() AND route_partition IS NULL
+            AND $3::smallint IS NULL
+          ORDER BY id LIMIT $1
+            FOR UPDATE"
+    })
     .bind(batch)
     .bind(grace.as_secs_f64())
     .bind(partition)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether an event stored without a partition is due: the partitions wait
+/// until it is routed (it arrived before their events).
+///
+/// # Errors
+/// The database's.
+pub async fn unpartitioned_due(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM carepath.webhook_inbox
+                         WHERE status = 'received' AND route_partition IS NULL
+                           AND route_after <= now())",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The partitions with events due to be routed (`None` for events stored
+/// without one): where routers have work, so idle ones open no transaction.
+///
+/// # Errors
+/// The database's.
+pub async fn due_partitions(db: impl PgExecutor<'_>) -> Result<Vec<Option<i16>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT route_partition FROM carepath.webhook_inbox
+          WHERE status = 'received' AND route_after <= now()",
+    )
     .fetch_all(db)
     .await
 }

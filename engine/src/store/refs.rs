@@ -33,13 +33,17 @@ pub async fn link(
     // What routes a vendor's events to the journey also finds it for an
     // operator (`crate::search`).
     super::keys::insert(db, journey_id, &[kind.to_owned()], &[reference.to_owned()]).await?;
+    // Routed from now on in the journey's partition, behind the events
+    // about it already there, before those still to come.
     sqlx::query(
         "UPDATE carepath.webhook_inbox
-            SET status = 'received', note = NULL, processed_at = NULL, route_after = now()
+            SET status = 'received', note = NULL, processed_at = NULL, route_after = now(),
+                route_partition = $3
           WHERE status = 'unmatched' AND vendor = $1 AND refs @> ARRAY[$2]",
     )
     .bind(vendor)
     .bind(tag(kind, reference))
+    .bind(crate::webhook_source::journey_partition(journey_id))
     .execute(db)
     .await?;
     Ok(())

@@ -207,6 +207,17 @@ impl Stack {
         .expect("store raw")
     }
 
+    /// The event ids of journey `id`'s signals, in the order they were recorded.
+    async fn signals_of(&self, id: Uuid) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT event_id FROM carepath.signals WHERE journey_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("signals")
+    }
+
     async fn inbox_status(&self, id: i64) -> (String, Option<String>) {
         sqlx::query_as("SELECT status, note FROM carepath.webhook_inbox WHERE id = $1")
             .bind(id)
@@ -973,13 +984,7 @@ async fn routers_side_by_side_keep_each_cases_events_in_arrival_order() {
         router.await.expect("router task").expect("routing");
     }
     for (j, id) in journeys.iter().enumerate() {
-        let events: Vec<String> = sqlx::query_scalar(
-            "SELECT event_id FROM carepath.signals WHERE journey_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&s.db.pool)
-        .await
-        .expect("signals");
+        let events = s.signals_of(*id).await;
         let arrived: Vec<String> = (0..12).map(|n| format!("e-{j}-{n:02}")).collect();
         assert_eq!(events, arrived, "journey {j}");
     }
@@ -1065,12 +1070,6 @@ async fn an_event_goes_to_its_journeys_partition_and_older_builds_events_go_firs
         .await
         .expect("pass");
     assert_eq!(rest.applied, 2, "{rest:?}");
-    let events: Vec<String> = sqlx::query_scalar(
-        "SELECT event_id FROM carepath.signals WHERE journey_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&s.db.pool)
-    .await
-    .expect("signals");
+    let events = s.signals_of(id).await;
     assert_eq!(events, ["p-0", "p-1", "p-2"]);
 }

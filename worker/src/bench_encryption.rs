@@ -35,28 +35,16 @@ pub struct EncryptionArgs {
 pub async fn run(args: EncryptionArgs) -> Result<()> {
     let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
     let admin = db::connect(&url, 2).await?;
-    let (mut off, mut on) = (Vec::new(), Vec::new());
-    for round in 0..args.rounds {
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for sealed in order {
-            println!(
-                "round {} — encryption {}",
-                round + 1,
-                if sealed { "on" } else { "off" }
-            );
-            let rate = fresh_run(&admin, &url, &args.steps, sealed).await?;
-            if sealed {
-                on.push(rate)
-            } else {
-                off.push(rate)
-            }
-        }
-    }
-    let (off, on) = (median(&mut off), median(&mut on));
+    let (admin, url, steps) = (&admin, url.as_str(), &args.steps);
+    let (off, on) = alternate(args.rounds, |round, sealed| async move {
+        println!(
+            "round {} — encryption {}",
+            round + 1,
+            if sealed { "on" } else { "off" }
+        );
+        fresh_run(admin, url, steps, sealed).await
+    })
+    .await?;
     println!(
         "median steps/s: off {off:.0}, on {on:.0}; on/off = {:.3} ({:.1}% {})",
         on / off,
@@ -64,6 +52,36 @@ pub async fn run(args: EncryptionArgs) -> Result<()> {
         if on < off { "slower" } else { "faster" }
     );
     Ok(())
+}
+
+/// Runs `run(round, sealed)` `rounds` times with encryption off and on,
+/// their order alternating round by round so that drift favours neither;
+/// the medians of the rates, (off, on).
+///
+/// # Errors
+/// The first run's error.
+pub(crate) async fn alternate<F, Fut>(rounds: usize, mut run: F) -> Result<(f64, f64)>
+where
+    F: FnMut(usize, bool) -> Fut,
+    Fut: std::future::Future<Output = Result<f64>>,
+{
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for sealed in order {
+            let rate = run(round, sealed).await?;
+            if sealed {
+                on.push(rate)
+            } else {
+                off.push(rate)
+            }
+        }
+    }
+    Ok((median(&mut off), median(&mut on)))
 }
 
 /// One run on a database of its own: a process with encryption off refuses

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use carepath_engine::store::snapshots;
+use carepath_engine::store::snapshots::{self, Snapshot};
 use sqlx::PgPool;
 
 /// The stored snapshot's name for the `/metrics` gauges.
@@ -41,17 +41,29 @@ pub async fn refresh(pool: &PgPool, min_age: Duration) -> Result<bool, sqlx::Err
 /// `every`: what a reader does so that it is never far behind, even with no
 /// worker running. A failed refresh is logged and leaves the stored copy in
 /// place: a reader then serves that copy (its age says how old) rather than
-/// fail because of a gauge query.
-pub async fn refresh_if_stale(pool: &PgPool, every: Duration) {
-    let stale = match snapshots::read(pool, METRICS).await {
-        Ok(Some((_, age))) => age >= 2.0 * every.as_secs_f64(),
-        Ok(None) => true,
+/// fail because of a gauge query. Returns the stored snapshot and its age in
+/// seconds, as read (again, after a refresh); `None` when none is stored or
+/// it cannot be read.
+pub async fn refresh_if_stale(pool: &PgPool, every: Duration) -> Option<(Snapshot, f64)> {
+    let stored = match snapshots::read(pool, METRICS).await {
+        Ok(stored) => stored,
         Err(error) => {
             tracing::warn!(%error, "reading the stored database gauges failed");
-            return;
+            return None;
         }
     };
-    if stale && let Err(error) = refresh(pool, every).await {
-        tracing::warn!(%error, "computing the database gauges failed; serving the stored ones");
+    if stored
+        .as_ref()
+        .is_some_and(|(_, age)| *age < 2.0 * every.as_secs_f64())
+    {
+        return stored;
+    }
+    match refresh(pool, every).await {
+        Ok(true) => snapshots::read(pool, METRICS).await.ok().flatten(),
+        Ok(false) => stored,
+        Err(error) => {
+            tracing::warn!(%error, "computing the database gauges failed; serving the stored ones");
+            stored
+        }
     }
 }

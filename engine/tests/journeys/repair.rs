@@ -103,17 +103,23 @@ async fn keys_of(pool: &sqlx::PgPool, table: &str, id: uuid::Uuid) -> Vec<String
     .unwrap_or_else(|e| panic!("{table}: {e}"))
 }
 
+/// A shipment started and told to go: it runs to completion.
+async fn shipped(engine: &carepath_engine::Engine, pool: &sqlx::PgPool) -> uuid::Uuid {
+    let id = start(engine, "shipment", json!({})).await;
+    wait_status(pool, id, JourneyStatus::Waiting).await;
+    engine
+        .signal(id, "go", "test", "go-1", &json!({}), &actor())
+        .await
+        .unwrap_or_else(|e| panic!("signal: {e}"));
+    id
+}
+
 #[tokio::test]
 async fn a_rewind_re_runs_exactly_the_steps_after_the_chosen_one_with_fresh_keys() {
     let pool = fresh_db().await;
     let engine = engine(&pool, Registry::new().with("shipment", 1, Shipment));
     let worker = Worker::start(&engine, "rewind");
-    let id = start(&engine, "shipment", json!({})).await;
-    wait_status(&pool, id, JourneyStatus::Waiting).await;
-    engine
-        .signal(id, "go", "test", "go-1", &json!({}), &actor())
-        .await
-        .unwrap_or_else(|e| panic!("signal: {e}"));
+    let id = shipped(&engine, &pool).await;
     let first = wait_status(&pool, id, JourneyStatus::Completed).await;
     let output = first.output.unwrap_or_default();
     assert_eq!(output["d"], format!("{id}:d"));
@@ -232,12 +238,7 @@ async fn a_rewind_waits_for_a_run_that_has_just_ended_and_is_refused_while_one_h
     let pool = fresh_db().await;
     let engine = engine(&pool, Registry::new().with("shipment", 1, Shipment));
     let worker = Worker::start(&engine, "rewind-wait");
-    let id = start(&engine, "shipment", json!({})).await;
-    wait_status(&pool, id, JourneyStatus::Waiting).await;
-    engine
-        .signal(id, "go", "test", "go-1", &json!({}), &actor())
-        .await
-        .unwrap_or_else(|e| panic!("signal: {e}"));
+    let id = shipped(&engine, &pool).await;
     wait_status(&pool, id, JourneyStatus::Completed).await;
     let to = || RewindTo {
         step: "ship",

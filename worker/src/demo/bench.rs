@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::patients;
 use super::stack::{Setup, Stack};
-use crate::bench_encryption::{create_database, drop_database, median};
+use crate::bench_encryption::{alternate, create_database, drop_database};
 use crate::db;
 use crate::private_pg::{self, Durability};
 
@@ -35,31 +35,20 @@ pub struct ConsultArgs {
 pub async fn run(args: ConsultArgs) -> Result<()> {
     let (_cluster, url) = private_pg::database_url_or_private(Durability::Durable)?;
     let admin = db::connect(&url, 2).await?;
-    let (mut off, mut on) = (Vec::new(), Vec::new());
-    for round in 0..args.rounds {
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for sealed in order {
-            let (name, run_url) = create_database(&admin, &url).await?;
-            let rate = once(&run_url, args.journeys, sealed).await;
-            drop_database(&admin, &name).await?;
-            let rate = rate?;
-            let mode = if sealed { "on" } else { "off" };
-            println!(
-                "round {} — encryption {mode}: {rate:.1} consults/s",
-                round + 1
-            );
-            if sealed {
-                on.push(rate)
-            } else {
-                off.push(rate)
-            }
-        }
-    }
-    let (off, on) = (median(&mut off), median(&mut on));
+    let (admin, url, journeys) = (&admin, url.as_str(), args.journeys);
+    let (off, on) = alternate(args.rounds, |round, sealed| async move {
+        let (name, run_url) = create_database(admin, url).await?;
+        let rate = once(&run_url, journeys, sealed).await;
+        drop_database(admin, &name).await?;
+        let rate = rate?;
+        let mode = if sealed { "on" } else { "off" };
+        println!(
+            "round {} — encryption {mode}: {rate:.1} consults/s",
+            round + 1
+        );
+        Ok(rate)
+    })
+    .await?;
     println!(
         "median consults/s: off {off:.1}, on {on:.1}; on/off = {:.3}",
         on / off

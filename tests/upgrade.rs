@@ -145,7 +145,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("engine".into(), 20261207000001),
             ("engine".into(), 20261207000002),
             ("engine".into(), 20261208000001),
-            ("engine".into(), 20261208000002)
+            ("engine".into(), 20261208000002),
+            ("engine".into(), 20261209000001)
         ]
     );
     let kept: String =

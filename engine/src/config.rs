@@ -71,6 +71,11 @@ pub struct EngineConfig {
     /// recomputed (by one process at a time; `store::snapshots`): how old
     /// `/metrics`' database gauges and an `overdue=true` listing may be.
     pub gauges_every: Duration,
+    /// How many group checkpoints ([`crate::checkpoint`]) may commit at once
+    /// in one process: 2 by default, so that one group gathers while the
+    /// other commits; 0 writes each step's checkpoint on its journey's own
+    /// connection, one commit per step.
+    pub checkpoint_writers: usize,
 }
 
 impl Default for EngineConfig {
@@ -83,6 +88,7 @@ impl Default for EngineConfig {
             unmatched_grace: Duration::from_secs(60),
             seal_unmarked: true,
             gauges_every: Duration::from_secs(10),
+            checkpoint_writers: 2,
         }
     }
 }

@@ -89,6 +89,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod config;
 pub mod context;
 pub mod dispatch;
@@ -141,12 +142,14 @@ pub struct Engine {
     search_key: Option<Arc<search::SearchKey>>,
     vault: Vault,
     day_key: Arc<vault::bodies::DayKey>,
+    checkpoints: checkpoint::Checkpoints,
 }
 
 impl Engine {
     /// An engine with no webhook sources: until [`Engine::with_webhook_sources`]
     /// gives it some, every stored webhook is parked as from an unknown vendor.
     pub fn new(pool: PgPool, registry: Registry, config: EngineConfig) -> Self {
+        let checkpoints = checkpoint::Checkpoints::new(pool.clone(), config.checkpoint_writers);
         Self {
             pool,
             registry: Arc::new(registry),
@@ -155,6 +158,7 @@ impl Engine {
             search_key: None,
             vault: Vault::off(),
             day_key: Arc::default(),
+            checkpoints,
         }
     }
 

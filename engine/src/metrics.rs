@@ -4,7 +4,10 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{HistogramVec, IntCounterVec, register_histogram_vec, register_int_counter_vec};
+use prometheus::{
+    Histogram, HistogramVec, IntCounterVec, register_histogram, register_histogram_vec,
+    register_int_counter_vec,
+};
 
 /// `carepath_steps_total{workflow, step, outcome}`: steps by outcome
 /// (`started`, `succeeded`, `retried`, `failed`).
@@ -27,6 +30,17 @@ pub static STEP_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
         ]
+    )
+    .unwrap_or_else(|e| panic!("metric defined twice: {e}"))
+});
+
+/// `carepath_checkpoint_group_steps`: how many journeys' completed steps one
+/// group checkpoint's transaction carried ([`crate::checkpoint`]).
+pub static CHECKPOINT_GROUP_STEPS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "carepath_checkpoint_group_steps",
+        "Completed steps written by one group checkpoint transaction.",
+        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]
     )
     .unwrap_or_else(|e| panic!("metric defined twice: {e}"))
 });

@@ -103,9 +103,13 @@ pub async fn push_task(
     // The wake-up this one supersedes (a timeout a signal came before, a
     // retry an operator ran early) would only find nothing to do when its
     // time came; until then it would sit in the queue as Pending work.
+    // Found by its key alone, so by the unique (job_type, idempotency_key)
+    // index: with `status` beside it the planner takes apalis's partial index
+    // of pending tasks and reads every pending task of the queue.
     sqlx::query(
         "DELETE FROM apalis.jobs
-          WHERE job_type = $1 AND idempotency_key = $2 AND status = 'Pending'",
+          WHERE id = (SELECT id FROM apalis.jobs WHERE job_type = $1 AND idempotency_key = $2)
+            AND status = 'Pending'",
     )
     .bind(JOURNEY_QUEUE)
     .bind(superseded.key())

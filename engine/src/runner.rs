@@ -122,22 +122,14 @@ impl Engine {
             Err(e) if refuses_forever(&e) => return unreadable(lock, journey_id, &e).await,
             Err(e) => return Err(e.into()),
         };
+        let claimed_at = std::time::Instant::now();
         if let Some(message) = self.stalled(&claimed) {
             fail(lock.conn(), journey_id, &message).await?;
             lock.release().await?;
             return Ok(RunOutcome::Failed);
         }
         let Some(code) = self.registry.get(&claimed.workflow, claimed.version) else {
-            // During a rolling deploy an older worker may meet a journey started
-            // on a version only newer workers have: it leaves it for them.
-            let waiting_for = WaitingFor::Code {
-                workflow: claimed.workflow.clone(),
-                version: claimed.version,
-            };
-            let recheck = self.config.unknown_version_recheck;
-            wait_for_code(lock.conn(), journey_id, &waiting_for, recheck).await?;
-            lock.release().await?;
-            return Ok(RunOutcome::Suspended);
+            return self.leave_for_newer_code(lock, journey_id, &claimed).await;
         };
         let recorded = match steps::load(lock.conn(), journey_id).await {
             Ok(recorded) => recorded,
@@ -168,6 +160,9 @@ impl Engine {
             erred: claimed.last_error.is_some(),
             rewinds: claimed.rewinds.max(0) as u32,
             seal,
+            run: claimed.runs,
+            claimed_at,
+            checkpoints: self.checkpoints.clone(),
         };
         let mut ctx = JourneyCtx::new(lock, start);
         let span = crate::tracecontext::run_span(
@@ -179,6 +174,24 @@ impl Engine {
         let outcome = record_outcome(&mut ctx, journey_id, result).await?;
         ctx.into_lock().release().await?;
         Ok(outcome)
+    }
+
+    /// During a rolling deploy an older worker may meet a journey started on
+    /// a version only newer workers have: it leaves it for them.
+    async fn leave_for_newer_code(
+        &self,
+        mut lock: JourneyLock,
+        journey_id: Uuid,
+        claimed: &journeys::Claimed,
+    ) -> Result<RunOutcome, EngineError> {
+        let waiting_for = WaitingFor::Code {
+            workflow: claimed.workflow.clone(),
+            version: claimed.version,
+        };
+        let recheck = self.config.unknown_version_recheck;
+        wait_for_code(lock.conn(), journey_id, &waiting_for, recheck).await?;
+        lock.release().await?;
+        Ok(RunOutcome::Suspended)
     }
 
     /// Why a claimed journey is failed rather than run again: too many runs

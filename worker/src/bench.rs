@@ -33,6 +33,10 @@ pub struct StepsArgs {
     /// Sequential 5-step journeys timed one at a time for the latency figures.
     #[arg(long, default_value_t = 200)]
     latency_samples: usize,
+    /// The workers' group checkpoint writers (`CAREPATH_CHECKPOINT_WRITERS`;
+    /// 0: one commit per step).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) checkpoint_writers: usize,
 }
 
 pub async fn steps(args: StepsArgs) -> Result<()> {
@@ -47,15 +51,18 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
     )?;
     let run = Uuid::new_v4().simple().to_string();
 
-    let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
+    let writers = args.checkpoint_writers.to_string();
+    let env = [("CAREPATH_CHECKPOINT_WRITERS", writers.as_str())];
+    let mut workers = spawn_workers_with(&url, args.workers, args.concurrency, &env)?;
     let latency = measure_latency(&engine, &pool, &run, args.latency_samples).await;
     stop_workers(&mut workers);
     latency?;
 
     // All N journeys exist before any worker runs: N in flight at once.
     println!(
-        "throughput: {} journeys x {} steps, all in flight, {} worker process(es) x concurrency {}",
-        args.journeys, args.steps, args.workers, args.concurrency
+        "throughput: {} journeys x {} steps, all in flight, {} worker process(es) x concurrency {}, \
+         {} checkpoint writer(s)",
+        args.journeys, args.steps, args.workers, args.concurrency, args.checkpoint_writers
     );
     let began = Instant::now();
     start_many(&engine, &run, args.journeys, args.steps).await?;
@@ -64,7 +71,7 @@ pub async fn steps(args: StepsArgs) -> Result<()> {
         args.journeys,
         began.elapsed().as_secs_f64()
     );
-    let mut workers = spawn_workers(&url, args.workers, args.concurrency)?;
+    let mut workers = spawn_workers_with(&url, args.workers, args.concurrency, &env)?;
     let drained = measure_drain(&pool, &run, &args).await;
     let rss: Vec<Option<u64>> = workers.iter().map(|w| peak_rss_kib(w.id())).collect();
     stop_workers(&mut workers);
@@ -218,10 +225,6 @@ pub(crate) async fn wait_done(pool: &PgPool, id: Uuid, timeout: Duration) -> Res
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
-}
-
-fn spawn_workers(url: &str, n: usize, concurrency: usize) -> Result<Vec<Child>> {
-    spawn_workers_with(url, n, concurrency, &[])
 }
 
 /// `n` worker processes with `env` set besides the database.

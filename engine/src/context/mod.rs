@@ -14,7 +14,7 @@ mod sleep;
 mod step;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 pub use step::StepCtx;
 
+use crate::checkpoint::Checkpoints;
 use crate::config::RetryPolicy;
 use crate::error::WorkflowError;
 use crate::queue::{JourneyTask, RunAt, push_task};
@@ -36,6 +37,14 @@ use crate::waiting::WaitingFor;
 /// Longer timers and timeouts are clamped: ten years is "never" for a journey,
 /// and PostgreSQL intervals overflow not far beyond.
 const MAX_WAIT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// How long a journey's status, read by its claim or by its last step's
+/// checkpoint, stands for "still running" before the next step: the
+/// checkpoint reads it at its commit, and the next step follows at once, so
+/// a separate read per step would only cost a round trip. An operator's
+/// pause or cancel committed within this window after a checkpoint may let
+/// one more step start.
+const STATUS_FRESH: Duration = Duration::from_millis(5);
 
 /// Text PostgreSQL will store: NUL is the one character it refuses.
 fn storable(text: &str) -> String {
@@ -66,6 +75,12 @@ pub struct JourneyCtx {
     rewinds: u32,
     /// What seals the outputs it records.
     seal: JourneySeal,
+    /// This run's number ([`crate::store::journeys::Claimed::runs`]).
+    run: i64,
+    /// The process's group checkpoint writer.
+    checkpoints: Checkpoints,
+    /// When the journey was last seen running (its claim, its last checkpoint).
+    running_seen: Option<Instant>,
 }
 
 /// Where a run starts from: what the claim read off the journey's row.
@@ -83,6 +98,12 @@ pub(crate) struct RunStart {
     pub rewinds: u32,
     /// The journey's data key and its workflow's marking.
     pub seal: JourneySeal,
+    /// The run's number, from its claim.
+    pub run: i64,
+    /// When the claim saw the journey running.
+    pub claimed_at: Instant,
+    /// The process's group checkpoint writer.
+    pub checkpoints: Checkpoints,
 }
 
 impl JourneyCtx {
@@ -102,6 +123,9 @@ impl JourneyCtx {
             stored_error: start.erred,
             rewinds: start.rewinds,
             seal: start.seal,
+            run: start.run,
+            checkpoints: start.checkpoints,
+            running_seen: Some(start.claimed_at),
         }
     }
 
@@ -193,10 +217,21 @@ impl JourneyCtx {
         Ok(Some(rec.clone()))
     }
 
-    /// Whether an operator stopped the journey since this run claimed it.
+    /// Whether an operator stopped the journey since this run claimed it:
+    /// read afresh unless the claim or the last checkpoint saw it running
+    /// within [`STATUS_FRESH`].
     async fn ensure_running(&mut self) -> Result<(), WorkflowError> {
+        if self
+            .running_seen
+            .is_some_and(|at| at.elapsed() < STATUS_FRESH)
+        {
+            return Ok(());
+        }
         match journeys::status(self.conn.conn(), self.journey_id, false).await? {
-            JourneyStatus::Running => Ok(()),
+            JourneyStatus::Running => {
+                self.running_seen = Some(Instant::now());
+                Ok(())
+            }
             _ => Err(WorkflowError::Stopped),
         }
     }

@@ -3,7 +3,7 @@
 //! failure.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,8 +12,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{JourneyCtx, storable, suspend_in};
+use crate::checkpoint::NotRecorded;
 use crate::error::{StepError, WorkflowError};
 use crate::metrics;
+use crate::store::checkpoints::Completed;
+use crate::store::journeys::JourneyStatus;
 use crate::store::steps::{self, Position, StepKind, StepStatus};
 use crate::store::{history, journeys};
 use crate::vault::Payload;
@@ -243,34 +246,49 @@ impl JourneyCtx {
         at: &Attempt<'_>,
         output: Value,
     ) -> Result<(), WorkflowError> {
-        let journey_id = self.journey_id;
-        let attempt = at.attempt as i32;
         let output = self.stored_output(Payload::Step(at.key), at.seq, at.key, &output);
-        if let Some((phase, attempts)) = self.journey_changes() {
-            let mut tx = sqlx::Connection::begin(self.conn.conn()).await?;
-            journeys::set_progress(&mut *tx, journey_id, &phase, attempts).await?;
-            steps::record_completed(
-                &mut *tx,
-                at.position(journey_id),
-                &output,
-                attempt,
-                at.started_at,
-            )
-            .await?;
-            tx.commit().await?;
+        let changes = self.journey_changes();
+        let step = Completed {
+            journey_id: self.journey_id,
+            run: self.run,
+            seq: at.seq,
+            key: at.key.to_owned(),
+            output,
+            attempt: at.attempt as i32,
+            started_at: at.started_at,
+            phase: changes.as_ref().map(|(phase, _)| phase.clone()),
+        };
+        match self.checkpoints.record(step).await {
+            // What the checkpoint read stands for the next step's check; a
+            // journey no longer running is read again there, and stops.
+            Ok(status) => {
+                self.running_seen = (status == JourneyStatus::Running).then(Instant::now);
+            }
+            Err(NotRecorded::NoWriter(step)) => self.record_success_here(&step).await?,
+            Err(NotRecorded::Superseded) => {
+                tracing::warn!(journey_id = %self.journey_id,
+                    "another run took this journey over; this run's step is not recorded");
+                return Err(WorkflowError::Stopped);
+            }
+            Err(NotRecorded::Refused(e)) => return Err(e.into()),
+            Err(NotRecorded::Interrupted(message)) => {
+                return Err(WorkflowError::Interrupted(message));
+            }
+        }
+        if let Some((phase, attempts)) = changes {
             self.stored_phase = phase;
             self.stored_attempts = attempts;
             self.stored_error = false;
-        } else {
-            // One statement, so one commit: the step's output and its history event.
-            steps::record_completed(
-                self.conn(),
-                at.position(journey_id),
-                &output,
-                attempt,
-                at.started_at,
-            )
-            .await?;
+        }
+        Ok(())
+    }
+
+    /// The step's checkpoint on the journey's own connection (group
+    /// checkpoints off, or no runtime to run their writer).
+    async fn record_success_here(&mut self, step: &Completed) -> Result<(), WorkflowError> {
+        let written = crate::checkpoint::write_group(self.conn(), &[step]).await?;
+        if written.is_empty() {
+            return Err(WorkflowError::Stopped);
         }
         Ok(())
     }

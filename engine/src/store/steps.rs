@@ -162,48 +162,6 @@ pub struct Position<'a> {
     pub key: &'a str,
 }
 
-/// Records a step's success together with its `step_completed` history event,
-/// in one statement (so one commit). Overwrites an earlier retrying row.
-///
-/// # Errors
-/// A database error (an output the database refuses is one).
-pub async fn record_completed(
-    db: impl PgExecutor<'_>,
-    at: Position<'_>,
-    output: &Value,
-    attempt: i32,
-    started_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar::<_, i64>(
-        "WITH step AS (
-             INSERT INTO carepath.journey_steps
-                 (journey_id, seq, key, kind, status, output, attempts, started_at, finished_at)
-             VALUES ($1, $2, $3, 'step', 'completed', $4, $5, $6, now())
-             ON CONFLICT (journey_id, seq) DO UPDATE
-                SET status = 'completed', output = EXCLUDED.output,
-                    attempts = EXCLUDED.attempts, last_error = NULL, due_at = NULL,
-                    finished_at = now()
-             RETURNING seq
-         ), event AS (
-             INSERT INTO carepath.journey_history (journey_id, actor, kind, detail)
-             SELECT $1, 'engine', 'step_completed',
-                    jsonb_build_object('step', $3::text, 'attempt', $5::int)
-               FROM step
-             RETURNING seq
-         )
-         SELECT count(*) FROM event",
-    )
-    .bind(at.journey_id)
-    .bind(at.seq)
-    .bind(at.key)
-    .bind(output)
-    .bind(attempt)
-    .bind(started_at)
-    .fetch_one(db)
-    .await?;
-    Ok(())
-}
-
 /// Records a failed attempt to be tried again after `delay`; returns when.
 ///
 /// # Errors

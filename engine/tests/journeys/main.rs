@@ -4,6 +4,7 @@
 
 mod support;
 
+mod checkpoints;
 mod history;
 mod nondeterminism;
 mod repair;

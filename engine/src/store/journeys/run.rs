@@ -231,6 +231,10 @@ pub struct Claimed {
     pub trace_context: Option<String>,
     /// How many times an operator rewound it.
     pub rewinds: i32,
+    /// This run's number: the journey's claims so far, this one included.
+    /// Checkpoints written away from the lock's connection carry it
+    /// ([`crate::store::checkpoints`]).
+    pub runs: i64,
 }
 
 /// Marks a due journey running; `None` when it is not due (a stale or
@@ -243,11 +247,11 @@ pub async fn claim(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Claimed>,
         "UPDATE carepath.journeys
             SET status = 'running', waiting_for = NULL, wake_at = now(),
                 stalled_runs = CASE WHEN history_seq > claim_seq THEN 1 ELSE stalled_runs + 1 END,
-                claim_seq = history_seq
+                claim_seq = history_seq, runs = runs + 1
           WHERE id = $1
             AND (status = 'running' OR (status = 'waiting' AND wake_at <= now()))
           RETURNING workflow, version, input, phase, attempts, stalled_runs, last_error, trace_context,
-                    rewinds",
+                    rewinds, runs",
     )
     .bind(id)
     .fetch_optional(db)
@@ -473,11 +477,16 @@ pub async fn lost(
           WHERE j.status IN ('running', 'waiting')
             AND j.wake_at <= now() - make_interval(secs => $2)
             AND NOT EXISTS (
-                SELECT 1 FROM apalis.jobs t
-                 WHERE t.job_type = $1
-                   AND t.idempotency_key = j.id::text || ':' || j.fence::text
-                   AND (t.status IN ('Pending', 'Queued', 'Running')
-                        OR (t.status = 'Failed' AND t.attempts < t.max_attempts)))
+                SELECT 1 FROM (
+                    -- LIMIT keeps this a lookup of the unique key per journey:
+                    -- flattened into an anti-join, with statistics that lag
+                    -- a burst, it became a scan of every task per journey.
+                    SELECT t.status, t.attempts, t.max_attempts FROM apalis.jobs t
+                     WHERE t.job_type = $1
+                       AND t.idempotency_key = j.id::text || ':' || j.fence::text
+                     LIMIT 1) t
+                 WHERE t.status IN ('Pending', 'Queued', 'Running')
+                    OR (t.status = 'Failed' AND t.attempts < t.max_attempts))
           ORDER BY j.wake_at
           LIMIT $3
           FOR UPDATE OF j SKIP LOCKED",

@@ -82,17 +82,22 @@ def carepath_cmd():
     return ["cargo", "run", "--release", "-q", "-p", "carepath", "--"]
 
 
-def run_carepath(url, a):
-    out = sh(carepath_cmd() + ["bench", "steps", "--journeys", str(a.journeys),
-              "--steps", str(a.steps), "--workers", "2", "--concurrency", "16",
-              "--latency-samples", str(a.latency_samples)],
-             cwd=REPO, env=dict(os.environ, DATABASE_URL=url, RUST_LOG="warn"))
-    rate = re.search(r"([\d.]+) steps/s", out)
-    lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
-    if not rate:
-        raise RuntimeError(f"carepath printed no steps/s:\n{out}")
-    return {"rate": float(rate.group(1)),
-            "lat": (float(lat.group(1)), float(lat.group(2))) if lat else None}
+def run_carepath(writers):
+    """carepath with `writers` group checkpoint writers per worker (0: one
+    commit per step, as before group checkpoints)."""
+    def run(url, a):
+        out = sh(carepath_cmd() + ["bench", "steps", "--journeys", str(a.journeys),
+                  "--steps", str(a.steps), "--workers", "2", "--concurrency", "16",
+                  "--checkpoint-writers", str(writers),
+                  "--latency-samples", str(a.latency_samples)],
+                 cwd=REPO, env=dict(os.environ, DATABASE_URL=url, RUST_LOG="warn"))
+        rate = re.search(r"([\d.]+) steps/s", out)
+        lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
+        if not rate:
+            raise RuntimeError(f"carepath printed no steps/s:\n{out}")
+        return {"rate": float(rate.group(1)),
+                "lat": (float(lat.group(1)), float(lat.group(2))) if lat else None}
+    return run
 
 
 def run_graphile(mode):
@@ -128,7 +133,8 @@ def run_pgbench(script):
 
 # (name, unit, runner), run in this order in every round.
 SYSTEMS = [
-    ("carepath", "steps/s", run_carepath),
+    ("carepath", "steps/s", run_carepath(2)),
+    ("carepath per-step commits", "steps/s", run_carepath(0)),
     ("graphile per-job", "jobs/s", run_graphile("per-job")),
     ("graphile batched", "jobs/s", run_graphile("batched")),
     ("dbos", "steps/s", run_dbos),

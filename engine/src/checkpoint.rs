@@ -21,8 +21,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use sqlx::{PgConnection, PgPool};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
 use crate::error::refuses_forever;
 use crate::metrics;
@@ -103,50 +104,55 @@ impl Checkpoints {
             return Some(q.clone());
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        runtime.spawn(gather(self.pool.clone(), rx, self.writers));
+        let rx = Arc::new(AsyncMutex::new(rx));
+        for _ in 0..self.writers {
+            runtime.spawn(writer(self.pool.clone(), rx.clone()));
+        }
         *queue = Some(tx.clone());
         Some(tx)
     }
 }
 
-/// Forms groups from the queue and writes up to `writers` of them at once.
-async fn gather(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>, writers: usize) {
-    let slots = Arc::new(Semaphore::new(writers));
+/// One writer: takes every job queued (up to [`MAX_GROUP`]) as a group,
+/// writes it on a connection it keeps between groups (a pool checkout pings
+/// the server first: a round trip per group), and answers its runs. While
+/// it writes, the next writer gathers.
+async fn writer(pool: PgPool, queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>) {
+    let mut conn = None;
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = queue.recv().await else {
-            return;
-        };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+        let group = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
             }
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            write(&pool, group).await;
-            drop(slot);
-        });
+            group
+        };
+        write(&pool, &mut conn, group).await;
     }
 }
 
 /// Writes one group and answers its runs. A group the database refuses is
 /// written again one record at a time, so that one bad record fails only
-/// its own step.
-async fn write(pool: &PgPool, group: Vec<Job>) {
+/// its own step. After an error the connection goes back to the pool, which
+/// checks it before anyone uses it again.
+async fn write(pool: &PgPool, conn: &mut Option<PoolConnection<Postgres>>, group: Vec<Job>) {
     metrics::CHECKPOINT_GROUP_STEPS.observe(group.len() as f64);
     let steps: Vec<&Completed> = group.iter().map(|j| &j.step).collect();
-    match write_pooled(pool, &steps).await {
+    let written = write_kept(pool, conn, &steps).await;
+    match written {
         Ok(statuses) => answer(group, &statuses),
         Err(e) if refuses_forever(&e) && group.len() > 1 => {
             tracing::warn!(steps = group.len(), error = %e,
                 "a group checkpoint was refused; writing its steps one at a time");
             for job in group {
-                let alone = write_pooled(pool, &[&job.step]).await;
+                let alone = write_kept(pool, conn, &[&job.step]).await;
                 let _ = job.reply.send(match alone {
                     Ok(statuses) => status_of(&statuses, &job.step),
                     Err(e) if refuses_forever(&e) => Err(NotRecorded::Refused(e)),
@@ -168,6 +174,22 @@ async fn write(pool: &PgPool, group: Vec<Job>) {
             }
         }
     }
+}
+
+/// [`write_group`] on the writer's kept connection, taken from the pool
+/// when it has none.
+async fn write_kept(
+    pool: &PgPool,
+    kept: &mut Option<PoolConnection<Postgres>>,
+    steps: &[&Completed],
+) -> Result<Vec<Fenced>, sqlx::Error> {
+    let mut conn = match kept.take() {
+        Some(conn) => conn,
+        None => pool.acquire().await?,
+    };
+    let written = write_group(&mut conn, steps).await?;
+    *kept = Some(conn);
+    Ok(written)
 }
 
 fn answer(group: Vec<Job>, statuses: &[Fenced]) {
@@ -209,10 +231,4 @@ pub(crate) async fn write_group(
     checkpoints::set_phases(&mut tx, &written).await?;
     tx.commit().await?;
     Ok(fenced)
-}
-
-/// [`write_group`] on a connection of the pool.
-async fn write_pooled(pool: &PgPool, steps: &[&Completed]) -> Result<Vec<Fenced>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    write_group(&mut conn, steps).await
 }

@@ -83,13 +83,13 @@ def carepath_cmd():
 
 
 def run_carepath(writers):
-    """carepath with `writers` group checkpoint writers per worker (0: one
-    commit per step, as before group checkpoints)."""
+    """carepath with `writers` group checkpoint writers per worker (None: the
+    default; 0: one commit per step)."""
     def run(url, a):
+        extra = [] if writers is None else ["--checkpoint-writers", str(writers)]
         out = sh(carepath_cmd() + ["bench", "steps", "--journeys", str(a.journeys),
                   "--steps", str(a.steps), "--workers", "2", "--concurrency", "16",
-                  "--checkpoint-writers", str(writers),
-                  "--latency-samples", str(a.latency_samples)],
+                  "--latency-samples", str(a.latency_samples)] + extra,
                  cwd=REPO, env=dict(os.environ, DATABASE_URL=url, RUST_LOG="warn"))
         rate = re.search(r"([\d.]+) steps/s", out)
         lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
@@ -133,8 +133,7 @@ def run_pgbench(script):
 
 # (name, unit, runner), run in this order in every round.
 SYSTEMS = [
-    ("carepath", "steps/s", run_carepath(2)),
-    ("carepath per-step commits", "steps/s", run_carepath(0)),
+    ("carepath", "steps/s", run_carepath(None)),
     ("graphile per-job", "jobs/s", run_graphile("per-job")),
     ("graphile batched", "jobs/s", run_graphile("batched")),
     ("dbos", "steps/s", run_dbos),

@@ -27,7 +27,7 @@ use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
 use crate::error::refuses_forever;
 use crate::metrics;
-use crate::store::checkpoints::{self, Completed, Fenced};
+use crate::store::checkpoints::{self, Completed, Fenced, Ownership};
 use crate::store::journeys::JourneyStatus;
 
 /// The most steps one transaction carries.
@@ -187,7 +187,7 @@ async fn write_kept(
         Some(conn) => conn,
         None => pool.acquire().await?,
     };
-    let written = write_group(&mut conn, steps).await?;
+    let written = write_group(&mut conn, steps, Ownership::RunFenced).await?;
     *kept = Some(conn);
     Ok(written)
 }
@@ -217,12 +217,13 @@ fn is_run_of((id, run, _): &Fenced, step: &Completed) -> bool {
 pub(crate) async fn write_group(
     conn: &mut PgConnection,
     steps: &[&Completed],
+    ownership: Ownership,
 ) -> Result<Vec<Fenced>, sqlx::Error> {
     if steps.iter().all(|s| s.phase.is_none()) {
-        return checkpoints::record(conn, steps).await;
+        return checkpoints::record(conn, steps, ownership).await;
     }
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let fenced = checkpoints::record(&mut tx, steps).await?;
+    let fenced = checkpoints::record(&mut tx, steps, ownership).await?;
     let written: Vec<&Completed> = steps
         .iter()
         .copied()

@@ -72,8 +72,9 @@ pub struct EngineConfig {
     /// `/metrics`' database gauges and an `overdue=true` listing may be.
     pub gauges_every: Duration,
     /// How many group checkpoints ([`crate::checkpoint`]) may commit at once
-    /// in one process: 2 by default, so that one group gathers while the
-    /// other commits; 0 writes each step's checkpoint on its journey's own
+    /// in one process: 1 by default (the steps that complete while it commits
+    /// form the next group; a second writer measured slower, its groups being
+    /// smaller); 0 writes each step's checkpoint on its journey's own
     /// connection, one commit per step.
     pub checkpoint_writers: usize,
 }
@@ -88,7 +89,7 @@ impl Default for EngineConfig {
             unmatched_grace: Duration::from_secs(60),
             seal_unmarked: true,
             gauges_every: Duration::from_secs(10),
-            checkpoint_writers: 2,
+            checkpoint_writers: 1,
         }
     }
 }

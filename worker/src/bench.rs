@@ -35,7 +35,7 @@ pub struct StepsArgs {
     latency_samples: usize,
     /// The workers' group checkpoint writers (`CAREPATH_CHECKPOINT_WRITERS`;
     /// 0: one commit per step).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     pub(crate) checkpoint_writers: usize,
 }
 

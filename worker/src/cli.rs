@@ -299,7 +299,7 @@ pub struct EngineTuning {
     gauges_every_ms: u64,
     /// Group checkpoints that may commit at once (completed steps of many
     /// journeys per transaction); 0 commits each step on its own.
-    #[arg(long, env = "CAREPATH_CHECKPOINT_WRITERS", hide_env_values = true, default_value_t = 2,
+    #[arg(long, env = "CAREPATH_CHECKPOINT_WRITERS", hide_env_values = true, default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(0..=16))]
     checkpoint_writers: u64,
 }
@@ -313,7 +313,7 @@ impl EngineTuning {
                 max_attempts: self.retry_max_attempts,
             },
             gauges_every: Duration::from_millis(self.gauges_every_ms),
-            checkpoint_writers: usize::try_from(self.checkpoint_writers).unwrap_or(2),
+            checkpoint_writers: usize::try_from(self.checkpoint_writers).unwrap_or(1),
             ..EngineConfig::default()
         }
     }

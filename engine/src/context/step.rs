@@ -15,7 +15,7 @@ use super::{JourneyCtx, storable, suspend_in};
 use crate::checkpoint::NotRecorded;
 use crate::error::{StepError, WorkflowError};
 use crate::metrics;
-use crate::store::checkpoints::Completed;
+use crate::store::checkpoints::{Completed, Ownership};
 use crate::store::journeys::JourneyStatus;
 use crate::store::steps::{self, Position, StepKind, StepStatus};
 use crate::store::{history, journeys};
@@ -286,7 +286,8 @@ impl JourneyCtx {
     /// The step's checkpoint on the journey's own connection (group
     /// checkpoints off, or no runtime to run their writer).
     async fn record_success_here(&mut self, step: &Completed) -> Result<(), WorkflowError> {
-        let written = crate::checkpoint::write_group(self.conn(), &[step]).await?;
+        let held = Ownership::LockHeld;
+        let written = crate::checkpoint::write_group(self.conn(), &[step], held).await?;
         if written.is_empty() {
             return Err(WorkflowError::Stopped);
         }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use carepath_engine::store::checkpoints::Ownership::RunFenced;
 use carepath_engine::store::checkpoints::{self, Completed};
 use carepath_engine::store::{history, journeys, steps};
 use carepath_engine::{EngineConfig, JourneyCtx, JourneyStatus, Registry, Workflow, WorkflowError};
@@ -134,7 +135,7 @@ async fn a_run_that_was_superseded_cannot_record_its_step() {
         .expect("due");
 
     let mut conn = pool.acquire().await.expect("connection");
-    let written = checkpoints::record(&mut conn, &[&completed(id, first.runs, 1)])
+    let written = checkpoints::record(&mut conn, &[&completed(id, first.runs, 1)], RunFenced)
         .await
         .expect("record");
     assert_eq!(written.len(), 1, "the current run records its step");
@@ -146,14 +147,14 @@ async fn a_run_that_was_superseded_cannot_record_its_step() {
         .expect("claim")
         .expect("due");
     assert_eq!(second.runs, first.runs + 1);
-    let stale = checkpoints::record(&mut conn, &[&completed(id, first.runs, 2)])
+    let stale = checkpoints::record(&mut conn, &[&completed(id, first.runs, 2)], RunFenced)
         .await
         .expect("record");
     assert!(
         stale.is_empty(),
         "a superseded run's step must not be written"
     );
-    let current = checkpoints::record(&mut conn, &[&completed(id, second.runs, 2)])
+    let current = checkpoints::record(&mut conn, &[&completed(id, second.runs, 2)], RunFenced)
         .await
         .expect("record");
     assert_eq!(current.len(), 1);

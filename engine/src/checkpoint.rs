@@ -15,10 +15,11 @@
 //!
 //! The writer does not hold the journeys' locks (their runs do, on their own
 //! connections), so each record carries its run's number and is written only
-//! while that run is still the journey's latest ([`checkpoints::fence`]). The
-//! same transaction reads each journey's status, which the run uses as its
+//! while that run is still the journey's latest ([`checkpoints::record`]). The
+//! same statement reads each journey's status, which the run uses as its
 //! "still running?" check before its next step.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
@@ -62,6 +63,8 @@ pub(crate) struct Checkpoints {
     pool: PgPool,
     writers: usize,
     queue: Arc<Mutex<Option<mpsc::UnboundedSender<Job>>>>,
+    /// Jobs sent and not yet taken by a writer.
+    backlog: Arc<AtomicUsize>,
 }
 
 impl Checkpoints {
@@ -71,6 +74,7 @@ impl Checkpoints {
             pool,
             writers,
             queue: Arc::default(),
+            backlog: Arc::default(),
         }
     }
 
@@ -81,7 +85,9 @@ impl Checkpoints {
             return Err(NotRecorded::NoWriter(Box::new(step)));
         };
         let (reply, answer) = oneshot::channel();
+        self.backlog.fetch_add(1, Ordering::SeqCst);
         if let Err(refused) = queue.send(Job { step, reply }) {
+            self.backlog.fetch_sub(1, Ordering::SeqCst);
             return Err(NotRecorded::NoWriter(Box::new(refused.0.step)));
         }
         // A writer that vanished mid-group may or may not have committed it:
@@ -106,7 +112,7 @@ impl Checkpoints {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(AsyncMutex::new(rx));
         for _ in 0..self.writers {
-            runtime.spawn(writer(self.pool.clone(), rx.clone()));
+            runtime.spawn(writer(self.pool.clone(), rx.clone(), self.backlog.clone()));
         }
         *queue = Some(tx.clone());
         Some(tx)
@@ -114,10 +120,16 @@ impl Checkpoints {
 }
 
 /// One writer: takes every job queued (up to [`MAX_GROUP`]) as a group,
-/// writes it on a connection it keeps between groups (a pool checkout pings
-/// the server first: a round trip per group), and answers its runs. While
-/// it writes, the next writer gathers.
-async fn writer(pool: PgPool, queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>) {
+/// writes it, and answers its runs. While it writes, the next group gathers.
+/// It keeps its connection from one group to the next only while jobs are
+/// waiting (a pool checkout pings the server first: a round trip per group
+/// under load); idle, the connection goes back to the pool, which checks it
+/// before it is used again.
+async fn writer(
+    pool: PgPool,
+    queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>,
+    backlog: Arc<AtomicUsize>,
+) {
     let mut conn = None;
     loop {
         let group = {
@@ -132,9 +144,13 @@ async fn writer(pool: PgPool, queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>
                     Err(_) => break,
                 }
             }
+            backlog.fetch_sub(group.len(), Ordering::SeqCst);
             group
         };
         write(&pool, &mut conn, group).await;
+        if backlog.load(Ordering::SeqCst) == 0 {
+            conn = None;
+        }
     }
 }
 

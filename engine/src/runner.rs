@@ -24,8 +24,10 @@ use crate::vault::{JourneySeal, Payload, Place, VaultError};
 use crate::waiting::WaitingFor;
 
 /// Exclusive ownership of a journey while it runs: a session advisory lock held
-/// on the connection every checkpoint commits through. If the worker dies, its
-/// connection dies with it and PostgreSQL releases the lock at once.
+/// on a connection of the run's own, which its waits and its end commit
+/// through (its completed steps go through the group checkpoint writer,
+/// fenced by the run's number: [`crate::checkpoint`]). If the worker dies,
+/// its connection dies with it and PostgreSQL releases the lock at once.
 pub struct JourneyLock {
     conn: PoolConnection<Postgres>,
     journey_id: Uuid,

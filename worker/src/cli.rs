@@ -452,10 +452,16 @@ async fn check_key_ring(
 }
 
 async fn run_worker(args: WorkerArgs) -> Result<()> {
-    // Each in-flight journey holds one connection (its lock) and its steps may
-    // use another; the queue needs a few of its own.
     let settings = Settings::load(args.config.as_deref())?;
-    let pool = db::connect(&args.database_url, args.concurrency as u32 * 2 + 8).await?;
+    // Each in-flight journey holds one connection (its lock) and its steps may
+    // use another; each group checkpoint writer one while it has a backlog;
+    // the queue and the loops a few of their own.
+    let writers = args.tuning.checkpoint_writers as u32;
+    let pool = db::connect(
+        &args.database_url,
+        args.concurrency as u32 * 2 + writers + 8,
+    )
+    .await?;
     db::ensure_migrated(&pool).await?;
     for warning in settings.warnings() {
         tracing::warn!("{warning}");

@@ -46,6 +46,12 @@ const MAX_WAIT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// one more step start.
 const STATUS_FRESH: Duration = Duration::from_millis(5);
 
+/// How long a run goes on without using the connection that holds its
+/// journey's lock. Checkpoints commit elsewhere, so a killed lock connection
+/// would otherwise go unnoticed until the run ends; the check before a step
+/// reads on it at least this often, and a dead one ends the run.
+const LOCK_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Text PostgreSQL will store: NUL is the one character it refuses.
 fn storable(text: &str) -> String {
     text.replace('\0', "\u{fffd}")
@@ -81,6 +87,8 @@ pub struct JourneyCtx {
     checkpoints: Checkpoints,
     /// When the journey was last seen running (its claim, its last checkpoint).
     running_seen: Option<Instant>,
+    /// When the lock's connection last answered.
+    lock_seen: Instant,
 }
 
 /// Where a run starts from: what the claim read off the journey's row.
@@ -126,6 +134,7 @@ impl JourneyCtx {
             run: start.run,
             checkpoints: start.checkpoints,
             running_seen: Some(start.claimed_at),
+            lock_seen: start.claimed_at,
         }
     }
 
@@ -218,16 +227,19 @@ impl JourneyCtx {
     }
 
     /// Whether an operator stopped the journey since this run claimed it:
-    /// read afresh unless the claim or the last checkpoint saw it running
-    /// within [`STATUS_FRESH`].
+    /// read afresh, on the lock's connection, unless the claim or the last
+    /// checkpoint saw it running within [`STATUS_FRESH`] and that connection
+    /// answered within [`LOCK_CHECK_EVERY`].
     async fn ensure_running(&mut self) -> Result<(), WorkflowError> {
-        if self
+        let seen = self
             .running_seen
-            .is_some_and(|at| at.elapsed() < STATUS_FRESH)
-        {
+            .is_some_and(|at| at.elapsed() < STATUS_FRESH);
+        if seen && self.lock_seen.elapsed() < LOCK_CHECK_EVERY {
             return Ok(());
         }
-        match journeys::status(self.conn.conn(), self.journey_id, false).await? {
+        let status = journeys::status(self.conn.conn(), self.journey_id, false).await?;
+        self.lock_seen = Instant::now();
+        match status {
             JourneyStatus::Running => {
                 self.running_seen = Some(Instant::now());
                 Ok(())

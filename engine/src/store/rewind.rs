@@ -106,7 +106,9 @@ pub async fn supersede(
 }
 
 /// Makes the rewound journey due to run from its first unrecorded position,
-/// as if it had never got further: no output, no error, no wait.
+/// as if it had never got further: no output, no error, no wait. Counts a
+/// run, so that a run whose lock was lost before the rewind cannot record
+/// into the rewound positions ([`crate::store::checkpoints`]).
 ///
 /// # Errors
 /// The database's.
@@ -114,7 +116,8 @@ pub async fn restart(db: &mut PgConnection, journey_id: Uuid) -> Result<(), sqlx
     sqlx::query(
         "UPDATE carepath.journeys
             SET status = 'running', waiting_for = NULL, wake_at = now(), output = NULL,
-                last_error = NULL, attempts = 0, stalled_runs = 0, finished_at = NULL
+                last_error = NULL, attempts = 0, stalled_runs = 0, finished_at = NULL,
+                runs = runs + 1
           WHERE id = $1",
     )
     .bind(journey_id)

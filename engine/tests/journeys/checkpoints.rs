@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use carepath_engine::store::checkpoints::Ownership::RunFenced;
 use carepath_engine::store::checkpoints::{self, Completed};
-use carepath_engine::store::{history, journeys, steps};
+use carepath_engine::store::{history, journeys, rewind, steps};
 use carepath_engine::{EngineConfig, JourneyCtx, JourneyStatus, Registry, Workflow, WorkflowError};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -159,6 +159,16 @@ async fn a_run_that_was_superseded_cannot_record_its_step() {
         .expect("record");
     assert_eq!(current.len(), 1);
 
+    // A rewind counts a run as well: what the second run still had in hand
+    // is refused once the journey was rewound under it.
+    let mut tx = pool.begin().await.expect("begin");
+    rewind::restart(&mut tx, id).await.expect("restart");
+    tx.commit().await.expect("commit");
+    let after_rewind = checkpoints::record(&mut conn, &[&completed(id, second.runs, 3)], RunFenced)
+        .await
+        .expect("record");
+    assert!(after_rewind.is_empty(), "a run rewound under cannot record");
+
     let recorded = steps::load(&pool, id).await.expect("steps");
     assert_eq!(recorded.len(), 2);
     let events = history::list(&pool, id).await.expect("history");
@@ -225,4 +235,75 @@ async fn a_pause_during_a_step_stops_the_journey_before_its_next_step() {
     let keys: Vec<&str> = recorded.iter().map(|s| s.key.as_str()).collect();
     assert_eq!(keys, ["held"], "a step started after the pause");
     assert_eq!(journey(&pool, id).await.status, JourneyStatus::Paused);
+}
+
+/// Steps without end: a run that is not stopped keeps recording.
+struct Endless;
+
+#[async_trait]
+impl Workflow for Endless {
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        loop {
+            ctx.step("tick", |_| async { Ok(()) }).await?;
+        }
+    }
+}
+
+/// The backend holding the advisory lock of `id`'s runs, if any.
+async fn lock_holder(pool: &sqlx::PgPool, id: uuid::Uuid) -> Option<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND classid = ((hashtextextended($1::text, 0) >> 32) & 4294967295)::oid
+            AND objid = (hashtextextended($1::text, 0) & 4294967295)::oid",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .expect("read pg_locks")
+}
+
+#[tokio::test]
+async fn a_run_whose_lock_connection_is_killed_stops_and_another_takes_over() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("endless", 1, Endless));
+    let worker = Worker::start(&engine, "killed");
+    let id = start(&engine, "endless", json!({})).await;
+    let first = wait_for("the run to hold its lock", || lock_holder(&pool, id)).await;
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(first)
+        .fetch_one(&pool)
+        .await
+        .expect("terminate the lock's backend");
+    assert!(killed);
+    // Its steps are committed elsewhere, but within about a second it reads
+    // on its dead lock connection and stops; the reconciler then hands the
+    // journey to a new run, which holds the lock on a live connection.
+    wait_for("a new run under a live lock", || async {
+        let runs: i64 = sqlx::query_scalar("SELECT runs FROM carepath.journeys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("read runs");
+        let holder = lock_holder(&pool, id).await;
+        (runs >= 2 && holder.is_some_and(|pid| pid != first)).then_some(())
+    })
+    .await;
+    engine
+        .cancel(id, &actor(), "end of the test")
+        .await
+        .expect("cancel");
+    worker.shutdown().await;
+
+    let recorded = steps::load(&pool, id).await.expect("steps");
+    for (i, step) in recorded.iter().enumerate() {
+        let expected = if i == 0 {
+            "tick".to_owned()
+        } else {
+            format!("tick#{}", i + 1)
+        };
+        assert_eq!(step.key, expected, "positions out of order at {}", i + 1);
+    }
+    let chain = history::verify(&pool, id).await.expect("verify");
+    assert!(chain.ok, "history chain broken at {:?}", chain.broken_at);
 }

@@ -19,8 +19,8 @@
 //! same statement reads each journey's status, which the run uses as its
 //! "still running?" check before its next step.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
@@ -33,6 +33,9 @@ use crate::store::journeys::JourneyStatus;
 
 /// The most steps one transaction carries.
 pub const MAX_GROUP: usize = 256;
+
+/// How long a writer keeps its connection without a group to write.
+pub const KEEP_IDLE: Duration = Duration::from_secs(1);
 
 /// Why a step's record was not written by the group writer.
 #[derive(Debug)]
@@ -63,8 +66,6 @@ pub(crate) struct Checkpoints {
     pool: PgPool,
     writers: usize,
     queue: Arc<Mutex<Option<mpsc::UnboundedSender<Job>>>>,
-    /// Jobs sent and not yet taken by a writer.
-    backlog: Arc<AtomicUsize>,
 }
 
 impl Checkpoints {
@@ -74,7 +75,6 @@ impl Checkpoints {
             pool,
             writers,
             queue: Arc::default(),
-            backlog: Arc::default(),
         }
     }
 
@@ -85,9 +85,7 @@ impl Checkpoints {
             return Err(NotRecorded::NoWriter(Box::new(step)));
         };
         let (reply, answer) = oneshot::channel();
-        self.backlog.fetch_add(1, Ordering::SeqCst);
         if let Err(refused) = queue.send(Job { step, reply }) {
-            self.backlog.fetch_sub(1, Ordering::SeqCst);
             return Err(NotRecorded::NoWriter(Box::new(refused.0.step)));
         }
         // A writer that vanished mid-group may or may not have committed it:
@@ -112,7 +110,7 @@ impl Checkpoints {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(AsyncMutex::new(rx));
         for _ in 0..self.writers {
-            runtime.spawn(writer(self.pool.clone(), rx.clone(), self.backlog.clone()));
+            runtime.spawn(writer(self.pool.clone(), rx.clone()));
         }
         *queue = Some(tx.clone());
         Some(tx)
@@ -121,20 +119,28 @@ impl Checkpoints {
 
 /// One writer: takes every job queued (up to [`MAX_GROUP`]) as a group,
 /// writes it, and answers its runs. While it writes, the next group gathers.
-/// It keeps its connection from one group to the next only while jobs are
-/// waiting (a pool checkout pings the server first: a round trip per group
-/// under load); idle, the connection goes back to the pool, which checks it
-/// before it is used again.
-async fn writer(
-    pool: PgPool,
-    queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>,
-    backlog: Arc<AtomicUsize>,
-) {
+/// It keeps its connection from one group to the next (a pool checkout pings
+/// the server first: a round trip per group) until it has been idle for
+/// [`KEEP_IDLE`]; then the connection goes back to the pool, which checks it
+/// before it is used again — so an idle writer neither holds a connection
+/// nor writes on one the server closed meanwhile.
+async fn writer(pool: PgPool, queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>) {
     let mut conn = None;
     loop {
         let group = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
+            let first = if conn.is_some() {
+                match tokio::time::timeout(KEEP_IDLE, queue.recv()).await {
+                    Ok(first) => first,
+                    Err(_idle) => {
+                        conn = None;
+                        continue;
+                    }
+                }
+            } else {
+                queue.recv().await
+            };
+            let Some(first) = first else {
                 return;
             };
             let mut group = vec![first];
@@ -144,13 +150,9 @@ async fn writer(
                     Err(_) => break,
                 }
             }
-            backlog.fetch_sub(group.len(), Ordering::SeqCst);
             group
         };
         write(&pool, &mut conn, group).await;
-        if backlog.load(Ordering::SeqCst) == 0 {
-            conn = None;
-        }
     }
 }
 

@@ -454,7 +454,7 @@ async fn check_key_ring(
 async fn run_worker(args: WorkerArgs) -> Result<()> {
     let settings = Settings::load(args.config.as_deref())?;
     // Each in-flight journey holds one connection (its lock) and its steps may
-    // use another; each group checkpoint writer one while it has a backlog;
+    // use another; each group checkpoint writer one while it is busy;
     // the queue and the loops a few of their own.
     let writers = args.tuning.checkpoint_writers as u32;
     let pool = db::connect(

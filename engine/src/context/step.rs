@@ -235,10 +235,11 @@ impl JourneyCtx {
         }
     }
 
-    /// The journey fields that change rarely; written with the next commit only when they did.
-    fn journey_changes(&self) -> Option<(String, i32)> {
+    /// The phase to store with the step (its attempts reset, its error
+    /// cleared), when any of those differ from what the row holds.
+    fn journey_changes(&self) -> Option<String> {
         (self.phase != self.stored_phase || self.stored_attempts != 0 || self.stored_error)
-            .then(|| (self.phase.clone(), 0))
+            .then(|| self.phase.clone())
     }
 
     async fn record_success(
@@ -247,7 +248,7 @@ impl JourneyCtx {
         output: Value,
     ) -> Result<(), WorkflowError> {
         let output = self.stored_output(Payload::Step(at.key), at.seq, at.key, &output);
-        let changes = self.journey_changes();
+        let phase = self.journey_changes();
         let step = Completed {
             journey_id: self.journey_id,
             run: self.run,
@@ -256,7 +257,7 @@ impl JourneyCtx {
             output,
             attempt: at.attempt as i32,
             started_at: at.started_at,
-            phase: changes.as_ref().map(|(phase, _)| phase.clone()),
+            phase: phase.clone(),
         };
         match self.checkpoints.record(step).await {
             // What the checkpoint read stands for the next step's check; a
@@ -275,9 +276,9 @@ impl JourneyCtx {
                 return Err(WorkflowError::Interrupted(message));
             }
         }
-        if let Some((phase, attempts)) = changes {
+        if let Some(phase) = phase {
             self.stored_phase = phase;
-            self.stored_attempts = attempts;
+            self.stored_attempts = 0;
             self.stored_error = false;
         }
         Ok(())

@@ -112,7 +112,7 @@ pub async fn record(
         .bind(steps.iter().map(|s| s.run).collect::<Vec<_>>())
         .bind(steps.iter().map(|s| s.seq).collect::<Vec<_>>())
         .bind(steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>())
-        .bind(steps.iter().map(|s| s.output.clone()).collect::<Vec<_>>())
+        .bind(steps.iter().map(|s| &s.output).collect::<Vec<_>>())
         .bind(steps.iter().map(|s| s.attempt).collect::<Vec<_>>())
         .bind(steps.iter().map(|s| s.started_at).collect::<Vec<_>>())
         .fetch_all(conn)

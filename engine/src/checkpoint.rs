@@ -19,23 +19,18 @@
 //! same statement reads each journey's status, which the run uses as its
 //! "still running?" check before its next step.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::refuses_forever;
+use crate::group::{self, GroupWrite, Groups};
 use crate::metrics;
 use crate::store::checkpoints::{self, Completed, Fenced, Ownership};
 use crate::store::journeys::JourneyStatus;
 
 /// The most steps one transaction carries.
 pub const MAX_GROUP: usize = 256;
-
-/// How long a writer keeps its connection without a group to write.
-pub const KEEP_IDLE: Duration = Duration::from_secs(1);
 
 /// Why a step's record was not written by the group writer.
 #[derive(Debug)]
@@ -53,40 +48,27 @@ pub(crate) enum NotRecorded {
     NoWriter(Box<Completed>),
 }
 
-struct Job {
+pub(crate) struct Job {
     step: Completed,
     reply: oneshot::Sender<Result<JourneyStatus, NotRecorded>>,
 }
 
-/// A handle on the process's group checkpoint writer; cheap to clone. The
-/// writer is started by the first record, in that caller's runtime, and stops
-/// when the last handle is dropped.
+/// A handle on the process's group checkpoint writers; cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Checkpoints {
-    pool: PgPool,
-    writers: usize,
-    queue: Arc<Mutex<Option<mpsc::UnboundedSender<Job>>>>,
-}
+pub(crate) struct Checkpoints(Groups<StepWriter>);
 
 impl Checkpoints {
     /// `writers` groups may commit at once; 0 turns group checkpoints off.
     pub(crate) fn new(pool: PgPool, writers: usize) -> Self {
-        Self {
-            pool,
-            writers,
-            queue: Arc::default(),
-        }
+        Self(Groups::new(pool, writers, MAX_GROUP, StepWriter))
     }
 
     /// Writes `step` with whatever other steps are waiting, and answers the
     /// journey's status as of the commit.
     pub(crate) async fn record(&self, step: Completed) -> Result<JourneyStatus, NotRecorded> {
-        let Some(queue) = self.queue() else {
-            return Err(NotRecorded::NoWriter(Box::new(step)));
-        };
         let (reply, answer) = oneshot::channel();
-        if let Err(refused) = queue.send(Job { step, reply }) {
-            return Err(NotRecorded::NoWriter(Box::new(refused.0.step)));
+        if let Err(refused) = self.0.send(Job { step, reply }) {
+            return Err(NotRecorded::NoWriter(Box::new(refused.step)));
         }
         // A writer that vanished mid-group may or may not have committed it:
         // the run ends, and the journey runs again from what is recorded.
@@ -96,63 +78,21 @@ impl Checkpoints {
             ))
         })
     }
-
-    /// The writer's queue, starting a writer if none runs.
-    fn queue(&self) -> Option<mpsc::UnboundedSender<Job>> {
-        if self.writers == 0 {
-            return None;
-        }
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(q) = queue.as_ref().filter(|q| !q.is_closed()) {
-            return Some(q.clone());
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(AsyncMutex::new(rx));
-        for _ in 0..self.writers {
-            runtime.spawn(writer(self.pool.clone(), rx.clone()));
-        }
-        *queue = Some(tx.clone());
-        Some(tx)
-    }
 }
 
-/// One writer: takes every job queued (up to [`MAX_GROUP`]) as a group,
-/// writes it, and answers its runs. While it writes, the next group gathers.
-/// It keeps its connection from one group to the next (a pool checkout pings
-/// the server first: a round trip per group) until it has been idle for
-/// [`KEEP_IDLE`]; then the connection goes back to the pool, which checks it
-/// before it is used again — so an idle writer neither holds a connection
-/// nor writes on one the server closed meanwhile.
-async fn writer(pool: PgPool, queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>) {
-    let mut conn = None;
-    loop {
-        let group = {
-            let mut queue = queue.lock().await;
-            let first = if conn.is_some() {
-                match tokio::time::timeout(KEEP_IDLE, queue.recv()).await {
-                    Ok(first) => first,
-                    Err(_idle) => {
-                        conn = None;
-                        continue;
-                    }
-                }
-            } else {
-                queue.recv().await
-            };
-            let Some(first) = first else {
-                return;
-            };
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match queue.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
-            group
-        };
-        write(&pool, &mut conn, group).await;
+/// Writes groups of step checkpoints.
+pub(crate) struct StepWriter;
+
+impl GroupWrite for StepWriter {
+    type Job = Job;
+
+    async fn write(
+        &self,
+        pool: &PgPool,
+        conn: &mut Option<PoolConnection<Postgres>>,
+        group: Vec<Job>,
+    ) {
+        write(pool, conn, group).await;
     }
 }
 
@@ -201,10 +141,7 @@ async fn write_kept(
     kept: &mut Option<PoolConnection<Postgres>>,
     steps: &[&Completed],
 ) -> Result<Vec<Fenced>, sqlx::Error> {
-    let mut conn = match kept.take() {
-        Some(conn) => conn,
-        None => pool.acquire().await?,
-    };
+    let mut conn = group::connection(pool, kept).await?;
     let written = write_group(&mut conn, steps, Ownership::RunFenced).await?;
     *kept = Some(conn);
     Ok(written)

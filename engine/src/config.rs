@@ -77,6 +77,10 @@ pub struct EngineConfig {
     /// smaller); 0 writes each step's checkpoint on its journey's own
     /// connection, one commit per step.
     pub checkpoint_writers: usize,
+    /// How many groups of webhook deliveries ([`crate::arrivals`]) the door
+    /// may commit at once in one process: 1 by default; 0 stores each
+    /// delivery in its own transaction.
+    pub inbox_writers: usize,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +94,7 @@ impl Default for EngineConfig {
             seal_unmarked: true,
             gauges_every: Duration::from_secs(10),
             checkpoint_writers: 1,
+            inbox_writers: 1,
         }
     }
 }

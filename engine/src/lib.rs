@@ -89,11 +89,13 @@
 
 #![warn(missing_docs)]
 
+pub mod arrivals;
 pub mod checkpoint;
 pub mod config;
 pub mod context;
 pub mod dispatch;
 pub mod error;
+mod group;
 pub mod inbox;
 pub mod metrics;
 pub mod migrate;
@@ -143,6 +145,7 @@ pub struct Engine {
     vault: Vault,
     day_key: Arc<vault::bodies::DayKey>,
     checkpoints: checkpoint::Checkpoints,
+    arrivals: arrivals::Arrivals,
 }
 
 impl Engine {
@@ -150,6 +153,7 @@ impl Engine {
     /// gives it some, every stored webhook is parked as from an unknown vendor.
     pub fn new(pool: PgPool, registry: Registry, config: EngineConfig) -> Self {
         let checkpoints = checkpoint::Checkpoints::new(pool.clone(), config.checkpoint_writers);
+        let arrivals = arrivals::Arrivals::new(pool.clone(), config.inbox_writers);
         Self {
             pool,
             registry: Arc::new(registry),
@@ -159,6 +163,7 @@ impl Engine {
             vault: Vault::off(),
             day_key: Arc::default(),
             checkpoints,
+            arrivals,
         }
     }
 

@@ -44,3 +44,14 @@ pub static CHECKPOINT_GROUP_STEPS: LazyLock<Histogram> = LazyLock::new(|| {
     )
     .unwrap_or_else(|e| panic!("metric defined twice: {e}"))
 });
+
+/// `carepath_inbox_group_deliveries`: how many webhook deliveries one of the
+/// door's inbox transactions stored ([`crate::arrivals`]).
+pub static INBOX_GROUP_DELIVERIES: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "carepath_inbox_group_deliveries",
+        "Webhook deliveries stored by one inbox transaction of the door.",
+        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]
+    )
+    .unwrap_or_else(|e| panic!("metric defined twice: {e}"))
+});

@@ -311,6 +311,10 @@ pub struct WebhooksArgs {
     /// Inbox routers side by side, as a worker's `--inbox-routers` (1 to 8).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
     routers: u16,
+    /// Groups of deliveries the door may commit at once (the API's
+    /// default, 1); 0 stores each delivery in its own transaction.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=16))]
+    inbox_writers: u16,
 }
 
 /// The journeys whose cases the benchmark's webhooks are about.
@@ -330,7 +334,11 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
             .with("clinical", &[SECRET]),
         ..carepath_workflows::Settings::default()
     };
-    let engine = builtin::engine(&pool, &settings, EngineConfig::default())?;
+    let config = EngineConfig {
+        inbox_writers: usize::from(args.inbox_writers),
+        ..EngineConfig::default()
+    };
+    let engine = builtin::engine(&pool, &settings, config)?;
     let base = serve_api(&engine, settings.vendors).await?;
     let stop = tokio_util::sync::CancellationToken::new();
     let routers = spawn_routers(&engine, &stop, i16::try_from(args.routers).unwrap_or(1));
@@ -345,9 +353,10 @@ pub async fn webhooks(args: WebhooksArgs) -> Result<()> {
     let elapsed = began.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     println!(
-        "{} signed webhooks, {} in flight: {:.0} accepted/s; time to the 200: p50 {:.1} ms, p99 {:.1} ms",
+        "{} signed webhooks, {} in flight, {} door writer(s): {:.0} accepted/s; time to the 200: p50 {:.1} ms, p99 {:.1} ms",
         args.webhooks,
         args.concurrency,
+        args.inbox_writers,
         args.webhooks as f64 / elapsed,
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99)

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use carepath_workflows::EngineError;
 use carepath_workflows::engine::vault::Place;
 use carepath_workflows::engine::webhook_source::{Headers, WebhookSource, routable_references};
+use carepath_workflows::store::arrivals::Arrival;
 use carepath_workflows::store::inbox::{self, RefusedBody, Source};
 use carepath_workflows::store::rejections;
 
@@ -119,30 +120,27 @@ pub(crate) async fn store(
     body: &[u8],
 ) -> Result<WebhookAck, ApiError> {
     let dedup_key = source.dedup_key(headers, event, body);
-    let kept = kept_headers(source, headers);
-    let mut conn = state.engine.pool().acquire().await?;
+    let headers = kept_headers(source, headers);
     let place = Place::inbox_body(vendor, &dedup_key);
-    let sealed = state
+    let body = state
         .engine
-        .seal_body(&mut conn, &place, body)
+        .seal_body_pooled(&place, body)
         .await
         .map_err(EngineError::from)?;
     let event_type = source.event_type(event);
     let references = routable_references(source, event, event_type.as_deref());
-    let partition = inbox::partition(&mut *conn, vendor, &references).await?;
-    let stored = inbox::store(
-        &mut *conn,
-        vendor,
-        Source::Webhook,
-        &dedup_key,
-        inbox::Event {
-            event_type: event_type.as_deref(),
-            body: &sealed,
-            partition,
-        },
-        &kept,
-    )
-    .await?;
+    let stored = state
+        .engine
+        .store_arrival(Arrival {
+            vendor: vendor.to_owned(),
+            source: Source::Webhook,
+            dedup_key: dedup_key.clone(),
+            event_type,
+            body,
+            headers,
+            references,
+        })
+        .await?;
     let status = if stored { "stored" } else { "duplicate" };
     carepath_activities::metrics::WEBHOOKS
         .with_label_values(&[vendor, status])

@@ -3,6 +3,7 @@
 //! and history events.
 
 pub mod alerts;
+pub mod arrivals;
 pub mod checkpoints;
 pub mod data_keys;
 pub mod detail;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod arrivals;
 mod checkpoints;
 mod history;
 mod nondeterminism;

@@ -8,6 +8,6 @@ pub mod console_sessions;
 pub mod tokens;
 
 pub use carepath_engine::store::{
-    alerts, detail, feed, gauges, history, inbox, journeys, keys, refs, rejections, rewind,
-    signals, steps,
+    alerts, arrivals, detail, feed, gauges, history, inbox, journeys, keys, refs, rejections,
+    rewind, signals, steps,
 };

@@ -261,6 +261,7 @@ async fn retention_erases_ended_journeys_phi_and_webhook_bodies_after_their_peri
         inbox_bodies: Some(Duration::from_secs(2)),
         rejected_webhooks: Some(Duration::from_secs(2)),
         unlinked_patients: Some(Duration::from_secs(2)),
+        archive_months: true,
         every: Duration::from_millis(200),
     };
     let stack = Stack::start(options).await;

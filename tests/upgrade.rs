@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use carepath::db;
+use serde_json::Value;
 use sqlx::PgPool;
 use support::*;
 use uuid::Uuid;
@@ -96,6 +97,22 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
     .await
     .expect("a journey from before");
     sqlx::query(
+        "INSERT INTO carepath.journey_steps (journey_id, seq, key, kind, status, output)
+         VALUES ($1, 1, 'submit', 'step', 'completed', '{\"case_id\": \"c1\"}')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("its step from before");
+    sqlx::query(
+        "INSERT INTO carepath.journey_history (journey_id, seq, at, actor, kind, prev_hash, hash)
+         VALUES ($1, 0, now(), 'test', 'started', '', '')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("its history from before");
+    sqlx::query(
         "INSERT INTO carepath.patients (id, first_name, last_name, date_of_birth, phone, email, created_by_journey)
          VALUES ($1, 'Adaeze', 'Okonkwo', '1988-03-14', '+14155550100', 'ada@example.com', $2)",
     )
@@ -116,6 +133,27 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
     db::ensure_migrated(&pool)
         .await
         .expect("workers and the API accept the adopted database");
+    // Steps and history were copied into their month's partitions, the
+    // history's chain as it was.
+    let moved: (String, Value, String, bool) = sqlx::query_as(
+        "SELECT s.tableoid::regclass::text, s.output, h.tableoid::regclass::text,
+                h.hash = encode(sha256(convert_to(carepath.history_hash_input(
+                    h.prev_hash, h.seq, h.journey_id, h.at, h.actor, h.kind, h.detail), 'UTF8')), 'hex')
+           FROM carepath.journey_steps s JOIN carepath.journey_history h USING (journey_id)
+          WHERE s.journey_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("the step and event after the upgrade");
+    let month: String = sqlx::query_scalar("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')")
+        .fetch_one(&pool)
+        .await
+        .expect("this month");
+    assert_eq!(moved.0, format!("carepath.journey_steps_{month}"));
+    assert_eq!(moved.1, serde_json::json!({"case_id": "c1"}));
+    assert_eq!(moved.2, format!("carepath.journey_history_{month}"));
+    assert!(moved.3, "the copied event's hash still verifies");
     let recorded: Vec<(String, i64)> = sqlx::query_as(
         "SELECT 'engine', version FROM carepath._engine_migrations
          UNION ALL SELECT 'app', version FROM carepath._migrations ORDER BY 1, 2",
@@ -146,7 +184,8 @@ async fn a_database_migrated_before_the_split_is_adopted_with_its_journeys() {
             ("engine".into(), 20261207000002),
             ("engine".into(), 20261208000001),
             ("engine".into(), 20261208000002),
-            ("engine".into(), 20261209000001)
+            ("engine".into(), 20261209000001),
+            ("engine".into(), 20261210000001)
         ]
     );
     let kept: String =

@@ -44,8 +44,9 @@ impl Default for ReconcilerConfig {
 impl Engine {
     /// Gives up to `cfg.batch` lost journeys (due for longer than `cfg.grace`
     /// with no live wake-up task) a new wake-up, in one transaction, then
-    /// deletes up to 5,000 queue rows finished more than `cfg.keep_done` ago,
-    /// and clears refused webhooks' bodies kept past their time
+    /// makes the steps' and history's partitions of the months ahead
+    /// ([`crate::store::partitions::make_ahead`]), deletes up to 5,000 queue
+    /// rows finished more than `cfg.keep_done` ago, and clears refused webhooks' bodies kept past their time
     /// ([`crate::store::rejections::purge`]).
     ///
     /// # Errors
@@ -64,6 +65,9 @@ impl Engine {
             push_wakeup(&mut tx, *id, Duration::ZERO).await?;
         }
         tx.commit().await?;
+        // Journeys started in a month with no partition yet would land in
+        // the default partition, which is never archived.
+        crate::store::partitions::make_ahead(&self.pool).await?;
         let pruned = prune_done(&self.pool, JOURNEY_QUEUE, cfg.keep_done).await?;
         // Refused webhooks keep their bodies for a bounded time only, even
         // when no new refusal comes to clear them.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::store::{data_keys, rejections};
+use crate::store::{data_keys, partitions, rejections};
 use crate::vault::erase::{Erasure, erase_journeys};
 
 /// How long each class of PHI is kept; `None` keeps it for good.
@@ -29,6 +29,11 @@ pub struct RetentionPolicy {
     pub forget_kinds: Vec<String>,
     /// The most of each class erased in one pass (500 by default when 0).
     pub batch: i64,
+    /// Whether a month's steps and history (their partitions,
+    /// [`crate::store::partitions`]) are detached to the `carepath_archive`
+    /// schema once every journey started that month has ended and had its
+    /// PHI erased. Needs `completed_journeys`.
+    pub archive_months: bool,
 }
 
 /// What one [`Engine::retain_once`] pass erased.
@@ -44,6 +49,8 @@ pub struct RetentionReport {
     pub inbox_days: u64,
     /// Refused webhooks deleted.
     pub rejected_webhooks: u64,
+    /// Months of steps and history detached to `carepath_archive`.
+    pub archived_months: u64,
 }
 
 impl Engine {
@@ -109,7 +116,32 @@ impl Engine {
             .rows_affected();
         }
         tx.commit().await?;
+        if let (true, Some(keep)) = (policy.archive_months, policy.completed_journeys) {
+            report.archived_months = self.archive_one_month(keep).await?;
+        }
         Ok(report)
+    }
+
+    /// Detaches the oldest month of steps and history whose journeys have
+    /// all ended and been erased, of the months that ended at least `keep`
+    /// before now (no journey of a younger one can have been erased by
+    /// retention); 1 when it did. Each month is checked up to its first
+    /// journey still holding PHI.
+    async fn archive_one_month(&self, keep: Duration) -> Result<u64, EngineError> {
+        const MONTH: u64 = 31 * 24 * 3600;
+        let months = i32::try_from(keep.as_secs() / MONTH).unwrap_or(i32::MAX);
+        for month in partitions::months_ended(&self.pool, months).await? {
+            if !partitions::month_erased(&self.pool, &month).await? {
+                continue;
+            }
+            let mut conn = self.pool.acquire().await?;
+            if partitions::archive_month(&mut conn, &month, 2_000).await? {
+                tracing::info!(%month, "archived a month of erased journeys' steps and history");
+                return Ok(1);
+            }
+            return Ok(0);
+        }
+        Ok(0)
     }
 }
 

@@ -170,10 +170,12 @@ impl Probe<'_> {
     }
 }
 
-/// Prints the engine's largest tables' sizes (with their indexes).
+/// Prints the engine's largest tables' sizes (with their indexes; a
+/// partitioned table's, those of its partitions).
 async fn table_sizes(pool: &PgPool) -> Result<()> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT t, pg_total_relation_size(t::regclass)
+        "SELECT t, (SELECT sum(pg_total_relation_size(p.relid))::int8
+                      FROM pg_partition_tree(t::regclass) p)
            FROM unnest(ARRAY['carepath.journeys', 'carepath.journey_steps', 'carepath.journey_history',
                              'carepath.journey_keys', 'carepath.webhook_inbox', 'apalis.jobs']) t",
     )

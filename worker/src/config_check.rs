@@ -160,11 +160,16 @@ fn describe(settings: &Settings) {
         })
     };
     println!(
-        "  retention: ended journeys' PHI {}, webhook bodies {}, refused webhooks {}, patients without journeys {}",
+        "  retention: ended journeys' PHI {}, webhook bodies {}, refused webhooks {}, patients without journeys {}; erased months' steps and history {}",
         period(r.completed_journeys),
         period(r.inbox_bodies),
         period(r.rejected_webhooks),
-        period(r.unlinked_patients)
+        period(r.unlinked_patients),
+        if r.archive_months && r.completed_journeys.is_some() {
+            "archived"
+        } else {
+            "kept"
+        }
     );
     for warning in settings.warnings() {
         println!("  warning: {warning}");

@@ -68,12 +68,20 @@ async fn retention_loop(engine: Engine, retention: RetentionConfig, stop: Cancel
             _ = tokio::time::sleep(retention.every) => {}
         }
         match engine.retain_once(&policy).await {
-            Ok(r) if r.journeys + r.inbox_bodies + r.inbox_days + r.rejected_webhooks > 0 => {
+            Ok(r)
+                if r.journeys
+                    + r.inbox_bodies
+                    + r.inbox_days
+                    + r.rejected_webhooks
+                    + r.archived_months
+                    > 0 =>
+            {
                 tracing::info!(
                     journeys = r.journeys,
                     inbox_bodies = r.inbox_bodies,
                     inbox_days = r.inbox_days,
                     rejected_webhooks = r.rejected_webhooks,
+                    archived_months = r.archived_months,
                     "retention erased PHI past its period"
                 );
             }

@@ -38,6 +38,9 @@ pub struct RetentionConfig {
     /// Patients no journey took (imported), from when they were created.
     #[serde(deserialize_with = "period")]
     pub unlinked_patients: Option<Duration>,
+    /// Whether a month's steps and history are detached to the
+    /// `carepath_archive` schema once all its journeys' PHI was erased.
+    pub archive_months: bool,
     /// How often a worker runs a retention pass (one worker at a time does).
     #[serde(with = "humantime_serde")]
     pub every: Duration,
@@ -50,6 +53,7 @@ impl Default for RetentionConfig {
             inbox_bodies: Some(30 * DAY),
             rejected_webhooks: Some(7 * DAY),
             unlinked_patients: Some(6 * YEAR),
+            archive_months: true,
             every: Duration::from_secs(60),
         }
     }
@@ -64,6 +68,7 @@ impl RetentionConfig {
             rejected_webhooks: self.rejected_webhooks,
             forget_kinds: PHI_KINDS.iter().map(|k| (*k).to_owned()).collect(),
             batch: 500,
+            archive_months: self.archive_months,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod history;
 pub mod inbox;
 pub mod journeys;
 pub mod keys;
+pub mod partitions;
 pub mod refs;
 pub mod rejections;
 pub mod rewind;

@@ -8,6 +8,7 @@ mod arrivals;
 mod checkpoints;
 mod history;
 mod nondeterminism;
+mod partitions;
 mod repair;
 mod replay;
 mod retry;

@@ -1,0 +1,186 @@
+//! Steps and history are partitioned by the month a journey started (its
+//! UUIDv7 id): a journey's rows land in its month, and a month whose
+//! journeys have all ended and had their PHI erased is detached to the
+//! archive schema by retention — not before.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use carepath_engine::retention::RetentionPolicy;
+use carepath_engine::{JourneyCtx, JourneyStatus, Registry, Workflow, WorkflowError};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::{Timestamp, Uuid};
+
+use crate::support::*;
+
+struct OneStep;
+
+#[async_trait]
+impl Workflow for OneStep {
+    async fn run(&self, ctx: &mut JourneyCtx, _input: Value) -> Result<Value, WorkflowError> {
+        ctx.step("only", |_| async { Ok(1) }).await?;
+        Ok(json!("done"))
+    }
+}
+
+async fn partitions_of(pool: &PgPool, id: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT tableoid::regclass::text FROM carepath.journey_steps WHERE journey_id = $1
+         UNION
+         SELECT DISTINCT tableoid::regclass::text FROM carepath.journey_history WHERE journey_id = $1
+         ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("read the partitions")
+}
+
+#[tokio::test]
+async fn a_journeys_steps_and_history_land_in_the_partitions_of_the_month_it_started() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("one", 1, OneStep));
+    let worker = Worker::start(&engine, "partitions");
+    let id = start(&engine, "one", json!({})).await;
+    wait_status(&pool, id, JourneyStatus::Completed).await;
+    worker.shutdown().await;
+    let month: String = sqlx::query_scalar("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')")
+        .fetch_one(&pool)
+        .await
+        .expect("this month");
+    assert_eq!(
+        partitions_of(&pool, id).await,
+        [
+            format!("carepath.journey_history_{month}"),
+            format!("carepath.journey_steps_{month}")
+        ]
+    );
+}
+
+/// Inserts a finished journey started at `started` (Unix seconds), with a
+/// step and a history event; erased or not.
+async fn old_journey(pool: &PgPool, started: u64, erased: bool) -> Uuid {
+    let id = Uuid::new_v7(Timestamp::from_unix_time(started, 0, 0, 0));
+    let key = id.to_string();
+    sqlx::query(
+        "INSERT INTO carepath.journeys
+                (id, workflow, version, idempotency_key, input, status, phase, finished_at,
+                 phi_erased_at)
+         VALUES ($1, 'one', 1, $2, '{}', 'completed', 'done', to_timestamp($3) + interval '1 day',
+                 CASE WHEN $4 THEN now() END)",
+    )
+    .bind(id)
+    .bind(&key)
+    .bind(started as f64)
+    .bind(erased)
+    .execute(pool)
+    .await
+    .expect("an old journey");
+    sqlx::query(
+        "INSERT INTO carepath.journey_steps (journey_id, seq, key, kind, status)
+         VALUES ($1, 1, 'only', 'step', 'completed')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .expect("its step");
+    sqlx::query(
+        "INSERT INTO carepath.journey_history (journey_id, seq, at, actor, kind, prev_hash, hash)
+         VALUES ($1, 0, now(), 'test', 'started', '', '')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .expect("its history");
+    id
+}
+
+#[tokio::test]
+async fn a_month_is_archived_only_once_every_journey_of_it_was_erased() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("one", 1, OneStep));
+    // March 2020, made before its journeys arrive (else they would go to
+    // the default partition).
+    sqlx::query("SELECT carepath.create_journey_partitions('2020-03-01Z', '2020-03-01Z')")
+        .execute(&pool)
+        .await
+        .expect("make March 2020");
+    let march = 1_583_020_800; // 2020-03-01T00:00:00Z
+    let erased = old_journey(&pool, march + 86_400, true).await;
+    let kept = old_journey(&pool, march + 10 * 86_400, false).await;
+    assert_eq!(
+        partitions_of(&pool, kept).await,
+        [
+            "carepath.journey_history_2020_03",
+            "carepath.journey_steps_2020_03"
+        ]
+    );
+    let policy = RetentionPolicy {
+        // Long enough that retention erases nothing itself here.
+        completed_journeys: Some(Duration::from_secs(3 * 365 * 86_400)),
+        archive_months: true,
+        ..RetentionPolicy::default()
+    };
+    // A journey of the month still holds PHI (its retention has not passed):
+    // nothing is archived.
+    sqlx::query("UPDATE carepath.journeys SET finished_at = now() WHERE id = $1")
+        .bind(kept)
+        .execute(&pool)
+        .await
+        .expect("the kept journey ended recently");
+    let report = engine.retain_once(&policy).await.expect("a retention pass");
+    assert_eq!(report.archived_months, 0);
+    assert_eq!(steps_of(&pool, erased).await, 1, "still attached");
+
+    sqlx::query("UPDATE carepath.journeys SET phi_erased_at = now() WHERE id = $1")
+        .bind(kept)
+        .execute(&pool)
+        .await
+        .expect("erase the last one");
+    let report = engine.retain_once(&policy).await.expect("a retention pass");
+    assert_eq!(report.archived_months, 1);
+    for id in [erased, kept] {
+        assert_eq!(steps_of(&pool, id).await, 0, "detached from journey_steps");
+        let history: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM carepath.journey_history WHERE journey_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("count the history");
+        assert_eq!(history, 0, "detached from journey_history");
+    }
+    let archived: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM carepath_archive.journey_steps_2020_03)
+              + (SELECT count(*) FROM carepath_archive.journey_history_2020_03)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the archive holds them");
+    assert_eq!(
+        archived, 4,
+        "both journeys' step and event, kept in the archive"
+    );
+    let again = engine.retain_once(&policy).await.expect("a retention pass");
+    assert_eq!(again.archived_months, 0, "nothing left to archive");
+    // This month's partitions and the default are never candidates.
+    let attached: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'carepath.journey_steps'::regclass",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count the partitions");
+    assert!(
+        attached >= 4,
+        "the months ahead and the default stay: {attached}"
+    );
+}
+
+async fn steps_of(pool: &PgPool, id: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM carepath.journey_steps WHERE journey_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("count the steps")
+}

@@ -20,9 +20,22 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
             || '00000000000000000000')::uuid
 $$;
 
+-- The month (`YYYY_MM`, UTC) a UUIDv7 journey id was made in; NULL for an
+-- id of another version.
+CREATE FUNCTION carepath.v7_month(id uuid) RETURNS text
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT CASE WHEN substr(id::text, 15, 1) = '7' THEN
+        to_char(to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
+                             / 1000.0) AT TIME ZONE 'UTC', 'YYYY_MM')
+    END
+$$;
+
 -- Creates the month partitions of both tables from the month of `first` to
 -- that of `last` (UTC) that do not exist yet; how many it created. One
--- caller at a time (an advisory lock), so workers may all call it.
+-- caller at a time: another finds the lock taken and makes none (workers'
+-- reconcilers all call it). A month some of whose rows already sit in the
+-- default partition (ids of a month not made in time) is left there, with
+-- a warning: making it would mean moving them under the tables' lock.
 CREATE FUNCTION carepath.create_journey_partitions(first timestamptz, last timestamptz)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -31,7 +44,9 @@ DECLARE
     partition text;
     made integer := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('carepath.journey_partitions'));
+    IF NOT pg_try_advisory_xact_lock(hashtext('carepath.journey_partitions')) THEN
+        RETURN 0;
+    END IF;
     WHILE month <= last AT TIME ZONE 'UTC' LOOP
         FOREACH table_name IN ARRAY ARRAY['journey_steps', 'journey_history'] LOOP
             partition := table_name || '_' || to_char(month, 'YYYY_MM');
@@ -39,12 +54,25 @@ BEGIN
             -- made again: its ids are past.
             IF to_regclass('carepath.' || partition) IS NULL
                AND to_regclass('carepath_archive.' || partition) IS NULL THEN
-                EXECUTE format(
-                    'CREATE TABLE carepath.%I PARTITION OF carepath.%I FOR VALUES FROM (%L) TO (%L)',
-                    partition, table_name,
-                    carepath.v7_floor(month AT TIME ZONE 'UTC'),
-                    carepath.v7_floor((month + interval '1 month') AT TIME ZONE 'UTC'));
-                made := made + 1;
+                BEGIN
+                    EXECUTE format(
+                        'CREATE TABLE carepath.%I PARTITION OF carepath.%I FOR VALUES FROM (%L) TO (%L)',
+                        partition, table_name,
+                        carepath.v7_floor(month AT TIME ZONE 'UTC'),
+                        carepath.v7_floor((month + interval '1 month') AT TIME ZONE 'UTC'));
+                    -- Statement triggers are not inherited: a partition of the
+                    -- history refuses TRUNCATE itself.
+                    IF table_name = 'journey_history' THEN
+                        EXECUTE format(
+                            'CREATE TRIGGER journey_history_no_truncate BEFORE TRUNCATE ON carepath.%I
+                             FOR EACH STATEMENT EXECUTE FUNCTION carepath.history_is_append_only()',
+                            partition);
+                    END IF;
+                    made := made + 1;
+                EXCEPTION WHEN check_violation THEN
+                    RAISE WARNING 'partition % not made: the default partition holds rows of its month',
+                        partition;
+                END;
             END IF;
         END LOOP;
         month := month + interval '1 month';
@@ -96,18 +124,34 @@ CREATE TABLE carepath.journey_history (
     CONSTRAINT journey_history_pkey PRIMARY KEY (journey_id, seq)
 ) PARTITION BY RANGE (journey_id);
 CREATE TABLE carepath.journey_history_default PARTITION OF carepath.journey_history DEFAULT;
+CREATE TRIGGER journey_history_no_truncate
+    BEFORE TRUNCATE ON carepath.journey_history_default
+    FOR EACH STATEMENT EXECUTE FUNCTION carepath.history_is_append_only();
 CREATE INDEX journey_history_at ON carepath.journey_history (at, journey_id, seq);
+
+-- A journey's history wherever it is: attached, or in `carepath_archive`
+-- once its month was archived.
+CREATE FUNCTION carepath.journey_history_of(journey uuid) RETURNS SETOF carepath.journey_history
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    archived regclass := to_regclass('carepath_archive.journey_history_' || carepath.v7_month(journey));
+BEGIN
+    RETURN QUERY SELECT * FROM carepath.journey_history WHERE journey_id = journey;
+    IF archived IS NOT NULL THEN
+        RETURN QUERY EXECUTE format('SELECT * FROM %s WHERE journey_id = $1', archived) USING journey;
+    END IF;
+END
+$$;
 
 -- Every month from the first journey's (of those with v7 ids) to three
 -- months ahead, before the rows are copied, so they land in their months.
 SELECT carepath.create_journey_partitions(
     coalesce(
-        (SELECT min(to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
-                                 / 1000.0))
+        (SELECT to_date(min(carepath.v7_month(id)), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC'
            FROM carepath.journeys
-          WHERE substr(id::text, 15, 1) = '7' AND id >= carepath.v7_floor('2020-01-01')),
+          WHERE id >= carepath.v7_floor('2020-01-01') AND id < carepath.v7_floor(now())),
         now()),
-    now() + interval '3 months');
+    (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '3 months') AT TIME ZONE 'UTC');
 
 INSERT INTO carepath.journey_steps SELECT * FROM carepath.journey_steps_unpartitioned;
 DROP TABLE carepath.journey_steps_unpartitioned;

@@ -90,14 +90,20 @@ impl GroupWrite for ArrivalWriter {
                     let _ = job.reply.send(Ok(stored));
                 }
             }
-            Err(e) if refuses_forever(&e) && group.len() > 1 => {
+            // A row refused, or a deadlock with another group storing the
+            // same events in another order (several API processes): each
+            // delivery again on its own, so one fails only itself.
+            Err(e) if (refuses_forever(&e) || is_conflict(&e)) && group.len() > 1 => {
                 tracing::warn!(deliveries = group.len(), error = %e,
                     "a group of deliveries was refused; storing them one at a time");
                 for job in group {
                     let alone = write_kept(pool, kept, &[&job.arrival]).await;
                     let _ = job.reply.send(match alone {
                         Ok(stored) => Ok(stored.first().copied().unwrap_or(false)),
-                        Err(e) => Err(EngineError::Database(e)),
+                        Err(e) if refuses_forever(&e) => Err(EngineError::Database(e)),
+                        Err(e) => Err(EngineError::Interrupted(format!(
+                            "the delivery was not stored: {e}"
+                        ))),
                     });
                 }
             }
@@ -115,6 +121,12 @@ impl GroupWrite for ArrivalWriter {
             }
         }
     }
+}
+
+/// A deadlock or serialization failure: the same rows again may pass.
+fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40P01" | "40001")))
 }
 
 /// [`write_group`] on the writer's kept connection, taken from the pool

@@ -66,8 +66,11 @@ impl Engine {
         }
         tx.commit().await?;
         // Journeys started in a month with no partition yet would land in
-        // the default partition, which is never archived.
-        crate::store::partitions::make_ahead(&self.pool).await?;
+        // the default partition, which is never archived. Its failure holds
+        // up nothing below.
+        if let Err(error) = self.make_partitions_ahead().await {
+            tracing::warn!(%error, "the months ahead's partitions were not made");
+        }
         let pruned = prune_done(&self.pool, JOURNEY_QUEUE, cfg.keep_done).await?;
         // Refused webhooks keep their bodies for a bounded time only, even
         // when no new refusal comes to clear them.
@@ -76,5 +79,10 @@ impl Engine {
             requeued: lost.len(),
             pruned,
         })
+    }
+
+    async fn make_partitions_ahead(&self) -> Result<i32, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        crate::store::partitions::make_ahead(&mut conn, 1_000).await
     }
 }

@@ -83,6 +83,11 @@ impl Engine {
                 status: journey.status,
             });
         }
+        // Its input and outputs no longer open; and an erased journey never
+        // runs again, which is what lets its month be archived.
+        if rewind::is_erased(&mut tx, id).await? {
+            return Err(EngineError::Vault(crate::vault::VaultError::Erased));
+        }
         let at = match rewind::position(&mut tx, id, to.step).await? {
             Some(at) if at.status == "completed" => at,
             Some(_) => {

@@ -59,7 +59,8 @@ pub async fn append(
     Ok(())
 }
 
-/// The journey's whole history, oldest first; empty for an unknown journey.
+/// The journey's whole history, oldest first (from the archive when its
+/// month was archived, [`super::partitions`]); empty for an unknown journey.
 ///
 /// # Errors
 /// A database error.
@@ -69,7 +70,7 @@ pub async fn list(
 ) -> Result<Vec<HistoryEvent>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, at, actor, kind, detail, prev_hash, hash
-           FROM carepath.journey_history WHERE journey_id = $1 ORDER BY seq",
+           FROM carepath.journey_history_of($1) ORDER BY seq",
     )
     .bind(journey_id)
     .fetch_all(db)
@@ -83,12 +84,16 @@ pub struct Verification {
     pub ok: bool,
     /// How many events the journey's history has.
     pub events: usize,
-    /// The first event whose link or hash does not hold.
+    /// The first event whose link or hash does not hold, or the first one
+    /// missing after the last (the journey's row records more).
     pub broken_at: Option<i64>,
 }
 
 /// Rebuilds every hash from the stored columns, independently of the trigger
-/// that wrote them, and checks each event points at its predecessor.
+/// that wrote them, checks each event points at its predecessor, and that
+/// the last is the one the journey's row says it has (so events removed
+/// from the end are found too). An archived month's history is read from
+/// the archive.
 ///
 /// # Errors
 /// A database error. A broken chain is not one: it is `ok: false`.
@@ -96,33 +101,69 @@ pub async fn verify(
     db: impl PgExecutor<'_>,
     journey_id: Uuid,
 ) -> Result<Verification, sqlx::Error> {
-    let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT seq, (extract(epoch FROM at) * 1000000)::bigint, actor, kind, detail::text,
-                prev_hash, hash
-           FROM carepath.journey_history WHERE journey_id = $1 ORDER BY seq",
+    let rows: Vec<Link> = sqlx::query_as(
+        "SELECT j.history_seq AS recorded, j.history_head AS head, h.seq,
+                (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros, h.actor, h.kind,
+                h.detail::text AS detail, h.prev_hash, h.hash
+           FROM carepath.journeys j
+           LEFT JOIN LATERAL carepath.journey_history_of(j.id) h ON true
+          WHERE j.id = $1 ORDER BY h.seq",
     )
     .bind(journey_id)
     .fetch_all(db)
     .await?;
     let mut prev = String::new();
+    let mut events: i64 = 0;
     let mut broken_at = None;
-    for (i, (seq, at_micros, actor, kind, detail, prev_hash, hash)) in rows.iter().enumerate() {
+    // A journey without events is one row of NULLs (the LEFT JOIN).
+    for link in rows.iter().filter(|l| l.seq.is_some()) {
+        let seq = link.seq.unwrap_or_default();
+        let (actor, kind, detail) = (&link.actor, &link.kind, &link.detail);
         let input = format!(
-            "{prev}|{seq}|{journey_id}|{at_micros}|{}:{actor}|{}:{kind}|{}:{detail}",
-            actor.chars().count(),
-            kind.chars().count(),
-            detail.chars().count()
+            "{prev}|{seq}|{journey_id}|{}|{}:{}|{}:{}|{}:{}",
+            link.at_micros.unwrap_or_default(),
+            actor.as_deref().map_or(0, |a| a.chars().count()),
+            actor.as_deref().unwrap_or_default(),
+            kind.as_deref().map_or(0, |k| k.chars().count()),
+            kind.as_deref().unwrap_or_default(),
+            detail.as_deref().map_or(0, |d| d.chars().count()),
+            detail.as_deref().unwrap_or_default(),
         );
         let expected = hex::encode(Sha256::digest(input.as_bytes()));
-        if *seq != i as i64 + 1 || *prev_hash != prev || *hash != expected {
-            broken_at = Some(*seq);
+        let hash = link.hash.clone().unwrap_or_default();
+        if seq != events + 1 || link.prev_hash.as_deref() != Some(prev.as_str()) || hash != expected
+        {
+            broken_at = Some(seq);
             break;
         }
-        prev = hash.clone();
+        events += 1;
+        prev = hash;
+    }
+    if broken_at.is_none()
+        && let Some(row) = rows.first()
+        && (events != row.recorded || prev != row.head)
+    {
+        // The chain holds as far as it goes, but the journey's row says it
+        // went further: the events after it are missing.
+        broken_at = Some(events + 1);
     }
     Ok(Verification {
         ok: broken_at.is_none(),
-        events: rows.len(),
+        events: rows.iter().filter(|l| l.seq.is_some()).count(),
         broken_at,
     })
+}
+
+/// One event of [`verify`]'s read, beside what the journey's row records.
+#[derive(FromRow)]
+struct Link {
+    recorded: i64,
+    head: String,
+    seq: Option<i64>,
+    at_micros: Option<i64>,
+    actor: Option<String>,
+    kind: Option<String>,
+    detail: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
 }

@@ -12,18 +12,41 @@ pub const TABLES: [&str; 2] = ["journey_steps", "journey_history"];
 pub const MONTHS_AHEAD: i32 = 3;
 
 /// Makes the month partitions from the current month to
-/// [`MONTHS_AHEAD`] months ahead that do not exist yet (a catalogue check
-/// when they all do); how many it made.
+/// [`MONTHS_AHEAD`] months ahead (UTC) that do not exist yet (a catalogue
+/// check when they all do); how many it made. Making one takes the tables'
+/// lock: it waits at most `lock_timeout_ms` for it (a long transaction
+/// reading the tables, a dump) and then makes none, for the next pass to
+/// try, rather than queue every checkpoint behind it.
 ///
 /// # Errors
-/// The database's.
-pub async fn make_ahead(db: impl PgExecutor<'_>) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT carepath.create_journey_partitions(now(), now() + make_interval(months => $1))",
+/// The database's, other than a lock not had in time.
+pub async fn make_ahead(conn: &mut PgConnection, lock_timeout_ms: u32) -> Result<i32, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = {lock_timeout_ms}"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let made = sqlx::query_scalar(
+        "SELECT carepath.create_journey_partitions(now(),
+             (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => $1))
+                 AT TIME ZONE 'UTC')",
     )
     .bind(MONTHS_AHEAD)
-    .fetch_one(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await;
+    match made {
+        Ok(made) => {
+            tx.commit().await?;
+            Ok(made)
+        }
+        Err(e) if is_lock_timeout(&e) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
 }
 
 /// The months (`YYYY_MM`) whose partitions are attached, oldest first, that
@@ -50,9 +73,10 @@ pub async fn months_ended(
     .await
 }
 
-/// Whether every journey started in `month` (`YYYY_MM`) has ended and had
-/// its PHI erased — so its steps and history hold nothing anyone may read
-/// any more. Stops at the first journey that has not.
+/// Whether every journey started in `month` (`YYYY_MM`) has completed or
+/// been cancelled and had its PHI erased — so its steps and history hold
+/// nothing anyone may read, and none of them runs again (an erased journey
+/// is not rewound). Stops at the first journey that has not.
 ///
 /// # Errors
 /// The database's.
@@ -63,7 +87,7 @@ pub async fn month_erased(db: impl PgExecutor<'_>, month: &str) -> Result<bool, 
              SELECT 1 FROM carepath.journeys, m
               WHERE id >= carepath.v7_floor(m.start AT TIME ZONE 'UTC')
                 AND id < carepath.v7_floor((m.start + interval '1 month') AT TIME ZONE 'UTC')
-                AND phi_erased_at IS NULL)",
+                AND (phi_erased_at IS NULL OR status NOT IN ('completed', 'cancelled')))",
     )
     .bind(month)
     .fetch_one(db)
@@ -115,18 +139,25 @@ pub async fn archive_month(
         if !attached {
             continue;
         }
-        let detach = format!(
+        let mut detach = format!(
             "ALTER TABLE carepath.{table} DETACH PARTITION carepath.{partition};
-             ALTER TABLE carepath.{partition} SET SCHEMA carepath_archive"
+             ALTER TABLE carepath.{partition} SET SCHEMA carepath_archive;"
         );
+        if table == "journey_history" {
+            // Detached, it loses the row triggers it had from its parent;
+            // the archive stays append-only (its TRUNCATE trigger is its own).
+            detach.push_str(&format!(
+                "CREATE TRIGGER journey_history_append_only
+                     BEFORE UPDATE OR DELETE ON carepath_archive.{partition}
+                     FOR EACH ROW EXECUTE FUNCTION carepath.history_is_append_only();"
+            ));
+        }
         match sqlx::raw_sql(sqlx::AssertSqlSafe(detach))
             .execute(&mut *tx)
             .await
         {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
-                return Ok(false);
-            }
+            Err(e) if is_lock_timeout(&e) => return Ok(false),
             Err(e) => return Err(e),
         }
     }

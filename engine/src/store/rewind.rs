@@ -176,3 +176,17 @@ pub async fn lock_runs_within(
         .await?;
     Ok(true)
 }
+
+/// Whether the journey's PHI was erased (its data key destroyed).
+///
+/// # Errors
+/// The database's.
+pub async fn is_erased(db: &mut PgConnection, journey_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce((SELECT phi_erased_at IS NOT NULL FROM carepath.journeys WHERE id = $1),
+                         false)",
+    )
+    .bind(journey_id)
+    .fetch_one(db)
+    .await
+}

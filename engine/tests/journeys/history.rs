@@ -111,6 +111,27 @@ async fn the_history_chain_verifies_and_the_database_refuses_to_rewrite_it() {
         .await
         .expect_err("TRUNCATE");
     assert!(refused.to_string().contains("append-only"), "{refused}");
+    // Its partitions too: the journey's month and the default.
+    let month: String = sqlx::query_scalar("SELECT carepath.v7_month($1)")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("the journey's month");
+    for partition in [
+        format!("journey_history_{month}"),
+        "journey_history_default".into(),
+    ] {
+        let refused = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "TRUNCATE carepath.{partition}"
+        )))
+        .execute(&pool)
+        .await
+        .expect_err("TRUNCATE a partition");
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{partition}: {refused}"
+        );
+    }
     assert_eq!(
         history::list(&pool, id)
             .await
@@ -142,4 +163,33 @@ async fn an_edit_past_the_guard_is_found_by_the_verifier() {
     .expect("edit an event");
     let verified = history::verify(&pool, id).await.expect("verify");
     assert_eq!((verified.ok, verified.broken_at), (false, Some(3)));
+}
+
+#[tokio::test]
+async fn events_removed_from_the_end_past_the_guard_are_found_by_the_verifier() {
+    let pool = fresh_db().await;
+    let id = completed_journey(&pool).await;
+    let last = history::list(&pool, id)
+        .await
+        .expect("read the history")
+        .len() as i64;
+    let month: String = sqlx::query_scalar("SELECT carepath.v7_month($1)")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("the journey's month");
+    let partition = format!("carepath.journey_history_{month}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {partition} DISABLE TRIGGER USER;
+         DELETE FROM {partition} WHERE journey_id = '{id}' AND seq >= {};",
+        last - 1
+    )))
+    .execute(&pool)
+    .await
+    .expect("remove the last two events past the guard");
+    let verified = history::verify(&pool, id).await.expect("verify");
+    assert_eq!(
+        (verified.ok, verified.events, verified.broken_at),
+        (false, last as usize - 2, Some(last - 1))
+    );
 }

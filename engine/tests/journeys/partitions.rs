@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use carepath_engine::retention::RetentionPolicy;
+use carepath_engine::store::history;
 use carepath_engine::{JourneyCtx, JourneyStatus, Registry, Workflow, WorkflowError};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -162,6 +163,20 @@ async fn a_month_is_archived_only_once_every_journey_of_it_was_erased() {
         archived, 4,
         "both journeys' step and event, kept in the archive"
     );
+    // The archive is still the journeys' history, and still append-only.
+    let events = history::list(&pool, kept)
+        .await
+        .expect("read the archived history");
+    assert_eq!(events.len(), 1, "read from the archive");
+    let verified = history::verify(&pool, kept)
+        .await
+        .expect("verify the archived history");
+    assert!(verified.ok && verified.events == 1, "{verified:?}");
+    let refused = sqlx::query("UPDATE carepath_archive.journey_history_2020_03 SET actor = 'x'")
+        .execute(&pool)
+        .await
+        .expect_err("the archive refuses edits");
+    assert!(refused.to_string().contains("append-only"), "{refused}");
     let again = engine.retain_once(&policy).await.expect("a retention pass");
     assert_eq!(again.archived_months, 0, "nothing left to archive");
     // This month's partitions and the default are never candidates.
@@ -183,4 +198,61 @@ async fn steps_of(pool: &PgPool, id: Uuid) -> i64 {
         .fetch_one(pool)
         .await
         .expect("count the steps")
+}
+
+#[tokio::test]
+async fn a_month_with_a_journey_running_again_is_not_archived() {
+    let pool = fresh_db().await;
+    let engine = engine(&pool, Registry::new().with("one", 1, OneStep));
+    sqlx::query("SELECT carepath.create_journey_partitions('2020-03-01Z', '2020-03-01Z')")
+        .execute(&pool)
+        .await
+        .expect("make March 2020");
+    let id = old_journey(&pool, 1_583_020_800 + 86_400, true).await;
+    // Erased, yet running (as a rewind before erased journeys were refused
+    // could leave one).
+    sqlx::query("UPDATE carepath.journeys SET status = 'running' WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("running again");
+    let policy = RetentionPolicy {
+        completed_journeys: Some(Duration::from_secs(86_400)),
+        archive_months: true,
+        ..RetentionPolicy::default()
+    };
+    let report = engine.retain_once(&policy).await.expect("a retention pass");
+    assert_eq!(report.archived_months, 0);
+    assert_eq!(steps_of(&pool, id).await, 1, "still attached");
+}
+
+#[tokio::test]
+async fn a_month_whose_rows_sit_in_the_default_partition_does_not_stop_the_others() {
+    let pool = fresh_db().await;
+    // A journey of a month not made yet (its id from a clock far ahead)
+    // lands in the default partition.
+    let ahead = 4_102_444_800; // 2100-01-01T00:00:00Z
+    let stray = old_journey(&pool, ahead + 86_400, false).await;
+    assert_eq!(
+        partitions_of(&pool, stray).await,
+        [
+            "carepath.journey_history_default",
+            "carepath.journey_steps_default"
+        ]
+    );
+    // December 2099 to February 2100: January's rows are in the default, so
+    // January is left there with a warning; the other two are made.
+    let made: i32 = sqlx::query_scalar(
+        "SELECT carepath.create_journey_partitions('2099-12-01Z', '2100-02-01Z')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("make the months around it");
+    assert_eq!(made, 4, "December and February, steps and history");
+    let january: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('carepath.journey_steps_2100_01')::text")
+            .fetch_one(&pool)
+            .await
+            .expect("look January up");
+    assert_eq!(january, None);
 }

@@ -6,8 +6,9 @@
 -- the month it started, every lookup by journey reads one partition, and a
 -- month whose journeys have all ended and had their PHI erased can be
 -- detached whole (`carepath_engine::retention`) instead of deleted row by
--- row. Ids in no month's range (not v7, or a month not yet created) go to
--- the default partition, which is never detached.
+-- row. Ids in no month's range (a month not made in time, or an id of
+-- another version whose bits fall outside every month made) go to the
+-- default partition, which is never detached.
 --
 -- Upgrading copies both tables once, under this migration's lock: its
 -- time grows with their size.
@@ -20,26 +21,38 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
             || '00000000000000000000')::uuid
 $$;
 
--- The month (`YYYY_MM`, UTC) a UUIDv7 journey id was made in; NULL for an
--- id of another version.
+-- The month (`YYYY_MM`, UTC) whose range holds the id: for a UUIDv7, the
+-- month it was made in. Ranges look at the bits only, so an id of another
+-- version lands in whichever month its first 48 bits read as (most of them
+-- centuries away, in the default partition).
 CREATE FUNCTION carepath.v7_month(id uuid) RETURNS text
 LANGUAGE sql STABLE STRICT AS $$
-    SELECT CASE WHEN substr(id::text, 15, 1) = '7' THEN
-        to_char(to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
-                             / 1000.0) AT TIME ZONE 'UTC', 'YYYY_MM')
-    END
+    SELECT to_char(to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
+                                / 1000.0) AT TIME ZONE 'UTC', 'YYYY_MM')
 $$;
+
+-- The months whose partitions retention archived (moved to
+-- carepath_archive), so that a history dumped and dropped from there reads
+-- as retired rather than broken.
+CREATE TABLE carepath.archived_months (
+    month       text        PRIMARY KEY,
+    archived_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- Creates the month partitions of both tables from the month of `first` to
 -- that of `last` (UTC) that do not exist yet; how many it created. One
 -- caller at a time: another finds the lock taken and makes none (workers'
--- reconcilers all call it). A month some of whose rows already sit in the
--- default partition (ids of a month not made in time) is left there, with
--- a warning: making it would mean moving them under the tables' lock.
+-- reconcilers all call it). A month some of whose rows already sit in
+-- either default partition (ids of a month not made in time) is left there
+-- for both tables, with a warning: making it would mean moving them under
+-- the tables' lock. That is found through the defaults' primary keys,
+-- before any lock is asked for.
 CREATE FUNCTION carepath.create_journey_partitions(first timestamptz, last timestamptz)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     month timestamp := date_trunc('month', first AT TIME ZONE 'UTC');
+    low uuid;
+    high uuid;
     table_name text;
     partition text;
     made integer := 0;
@@ -48,6 +61,17 @@ BEGIN
         RETURN 0;
     END IF;
     WHILE month <= last AT TIME ZONE 'UTC' LOOP
+        low := carepath.v7_floor(month AT TIME ZONE 'UTC');
+        high := carepath.v7_floor((month + interval '1 month') AT TIME ZONE 'UTC');
+        IF EXISTS (SELECT 1 FROM carepath.journey_steps_default
+                    WHERE journey_id >= low AND journey_id < high)
+           OR EXISTS (SELECT 1 FROM carepath.journey_history_default
+                       WHERE journey_id >= low AND journey_id < high) THEN
+            RAISE WARNING 'month % not made: the default partitions hold rows of it',
+                to_char(month, 'YYYY_MM');
+            month := month + interval '1 month';
+            CONTINUE;
+        END IF;
         FOREACH table_name IN ARRAY ARRAY['journey_steps', 'journey_history'] LOOP
             partition := table_name || '_' || to_char(month, 'YYYY_MM');
             -- A month archived before (moved to carepath_archive) is not
@@ -57,9 +81,7 @@ BEGIN
                 BEGIN
                     EXECUTE format(
                         'CREATE TABLE carepath.%I PARTITION OF carepath.%I FOR VALUES FROM (%L) TO (%L)',
-                        partition, table_name,
-                        carepath.v7_floor(month AT TIME ZONE 'UTC'),
-                        carepath.v7_floor((month + interval '1 month') AT TIME ZONE 'UTC'));
+                        partition, table_name, low, high);
                     -- Statement triggers are not inherited: a partition of the
                     -- history refuses TRUNCATE itself.
                     IF table_name = 'journey_history' THEN
@@ -149,7 +171,8 @@ SELECT carepath.create_journey_partitions(
     coalesce(
         (SELECT to_date(min(carepath.v7_month(id)), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC'
            FROM carepath.journeys
-          WHERE id >= carepath.v7_floor('2020-01-01') AND id < carepath.v7_floor(now())),
+          WHERE substr(id::text, 15, 1) = '7'
+            AND id >= carepath.v7_floor('2020-01-01') AND id < carepath.v7_floor(now())),
         now()),
     (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '3 months') AT TIME ZONE 'UTC');
 

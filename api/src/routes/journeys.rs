@@ -207,6 +207,7 @@ pub async fn verify(
         ok: v.ok,
         events: v.events,
         broken_at: v.broken_at,
+        retired: v.retired,
     }))
 }
 

@@ -255,6 +255,9 @@ pub struct VerifyView {
     pub ok: bool,
     pub events: usize,
     pub broken_at: Option<i64>,
+    /// The journey's month was archived and its archive dropped: nothing is
+    /// left to verify (`ok` is then true and says nothing).
+    pub retired: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

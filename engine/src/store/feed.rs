@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::history::HistoryEvent;
 
-/// The journey's events after `seq`, oldest first, at most `limit`.
+/// The journey's events after `seq`, oldest first, at most `limit` (from
+/// the archive too when its month was archived).
 ///
 /// # Errors
 /// The database's.
@@ -19,8 +20,8 @@ pub async fn journey_after(
 ) -> Result<Vec<HistoryEvent>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, at, actor, kind, detail, prev_hash, hash
-           FROM carepath.journey_history
-          WHERE journey_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+           FROM carepath.journey_history_of($1)
+          WHERE seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(journey_id)
     .bind(seq)

@@ -87,6 +87,10 @@ pub struct Verification {
     /// The first event whose link or hash does not hold, or the first one
     /// missing after the last (the journey's row records more).
     pub broken_at: Option<i64>,
+    /// The journey's month was archived ([`super::partitions`]) and its
+    /// archive since dropped: nothing is left to verify, and `ok` says
+    /// nothing.
+    pub retired: bool,
 }
 
 /// Rebuilds every hash from the stored columns, independently of the trigger
@@ -102,7 +106,12 @@ pub async fn verify(
     journey_id: Uuid,
 ) -> Result<Verification, sqlx::Error> {
     let rows: Vec<Link> = sqlx::query_as(
-        "SELECT j.history_seq AS recorded, j.history_head AS head, h.seq,
+        "SELECT j.history_seq AS recorded, j.history_head AS head,
+                EXISTS (SELECT 1 FROM carepath.archived_months a
+                         WHERE a.month = carepath.v7_month(j.id))
+                AND to_regclass('carepath_archive.journey_history_' || carepath.v7_month(j.id))
+                    IS NULL AS retired,
+                h.seq,
                 (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros, h.actor, h.kind,
                 h.detail::text AS detail, h.prev_hash, h.hash
            FROM carepath.journeys j
@@ -112,6 +121,14 @@ pub async fn verify(
     .bind(journey_id)
     .fetch_all(db)
     .await?;
+    if rows.first().is_some_and(|r| r.retired) {
+        return Ok(Verification {
+            ok: true,
+            events: rows.iter().filter(|l| l.seq.is_some()).count(),
+            broken_at: None,
+            retired: true,
+        });
+    }
     let mut prev = String::new();
     let mut events: i64 = 0;
     let mut broken_at = None;
@@ -151,6 +168,7 @@ pub async fn verify(
         ok: broken_at.is_none(),
         events: rows.iter().filter(|l| l.seq.is_some()).count(),
         broken_at,
+        retired: false,
     })
 }
 
@@ -159,6 +177,7 @@ pub async fn verify(
 struct Link {
     recorded: i64,
     head: String,
+    retired: bool,
     seq: Option<i64>,
     at_micros: Option<i64>,
     actor: Option<String>,

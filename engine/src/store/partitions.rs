@@ -50,7 +50,8 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
 }
 
 /// The months (`YYYY_MM`) whose partitions are attached, oldest first, that
-/// ended at least `before_months` months ago.
+/// ended at least `before_months` months and a day ago (a day: no journey
+/// whose id was made in the month is still being started).
 ///
 /// # Errors
 /// The database's.
@@ -65,7 +66,7 @@ pub async fn months_ended(
           WHERE i.inhparent = 'carepath.journey_steps'::regclass
             AND c.relname ~ '^journey_steps_[0-9]{4}_[0-9]{2}$'
             AND to_date(substr(c.relname, length('journey_steps_') + 1), 'YYYY_MM')
-                + make_interval(months => 1 + $1) <= (now() AT TIME ZONE 'UTC')::date
+                + make_interval(months => 1 + $1) <= ((now() - interval '1 day') AT TIME ZONE 'UTC')::date
           ORDER BY c.relname",
     )
     .bind(before_months)
@@ -144,11 +145,12 @@ pub async fn archive_month(
              ALTER TABLE carepath.{partition} SET SCHEMA carepath_archive;"
         );
         if table == "journey_history" {
-            // Detached, it loses the row triggers it had from its parent;
-            // the archive stays append-only (its TRUNCATE trigger is its own).
+            // Detached, it loses the row triggers it had from its parent
+            // (the chain's among them): the archive takes nothing more and
+            // changes nothing (its TRUNCATE trigger is its own).
             detach.push_str(&format!(
-                "CREATE TRIGGER journey_history_append_only
-                     BEFORE UPDATE OR DELETE ON carepath_archive.{partition}
+                "CREATE TRIGGER journey_history_archived
+                     BEFORE INSERT OR UPDATE OR DELETE ON carepath_archive.{partition}
                      FOR EACH ROW EXECUTE FUNCTION carepath.history_is_append_only();"
             ));
         }
@@ -161,6 +163,10 @@ pub async fn archive_month(
             Err(e) => return Err(e),
         }
     }
+    sqlx::query("INSERT INTO carepath.archived_months (month) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(month)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(true)
 }

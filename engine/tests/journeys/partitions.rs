@@ -172,11 +172,23 @@ async fn a_month_is_archived_only_once_every_journey_of_it_was_erased() {
         .await
         .expect("verify the archived history");
     assert!(verified.ok && verified.events == 1, "{verified:?}");
-    let refused = sqlx::query("UPDATE carepath_archive.journey_history_2020_03 SET actor = 'x'")
-        .execute(&pool)
+    for sql in [
+        "UPDATE carepath_archive.journey_history_2020_03 SET actor = 'x'",
+        "INSERT INTO carepath_archive.journey_history_2020_03
+             SELECT journey_id, seq + 1, at, actor, kind, detail, hash, hash
+               FROM carepath_archive.journey_history_2020_03",
+        "TRUNCATE carepath_archive.journey_history_2020_03",
+    ] {
+        let refused = sqlx::query(sql).execute(&pool).await.expect_err(sql);
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{sql}: {refused}"
+        );
+    }
+    let streamed = carepath_engine::store::feed::journey_after(&pool, kept, 0, 10)
         .await
-        .expect_err("the archive refuses edits");
-    assert!(refused.to_string().contains("append-only"), "{refused}");
+        .expect("the journey's event stream");
+    assert_eq!(streamed.len(), 1, "the stream reads the archive too");
     let again = engine.retain_once(&policy).await.expect("a retention pass");
     assert_eq!(again.archived_months, 0, "nothing left to archive");
     // This month's partitions and the default are never candidates.
@@ -190,6 +202,16 @@ async fn a_month_is_archived_only_once_every_journey_of_it_was_erased() {
         attached >= 4,
         "the months ahead and the default stay: {attached}"
     );
+
+    // Dumped and dropped by the operator: the history is retired, not broken.
+    sqlx::query("DROP TABLE carepath_archive.journey_history_2020_03")
+        .execute(&pool)
+        .await
+        .expect("drop the archive");
+    let verified = history::verify(&pool, kept)
+        .await
+        .expect("verify a retired history");
+    assert!(verified.retired && verified.ok, "{verified:?}");
 }
 
 async fn steps_of(pool: &PgPool, id: Uuid) -> i64 {
@@ -249,10 +271,29 @@ async fn a_month_whose_rows_sit_in_the_default_partition_does_not_stop_the_other
     .await
     .expect("make the months around it");
     assert_eq!(made, 4, "December and February, steps and history");
-    let january: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('carepath.journey_steps_2100_01')::text")
-            .fetch_one(&pool)
-            .await
-            .expect("look January up");
-    assert_eq!(january, None);
+    let january: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT to_regclass(t)::text FROM unnest(ARRAY['carepath.journey_steps_2100_01',
+                                                       'carepath.journey_history_2100_01']) t",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("look January up");
+    assert_eq!(january, [None, None]);
+
+    // Rows of a month in one default only (history, no steps): the month
+    // is left whole, not made for steps alone.
+    let march = 4_107_542_400; // 2100-03-01T00:00:00Z
+    let stray = old_journey(&pool, march + 86_400, false).await;
+    sqlx::query("DELETE FROM carepath.journey_steps WHERE journey_id = $1")
+        .bind(stray)
+        .execute(&pool)
+        .await
+        .expect("leave its history alone in the default");
+    let made: i32 = sqlx::query_scalar(
+        "SELECT carepath.create_journey_partitions('2100-03-01Z', '2100-03-01Z')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("try March 2100");
+    assert_eq!(made, 0, "neither table's March is made");
 }

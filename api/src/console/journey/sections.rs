@@ -158,7 +158,9 @@ pub fn history(j: &Journey) -> Markup {
     let verified = &j.verify;
     html! {
         h2 #history { "History" }
-        @if verified["ok"].as_bool() == Some(true) {
+        @if verified["retired"].as_bool() == Some(true) {
+            p.notice { "History retired: its month was archived and the archive dropped; nothing left to verify." }
+        } @else if verified["ok"].as_bool() == Some(true) {
             p.notice { "Hash chain verified: " (text(&verified["events"])) " events, none altered or missing." }
         } @else {
             p.error role="alert" { "Hash chain broken at event " (text(&verified["broken_at"])) ": the history was altered." }

@@ -46,7 +46,7 @@ CREATE TABLE carepath.archived_months (
 -- either default partition (ids of a month not made in time) is left there
 -- for both tables, with a warning: making it would mean moving them under
 -- the tables' lock. That is found through the defaults' primary keys,
--- before any lock is asked for.
+-- before the tables' lock is asked for.
 CREATE FUNCTION carepath.create_journey_partitions(first timestamptz, last timestamptz)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,6 +56,7 @@ DECLARE
     table_name text;
     partition text;
     made integer := 0;
+    month_made integer;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('carepath.journey_partitions')) THEN
         RETURN 0;
@@ -72,13 +73,16 @@ BEGIN
             month := month + interval '1 month';
             CONTINUE;
         END IF;
-        FOREACH table_name IN ARRAY ARRAY['journey_steps', 'journey_history'] LOOP
-            partition := table_name || '_' || to_char(month, 'YYYY_MM');
-            -- A month archived before (moved to carepath_archive) is not
-            -- made again: its ids are past.
-            IF to_regclass('carepath.' || partition) IS NULL
-               AND to_regclass('carepath_archive.' || partition) IS NULL THEN
-                BEGIN
+        -- Both tables of a month or neither: a row arriving in a default
+        -- meanwhile undoes the month's two partitions together.
+        month_made := 0;
+        BEGIN
+            FOREACH table_name IN ARRAY ARRAY['journey_steps', 'journey_history'] LOOP
+                partition := table_name || '_' || to_char(month, 'YYYY_MM');
+                -- A month archived before (moved to carepath_archive) is not
+                -- made again: its ids are past.
+                IF to_regclass('carepath.' || partition) IS NULL
+                   AND to_regclass('carepath_archive.' || partition) IS NULL THEN
                     EXECUTE format(
                         'CREATE TABLE carepath.%I PARTITION OF carepath.%I FOR VALUES FROM (%L) TO (%L)',
                         partition, table_name, low, high);
@@ -90,13 +94,14 @@ BEGIN
                              FOR EACH STATEMENT EXECUTE FUNCTION carepath.history_is_append_only()',
                             partition);
                     END IF;
-                    made := made + 1;
-                EXCEPTION WHEN check_violation THEN
-                    RAISE WARNING 'partition % not made: the default partition holds rows of its month',
-                        partition;
-                END;
-            END IF;
-        END LOOP;
+                    month_made := month_made + 1;
+                END IF;
+            END LOOP;
+            made := made + month_made;
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'month % not made: the default partitions hold rows of it',
+                to_char(month, 'YYYY_MM');
+        END;
         month := month + interval '1 month';
     END LOOP;
     RETURN made;

@@ -87,9 +87,9 @@ pub struct Verification {
     /// The first event whose link or hash does not hold, or the first one
     /// missing after the last (the journey's row records more).
     pub broken_at: Option<i64>,
-    /// The journey's month was archived ([`super::partitions`]) and its
-    /// archive since dropped: nothing is left to verify, and `ok` says
-    /// nothing.
+    /// The journey's month was archived ([`super::partitions`]), its
+    /// archive since dropped, and none of its events is left: nothing to
+    /// verify, and `ok` says nothing.
     pub retired: bool,
 }
 
@@ -110,6 +110,8 @@ pub async fn verify(
                 EXISTS (SELECT 1 FROM carepath.archived_months a
                          WHERE a.month = carepath.v7_month(j.id))
                 AND to_regclass('carepath_archive.journey_history_' || carepath.v7_month(j.id))
+                    IS NULL
+                AND to_regclass('carepath.journey_history_' || carepath.v7_month(j.id))
                     IS NULL AS retired,
                 h.seq,
                 (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros, h.actor, h.kind,
@@ -121,7 +123,9 @@ pub async fn verify(
     .bind(journey_id)
     .fetch_all(db)
     .await?;
-    if rows.first().is_some_and(|r| r.retired) {
+    // Retired only with nothing left to read: any event still present is
+    // checked (one written after the archive was dropped reads as broken).
+    if rows.first().is_some_and(|r| r.retired) && rows.iter().all(|l| l.seq.is_none()) {
         return Ok(Verification {
             ok: true,
             events: rows.iter().filter(|l| l.seq.is_some()).count(),

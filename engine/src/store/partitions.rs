@@ -128,6 +128,7 @@ pub async fn archive_month(
     )))
     .execute(&mut *tx)
     .await?;
+    let mut history_detached = false;
     for table in TABLES {
         let partition = format!("{table}_{month}");
         let attached: bool = sqlx::query_scalar(
@@ -140,6 +141,7 @@ pub async fn archive_month(
         if !attached {
             continue;
         }
+        history_detached |= table == "journey_history";
         let mut detach = format!(
             "ALTER TABLE carepath.{table} DETACH PARTITION carepath.{partition};
              ALTER TABLE carepath.{partition} SET SCHEMA carepath_archive;"
@@ -162,6 +164,12 @@ pub async fn archive_month(
             Err(e) if is_lock_timeout(&e) => return Ok(false),
             Err(e) => return Err(e),
         }
+    }
+    if !history_detached {
+        // Steps alone (a month made for one table only, before both were
+        // made together): its history stays attached and is not retired.
+        tx.commit().await?;
+        return Ok(true);
     }
     sqlx::query("INSERT INTO carepath.archived_months (month) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(month)

@@ -57,6 +57,18 @@ async fn a_journeys_steps_and_history_land_in_the_partitions_of_the_month_it_sta
             format!("carepath.journey_steps_{month}")
         ]
     );
+    // A month written down as archived while its history is all there is
+    // still verified: "retired" cannot be claimed by a row alone.
+    sqlx::query("INSERT INTO carepath.archived_months (month) VALUES ($1)")
+        .bind(&month)
+        .execute(&pool)
+        .await
+        .expect("a false record");
+    let verified = history::verify(&pool, id).await.expect("verify");
+    assert!(
+        verified.ok && !verified.retired && verified.events > 0,
+        "{verified:?}"
+    );
 }
 
 /// Inserts a finished journey started at `started` (Unix seconds), with a

@@ -22,11 +22,7 @@ pub const MONTHS_AHEAD: i32 = 3;
 /// The database's, other than a lock not had in time.
 pub async fn make_ahead(conn: &mut PgConnection, lock_timeout_ms: u32) -> Result<i32, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET LOCAL lock_timeout = {lock_timeout_ms}"
-    )))
-    .execute(&mut *tx)
-    .await?;
+    wait_for_locks_at_most(&mut tx, lock_timeout_ms).await?;
     let made = sqlx::query_scalar(
         "SELECT carepath.create_journey_partitions(now(),
              (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => $1))
@@ -43,6 +39,16 @@ pub async fn make_ahead(conn: &mut PgConnection, lock_timeout_ms: u32) -> Result
         Err(e) if is_lock_timeout(&e) => Ok(0),
         Err(e) => Err(e),
     }
+}
+
+/// Bounds how long the rest of the transaction `tx` waits for any lock.
+async fn wait_for_locks_at_most(tx: &mut PgConnection, ms: u32) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = {ms}"
+    )))
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 fn is_lock_timeout(e: &sqlx::Error) -> bool {
@@ -123,11 +129,7 @@ pub async fn archive_month(
     if !ours {
         return Ok(false);
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET LOCAL lock_timeout = {lock_timeout_ms}"
-    )))
-    .execute(&mut *tx)
-    .await?;
+    wait_for_locks_at_most(&mut tx, lock_timeout_ms).await?;
     let mut history_detached = false;
     for table in TABLES {
         let partition = format!("{table}_{month}");

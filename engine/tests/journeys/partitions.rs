@@ -115,10 +115,7 @@ async fn a_month_is_archived_only_once_every_journey_of_it_was_erased() {
     let engine = engine(&pool, Registry::new().with("one", 1, OneStep));
     // March 2020, made before its journeys arrive (else they would go to
     // the default partition).
-    sqlx::query("SELECT carepath.create_journey_partitions('2020-03-01Z', '2020-03-01Z')")
-        .execute(&pool)
-        .await
-        .expect("make March 2020");
+    make_march_2020(&pool).await;
     let march = 1_583_020_800; // 2020-03-01T00:00:00Z
     let erased = old_journey(&pool, march + 86_400, true).await;
     let kept = old_journey(&pool, march + 10 * 86_400, false).await;
@@ -238,10 +235,7 @@ async fn steps_of(pool: &PgPool, id: Uuid) -> i64 {
 async fn a_month_with_a_journey_running_again_is_not_archived() {
     let pool = fresh_db().await;
     let engine = engine(&pool, Registry::new().with("one", 1, OneStep));
-    sqlx::query("SELECT carepath.create_journey_partitions('2020-03-01Z', '2020-03-01Z')")
-        .execute(&pool)
-        .await
-        .expect("make March 2020");
+    make_march_2020(&pool).await;
     let id = old_journey(&pool, 1_583_020_800 + 86_400, true).await;
     // Erased, yet running (as a rewind before erased journeys were refused
     // could leave one).
@@ -308,4 +302,13 @@ async fn a_month_whose_rows_sit_in_the_default_partition_does_not_stop_the_other
     .await
     .expect("try March 2100");
     assert_eq!(made, 0, "neither table's March is made");
+}
+
+/// Makes March 2020's partitions (before its journeys arrive: else they
+/// would go to the default partition).
+async fn make_march_2020(pool: &PgPool) {
+    sqlx::query("SELECT carepath.create_journey_partitions('2020-03-01Z', '2020-03-01Z')")
+        .execute(pool)
+        .await
+        .expect("make March 2020");
 }
